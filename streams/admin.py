@@ -1,0 +1,44 @@
+"""Create the topics on a broker (idempotent): intake, outputs, and one topic per ward."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from streams import topics
+from streams.settings import Settings
+
+_BATCH = 200
+
+
+def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_partitions: int = 1) -> list[str]:
+    """Create what is missing; return the names created. Ward topics get ``ward_partitions``
+    partitions: one ward's traffic is small and per-ward ordering is what ward systems expect."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="ioc-admin")
+    try:
+        existing = set(admin.list_topics())
+        wanted: list[NewTopic] = []
+        for name in topics.fixed_topics():
+            if name in existing:
+                continue
+            configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
+            partitions = 1 if name == topics.CONFIG_RULES else settings.partitions
+            wanted.append(NewTopic(name, partitions, 1, topic_configs=configs))
+        for code in ward_codes:
+            name = topics.ward_topic(code)
+            if name not in existing:
+                wanted.append(NewTopic(name, ward_partitions, 1))
+        created: list[str] = []
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start : start + _BATCH]
+            try:
+                admin.create_topics(batch)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them at the same moment: that is the goal
+            created.extend(t.name for t in batch)
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,77 @@
+"""The metrics catalogue: every Prometheus metric ioc-router exposes, defined once.
+
+Conventions: ``ioc_`` prefix, ``_total`` for counters, ``_seconds`` for durations, base units.
+Label cardinality is bounded: at most ward code x category; never event or incident ids.
+``docs/metrics.md`` is generated from :data:`CATALOGUE` by ``tests/streams/test_metrics.py``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_HUMAN_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
+
+ingested = Counter("ioc_ingested_total", "Intake messages consumed, by source.", ["source"], registry=REGISTRY)
+routed = Counter(
+    "ioc_routed_total", "Events routed to a ward, by ward code and category.", ["ward", "category"], registry=REGISTRY
+)
+published = Counter(
+    "ioc_published_total", "Messages published to output topics, by target kind.", ["target_kind"], registry=REGISTRY
+)
+unroutable = Counter(
+    "ioc_unroutable_total", "Valid events that could not be placed, by reason.", ["reason"], registry=REGISTRY
+)
+deadletter = Counter(
+    "ioc_deadletter_total", "Invalid messages sent to dead-letter, by reason and source.", ["reason", "source"],
+    registry=REGISTRY,
+)
+suppressed = Counter(
+    "ioc_suppressed_total", "Routed events held back by quiet windows or inhibition, by reason.", ["reason"],
+    registry=REGISTRY,
+)
+corrections = Counter(
+    "ioc_corrections_total", "Input repaired on the way in (e.g. swapped_lat_lon), by kind.", ["kind"], registry=REGISTRY
+)
+routing_latency = Histogram(
+    "ioc_routing_latency_seconds", "From the intake message's broker timestamp to its output being published.",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+rule_hits = Counter("ioc_rule_hits_total", "Route tree nodes that matched, by rule id.", ["rule"], registry=REGISTRY)
+consumer_lag = Gauge(
+    "ioc_consumer_lag_messages", "Messages not yet consumed on an intake topic (sum over its partitions).", ["topic"],
+    registry=REGISTRY,
+)
+open_incidents = Gauge(
+    "ioc_open_incidents", "Incidents not yet resolved, by ward and priority.", ["ward", "priority"], registry=REGISTRY
+)
+time_to_acknowledge = Histogram(
+    "ioc_time_to_acknowledge_seconds", "From an incident being routed to its first acknowledgement.", ["priority"],
+    buckets=_HUMAN_BUCKETS, registry=REGISTRY,
+)
+time_to_resolve = Histogram(
+    "ioc_time_to_resolve_seconds", "From an incident being routed to its resolution.", ["priority"],
+    buckets=_HUMAN_BUCKETS, registry=REGISTRY,
+)
+sla_breaches = Counter(
+    "ioc_sla_breaches_total", "SLA deadlines missed, by kind (ack|resolve) and priority.", ["kind", "priority"],
+    registry=REGISTRY,
+)
+escalations = Counter(
+    "ioc_escalations_total", "Escalations published, by level (agency|city_ioc).", ["level"], registry=REGISTRY
+)
+status_updates = Counter(
+    "ioc_status_updates_total", "Status updates from ward systems applied, by new status.", ["status"],
+    registry=REGISTRY,
+)
+rules_info = Info("ioc_rules", "The ruleset version this worker routes with.", registry=REGISTRY)
+boundary_info = Info("ioc_boundary_generation", "The active boundary generation and its source.", registry=REGISTRY)
+build_info = Info("ioc_build", "ioc-router build information.", registry=REGISTRY)
+
+CATALOGUE = (
+    ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
+    consumer_lag, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
+    rules_info, boundary_info, build_info,
+)
