@@ -11,6 +11,7 @@ import click
 COMMANDS: dict[str, str] = {
     "up": "up:up",
     "worker": "worker:worker",
+    "topics": "topics:topics",
     "simulate": "simulate:simulate",
     "devices": "devices:devices",
     "boundaries": "boundaries:boundaries",

@@ -44,7 +44,10 @@ def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] 
 class ManagedProcess:
     """Start ``argv``, wait until ``port`` accepts connections, stop on :meth:`stop` or at exit."""
 
-    def __init__(self, name: str, argv: Sequence[str], port: int, log_path: Path, ready_timeout_s: float = 20.0):
+    def __init__(
+        self, name: str, argv: Sequence[str], port: int, log_path: Path, ready_timeout_s: float = 20.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.port = port
         self.log_path = log_path
@@ -55,6 +58,7 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=env,
             preexec_fn=_die_with_parent,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop the server in order
         )

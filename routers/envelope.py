@@ -1,0 +1,137 @@
+"""CloudEvents 1.0 envelopes (structured JSON mode) for everything ioc-router publishes.
+
+Ids are stable: the same intake event routed to the same target always gets the same id, so
+ward systems dedupe redeliveries (the embedded broker is at-least-once) on ``id`` alone.
+Extension attributes (lower-case alphanumerics, per the spec): ``iocward``, ``iocgeneration``,
+``iocrule``, ``iocrulesversion``, ``iocpriority``, ``iocsource`` (approximate|official),
+``iocsuppressed``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from routers.decision import Decision
+from routers.events import Event
+from routers.locate.result import Location
+
+SPECVERSION = "1.0"
+SOURCE = "urn:ioc-router"
+_NAMESPACE = uuid.UUID("7b6f7e0a-3c55-4d1e-9f1b-5a3e2c9d8b10")
+
+TYPE_ROUTED = "vn.ioc.event.routed"
+TYPE_UNROUTABLE = "vn.ioc.event.unroutable"
+TYPE_DEADLETTER = "vn.ioc.event.deadletter"
+
+
+def stable_id(*parts: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "|".join(parts)))
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_to_json(event: Event, include_personal_data: bool) -> dict[str, Any]:
+    """The normalized event as published. Personal data only when the receiver may see it."""
+    body: dict[str, Any] = {
+        "id": event.id,
+        "source": event.source.value,
+        "kind": event.kind,
+        "occurred_at": iso(event.occurred_at),
+    }
+    if event.point is not None:
+        body["point"] = {"lat": event.point.lat, "lon": event.point.lon}
+        if event.point.accuracy_m is not None:
+            body["point"]["accuracy_m"] = event.point.accuracy_m
+    for name in ("address", "device_id", "description", "confidence", "value", "unit", "channel"):
+        value = getattr(event, name)
+        if value is not None:
+            body[name] = value
+    if event.attributes:
+        body["attributes"] = event.attributes
+    if event.corrections:
+        body["corrections"] = list(event.corrections)
+    if include_personal_data and event.reporter is not None:
+        body["reporter"] = {"name": event.reporter.name, "phone": event.reporter.phone}
+    return body
+
+
+def routed(event: Event, location: Location, decision: Decision, target: str, now: datetime) -> dict[str, Any]:
+    """The envelope a target topic receives; the reporter's personal data only for the owning ward."""
+    ward_code = location.ward.code if location.ward else None
+    owning_ward = ward_code is not None and target == f"ward:{ward_code}"
+    envelope: dict[str, Any] = {
+        "specversion": SPECVERSION,
+        "id": stable_id(event.id, target),
+        "source": f"{SOURCE}/{event.source.value}",
+        "type": TYPE_ROUTED,
+        "subject": event.id,
+        "time": iso(now),
+        "datacontenttype": "application/json",
+        "iocgeneration": location.generation,
+        "iocsource": location.source,
+        "iocrule": decision.matched[-1] if decision.matched else "root",
+        "iocrulesversion": decision.rules_version,
+        "iocpriority": decision.priority,
+        "ioctarget": target,
+        "data": {
+            "event": event_to_json(event, include_personal_data=owning_ward),
+            "location": location.to_json(),
+            "decision": {**decision.to_json(), "trace": list(decision.trace)},
+        },
+    }
+    if ward_code is not None:
+        envelope["iocward"] = ward_code
+    if decision.suppressed:
+        envelope["iocsuppressed"] = decision.suppressed
+    return envelope
+
+
+def unroutable(event: Event, location: Location, now: datetime) -> dict[str, Any]:
+    return {
+        "specversion": SPECVERSION,
+        "id": stable_id(event.id, "unroutable"),
+        "source": f"{SOURCE}/{event.source.value}",
+        "type": TYPE_UNROUTABLE,
+        "subject": event.id,
+        "time": iso(now),
+        "datacontenttype": "application/json",
+        "iocgeneration": location.generation,
+        "iocsource": location.source,
+        "data": {
+            "reason": location.reason or location.status,
+            "event": event_to_json(event, include_personal_data=False),
+            "location": location.to_json(),
+            "candidates": [c.code for c in location.candidates],
+        },
+    }
+
+
+def deadletter(
+    raw: bytes, reason: str, error: str, topic: str, partition: int, offset: int, now: datetime, preview: str
+) -> dict[str, Any]:
+    """The original bytes travel base64-encoded (``data_base64``), the preview is masked text."""
+    import base64
+
+    return {
+        "specversion": SPECVERSION,
+        "id": stable_id(topic, str(partition), str(offset)),
+        "source": f"{SOURCE}/intake",
+        "type": TYPE_DEADLETTER,
+        "subject": f"{topic}/{partition}/{offset}",
+        "time": iso(now),
+        "datacontenttype": "application/json",
+        "iocreason": reason,
+        "data": {
+            "reason": reason,
+            "error": error,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "preview": preview,
+            "original_base64": base64.b64encode(raw).decode("ascii"),
+        },
+    }

@@ -1,0 +1,82 @@
+"""One intake message through the pure core: ingest -> locate -> rules -> an :class:`Outcome`.
+
+Every message ends in exactly one outcome: :class:`Routed` (to ward/agency targets),
+:class:`Unroutable` (valid but not placeable, with the reason and candidates) or
+:class:`DeadLetter` (invalid, with the reason). The streams layer only translates outcomes
+into topics and metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from routers.decision import Decision
+from routers.events import Event, GeoPoint
+from routers.exceptions import Rejected
+from routers.ingest import decode
+from routers.locate.result import Location
+
+
+class LocatorLike(Protocol):
+    def locate(self, point: GeoPoint | None, address: str | None, at: Any = None) -> Location: ...
+
+
+Evaluate = Callable[[Event, Location], Decision]
+DeviceLookup = Callable[[str], GeoPoint | None]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    reason: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unroutable:
+    event: Event
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    event: Event
+    location: Location
+    decision: Decision
+
+
+Outcome = DeadLetter | Unroutable | Routed
+
+
+def locate_event(event: Event, locator: LocatorLike, device_point: DeviceLookup) -> Location:
+    """Coordinates first, then the device registry (cameras, sensors), then the address text."""
+    if event.point is None and event.device_id is not None:
+        point = device_point(event.device_id)
+        if point is None:
+            nowhere = locator.locate(None, None, at=event.occurred_at)
+            return dataclasses.replace(nowhere, method="device", reason="unknown_device")
+        return dataclasses.replace(locator.locate(point, None, at=event.occurred_at), method="device")
+    location = locator.locate(event.point, event.address, at=event.occurred_at)
+    if event.corrections:
+        location = dataclasses.replace(location, corrections=tuple(dict.fromkeys(event.corrections + location.corrections)))
+    return location
+
+
+def route_message(
+    topic: str,
+    raw: bytes | None,
+    locator: LocatorLike,
+    device_point: DeviceLookup,
+    evaluate: Evaluate,
+    max_bytes: int,
+) -> Outcome:
+    try:
+        event = decode(topic, raw, max_bytes)
+        location = locate_event(event, locator, device_point)
+    except Rejected as rejection:
+        return DeadLetter(rejection.reason, rejection.detail)
+    if location.status == "unresolved":
+        return Unroutable(event, location)
+    return Routed(event, location, evaluate(event, location))

@@ -1,0 +1,39 @@
+"""``ioc worker``: run the Faust stream worker (intake pipeline, lifecycle, rules hot reload)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import click
+
+from streams.settings import load_settings
+
+
+@click.command()
+@click.option("--web-port", type=int, default=None, help="Port of /metrics and /healthz (default IOC_WORKER_WEB_PORT; 0 = free port).")
+def worker(web_port: int | None) -> None:
+    """Run a stream worker against IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL (both required).
+
+    Start as many as the intake topics have partitions; they share the work as one consumer group
+    and stop cleanly on SIGTERM or Ctrl-C.
+    """
+    import faust
+
+    from streams.app import configure
+    from streams.embedded.process import free_port
+    from streams.faust_tuning import app_settings
+    from streams.pipeline import context
+
+    settings = load_settings()
+    if web_port is not None:
+        settings = dataclasses.replace(settings, worker_web_port=web_port)
+    if not settings.kafka_bootstrap or not settings.redis_url:
+        raise click.UsageError("IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL must be set (or use `ioc up`, which starts them)")
+    if settings.worker_web_port == 0:
+        settings = dataclasses.replace(settings, worker_web_port=free_port())
+    app = configure(settings, **app_settings(settings))
+    context.install(context.build(settings))
+    click.echo(f"worker: metrics on http://127.0.0.1:{settings.worker_web_port}/metrics", err=True)
+    sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
+    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

@@ -1,0 +1,226 @@
+"""``ioc up``: everything on one machine. Embedded broker and Redis (unless configured), topics,
+stream workers, the simulator and the dashboard, stopped in order on Ctrl-C, SIGTERM or when the
+duration is over."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streams import topics
+from streams.admin import create_topics
+from streams.embedded.process import ManagedProcess, free_port
+from streams.embedded.stack import EmbeddedStack
+from streams.scrape import Totals, scrape
+from streams.settings import Settings
+from streams.simulator.places import CITIES
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunOptions:
+    city: str = "hcmc"
+    rate: float = 50.0
+    scenario: str = "normal"
+    duration_s: float | None = None
+    workers: int = 1
+    dashboard: bool = True
+    seed: int = 2025
+
+
+@dataclass
+class RunSummary:
+    produced: int = 0
+    ingested: int = 0
+    routed: int = 0
+    unroutable: int = 0
+    deadletter: int = 0
+    published: dict[str, int] = field(default_factory=dict)
+    unroutable_reasons: dict[str, int] = field(default_factory=dict)
+    deadletter_reasons: dict[str, int] = field(default_factory=dict)
+    top_wards: list[dict[str, object]] = field(default_factory=list)
+    first_routed_after_s: float | None = None
+    duration_s: float = 0.0
+    drained: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def _child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "IOC_REDIS_URL": settings.redis_url or "",
+        "IOC_DATA_DIR": str(settings.data_dir),
+        "IOC_PARTITIONS": str(settings.partitions),
+        "IOC_APP_ID": settings.app_id,
+    })
+    env.update(extra)
+    return env
+
+
+class LocalRun:
+    def __init__(self, settings: Settings, options: RunOptions, say: Say) -> None:
+        if options.city not in CITIES:
+            raise ValueError(f"unknown city {options.city!r}")
+        self.options = options
+        self.say = say
+        self.stack = EmbeddedStack(settings)
+        self.run_dir = self.stack.run_dir
+        self.workers: list[ManagedProcess] = []
+        self.dashboard: ManagedProcess | None = None
+        self.metrics_urls: list[str] = []
+        self.ward_names: dict[str, str] = {}
+        self._stop_sim = threading.Event()
+        self._sim_thread: threading.Thread | None = None
+        self.produced = 0
+        self.started_at = 0.0
+        self.first_routed_at: float | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.stack.settings
+
+    # -- starting -------------------------------------------------------------------------------
+    def start(self) -> None:
+        from routers.boundaries.registry import BoundaryRegistry
+
+        self.stack.start()
+        s = self.settings
+        kind = "embedded Tansu" if self.stack.kafka else "external"
+        self.say(f"kafka      {s.kafka_bootstrap} ({kind})")
+        self.say(f"redis      {s.redis_url} ({'embedded Valkey' if self.stack.redis else 'external'})")
+        registry = BoundaryRegistry(s.data_dir)
+        registry.ensure_default()
+        generation = registry.load_active()
+        self.ward_names = {w.code: w.name for w in generation.wards}
+        city_wards = generation.wards_in_province(CITIES[self.options.city])
+        banner = " - APPROXIMATE polygons: import official ones with `ioc boundaries import`" if generation.source == "approximate" else ""
+        self.say(f"boundaries {generation.id} ({generation.source}, {len(generation.wards)} wards){banner}")
+        create_topics(s, [w.code for w in generation.wards])
+        self.say(f"topics     {', '.join(topics.INTAKE)} -> ioc.ward.<code> ({len(city_wards)} in {self.options.city}), "
+                 f"ioc.agency.*, {topics.UNROUTABLE}, {topics.DEADLETTER}")
+        for n in range(self.options.workers):
+            self._start_worker(n)
+        if self.options.dashboard:
+            self._start_dashboard()
+        self._start_simulator()
+        self.started_at = time.monotonic()
+
+    def _start_worker(self, n: int) -> None:
+        port = free_port()
+        argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)]
+        worker = _spawn(f"worker-{n}", argv, port, self.run_dir / f"worker-{n}.log", _child_env(self.settings))
+        self.workers.append(worker)
+        self.metrics_urls.append(f"http://127.0.0.1:{port}/metrics")
+        self.say(f"worker-{n}   http://127.0.0.1:{port}/metrics  (log {worker.log_path})")
+
+    def _start_dashboard(self) -> None:
+        from streams.cli import LazyGroup
+
+        if LazyGroup._load("dashboard") is None:
+            return
+        port = self.settings.dashboard_port
+        if not _port_free(port):
+            port = free_port()
+        argv = [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port), "--city", self.options.city]
+        env = _child_env(self.settings, IOC_WORKER_METRICS_URLS=",".join(self.metrics_urls))
+        self.dashboard = _spawn("dashboard", argv, port, self.run_dir / "dashboard.log", env)
+        self.say(f"dashboard  http://127.0.0.1:{port}/")
+
+    def _start_simulator(self) -> None:
+        from streams.simulator.run import build_scenario, produce, register_scenario_devices
+
+        o = self.options
+        sim = build_scenario(self.settings, o.city, o.scenario, o.seed)
+        register_scenario_devices(self.settings, sim)
+
+        def progress(n: int) -> None:
+            self.produced = n
+
+        def run() -> None:
+            stats = produce(self.settings, sim, o.rate, stop=self._stop_sim, progress=progress)
+            self.produced = stats.produced
+
+        self._sim_thread = threading.Thread(target=run, name="simulator", daemon=True)
+        self._sim_thread.start()
+        self.say(f"simulator  {o.city} {o.scenario} at {o.rate:g} events/s ({len(sim.devices)} devices registered)")
+
+    # -- watching -------------------------------------------------------------------------------
+    def totals(self) -> Totals:
+        return scrape(self.metrics_urls)
+
+    def status_line(self, totals: Totals, rate: float) -> str:
+        routed = totals.total("ioc_routed_total")
+        if routed and self.first_routed_at is None:
+            self.first_routed_at = time.monotonic()
+        down = f" | {totals.unreachable} worker(s) not answering" if totals.unreachable else ""
+        return (f"in {rate:6.1f}/s | ingested {totals.total('ioc_ingested_total'):.0f} | routed {routed:.0f} | "
+                f"unroutable {totals.total('ioc_unroutable_total'):.0f} | dead-letter {totals.total('ioc_deadletter_total'):.0f}{down}")
+
+    def check_children(self) -> None:
+        for worker in self.workers:
+            if not worker.running():
+                raise RuntimeError(f"{worker.name} exited (code {worker.process.returncode}); see {worker.log_path}")
+
+    # -- stopping -------------------------------------------------------------------------------
+    def stop_simulator(self) -> None:
+        self._stop_sim.set()
+        if self._sim_thread is not None:
+            self._sim_thread.join(timeout=30)
+
+    def drain(self, timeout_s: float = 60.0) -> bool:
+        """Wait until the workers have ingested everything the simulator produced."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.totals().total("ioc_ingested_total") >= self.produced:
+                return True
+            time.sleep(0.5)
+        return False
+
+    def summary(self, drained: bool) -> RunSummary:
+        t = self.totals()
+        wards = t.by_label("ioc_routed_total", "ward").most_common(10)
+        return RunSummary(
+            produced=self.produced,
+            ingested=int(t.total("ioc_ingested_total")),
+            routed=int(t.total("ioc_routed_total")),
+            unroutable=int(t.total("ioc_unroutable_total")),
+            deadletter=int(t.total("ioc_deadletter_total")),
+            published={k: int(v) for k, v in t.by_label("ioc_published_total", "target_kind").items()},
+            unroutable_reasons={k: int(v) for k, v in t.by_label("ioc_unroutable_total", "reason").items()},
+            deadletter_reasons={k: int(v) for k, v in t.by_label("ioc_deadletter_total", "reason").items()},
+            top_wards=[{"code": c, "name": self.ward_names.get(c, ""), "routed": int(n)} for c, n in wards],
+            first_routed_after_s=None if self.first_routed_at is None else round(self.first_routed_at - self.started_at, 2),
+            duration_s=round(time.monotonic() - self.started_at, 2),
+            drained=drained,
+        )
+
+    def stop(self) -> None:
+        self.stop_simulator()
+        for process in [*self.workers, *( [self.dashboard] if self.dashboard else [])]:
+            process.stop(timeout_s=20.0)
+        self.stack.stop()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _spawn(name: str, argv: list[str], port: int, log_path: Path, env: dict[str, str]) -> ManagedProcess:
+    return ManagedProcess(name, argv, port, log_path, ready_timeout_s=120.0, env=env)

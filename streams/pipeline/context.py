@@ -1,0 +1,53 @@
+"""The worker's long-lived services, built once at worker start: settings, boundary generations
+and locator, the device cache. Agents reach them through :func:`services`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from routers.boundaries.registry import BoundaryRegistry
+from routers.locate.locator import Locator
+from streams import metrics
+from streams.devices import DeviceCache
+from streams.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    locator: Locator
+    devices: DeviceCache
+    generation_id: str
+    generation_source: str
+
+
+_services: Services | None = None
+
+
+def build(settings: Settings) -> Services:
+    registry = BoundaryRegistry(settings.data_dir)
+    registry.ensure_default()
+    generations = registry.load_for_serving()
+    active = registry.load_active()
+    locator = Locator(generations, nearest_max_m=settings.nearest_max_m)
+    if not settings.redis_url:
+        raise RuntimeError("IOC_REDIS_URL is not set: the worker needs Redis for the device registry")
+    metrics.boundary_info.info({"generation": active.id, "source": active.source})
+    log.info("boundaries: %d generation(s), active %s (%s)", len(generations), active.id, active.source)
+    return Services(settings, locator, DeviceCache(settings.redis_url), active.id, active.source)
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        _services = build(load_settings())
+    return _services
+
+
+def install(prepared: Services) -> None:
+    """Use already-built services (the worker command builds them before Faust starts)."""
+    global _services
+    _services = prepared

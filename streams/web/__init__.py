@@ -1,0 +1,1 @@
+"""The worker's web endpoint: ``/metrics`` (Prometheus exposition) and ``/healthz``."""
