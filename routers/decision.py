@@ -31,6 +31,8 @@ class Decision:
     suppressed: str | None = None
     group_key: str | None = None
     trace: tuple[str, ...] = field(default=())
+    # events with the same group_key within this many seconds fold into one incident (rules' group_window)
+    group_window_s: int | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
