@@ -67,11 +67,15 @@ status_updates = Counter(
     registry=REGISTRY,
 )
 rules_info = Info("ioc_rules", "The ruleset version this worker routes with.", registry=REGISTRY)
+rules_rejected = Counter(
+    "ioc_rules_rejected_total", "Rules versions on ioc.config.rules refused as invalid (the running version stays).",
+    registry=REGISTRY,
+)
 boundary_info = Info("ioc_boundary_generation", "The active boundary generation and its source.", registry=REGISTRY)
 build_info = Info("ioc_build", "ioc-router build information.", registry=REGISTRY)
 
 CATALOGUE = (
     ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
     consumer_lag, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
-    rules_info, boundary_info, build_info,
+    rules_info, rules_rejected, boundary_info, build_info,
 )
