@@ -37,7 +37,7 @@ def legacy_wards(province_code: str) -> tuple[LegacyWard, ...]:
     key = _LEGACY_PROVINCE_KEYS[province_code]
     districts = data["DICT_PROVINCE_DISTRICT"][key]
     wards = []
-    for district_key, by_ward in data["DICT_PROVINCE_DISTRICT_WARD_ACCENTED"][key].items():
+    for district_key, by_ward in data["DICT_PROVINCE_DISTRICT_WARD_NO_ACCENTED"][key].items():
         district = districts[district_key]["district"]
         for ward in by_ward.values():
             wards.append(LegacyWard(ward["ward"], district, float(ward["wardLat"]), float(ward["wardLon"])))

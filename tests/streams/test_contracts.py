@@ -1,0 +1,105 @@
+"""The JSON Schema contracts agree with the decoders and with what the pipeline publishes."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import jsonschema
+import orjson
+import pytest
+
+from routers import envelope
+from routers.decision import Decision, Sla
+from routers.exceptions import Rejected
+from routers.ingest import decode
+from routers.locate.result import Candidate, Location, WardRef
+from streams.contracts import SCHEMAS, schema
+from streams.simulator.scenario import CityScenario, WardSpot
+
+WARDS = [WardSpot("26740", "Phường Sài Gòn", 3.0), WardSpot("27139", "Phường Xuân Hoà", 2.0),
+         WardSpot("26734", "Phường Tân Định", 1.0)]
+
+
+def sample(code: str, rng: random.Random) -> tuple[float, float]:
+    return 10.77 + rng.uniform(-0.01, 0.01), 106.69 + rng.uniform(-0.01, 0.01)
+
+
+@pytest.fixture(scope="module")
+def messages() -> list:
+    sim = CityScenario("79", WARDS, sample, scenario="rainstorm", seed=7)
+    return [sim.next_message() for _ in range(3000)]
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_schemas_are_valid_json_schema(name: str) -> None:
+    jsonschema.Draft202012Validator.check_schema(schema(name))
+
+
+def test_simulated_valid_messages_match_the_schema_and_decode(messages: list) -> None:
+    checked = 0
+    for message in messages:
+        if message.intent in ("report", "camera", "sensor", "old_address", "out_of_area", "swapped"):
+            body = orjson.loads(message.value)
+            if message.intent != "swapped":  # swapped pairs break the lat range on purpose; ingest repairs them
+                jsonschema.validate(body, schema(message.topic))
+            decode(message.topic, message.value)
+            checked += 1
+    assert checked > 2500
+
+
+def test_simulated_faults_are_rejected_by_decoder_or_schema(messages: list) -> None:
+    faults = [m for m in messages if m.intent not in ("report", "camera", "sensor", "old_address", "out_of_area",
+                                                     "swapped", "unknown_device")]
+    assert faults, "the simulator produced no malformed input"
+    for message in faults:
+        with pytest.raises(Rejected):
+            decode(message.topic, message.value)
+
+
+def test_scenario_mix_has_old_addresses_and_faults(messages: list) -> None:
+    intents = [m.intent for m in messages]
+    reports = sum(1 for i in intents if i in ("report", "old_address", "out_of_area", "swapped"))
+    assert 0.05 < intents.count("old_address") / reports < 0.16
+    assert 0.01 < (len(intents) - sum(1 for i in intents if i in ("report", "camera", "sensor", "old_address",
+                                                                      "out_of_area", "swapped"))) / len(intents) < 0.06
+
+
+def _location() -> Location:
+    return Location("resolved", WardRef("27139", "Phường Xuân Hoà", "79"), "point", "vn2025-approx", "approximate",
+                    (Candidate("26740", "Phường Sài Gòn", 120.0),))
+
+
+def _decision() -> Decision:
+    return Decision(("ward:27139", "agency:fire"), "P1", Sla(300, 3600), ("root", "fire"), "v1", trace=("root",))
+
+
+def test_routed_envelope_matches_schema_and_keeps_personal_data_to_the_owning_ward() -> None:
+    event = decode("ioc.in.reports", orjson.dumps({
+        "id": "r-9", "category": "fire", "location": {"lat": 10.78, "lon": 106.69}, "reported_at": "2026-06-01T18:00:00Z",
+        "reporter": {"name": "Trần Thị Hoa", "phone": "0912345678"}}))
+    now = datetime(2026, 6, 1, 11, tzinfo=UTC)
+    ward = envelope.routed(event, _location(), _decision(), "ward:27139", now)
+    agency = envelope.routed(event, _location(), _decision(), "agency:fire", now)
+    for body in (ward, agency):
+        body["iocorigin"] = "ioc.in.reports/0/1"
+        jsonschema.validate(body, schema("routed"))
+    assert ward["data"]["event"]["reporter"]["phone"] == "0912345678"
+    assert "reporter" not in agency["data"]["event"]
+    assert "0912345678" not in orjson.dumps(agency).decode()
+    again = envelope.routed(event, _location(), _decision(), "ward:27139", datetime.now(UTC))
+    assert again["id"] == ward["id"] != agency["id"]  # stable per (event, target)
+
+
+def test_deadletter_and_unroutable_envelopes_match_schema() -> None:
+    now = datetime.now(UTC)
+    dead = envelope.deadletter(b"{bad", "malformed_json", "unexpected end", "ioc.in.reports", 2, 40, now, "{bad")
+    dead["iocorigin"] = "ioc.in.reports/2/40"
+    jsonschema.validate(dead, schema("ioc.deadletter"))
+    event = decode("ioc.in.camera", orjson.dumps({"camera_id": "c", "label": "crowd", "confidence": 0.5,
+                                                  "time": "2026-06-01T18:00:00Z"}))
+    location = Location("unresolved", None, "device", "g", "approximate", reason="unknown_device")
+    lost = envelope.unroutable(event, location, now)
+    lost["iocorigin"] = "ioc.in.camera/0/1"
+    jsonschema.validate(lost, schema("ioc.unroutable"))
+    assert lost["data"]["reason"] == "unknown_device"
