@@ -1,0 +1,95 @@
+"""Which open incident a routed event belongs to, if any.
+
+Two ways to correlate, both within one ward (the unit of partitioning, see docs/lifecycle.md):
+
+1. **Rule grouping**: the decision's ``group_key`` equals the incident's, and the event lies
+   within the correlation window of the incident's latest evidence.
+2. **Space-time**: same category family (``routers.categories.family_of``; family ``other`` never
+   correlates by place), within ``radius_m`` metres (geodesic, WGS84) and ``window_s`` seconds of
+   the incident's latest evidence. A cheap bounding-box test runs before the geodesic one.
+   Readings of the same sensor (``device_id``) correlate without a point.
+
+Incident ids are derived from the first event id, so a redelivered first event can never
+open a second incident.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from geopy.distance import geodesic
+
+from routers.envelope import stable_id
+from routers.incidents.model import Incident
+from routers.incidents.routed import RoutedEvent
+
+_M_PER_DEG_LAT = 111_132.0  # lower bound over the globe is ~110_574; the margin below covers it
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationPolicy:
+    radius_m: float = 500.0
+    window_s: int = 30 * 60
+
+
+def incident_id(first_event_id: str) -> str:
+    """Deterministic: the same first event always names the same incident."""
+    return "inc-" + stable_id("incident", first_event_id)
+
+
+def within_box(lat1: float, lon1: float, lat2: float, lon2: float, radius_m: float) -> bool:
+    """Bounding pre-check: False only when the points are certainly farther apart than ``radius_m``."""
+    margin = 1.02
+    dlat = radius_m * margin / 110_574.0
+    if abs(lat1 - lat2) > dlat:
+        return False
+    cos_lat = max(math.cos(math.radians(max(abs(lat1), abs(lat2)) + dlat)), 1e-6)
+    dlon = radius_m * margin / (111_320.0 * cos_lat)
+    return abs(lon1 - lon2) <= dlon
+
+
+def distance_m(incident: Incident, event: RoutedEvent) -> float | None:
+    if incident.lat is None or incident.lon is None or event.lat is None or event.lon is None:
+        return None
+    return float(geodesic((incident.lat, incident.lon), (event.lat, event.lon)).meters)
+
+
+def _in_window(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy) -> bool:
+    gap = (event.occurred_at - incident.last_seen).total_seconds()
+    early = (incident.first_seen - event.occurred_at).total_seconds()
+    return gap <= policy.window_s and early <= policy.window_s
+
+
+def score(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy) -> float | None:
+    """``None`` when the event does not belong to ``incident``; else lower is a better match."""
+    if not incident.is_open or incident.ward != event.ward or not _in_window(incident, event, policy):
+        return None
+    if event.group_key is not None and event.group_key == incident.group_key:
+        return -1.0  # the rule said so: beats any distance
+    if event.family != incident.family or event.family == "other":
+        return None
+    if event.device_id is not None and any(e.device_id == event.device_id for e in incident.evidence):
+        return 0.0
+    if incident.lat is None or incident.lon is None or event.lat is None or event.lon is None:
+        return None
+    if not within_box(incident.lat, incident.lon, event.lat, event.lon, policy.radius_m):
+        return None
+    meters = distance_m(incident, event)
+    return meters if meters is not None and meters <= policy.radius_m else None
+
+
+def find_incident(
+    event: RoutedEvent, candidates: Iterable[Incident], policy: CorrelationPolicy
+) -> Incident | None:
+    """The best open incident for ``event``: rule group first, then nearest, then oldest."""
+    best: tuple[float, str, Incident] | None = None
+    for incident in candidates:
+        value = score(incident, event, policy)
+        if value is None:
+            continue
+        rank = (value, incident.created_at.isoformat() + incident.id, incident)
+        if best is None or rank[:2] < best[:2]:
+            best = rank
+    return None if best is None else best[2]

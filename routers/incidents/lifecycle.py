@@ -1,0 +1,168 @@
+"""Pure incident transitions: open, add evidence, apply a ward's update, hand over, reopen.
+
+Every function takes the time ``now`` from its caller (the worker's clock), returns a new
+:class:`Incident` and never mutates; an update that must not apply raises
+:class:`~routers.exceptions.Rejected` and leaves the incident as it was.
+
+SLA clocks: ``ack_due``/``resolve_due`` start when the incident is routed. Entering
+``waiting_citizen`` pauses them; leaving it moves both deadlines later by the paused time.
+Reopening restarts both; a hand-over to another ward restarts the acknowledge clock only
+(the citizen has been waiting all along, so the resolve deadline stays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from routers.exceptions import Rejected
+from routers.incidents.correlation import incident_id
+from routers.incidents.model import Evidence, HistoryEntry, Incident
+from routers.incidents.routed import RoutedEvent
+from routers.incidents.status import Status, check_transition
+from routers.incidents.updates import StatusUpdate
+
+SYSTEM_ACTOR = "ioc-router"
+_PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
+
+
+def _evidence(event: RoutedEvent) -> Evidence:
+    return Evidence(
+        event_id=event.event_id, source=event.source, kind=event.kind, occurred_at=event.occurred_at,
+        lat=event.lat, lon=event.lon, device_id=event.device_id, value=event.value, suppressed=event.suppressed,
+    )
+
+
+def _entry(incident: Incident, status: Status, now: datetime, actor: str = SYSTEM_ACTOR,
+           note: str | None = None, update_id: str | None = None, ward: str | None = None) -> HistoryEntry:
+    previous = incident.history[-1].status if incident.history else None
+    return HistoryEntry(len(incident.history) + 1, now, status, previous, ward or incident.ward, actor, note, update_id)
+
+
+def open_incident(event: RoutedEvent, now: datetime) -> Incident:
+    """A new incident for an event that matched none; routed to its ward at ``now``."""
+    if event.suppressed:
+        raise Rejected("suppressed", f"a suppressed event ({event.suppressed}) does not open an incident")
+    base = Incident(
+        id=incident_id(event.event_id), ward=event.ward, ward_name=event.ward_name,
+        province_code=event.province_code, family=event.family, kind=event.kind, priority=event.priority,
+        status=Status.NEW, targets=event.targets, sla=event.sla, created_at=now,
+        first_seen=event.occurred_at, last_seen=event.occurred_at, lat=event.lat, lon=event.lon,
+        group_key=event.group_key, evidence=(_evidence(event),),
+    )
+    created = replace(base, history=(_entry(base, Status.NEW, now, note=f"opened by event {event.event_id}"),))
+    routed = replace(
+        created,
+        status=Status.ROUTED,
+        history=(*created.history, _entry(created, Status.ROUTED, now, note=f"routed to ward {event.ward}")),
+        ack_due=now + timedelta(seconds=event.sla.ack_s),
+        resolve_due=now + timedelta(seconds=event.sla.resolve_s),
+        version=1,
+        updated_at=now,
+    )
+    return routed
+
+
+def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incident:
+    """Fold ``event`` in. A higher priority raises the incident's and tightens unmet deadlines."""
+    if incident.has_event(event.event_id):
+        return incident
+    priority = min(incident.priority, event.priority, key=_PRIORITY_ORDER.index) \
+        if {incident.priority, event.priority} <= set(_PRIORITY_ORDER) else incident.priority
+    ack_due, resolve_due = incident.ack_due, incident.resolve_due
+    if priority != incident.priority and not event.suppressed:
+        routed_at = max((h.at for h in incident.history if h.status == Status.ROUTED), default=incident.created_at)
+        if incident.acknowledged_at is None and ack_due is not None:
+            ack_due = min(ack_due, routed_at + timedelta(seconds=event.sla.ack_s))
+        if incident.resolved_at is None and resolve_due is not None:
+            resolve_due = min(resolve_due, incident.created_at + timedelta(seconds=event.sla.resolve_s))
+    targets = incident.targets + tuple(t for t in event.targets if t not in incident.targets and not event.suppressed)
+    return replace(
+        incident,
+        evidence=(*incident.evidence, _evidence(event)),
+        first_seen=min(incident.first_seen, event.occurred_at),
+        last_seen=max(incident.last_seen, event.occurred_at),
+        priority=priority if not event.suppressed else incident.priority,
+        targets=targets,
+        ack_due=ack_due,
+        resolve_due=resolve_due,
+        version=incident.version + 1,
+        updated_at=now,
+    )
+
+
+def _resume(incident: Incident, now: datetime) -> Incident:
+    if incident.paused_since is None:
+        return incident
+    shift = max(now - incident.paused_since, timedelta(0))
+    return replace(
+        incident,
+        paused_since=None,
+        ack_due=None if incident.ack_due is None else incident.ack_due + shift,
+        resolve_due=None if incident.resolve_due is None else incident.resolve_due + shift,
+    )
+
+
+def apply_update(incident: Incident, update: StatusUpdate, now: datetime) -> Incident:
+    """Apply a ward's update at worker time ``now``; reject with a reason instead of corrupting."""
+    if update.incident_id != incident.id:
+        raise Rejected("unknown_incident", f"update names {update.incident_id}, not {incident.id}")
+    if incident.moved_to is not None:
+        raise Rejected("wrong_ward", f"incident {incident.id} was reassigned to ward {incident.moved_to}")
+    if update.ward != incident.ward:
+        raise Rejected("wrong_ward", f"incident {incident.id} belongs to ward {incident.ward}, not {update.ward}")
+    check_transition(incident.status, update.status, by_ward=True)
+    note = update.note
+    if update.status == Status.REASSIGNED:
+        note = f"not ours: to ward {update.to_ward}" + (f" ({update.note})" if update.note else "")
+    entry = _entry(incident, update.status, now, actor=update.actor, note=note, update_id=update.update_id)
+    current = incident
+    if incident.status == Status.WAITING_CITIZEN:
+        current = _resume(current, now)
+    changes: dict[str, object] = {}
+    if update.status == Status.ACKNOWLEDGED and current.acknowledged_at is None:
+        changes["acknowledged_at"] = now
+    elif update.status == Status.WAITING_CITIZEN:
+        changes["paused_since"] = now
+    elif update.status == Status.RESOLVED:
+        changes.update(
+            resolved_at=now,
+            resolutions=current.resolutions + 1,
+            result={"outcome": update.outcome or "fixed", "summary": update.summary, "actor": update.actor},
+        )
+        if current.acknowledged_at is None:
+            changes["acknowledged_at"] = now
+    elif update.status == Status.REOPENED:
+        changes.update(
+            acknowledged_at=None, resolved_at=None, breaches=(), escalation_level=0, result=None,
+            ack_due=now + timedelta(seconds=current.sla.ack_s),
+            resolve_due=now + timedelta(seconds=current.sla.resolve_s),
+        )
+    elif update.status == Status.REASSIGNED:
+        changes["moved_to"] = update.to_ward
+    return replace(
+        current, status=update.status, history=(*current.history, entry), version=current.version + 1,
+        updated_at=now, **changes,  # type: ignore[arg-type]
+    )
+
+
+def receive_handoff(moved: Incident, now: datetime) -> Incident:
+    """The copy the new ward owns: routed there, acknowledge clock restarted, ladder reset."""
+    if moved.status != Status.REASSIGNED or moved.moved_to is None:
+        raise Rejected("bad_handoff", f"incident {moved.id} is {moved.status.value}, not reassigned")
+    new_ward = moved.moved_to
+    owned = replace(moved, ward=new_ward, ward_name="", moved_to=None)
+    entry = _entry(owned, Status.ROUTED, now, note=f"re-routed from ward {moved.ward}", ward=new_ward)
+    targets = tuple(t for t in moved.targets if t != f"ward:{moved.ward}")
+    return replace(
+        owned,
+        status=Status.ROUTED,
+        targets=(f"ward:{new_ward}", *(t for t in targets if t != f"ward:{new_ward}")),
+        history=(*owned.history, entry),
+        acknowledged_at=None,
+        ack_due=now + timedelta(seconds=moved.sla.ack_s),
+        breaches=tuple(b for b in moved.breaches if b == "resolve"),
+        escalation_level=0,
+        version=moved.version + 1,
+        updated_at=now,
+    )

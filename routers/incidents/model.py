@@ -1,0 +1,204 @@
+"""The incident: correlated evidence, its status history, SLA deadlines and escalations.
+
+Plain frozen data. ``to_json``/``incident_from_json`` are the one storage and wire form
+(Faust tables, ``ioc.incidents``, the Redis serving index, the HTTP API), so a stored
+incident read back is equal to the one written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from routers.decision import Sla
+from routers.incidents.status import OPEN, Status
+from routers.incidents.timeutil import fmt, parse_time
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One routed event folded into an incident. No personal data."""
+
+    event_id: str
+    source: str
+    kind: str
+    occurred_at: datetime
+    lat: float | None = None
+    lon: float | None = None
+    device_id: str | None = None
+    value: float | None = None
+    suppressed: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "event_id": self.event_id, "source": self.source, "kind": self.kind,
+            "occurred_at": fmt(self.occurred_at),
+        }
+        if self.lat is not None and self.lon is not None:
+            body["point"] = {"lat": self.lat, "lon": self.lon}
+        for name in ("device_id", "value", "suppressed"):
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
+        return body
+
+    @staticmethod
+    def from_json(body: dict[str, Any]) -> Evidence:
+        point = body.get("point") or {}
+        return Evidence(
+            event_id=body["event_id"], source=body["source"], kind=body["kind"],
+            occurred_at=parse_time(body["occurred_at"]), lat=point.get("lat"), lon=point.get("lon"),
+            device_id=body.get("device_id"), value=body.get("value"), suppressed=body.get("suppressed"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One transition: the audit trail keeps every one, in order (``seq`` from 1)."""
+
+    seq: int
+    at: datetime
+    status: Status
+    previous: Status | None
+    ward: str
+    actor: str  # "ioc-router" or the ward system's actor id
+    note: str | None = None
+    update_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
+            "previous": None if self.previous is None else self.previous.value,
+            "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
+        }
+
+    @staticmethod
+    def from_json(body: dict[str, Any]) -> HistoryEntry:
+        return HistoryEntry(
+            seq=body["seq"], at=parse_time(body["at"]), status=Status(body["status"]),
+            previous=None if body.get("previous") is None else Status(body["previous"]),
+            ward=body["ward"], actor=body["actor"], note=body.get("note"), update_id=body.get("update_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """A step up the ladder: level 1 = agency or city department, level 2 = city IOC duty officer."""
+
+    level: int
+    kind: str  # "ack" or "resolve": which deadline was missed
+    at: datetime
+    due: datetime
+    targets: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "kind": self.kind, "at": fmt(self.at), "due": fmt(self.due),
+                "targets": list(self.targets)}
+
+    @staticmethod
+    def from_json(body: dict[str, Any]) -> Escalation:
+        return Escalation(body["level"], body["kind"], parse_time(body["at"]), parse_time(body["due"]),
+                          tuple(body["targets"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """``ward`` is the current owner; ``moved_to`` is set on the old copy after a reassignment.
+
+    Deadlines are absolute instants already shifted by any time spent in ``waiting_citizen``;
+    ``paused_since`` is set while the clocks are paused.
+    """
+
+    id: str
+    ward: str
+    ward_name: str
+    province_code: str
+    family: str
+    kind: str
+    priority: str
+    status: Status
+    targets: tuple[str, ...]
+    sla: Sla
+    created_at: datetime
+    first_seen: datetime
+    last_seen: datetime
+    lat: float | None
+    lon: float | None
+    group_key: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    ack_due: datetime | None = None
+    resolve_due: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    paused_since: datetime | None = None
+    breaches: tuple[str, ...] = ()
+    escalation_level: int = 0
+    escalations: tuple[Escalation, ...] = ()
+    moved_to: str | None = None
+    result: dict[str, Any] | None = None
+    resolutions: int = 0
+    version: int = 0
+    updated_at: datetime | None = field(default=None)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN and self.moved_to is None
+
+    @property
+    def report_ids(self) -> tuple[str, ...]:
+        """Ids of the citizen reports in the evidence: the keys results go back under."""
+        return tuple(e.event_id for e in self.evidence if e.source == "report")
+
+    def has_event(self, event_id: str) -> bool:
+        return any(e.event_id == event_id for e in self.evidence)
+
+    def has_update(self, update_id: str) -> bool:
+        return any(h.update_id == update_id for h in self.history)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "ward": self.ward, "ward_name": self.ward_name, "province_code": self.province_code,
+            "family": self.family, "kind": self.kind, "priority": self.priority, "status": self.status.value,
+            "targets": list(self.targets), "sla": {"ack_s": self.sla.ack_s, "resolve_s": self.sla.resolve_s},
+            "created_at": fmt(self.created_at), "first_seen": fmt(self.first_seen),
+            "last_seen": fmt(self.last_seen),
+            "point": None if self.lat is None or self.lon is None else {"lat": self.lat, "lon": self.lon},
+            "group_key": self.group_key,
+            "evidence": [e.to_json() for e in self.evidence],
+            "history": [h.to_json() for h in self.history],
+            "ack_due": fmt(self.ack_due), "resolve_due": fmt(self.resolve_due),
+            "acknowledged_at": fmt(self.acknowledged_at), "resolved_at": fmt(self.resolved_at),
+            "paused_since": fmt(self.paused_since),
+            "breaches": list(self.breaches), "escalation_level": self.escalation_level,
+            "escalations": [e.to_json() for e in self.escalations],
+            "moved_to": self.moved_to, "result": self.result, "resolutions": self.resolutions,
+            "version": self.version, "updated_at": fmt(self.updated_at),
+        }
+
+
+def _time(body: dict[str, Any], key: str) -> datetime | None:
+    raw = body.get(key)
+    return None if raw is None else parse_time(raw)
+
+
+def incident_from_json(body: dict[str, Any]) -> Incident:
+    point = body.get("point") or {}
+    return Incident(
+        id=body["id"], ward=body["ward"], ward_name=body.get("ward_name", ""),
+        province_code=body.get("province_code", ""), family=body["family"], kind=body["kind"],
+        priority=body["priority"], status=Status(body["status"]), targets=tuple(body["targets"]),
+        sla=Sla(body["sla"]["ack_s"], body["sla"]["resolve_s"]),
+        created_at=parse_time(body["created_at"]), first_seen=parse_time(body["first_seen"]),
+        last_seen=parse_time(body["last_seen"]), lat=point.get("lat"), lon=point.get("lon"),
+        group_key=body.get("group_key"),
+        evidence=tuple(Evidence.from_json(e) for e in body.get("evidence", ())),
+        history=tuple(HistoryEntry.from_json(h) for h in body.get("history", ())),
+        ack_due=_time(body, "ack_due"), resolve_due=_time(body, "resolve_due"),
+        acknowledged_at=_time(body, "acknowledged_at"), resolved_at=_time(body, "resolved_at"),
+        paused_since=_time(body, "paused_since"), breaches=tuple(body.get("breaches", ())),
+        escalation_level=body.get("escalation_level", 0),
+        escalations=tuple(Escalation.from_json(e) for e in body.get("escalations", ())),
+        moved_to=body.get("moved_to"), result=body.get("result"), resolutions=body.get("resolutions", 0),
+        version=body.get("version", 0), updated_at=_time(body, "updated_at"),
+    )

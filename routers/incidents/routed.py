@@ -1,0 +1,94 @@
+"""What the lifecycle needs from one ``ioc.routed`` envelope, as plain data.
+
+The envelope is built by :func:`routers.envelope.routed` with ``target="lifecycle"``; it carries
+no personal data. Anything malformed is :class:`~routers.exceptions.Rejected` with a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from routers.categories import family_of
+from routers.decision import Sla
+from routers.exceptions import Rejected
+from routers.incidents.timeutil import parse_time
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedEvent:
+    """One routed intake event as the lifecycle sees it."""
+
+    event_id: str
+    source: str  # report | camera | sensor
+    kind: str
+    family: str
+    occurred_at: datetime
+    lat: float | None
+    lon: float | None
+    ward: str
+    ward_name: str
+    province_code: str
+    generation: str
+    targets: tuple[str, ...]
+    priority: str
+    sla: Sla
+    matched: tuple[str, ...]
+    suppressed: str | None
+    group_key: str | None
+    device_id: str | None = None
+    value: float | None = None
+
+
+def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise Rejected("malformed_routed", f"{where}.{key} is missing")
+    value = obj[key]
+    if not isinstance(value, kind):
+        raise Rejected("malformed_routed", f"{where}.{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def routed_from_envelope(envelope: Any) -> RoutedEvent:
+    """``ioc.routed`` envelope (already JSON-decoded) -> :class:`RoutedEvent`."""
+    data = _need(envelope, "data", dict, "envelope")
+    event = _need(data, "event", dict, "data")
+    location = _need(data, "location", dict, "data")
+    decision = _need(data, "decision", dict, "data")
+    ward = _need(location, "ward", dict, "data.location")
+    sla = _need(decision, "sla", dict, "data.decision")
+    point = event.get("point")
+    lat = lon = None
+    if isinstance(point, dict):
+        lat, lon = point.get("lat"), point.get("lon")
+        if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+            raise Rejected("malformed_routed", "data.event.point needs numeric lat and lon")
+    suppressed = decision.get("suppressed") or None
+    source = _need(event, "source", str, "data.event")
+    kind = _need(event, "kind", str, "data.event")
+    value = event.get("value")
+    try:
+        return RoutedEvent(
+            event_id=_need(event, "id", str, "data.event"),
+            source=source,
+            kind=kind,
+            family=family_of(source, kind),
+            occurred_at=parse_time(_need(event, "occurred_at", str, "data.event")),
+            lat=None if lat is None else float(lat),
+            lon=None if lon is None else float(lon),
+            ward=_need(ward, "code", str, "data.location.ward"),
+            ward_name=str(ward.get("name") or ""),
+            province_code=str(ward.get("province_code") or ""),
+            generation=str(location.get("generation") or ""),
+            targets=tuple(_need(decision, "targets", list, "data.decision")),
+            priority=_need(decision, "priority", str, "data.decision"),
+            sla=Sla(int(_need(sla, "ack_s", int, "data.decision.sla")), int(_need(sla, "resolve_s", int, "data.decision.sla"))),
+            matched=tuple(decision.get("matched") or ()),
+            suppressed=str(suppressed) if suppressed else None,
+            group_key=decision.get("group_key") or None,
+            device_id=event.get("device_id"),
+            value=float(value) if isinstance(value, int | float) else None,
+        )
+    except ValueError as exc:
+        raise Rejected("malformed_routed", str(exc)) from None

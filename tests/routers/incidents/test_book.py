@@ -1,0 +1,165 @@
+"""The incident book over plain dicts: redeliveries, suppressed evidence, updates, hand-over, results."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from routers.exceptions import Rejected
+from routers.incidents.book import IncidentBook, table_key
+from routers.incidents.correlation import incident_id
+from routers.incidents.model import incident_from_json
+from routers.incidents.status import Status
+from routers.incidents.updates import StatusUpdate
+from tests.routers.incidents.factories import T0, minutes, offset, routed_event
+
+WARD = "27142"
+
+
+def upd(n: int, status: Status, incident: str, ward: str = WARD, **kw) -> StatusUpdate:
+    return StatusUpdate(f"u{n}", incident, ward, status, "officer-7", **kw)
+
+
+@pytest.fixture()
+def book() -> IncidentBook:
+    return IncidentBook({}, {})
+
+
+def test_opened_message_set(book: IncidentBook) -> None:
+    effects = book.on_routed(routed_event("rep-1"), T0)
+    assert [(o.channel, o.key) for o in effects.outbound] == [
+        ("incidents", incident_id("rep-1")), ("ward", WARD)]
+    notice = effects.outbound[1].value
+    assert notice["type"] == "vn.ioc.incident.opened" and notice["iocincident"] == incident_id("rep-1")
+    state = effects.outbound[0].value
+    assert [h["status"] for h in state["data"]["history"]] == ["new", "routed"]
+    assert [s.name for s in effects.signals] == ["opened"]
+
+
+def test_redelivery_changes_nothing(book: IncidentBook) -> None:
+    book.on_routed(routed_event("rep-1"), T0)
+    book.on_routed(routed_event("rep-2", point=offset(50, 0)), T0 + minutes(1))
+    before = copy.deepcopy((book.incidents, book.wards))
+    for event_id in ("rep-1", "rep-2"):
+        effects = book.on_routed(routed_event(event_id), T0 + minutes(2))
+        assert effects.duplicate and effects.outbound == []
+    assert (book.incidents, book.wards) == before
+    [incident] = book.open_in(WARD)
+    assert len(incident.evidence) == 2
+
+
+def test_first_event_replayed_after_seen_pruned_is_still_one_incident() -> None:
+    book = IncidentBook({}, {}, seen_retention_s=60)
+    book.on_routed(routed_event("rep-1"), T0)
+    book.on_routed(routed_event("x", kind="fire", point=offset(5000, 0)), T0 + minutes(10))  # prunes "seen"
+    assert "rep-1" not in book.wards[WARD]["seen"]
+    effects = book.on_routed(routed_event("rep-1"), T0 + minutes(11))
+    assert len([i for i in book.open_in(WARD) if i.family == "flood"]) == 1
+    assert effects.duplicate or effects.outbound[0].value["type"] == "vn.ioc.incident.state"
+
+
+def test_suppressed_attaches_but_never_opens(book: IncidentBook) -> None:
+    assert book.on_routed(routed_event("s-1", suppressed="quiet_window"), T0).outbound == []
+    assert book.open_in(WARD) == []
+    book.on_routed(routed_event("rep-1"), T0)
+    book.on_routed(routed_event("s-2", point=offset(30, 30), suppressed="inhibited", priority="P1"), T0)
+    [incident] = book.open_in(WARD)
+    assert [e.suppressed for e in incident.evidence] == [None, "inhibited"]
+    assert incident.priority == "P2"  # suppressed evidence does not raise priority
+
+
+def test_higher_priority_evidence_raises_priority(book: IncidentBook) -> None:
+    from routers.decision import Sla
+
+    book.on_routed(routed_event("rep-1"), T0)
+    book.on_routed(routed_event("cam-1", source="camera", point=offset(10, 0), priority="P1", sla=Sla(300, 3600)),
+                   T0 + minutes(1))
+    [incident] = book.open_in(WARD)
+    assert incident.priority == "P1" and incident.ack_due == T0 + minutes(5)
+
+
+def test_full_loop_ack_dispatch_resolve_results(book: IncidentBook) -> None:
+    for n, event_id in enumerate(["rep-1", "rep-2", "cam-1"]):
+        source = "camera" if event_id.startswith("cam") else "report"
+        book.on_routed(routed_event(event_id, source=source, point=offset(n * 20, 0)), T0)
+    inc = incident_id("rep-1")
+    ack = book.on_update(upd(1, Status.ACKNOWLEDGED, inc), T0 + minutes(3))
+    assert [(s.name, s.value) for s in ack.signals] == [("status", 1.0), ("acknowledged", 180.0)]
+    book.on_update(upd(2, Status.DISPATCHED, inc), T0 + minutes(4))
+    done = book.on_update(upd(3, Status.RESOLVED, inc, outcome="fixed", summary="Drain cleared"), T0 + minutes(50))
+    results = [o for o in done.outbound if o.channel == "results"]
+    assert [o.key for o in results] == ["rep-1", "rep-2"]  # keyed by the original report ids, not the camera
+    assert results[0].value["data"]["outcome"] == "fixed" and results[0].value["type"] == "vn.ioc.report.result"
+    assert any(o.value["type"] == "vn.ioc.incident.resolved" for o in done.outbound if o.channel == "ward")
+    assert book.open_in(WARD) == []
+    incident = book.get(WARD, inc)
+    assert incident is not None
+    assert [h.status for h in incident.history] == [Status.NEW, Status.ROUTED, Status.ACKNOWLEDGED,
+                                                    Status.DISPATCHED, Status.RESOLVED]
+    assert [h.seq for h in incident.history] == [1, 2, 3, 4, 5]
+    # a repeated update id is a redelivery: no effect, no rejection
+    assert book.on_update(upd(3, Status.RESOLVED, inc), T0 + minutes(51)).duplicate
+    reopened = book.on_update(upd(4, Status.REOPENED, inc), T0 + minutes(60))
+    assert book.open_in(WARD)[0].status == Status.REOPENED and reopened.outbound
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda inc: upd(1, Status.ACKNOWLEDGED, "inc-nope"), "unknown_incident"),
+        (lambda inc: upd(1, Status.ACKNOWLEDGED, inc, ward="26740"), "unknown_incident"),
+        (lambda inc: upd(1, Status.CLOSED, inc), "illegal_transition"),
+        (lambda inc: upd(1, Status.ROUTED, inc), "not_settable"),
+    ],
+)
+def test_rejections_leave_state_untouched(book: IncidentBook, make, reason: str) -> None:
+    book.on_routed(routed_event("rep-1"), T0)
+    before = copy.deepcopy((book.incidents, book.wards))
+    with pytest.raises(Rejected) as caught:
+        book.on_update(make(incident_id("rep-1")), T0 + minutes(1))
+    assert caught.value.reason == reason
+    assert (book.incidents, book.wards) == before
+
+
+def test_out_of_order_after_dispatch(book: IncidentBook) -> None:
+    book.on_routed(routed_event("rep-1"), T0)
+    inc = incident_id("rep-1")
+    book.on_update(upd(1, Status.ACKNOWLEDGED, inc), T0)
+    book.on_update(upd(2, Status.DISPATCHED, inc), T0)
+    with pytest.raises(Rejected) as caught:
+        book.on_update(upd(3, Status.ACKNOWLEDGED, inc), T0)
+    assert caught.value.reason == "out_of_order"
+
+
+def test_reassignment_hands_over_to_the_right_ward() -> None:
+    old_side, new_side = IncidentBook({}, {}), IncidentBook({}, {})  # two partitions
+    old_side.on_routed(routed_event("rep-1"), T0)
+    inc = incident_id("rep-1")
+    effects = old_side.on_update(upd(1, Status.REASSIGNED, inc, to_ward="26740", note="other side of the canal"),
+                                 T0 + minutes(2))
+    [handoff] = [o for o in effects.outbound if o.channel == "handoff"]
+    assert handoff.key == "26740"
+    assert [o.value["type"] for o in effects.outbound if o.channel == "ward"] == ["vn.ioc.incident.reassigned"]
+    assert old_side.open_in(WARD) == []
+    taken = new_side.on_handoff(handoff.value, T0 + minutes(2))
+    assert [(o.channel, o.key) for o in taken.outbound][-1] == ("ward", "26740")
+    assert new_side.on_handoff(handoff.value, T0 + minutes(3)).duplicate
+    [incident] = new_side.open_in("26740")
+    assert incident.status == Status.ROUTED and incident.ward == "26740"
+    assert incident.targets[0] == "ward:26740" and "ward:27142" not in incident.targets
+    assert incident.ack_due == T0 + minutes(2) + minutes(15)
+    assert [h.status.value for h in incident.history][-2:] == ["reassigned", "routed"]
+    assert "other side of the canal" in (incident.history[-2].note or "")
+    # the old ward can no longer update it
+    with pytest.raises(Rejected) as caught:
+        old_side.on_update(upd(2, Status.ACKNOWLEDGED, inc), T0 + minutes(4))
+    assert caught.value.reason == "wrong_ward"
+    new_side.on_update(upd(3, Status.ACKNOWLEDGED, inc, ward="26740"), T0 + minutes(5))
+
+
+def test_stored_json_round_trips(book: IncidentBook) -> None:
+    book.on_routed(routed_event("rep-1"), T0)
+    book.on_routed(routed_event("wl-1", source="sensor", kind="water_level", device_id="d1", value=0.4), T0)
+    body = book.incidents[table_key(WARD, incident_id("rep-1"))]
+    assert incident_from_json(body).to_json() == body
