@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from streams.settings import DOCUMENTATION, Settings, load_settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_every_setting_is_documented_in_code_and_readme() -> None:
+    readme = README.read_text("utf-8")
+    for f in fields(Settings):
+        assert f.name in DOCUMENTATION, f"settings field {f.name} has no documentation"
+        assert f"`IOC_{f.name.upper()}`" in readme, f"README configuration table misses IOC_{f.name.upper()}"
+        assert DOCUMENTATION[f.name] in readme, f"README text for IOC_{f.name.upper()} is out of date"
+
+
+def test_environment_is_typed_and_embedded_defaults_follow() -> None:
+    s = load_settings({"IOC_PARTITIONS": "8", "IOC_NEAREST_MAX_M": "150", "IOC_DATA_DIR": "/tmp/x"})
+    assert s.partitions == 8 and s.nearest_max_m == 150.0 and s.data_dir == Path("/tmp/x")
+    assert s.embedded_kafka and s.embedded_redis
+    s = load_settings({"IOC_KAFKA_BOOTSTRAP": "k:9092", "IOC_REDIS_URL": "redis://r:6379/0"})
+    assert not s.embedded_kafka and not s.embedded_redis
+
+
+def test_config_file_and_unknown_keys(tmp_path: Path) -> None:
+    good = tmp_path / "ioc.toml"
+    good.write_text('partitions = 6\ncity = "danang"\n')
+    s = load_settings({"IOC_CONFIG": str(good), "IOC_CITY": "hanoi"})
+    assert s.partitions == 6 and s.city == "hanoi"  # the environment wins
+    bad = tmp_path / "bad.toml"
+    bad.write_text("partitons = 6\n")
+    with pytest.raises(ValueError, match="unknown settings \\['partitons'\\]"):
+        load_settings({"IOC_CONFIG": str(bad)})
+
+
+def test_bad_number_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        load_settings({"IOC_PARTITIONS": "many"})
