@@ -12,6 +12,8 @@ from typing import Any
 import click
 import kubernetes_validate
 import pytest
+
+from streams import topics
 from tests.deploy.k8s_validation import (
     CRD_DIR,
     K8S,
@@ -21,12 +23,9 @@ from tests.deploy.k8s_validation import (
     kubectl,
     load_documents,
     manifest_files,
-    overlay_dirs,
     problems,
     render,
 )
-
-from streams import topics
 
 _spec = importlib.util.spec_from_file_location("strimzi_gen", K8S / "tools" / "strimzi_gen.py")
 assert _spec is not None and _spec.loader is not None
