@@ -378,3 +378,15 @@ def _walk_env(node: Any) -> list[tuple[str, Any]]:
         for item in node:
             found.extend(_walk_env(item))
     return found
+
+
+def test_capacity_figures_in_the_docs_follow_the_topic_layout() -> None:
+    """docs/deploy.md derives topic and partition counts from these manifests: keep them in step."""
+    docs = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    fixed = strimzi_gen.fixed_topic_specs()
+    partitions = sum(t.partitions for t in fixed)
+    replicas = strimzi_gen.REPLICAS
+    assert f"{len(fixed)} topics, {partitions} partitions, {partitions * replicas} partition replicas" in docs
+    nationwide = 3321
+    assert (f"{nationwide + len(fixed):,} topics, {nationwide + partitions:,} partitions, "
+            f"{(nationwide + partitions) * replicas:,} partition replicas") in docs
