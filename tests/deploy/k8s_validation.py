@@ -47,14 +47,6 @@ def manifest_files() -> list[Path]:
     return files
 
 
-def kustomize_dirs() -> list[Path]:
-    return sorted(p.parent for p in K8S.rglob("kustomization.yaml"))
-
-
-def overlay_dirs() -> list[Path]:
-    return sorted(p for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
-
-
 def kubectl() -> str | None:
     return shutil.which("kubectl")
 
