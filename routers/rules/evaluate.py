@@ -1,0 +1,343 @@
+"""Evaluate one located event against a ruleset: a pure function, state in, decision + changes out.
+
+Route tree semantics are Alertmanager's (``dispatch/route.go`` ``Route.Match``), exactly:
+
+    match(node):
+        if not all of node's matchers hold: return []
+        found = []
+        for child in node.children (file order):
+            child_found = match(child)
+            found += child_found
+            if child_found and not child.continue: break
+        if not found: found = [node]      # no child matched: the node itself does
+        return found
+
+The root has no matchers, so every event gets at least the root (the default route): each
+input ends in exactly one decision. The matched nodes are merged into one :class:`Decision`:
+targets are their union in walk order; priority is the most urgent (P1 < P4); the SLA takes the
+shortest acknowledge and resolve; ``group_key``/``group_window_s`` come from the primary node:
+the first matched node without ``continue`` (else the first matched node), as
+``<node id>|<field>=<value>|...`` over its ``group_by``. A node's ``suppress: reason`` marks the
+decision suppressed only when every matched node suppresses (e.g. normal sensor readings).
+
+Where the located ward cannot be used, the target ``ward`` becomes:
+
+- ambiguous location: every candidate ward (``ward:<code>`` each, in candidate order), so no ward
+  that may own the place misses it; the trace says so. No candidates: ``city-ioc``.
+- unresolved location: ``city-ioc`` (the pipeline sends unresolved events to ``ioc.unroutable``
+  before evaluating, so this is only a safety net).
+
+Then, in this order: a quiet window matching the event marks it ``quiet:<id>``; otherwise an
+active inhibitor covering its ward/province whose rule's ``target`` matches (and ``source`` does
+not) marks it ``inhibited:<rule>``. Suppressed decisions keep their targets. An unsuppressed event
+matching an inhibit rule's ``source`` raises/refreshes an inhibitor over its ward or province.
+
+Time: ``at`` (default ``event.occurred_at``; a naive value is Asia/Ho_Chi_Minh local time) drives
+time/weekday matchers, quiet windows and inhibitor expiry; local minute-of-day is computed once.
+
+What the pipeline calls::
+
+    state = SensorState.from_json(table[event.device_id])          # sensors only; None if absent
+    result = evaluate_with_state(ruleset, event, location, context=RuleContext(state, inhibitors))
+    if result.changes.sensor is not None: table[event.device_id] = result.changes.sensor.to_json()
+    for inhibitor in result.changes.raised: share(inhibitor.key, inhibitor.to_json())
+    publish(result.decision)
+
+``evaluate(...)`` is the same returning only the decision (for callers without state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from routers.categories import SENSOR_KINDS, family_of
+from routers.decision import Decision, Sla
+from routers.events import Event
+from routers.locate.result import Location
+from routers.rules.clock import as_aware, local_minute_and_weekday
+from routers.rules.matchers import Facts, all_match, first_failure
+from routers.rules.model import Route, Ruleset
+from routers.rules.state import EMPTY_CONTEXT, NO_CHANGE, Inhibitor, RuleContext, SensorState, StateChange
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    decision: Decision
+    changes: StateChange
+
+
+def _sensor_value(event: Event) -> float | None:
+    value = event.value
+    if value is None or event.unit is None:
+        return value
+    spec = SENSOR_KINDS.get(event.kind)
+    if spec is None or event.unit == spec[0]:
+        return value
+    factor = spec[2].get(event.unit)
+    return value * factor if factor is not None else value
+
+
+def build_facts(
+    ruleset: Ruleset, event: Event, location: Location, at: datetime | None, context: RuleContext
+) -> tuple[Facts, StateChange]:
+    """The facts the matchers read, and the sensor's threshold transitions for this reading."""
+    source = event.source  # a StrEnum: compares and hashes as its value
+    kind = event.kind
+    ward_ref = location.ward
+    if location.status == "resolved" and ward_ref is not None:
+        ward: str | None = ward_ref.code
+        wards: tuple[str, ...] = (ward_ref.code,)
+    elif location.status == "ambiguous":
+        ward = ward_ref.code if ward_ref is not None else None
+        codes = [c.code for c in location.candidates]
+        if ward is not None and ward not in codes:
+            codes.insert(0, ward)
+        wards = tuple(dict.fromkeys(codes))
+    else:
+        ward, wards = None, ()
+    when = as_aware(at or event.occurred_at)
+    value = _sensor_value(event) if source == "sensor" else event.value
+    change = NO_CHANGE
+    open_now: frozenset[str] = frozenset()
+    thresholds = ruleset.thresholds_by_kind.get(kind) if source == "sensor" else None
+    if thresholds:
+        before = context.sensor.open if context.sensor is not None else frozenset()
+        if value is None:
+            open_now = before
+        else:
+            now = {t.id for t in thresholds if t.next_open(t.id in before, value)}
+            own = {t.id for t in thresholds}
+            open_now = frozenset(now | (before - own))
+            if open_now != before:
+                change = StateChange(
+                    sensor=SensorState(open_now),
+                    opened=tuple(sorted(open_now - before)),
+                    cleared=tuple(sorted(before - open_now)),
+                )
+    facts = Facts(
+        source=source,
+        kind=kind,
+        category=kind if source == "report" else None,
+        label=kind if source == "camera" else None,
+        sensor_kind=kind if source == "sensor" else None,
+        family=family_of(source, kind),
+        ward=ward,
+        wards=wards,
+        province=ward_ref.province_code if ward_ref is not None else None,
+        device=event.device_id,
+        channel=event.channel,
+        description=event.description,
+        address=event.address,
+        confidence=event.confidence,
+        value=value,
+        threshold=open_now,
+        epoch=when.timestamp(),
+    )
+    if ruleset.needs_clock:
+        facts.minute, facts.weekday = local_minute_and_weekday(when)
+    return facts, change
+
+
+def _match(route: Route, facts: Facts, found: list[Route]) -> bool:
+    """Alertmanager's Route.Match (see the module docstring); ``dispatch`` only skips children
+    whose membership test would fail (routers.rules.dispatch)."""
+    if not all_match(route.matchers, facts):
+        return False
+    start = len(found)
+    dispatch_on = route.dispatch_on
+    children = route.children if dispatch_on is None else route.dispatch.get(dispatch_on(facts), route.dispatch_rest)
+    for child in children:
+        if _match(child, facts, found) and not child.continue_:
+            break
+    if len(found) == start:
+        found.append(route)
+    return True
+
+
+def _primary(found: list[Route]) -> Route:
+    """The node whose grouping the decision uses: the first matched node without ``continue``
+    (where the walk stopped; ``continue`` nodes are usually add-on notifications), else the first."""
+    for route in found:
+        if not route.continue_:
+            return route
+    return found[0]
+
+
+def _ward_targets(facts: Facts, location: Location) -> tuple[tuple[str, ...], str | None]:
+    if location.status == "resolved" and facts.ward is not None:
+        return (f"ward:{facts.ward}",), None
+    if location.status == "ambiguous" and facts.wards:
+        return tuple(f"ward:{code}" for code in facts.wards), (
+            f"ward target: ambiguous location, sent to all {len(facts.wards)} candidate wards"
+        )
+    return ("city-ioc",), f"ward target: location {location.status}, sent to city-ioc instead"
+
+
+def _group_value(facts: Facts, field: str) -> str:
+    if field == "ward":
+        return facts.ward or "+".join(facts.wards) or "-"
+    if field == "threshold":
+        return "+".join(sorted(facts.threshold)) or "-"
+    value = getattr(facts, field)
+    return "-" if value is None else str(value)
+
+
+def _suppression(ruleset: Ruleset, facts: Facts, context: RuleContext) -> tuple[str | None, str | None]:
+    epoch = facts.epoch
+    for window in ruleset.quiet_windows:
+        if window.start_epoch is not None and epoch < window.start_epoch:
+            continue
+        if window.end_epoch is not None and epoch >= window.end_epoch:
+            continue
+        if all_match(window.matchers, facts):
+            return f"quiet:{window.id}", f"suppressed by quiet window {window.id}"
+    for inhibitor in context.inhibitors:
+        if not inhibitor.active(epoch):
+            continue
+        rule = ruleset.inhibit_by_id.get(inhibitor.rule)
+        if rule is None or not inhibitor.covers(facts.wards, facts.province):
+            continue
+        if all_match(rule.target, facts) and not all_match(rule.source, facts):
+            return f"inhibited:{rule.id}", (
+                f"suppressed by inhibit rule {rule.id} (raised by {inhibitor.raised_by or 'an event'})"
+            )
+    return None, None
+
+
+def _raise(ruleset: Ruleset, facts: Facts, event_id: str) -> tuple[Inhibitor, ...]:
+    raised: list[Inhibitor] = []
+    for rule in ruleset.inhibit_rules:
+        if not all_match(rule.source, facts):
+            continue
+        until = facts.epoch + rule.hold_s
+        if rule.scope == "province" and facts.province is not None:
+            raised.append(Inhibitor(rule.id, until, province=facts.province, raised_by=event_id))
+        elif rule.scope == "ward" and facts.wards:
+            raised.append(Inhibitor(rule.id, until, wards=frozenset(facts.wards), raised_by=event_id))
+    return tuple(raised)
+
+
+def evaluate_with_state(
+    ruleset: Ruleset,
+    event: Event,
+    location: Location,
+    at: datetime | None = None,
+    context: RuleContext | None = None,
+) -> Evaluation:
+    """Route one event; return the decision and the state the caller must store."""
+    ctx = context or EMPTY_CONTEXT
+    facts, change = build_facts(ruleset, event, location, at, ctx)
+    found: list[Route] = []
+    _match(ruleset.root, facts, found)
+
+    trace = [f"rules {ruleset.version}"]
+    ward_label = facts.ward or ("+".join(facts.wards) if facts.wards else "-")
+    trace.append(f"boundary {location.generation} ({location.source}): {location.status} ward {ward_label}"
+                 f" by {location.method}")
+    for threshold_id in change.opened:
+        trace.append(f"threshold {threshold_id} opened at value {facts.value:g}")
+    for threshold_id in change.cleared:
+        trace.append(f"threshold {threshold_id} cleared at value {facts.value:g}")
+
+    targets: list[str] = []
+    ward_targets: tuple[str, ...] | None = None
+    first = _primary(found)
+    priority = first.priority
+    ack, resolve = first.sla.ack_s, first.sla.resolve_s
+    all_suppress = True
+    for route in found:
+        trace.append(route.explain)
+        if route.priority < priority:
+            priority = route.priority
+        if route.sla.ack_s < ack:
+            ack = route.sla.ack_s
+        if route.sla.resolve_s < resolve:
+            resolve = route.sla.resolve_s
+        if route.suppress is None:
+            all_suppress = False
+        for target in route.targets:
+            if target == "ward":
+                if ward_targets is None:
+                    ward_targets, note = _ward_targets(facts, location)
+                    if note:
+                        trace.append(note)
+                for expanded in ward_targets:
+                    if expanded not in targets:
+                        targets.append(expanded)
+            elif target not in targets:
+                targets.append(target)
+
+    suppressed, why = _suppression(ruleset, facts, ctx)
+    if suppressed is None and all_suppress:
+        suppressed, why = found[0].suppress, f"suppressed by route {found[0].id}: {found[0].suppress}"
+    if why:
+        trace.append(why)
+    raised: tuple[Inhibitor, ...] = ()
+    if suppressed is None and ruleset.inhibit_rules:
+        raised = _raise(ruleset, facts, event.id)
+        for inhibitor in raised:
+            trace.append(f"raised inhibitor {inhibitor.key}")
+        if raised:
+            change = StateChange(change.sensor, change.opened, change.cleared, raised)
+
+    group_key = first.id
+    for field in first.group_by:
+        group_key += f"|{field}={_group_value(facts, field)}"
+    decision = Decision(
+        targets=tuple(targets),
+        priority=priority,
+        sla=Sla(ack, resolve),
+        matched=tuple(route.id for route in found),
+        rules_version=ruleset.version,
+        suppressed=suppressed,
+        group_key=group_key,
+        group_window_s=first.group_window_s,
+        trace=tuple(trace),
+    )
+    return Evaluation(decision, change)
+
+
+def evaluate(
+    ruleset: Ruleset,
+    event: Event,
+    location: Location,
+    at: datetime | None = None,
+    context: RuleContext | None = None,
+) -> Decision:
+    """Route one event; the decision only (see :func:`evaluate_with_state` for the state changes)."""
+    return evaluate_with_state(ruleset, event, location, at, context).decision
+
+
+@dataclass(frozen=True, slots=True)
+class WalkStep:
+    """One node visited by :func:`walk` (for ``ioc rules test``'s human output)."""
+
+    depth: int
+    route: Route
+    matched: bool
+    decided_by: str  # the matcher that failed, or the matchers that held
+    delivered: bool  # the node is one of the decision's matched nodes
+
+
+def walk(ruleset: Ruleset, facts: Facts) -> list[WalkStep]:
+    """Every node the Alertmanager walk visits, with the matcher that decided it."""
+    steps: list[WalkStep] = []
+    found: list[Route] = []
+    _match(ruleset.root, facts, found)
+    delivered = {id(route) for route in found}
+
+    def visit(route: Route, depth: int) -> bool:
+        failed = first_failure(route.matchers, facts)
+        if failed is not None:
+            steps.append(WalkStep(depth, route, False, failed.text, False))
+            return False
+        held = "; ".join(m.text for m in route.matchers) or "matches everything"
+        steps.append(WalkStep(depth, route, True, held, id(route) in delivered))
+        for child in route.children:
+            if visit(child, depth + 1) and not child.continue_:
+                break
+        return True
+
+    visit(ruleset.root, 0)
+    return steps

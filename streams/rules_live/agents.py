@@ -1,0 +1,22 @@
+"""Faust wiring: every worker follows ``ioc.config.rules`` with a :class:`RulesFollower` task.
+
+A task (not an agent) because an agent shares the app's consumer group, and the topic has one
+partition: only one worker would see each version. The follower reads without a group.
+"""
+
+from __future__ import annotations
+
+from streams.app import app
+from streams.rules_live.active import active_ruleset
+from streams.rules_live.follow import RulesFollower
+
+
+def bootstrap_of_app() -> str:
+    """``host:port,...`` of the brokers the app was configured with."""
+    return ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker)
+
+
+@app.task
+async def follow_rules() -> None:
+    active_ruleset()  # load the initial version (and publish ioc_rules_info) before the first batch
+    await RulesFollower(bootstrap_of_app()).run()

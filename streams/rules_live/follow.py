@@ -1,0 +1,133 @@
+"""Follow ``ioc.config.rules`` on every worker and switch the active ruleset atomically.
+
+Each worker reads the single partition itself, without a consumer group (so every worker sees
+every version), from the beginning (so a restarted worker gets the latest applied version).
+During catch-up the newest valid version wins: newer invalid versions are logged and counted
+(``ioc_rules_rejected_total``), the older ones are not even parsed. After catch-up each new
+record is validated; an invalid one is logged and counted and the running version stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from routers.exceptions import RulesError
+from routers.rules import Ruleset, load_ruleset
+from streams import metrics, topics
+from streams.rules_live import active
+
+log = logging.getLogger(__name__)
+
+KEY = b"active"
+APPLIED_BY = "applied-by"
+
+
+@dataclass(frozen=True, slots=True)
+class RulesRecord:
+    """One record of the rules topic, as the follower sees it."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    applied_by: str = ""
+
+
+def parse_record(record: RulesRecord, topic: str = topics.CONFIG_RULES) -> Ruleset | None:
+    """The ruleset in ``record``, or None (logged and counted) when it is not a valid version."""
+    if record.key != KEY or record.value is None:
+        log.info("rules: ignoring %s@%d (key %r, %s)", topic, record.offset, record.key,
+                 "tombstone" if record.value is None else "not the active key")
+        return None
+    source = f"{topic}@{record.offset}"
+    try:
+        return load_ruleset(record.value.decode("utf-8"), source)
+    except (RulesError, UnicodeDecodeError) as exc:
+        metrics.rules_rejected.inc()
+        log.error("rules: refused %s applied by %s; still routing with %s:\n%s",
+                  source, record.applied_by or "?", active.active_ruleset().version, exc)
+        return None
+
+
+def apply_latest(records: list[RulesRecord], topic: str = topics.CONFIG_RULES) -> Ruleset | None:
+    """Catch-up: activate the newest valid version of ``records``; return it (None: none valid)."""
+    for record in reversed(records):
+        ruleset = parse_record(record, topic)
+        if ruleset is not None:
+            active.set_active(ruleset, record.applied_by)
+            return ruleset
+    return None
+
+
+def apply_record(record: RulesRecord, topic: str = topics.CONFIG_RULES) -> Ruleset | None:
+    ruleset = parse_record(record, topic)
+    if ruleset is not None:
+        active.set_active(ruleset, record.applied_by)
+    return ruleset
+
+
+def _to_record(message: object) -> RulesRecord:
+    headers = dict(getattr(message, "headers", None) or ())
+    by = headers.get(APPLIED_BY, b"")
+    return RulesRecord(
+        offset=int(message.offset),  # type: ignore[attr-defined]
+        key=message.key,  # type: ignore[attr-defined]
+        value=message.value,  # type: ignore[attr-defined]
+        applied_by=by.decode("utf-8", "replace") if isinstance(by, bytes) else str(by),
+    )
+
+
+class RulesFollower:
+    """``await RulesFollower("127.0.0.1:9092").run()`` follows the topic until :meth:`stop`."""
+
+    def __init__(self, bootstrap: str, topic: str = topics.CONFIG_RULES, retry_s: float = 2.0) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.retry_s = retry_s
+        self.caught_up = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker gone or topic missing: keep the running version, retry
+                log.warning("rules: following %s failed (%s); retrying in %.0fs", self.topic, exc, self.retry_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.retry_s)
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+            auto_offset_reset="earliest", client_id="ioc-rules-follower",
+        )
+        await consumer.start()
+        try:
+            partition = TopicPartition(self.topic, 0)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            end = (await consumer.end_offsets([partition]))[partition]
+            pending: list[RulesRecord] = []
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(partition, timeout_ms=500)
+                records = [_to_record(message) for message in batches.get(partition, [])]
+                if not self.caught_up.is_set():
+                    pending.extend(records)
+                    if await consumer.position(partition) >= end:
+                        apply_latest(pending, self.topic)
+                        pending.clear()
+                        self.caught_up.set()
+                    continue
+                for record in records:
+                    apply_record(record, self.topic)
+        finally:
+            await consumer.stop()
