@@ -1,0 +1,296 @@
+"""Faust wiring of the incident lifecycle: one agent owns the incident tables, keyed by ward.
+
+Topics in, all keyed by ward code, so one worker owns a ward's open incidents and correlation,
+updates and SLA checks for that ward happen in order on one partition:
+
+* ``ioc.routed`` (from the pipeline): routed events -> :meth:`IncidentBook.on_routed`;
+* ``ioc.lifecycle.commands`` (internal): status updates re-keyed by their ward, hand-overs of
+  reassigned incidents, and SLA ticks.
+
+``ioc.status`` is read by a second agent that only checks the message against the contract and
+re-keys it by the update's ward (ward systems may key it however they like); what it cannot
+parse goes to ``ioc.deadletter`` at once.
+
+Out: ward notices on ``ioc.ward.<code>``, the state on ``ioc.incidents`` (compacted), escalations
+on ``ioc.escalations``, results on ``ioc.out.results``, and the Redis serving index. Every output of
+an input is delivered before the next input is taken (at-least-once; output ids are stable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from routers import envelope
+from routers.exceptions import Rejected
+from routers.incidents import Effects, IncidentBook, Outbound, routed_from_envelope, update_from_json
+from routers.incidents.model import incident_from_json
+from streams import metrics, topics
+from streams.app import app
+from streams.lifecycle import queries
+from streams.lifecycle.clock import Clock, clock_for
+from streams.lifecycle.contract import decode_json, parse_status_update
+from streams.lifecycle.serving import IncidentIndex
+from streams.privacy import mask_personal_data
+from streams.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+COMMANDS = "ioc.lifecycle.commands"
+TICK_INTERVAL_S = 1.0
+TICK_RESEND_S = 5.0  # a ward whose tick is still in flight is not ticked again before this
+HOUSEKEEPING_INTERVAL_S = 60.0
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+status_topic = app.topic(topics.STATUS, key_serializer="raw", value_serializer="raw")
+commands_topic = app.topic(COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
+lifecycle_topic = app.topic(topics.ROUTED, COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
+
+incidents_table = app.Table("lifecycle-incidents", default=None, help="ward/incident id -> incident JSON")
+wards_table = app.Table("lifecycle-wards", default=None, help="ward -> open incident ids and seen event ids")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    redis_client: Any = None
+    index_: IncidentIndex | None = None
+    ticked: dict[str, float] = field(default_factory=dict)
+
+    def index(self) -> IncidentIndex | None:
+        if self.index_ is None and self.settings.redis_url:
+            import redis.asyncio as aioredis
+
+            self.redis_client = aioredis.from_url(self.settings.redis_url)
+            self.index_ = IncidentIndex(self.redis_client)
+        return self.index_
+
+
+_services: Services | None = None
+
+
+def install(settings: Settings, clock: Clock | None = None) -> Services:
+    """Set the settings and clock the agents use (the worker reads them from the environment)."""
+    global _services
+    _services = Services(settings, clock or clock_for(settings.clock_offset_file))
+    return _services
+
+
+def services() -> Services:
+    return _services if _services is not None else install(load_settings())
+
+
+def book() -> IncidentBook:
+    return IncidentBook(incidents_table, wards_table)
+
+
+# -- output ---------------------------------------------------------------------------------------
+def _topic_of(out: Outbound) -> str:
+    if out.channel == "ward":
+        return topics.ward_topic(out.key)
+    if out.channel == "handoff":
+        return COMMANDS
+    return {"incidents": topics.INCIDENTS, "escalations": topics.ESCALATIONS, "results": topics.RESULTS}[out.channel]
+
+
+def _value_of(out: Outbound) -> dict[str, Any]:
+    return {"kind": "handoff", "incident": out.value} if out.channel == "handoff" else out.value
+
+
+async def _deliver(messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+    producer = app.producer
+    pending = [await producer.send(topic, key, value, None, None, None) for topic, key, value in messages]
+    await asyncio.gather(*pending)
+
+
+def _observe(effects: Effects) -> None:
+    for signal in effects.signals:
+        if signal.name == "status":
+            metrics.status_updates.labels(*signal.labels).inc()
+        elif signal.name == "acknowledged":
+            metrics.time_to_acknowledge.labels(*signal.labels).observe(signal.value)
+        elif signal.name == "resolved":
+            metrics.time_to_resolve.labels(*signal.labels).observe(signal.value)
+        elif signal.name == "breach":
+            metrics.sla_breaches.labels(*signal.labels).inc()
+        elif signal.name == "escalation":
+            metrics.escalations.labels(*signal.labels).inc()
+
+
+def _gauge(the_book: IncidentBook, wards: Iterable[str]) -> None:
+    for ward in set(wards):
+        counts = the_book.open_counts(ward)
+        for priority in PRIORITIES:
+            metrics.open_incidents.labels(ward, priority).set(counts.get(priority, 0))
+
+
+async def publish(effects: Effects, the_book: IncidentBook) -> None:
+    await _deliver(
+        (_topic_of(o), o.key.encode(), orjson.dumps(_value_of(o))) for o in effects.outbound
+    )
+    _observe(effects)
+    _gauge(the_book, (i.ward for i in effects.changed))
+    index = services().index()
+    if index is not None and effects.changed:
+        try:
+            await index.put_all(effects.changed)
+        except Exception as exc:  # the serving index is rebuilt by later writes; the stream must go on
+            log.warning("serving index write failed: %s", exc)
+
+
+async def dead_letter(raw: bytes, rejected: Rejected, origin: tuple[str, int, int], key: bytes | None,
+                      extra: dict[str, str] | None = None) -> None:
+    topic, partition, offset = origin
+    preview = mask_personal_data(raw[:300].decode("utf-8", "replace"))
+    body = envelope.deadletter(raw, rejected.reason, rejected.detail, topic, partition, offset,
+                               services().clock.now(), preview)
+    body["source"] = f"{envelope.SOURCE}/lifecycle"
+    body.update(extra or {})
+    metrics.deadletter.labels(rejected.reason, "status" if topic == topics.STATUS else "lifecycle").inc()
+    await _deliver([(topics.DEADLETTER, key, orjson.dumps(body))])
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+async def handle_routed(raw: bytes, origin: tuple[str, int, int], key: bytes | None) -> None:
+    the_book = book()
+    try:
+        event = routed_from_envelope(decode_json(raw))
+    except Rejected as rejected:
+        await dead_letter(raw, rejected, origin, key)
+        return
+    await publish(the_book.on_routed(event, services().clock.now()), the_book)
+
+
+async def _refine_unknown(rejected: Rejected, incident_id: str, ward: str) -> Rejected:
+    """Tell "not your incident" from "no such incident" with the serving index (global view)."""
+    if rejected.reason != "unknown_incident":
+        return rejected
+    index = services().index()
+    owner = None
+    if index is not None:
+        try:
+            owner = await index.owner_of(incident_id)
+        except Exception as exc:
+            log.warning("serving index read failed: %s", exc)
+    if owner is not None and owner != ward:
+        return Rejected("wrong_ward", f"incident {incident_id} belongs to ward {owner}, not {ward}")
+    return rejected
+
+
+async def handle_command(raw: bytes, key: bytes | None) -> None:
+    the_book = book()
+    command = orjson.loads(raw)
+    now = services().clock.now()
+    kind = command.get("kind")
+    if kind == "tick":
+        await publish(the_book.on_tick(command["ward"], now), the_book)
+        services().ticked.pop(command["ward"], None)
+    elif kind == "handoff":
+        await publish(the_book.on_handoff(command["incident"], now), the_book)
+    elif kind == "update":
+        original = command["raw"].encode()
+        origin = (command["origin"]["topic"], command["origin"]["partition"], command["origin"]["offset"])
+        update = update_from_json(command["update"])
+        try:
+            effects = the_book.on_update(update, now)
+        except Rejected as rejected:
+            refined = await _refine_unknown(rejected, update.incident_id, update.ward)
+            await dead_letter(original, refined, origin, update.ward.encode(),
+                              {"iocward": update.ward, "iocincident": update.incident_id})
+            return
+        await publish(effects, the_book)
+    else:
+        log.warning("unknown lifecycle command %r", kind)
+
+
+@app.agent(lifecycle_topic)
+async def lifecycle(stream: Any) -> None:
+    """The only writer of the incident tables (partition = the ward's partition)."""
+    async for event in stream.events():
+        message = event.message
+        if message.topic == COMMANDS:
+            await handle_command(event.value, message.key)
+        else:
+            await handle_routed(event.value, (message.topic, message.partition, message.offset), message.key)
+
+
+@app.agent(status_topic)
+async def status_intake(stream: Any) -> None:
+    """Check ward updates against the contract; re-key the good ones by ward, dead-letter the rest."""
+    async for event in stream.events():
+        message = event.message
+        origin = (message.topic, message.partition, message.offset)
+        raw: bytes = event.value or b""
+        try:
+            update, body = parse_status_update(raw)
+        except Rejected as rejected:
+            await dead_letter(raw, rejected, origin, message.key)
+            continue
+        command = {
+            "kind": "update", "update": body, "raw": raw.decode("utf-8"),
+            "origin": {"topic": origin[0], "partition": origin[1], "offset": origin[2]},
+        }
+        await _deliver([(COMMANDS, update.ward.encode(), orjson.dumps(command))])
+
+
+# -- timers ---------------------------------------------------------------------------------------
+@app.timer(interval=TICK_INTERVAL_S)
+async def sla_timer() -> None:
+    """Tick each ward with an SLA rung due; the agent climbs it (once: the rung is marked in state)."""
+    the_services = services()
+    now = the_services.clock.now()
+    wall = time.monotonic()
+    due = [w for w in book().due_wards(now) if wall - the_services.ticked.get(w, -1e9) >= TICK_RESEND_S]
+    for ward in due:
+        the_services.ticked[ward] = wall
+    if due:
+        await _deliver((COMMANDS, w.encode(), orjson.dumps({"kind": "tick", "ward": w})) for w in due)
+
+
+@app.timer(interval=HOUSEKEEPING_INTERVAL_S)
+async def serving_housekeeping() -> None:
+    index = services().index()
+    if index is not None:
+        try:
+            await index.housekeep(services().clock.now())
+        except Exception as exc:
+            log.warning("serving index housekeeping failed: %s", exc)
+
+
+# -- HTTP -----------------------------------------------------------------------------------------
+def _json(web: Any, status: int, body: dict[str, Any]) -> Any:
+    return web.bytes(orjson.dumps(body), content_type="application/json", status=status)
+
+
+@app.page("/api/incidents")
+async def incidents_page(web: Any, request: Any) -> Any:
+    if not queries.authorized(request.headers, services().settings.dashboard_token):
+        return _json(web, 401, {"error": "unauthorized", "message": "bearer token required"})
+    index = services().index()
+    if index is None:
+        return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
+    status, body = await queries.list_response(index, request.query)
+    return _json(web, status, body)
+
+
+@app.page("/api/incidents/{incident_id}")
+async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
+    if not queries.authorized(request.headers, services().settings.dashboard_token):
+        return _json(web, 401, {"error": "unauthorized", "message": "bearer token required"})
+    index = services().index()
+    if index is None:
+        return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
+    status, body = await queries.detail_response(index, incident_id)
+    return _json(web, status, body)
+
+
+def stored_incidents() -> list[Any]:
+    """Every incident copy in this worker's tables (for tests and diagnostics)."""
+    return [incident_from_json(v) for v in incidents_table.values() if v is not None]

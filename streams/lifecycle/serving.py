@@ -1,0 +1,155 @@
+"""The Redis serving index of incidents: open and recent incidents per ward, for the HTTP API and
+the dashboard. Written by the lifecycle worker, read by anyone (``IncidentIndex(redis).list``).
+
+Keys (``redis.asyncio``):
+
+* ``ioc:incident:<id>``: the incident JSON with history; TTL ``open_ttl_s`` while open,
+  ``recent_ttl_s`` once resolved/closed/moved (so resolved incidents age out on their own);
+* ``ioc:ward:<ward>:open``: sorted set of open ids (score: creation time);
+* ``ioc:ward:<ward>:recent`` and ``ioc:incidents:recent``: sorted sets of ids by last update;
+* ``ioc:wards``: the wards that have entries (for housekeeping).
+
+Writes are version-guarded in one Lua script: a redelivered older state never overwrites a newer
+one, and set membership only changes together with the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from routers.incidents import Incident
+from routers.incidents.status import OPEN, Status
+
+OPEN_TTL_S = 30 * 24 * 3600
+RECENT_TTL_S = 7 * 24 * 3600
+ALL_RECENT = "ioc:incidents:recent"
+WARDS = "ioc:wards"
+
+_PUT = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, parsed = pcall(cjson.decode, current)
+  if ok and tonumber(parsed['version']) and tonumber(parsed['version']) > tonumber(ARGV[2]) then
+    if parsed['ward'] ~= ARGV[8] and ARGV[4] == '0' then
+      redis.call('ZREM', KEYS[2], ARGV[3])
+    end
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
+else
+  redis.call('ZREM', KEYS[2], ARGV[3])
+end
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
+redis.call('SADD', KEYS[5], ARGV[8])
+return 1
+"""
+
+
+def doc_key(incident_id: str) -> str:
+    return f"ioc:incident:{incident_id}"
+
+
+def open_key(ward: str) -> str:
+    return f"ioc:ward:{ward}:open"
+
+
+def recent_key(ward: str) -> str:
+    return f"ioc:ward:{ward}:recent"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """``status`` is a set of statuses; the pseudo-status ``open`` stands for every open one."""
+
+    ward: str | None = None
+    statuses: frozenset[str] = frozenset()
+    since: datetime | None = None
+    limit: int = 200
+
+
+class IncidentIndex:
+    def __init__(self, redis: Any, open_ttl_s: int = OPEN_TTL_S, recent_ttl_s: int = RECENT_TTL_S) -> None:
+        self.redis = redis
+        self.open_ttl_s = open_ttl_s
+        self.recent_ttl_s = recent_ttl_s
+        self._put = redis.register_script(_PUT)
+
+    async def put(self, incident: Incident) -> bool:
+        """Index ``incident``; False when a newer version is already there."""
+        updated = incident.updated_at or incident.created_at
+        ttl = self.open_ttl_s if incident.is_open else self.recent_ttl_s
+        keys = [doc_key(incident.id), open_key(incident.ward), recent_key(incident.ward), ALL_RECENT, WARDS]
+        args = [
+            orjson.dumps(incident.to_json()), incident.version, incident.id, "1" if incident.is_open else "0",
+            incident.created_at.timestamp(), updated.timestamp(), ttl, incident.ward,
+        ]
+        return bool(await self._put(keys=keys, args=args))
+
+    async def put_all(self, incidents: Iterable[Incident]) -> None:
+        for incident in incidents:
+            await self.put(incident)
+
+    async def get(self, incident_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(doc_key(incident_id))
+        return None if raw is None else orjson.loads(raw)
+
+    async def owner_of(self, incident_id: str) -> str | None:
+        body = await self.get(incident_id)
+        return None if body is None else str(body["ward"])
+
+    async def list(self, query: Query) -> list[dict[str, Any]]:
+        """Newest first. Documents that expired are skipped (and cleaned by :meth:`housekeep`)."""
+        low = "-inf" if query.since is None else query.since.timestamp()
+        only_open = bool(query.statuses) and query.statuses <= ({"open"} | {s.value for s in OPEN})
+        if query.ward is not None and only_open and query.since is None:
+            ids = await self.redis.zrevrange(open_key(query.ward), 0, -1)
+        else:
+            source = ALL_RECENT if query.ward is None else recent_key(query.ward)
+            ids = await self.redis.zrevrangebyscore(source, "+inf", low)
+        wanted = set(query.statuses)
+        if "open" in wanted:
+            wanted |= {s.value for s in OPEN}
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 200):
+            chunk = ids[start : start + 200]
+            for raw in await self.redis.mget([doc_key(i.decode() if isinstance(i, bytes) else i) for i in chunk]):
+                if raw is None:
+                    continue
+                body = orjson.loads(raw)
+                if query.ward is not None and body["ward"] != query.ward:
+                    continue  # a moved incident: listed under its new ward only
+                if wanted and body["status"] not in wanted:
+                    continue
+                found.append(body)
+                if len(found) >= query.limit:
+                    return found
+        return found
+
+    async def housekeep(self, now: datetime) -> int:
+        """Drop index entries older than the recent TTL or whose document expired; returns how many."""
+        horizon = now.timestamp() - self.recent_ttl_s
+        removed = int(await self.redis.zremrangebyscore(ALL_RECENT, "-inf", horizon))
+        for raw_ward in await self.redis.smembers(WARDS):
+            ward = raw_ward.decode() if isinstance(raw_ward, bytes) else raw_ward
+            removed += int(await self.redis.zremrangebyscore(recent_key(ward), "-inf", horizon))
+            open_ids = await self.redis.zrange(open_key(ward), 0, -1)
+            if open_ids:
+                exists = await self.redis.mget([doc_key(i.decode()) for i in open_ids])
+                gone = [i for i, body in zip(open_ids, exists, strict=True) if body is None]
+                if gone:
+                    removed += int(await self.redis.zrem(open_key(ward), *gone))
+            if not await self.redis.exists(recent_key(ward), open_key(ward)):
+                await self.redis.srem(WARDS, ward)
+        return removed
+
+
+STATUS_NAMES = frozenset({"open"} | {s.value for s in Status})

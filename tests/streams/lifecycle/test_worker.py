@@ -1,0 +1,184 @@
+"""The lifecycle on the embedded broker and Redis, with a real worker process and plain Kafka clients.
+
+Each test uses its own wards, so tests sharing the session broker do not see each other's incidents.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from routers.decision import Sla
+from routers.locate.result import WardRef
+from streams import topics
+from tests.routers.incidents.factories import envelope, offset
+from tests.streams.lifecycle.harness import (
+    Clock,
+    Reader,
+    Worker,
+    ensure_topics,
+    latest_states,
+    producer,
+    send,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+RAIN = WardRef("27142", "Phường Xuân Hòa", "79")
+LOOP = WardRef("27139", "Phường Nhiêu Lộc", "79")
+OTHER = WardRef("26740", "Phường Bến Thành", "79")
+SLA_WARD = WardRef("27154", "Phường Bàn Cờ", "79")
+WARDS = [RAIN.code, LOOP.code, OTHER.code, SLA_WARD.code]
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> Clock:
+    return Clock(tmp_path_factory.mktemp("clock") / "offset")
+
+
+@pytest.fixture(scope="module")
+def worker(kafka_bootstrap: str, redis_url: str, clock: Clock, tmp_path_factory: pytest.TempPathFactory):
+    ensure_topics(kafka_bootstrap, WARDS)
+    running = Worker(kafka_bootstrap, redis_url, "lc-main", tmp_path_factory.mktemp("worker"), clock.path).start()
+    yield running
+    running.stop()
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def test_rainstorm_becomes_correlated_incidents(worker: Worker, kafka_bootstrap: str) -> None:
+    prod, t = producer(kafka_bootstrap), now()
+    events = [
+        envelope("storm-r1", ward=RAIN, at=t, point=offset(0, 0)),
+        envelope("storm-r2", ward=RAIN, at=t + timedelta(minutes=3), point=offset(150, 60)),
+        envelope("storm-r3", ward=RAIN, at=t + timedelta(minutes=7), point=offset(-220, 100)),
+        envelope("storm-cam", ward=RAIN, source="camera", kind="flooding", at=t + timedelta(minutes=5),
+                 point=offset(80, -300)),
+        envelope("storm-wl", ward=RAIN, source="sensor", kind="water_level", device_id="wl-xh-1", value=0.45,
+                 at=t + timedelta(minutes=9), point=offset(-300, -200)),
+        envelope("storm-fire", ward=RAIN, kind="fire", at=t, point=offset(10, 10), priority="P1"),
+        envelope("storm-far", ward=RAIN, at=t, point=offset(4000, 0)),
+    ]
+    for body in events + events[:2]:  # the first two again: an at-least-once redelivery
+        send(prod, topics.ROUTED, RAIN.code, body)
+    reader = Reader(kafka_bootstrap, topics.INCIDENTS)
+    reader.wait_for(lambda seen: sum(len(s["evidence"]) for s in latest_states(seen, RAIN.code).values()) >= 7)
+    time.sleep(2)  # let any (wrong) duplicate arrive
+    reader.poll()
+    states = latest_states(reader.seen, RAIN.code)
+    by_size = sorted(states.values(), key=lambda s: -len(s["evidence"]))
+    assert [len(s["evidence"]) for s in by_size] == [5, 1, 1]
+    flood = by_size[0]
+    assert {e["event_id"] for e in flood["evidence"]} == {"storm-r1", "storm-r2", "storm-r3", "storm-cam", "storm-wl"}
+    assert {e["source"] for e in flood["evidence"]} == {"report", "camera", "sensor"}
+    status, listed = worker.get(f"/api/incidents?ward={RAIN.code}&status=open")
+    assert status == 200 and listed["count"] == 3
+    reader.close()
+
+
+def test_ward_acknowledges_and_resolves_with_a_plain_client(worker: Worker, kafka_bootstrap: str) -> None:
+    prod, t = producer(kafka_bootstrap), now()
+    ward_feed = Reader(kafka_bootstrap, topics.ward_topic(LOOP.code))
+    send(prod, topics.ROUTED, LOOP.code, envelope("loop-r1", ward=LOOP, at=t))
+    send(prod, topics.ROUTED, LOOP.code, envelope("loop-r2", ward=LOOP, at=t, point=offset(30, 0)))
+    send(prod, topics.ROUTED, LOOP.code, envelope("loop-cam", ward=LOOP, source="camera", at=t, point=offset(0, 40)))
+    seen = ward_feed.wait_for(lambda s: any(v.get("type") == "vn.ioc.incident.opened" for _, v in s))
+    incident = next(v for _, v in seen if v.get("type") == "vn.ioc.incident.opened")["iocincident"]
+
+    def update(n: int, status: str, **extra) -> dict:
+        return {"update_id": f"loop-u{n}", "incident_id": incident, "ward": LOOP.code, "status": status,
+                "actor": "officer-17", **extra}
+
+    send(prod, topics.STATUS, LOOP.code, update(1, "acknowledged"))
+    send(prod, topics.STATUS, LOOP.code, update(1, "acknowledged"))  # retried by the ward system: ignored
+    send(prod, topics.STATUS, LOOP.code, update(2, "dispatched"))
+    send(prod, topics.STATUS, LOOP.code, update(3, "resolved", result={"outcome": "fixed", "summary": "Đã nạo vét cống"}))
+    results = Reader(kafka_bootstrap, topics.RESULTS)
+    results.wait_for(lambda s: {k for k, v in s if v["data"]["incident_id"] == incident} >= {b"loop-r1", b"loop-r2"})
+    mine = [(k, v) for k, v in results.seen if v["data"]["incident_id"] == incident]
+    assert sorted(k for k, _ in mine) == [b"loop-r1", b"loop-r2"]  # the camera is not a citizen report
+    assert mine[0][1]["data"]["summary"] == "Đã nạo vét cống" and mine[0][1]["data"]["outcome"] == "fixed"
+
+    status, body = worker.get(f"/api/incidents/{incident}")
+    assert status == 200
+    assert [h["status"] for h in body["history"]] == ["new", "routed", "acknowledged", "dispatched", "resolved"]
+    assert [h["update_id"] for h in body["history"][2:]] == ["loop-u1", "loop-u2", "loop-u3"]
+    ward_feed.wait_for(lambda s: any(v.get("type") == "vn.ioc.incident.resolved" for _, v in s))
+    for reader in (ward_feed, results):
+        reader.close()
+
+
+def test_bad_updates_are_dead_lettered_and_change_nothing(worker: Worker, kafka_bootstrap: str) -> None:
+    prod, t = producer(kafka_bootstrap), now()
+    ward_feed = Reader(kafka_bootstrap, topics.ward_topic(OTHER.code))
+    send(prod, topics.ROUTED, OTHER.code, envelope("other-r1", ward=OTHER, at=t))
+    seen = ward_feed.wait_for(lambda s: any(v.get("type") == "vn.ioc.incident.opened" for _, v in s))
+    incident = next(v for _, v in seen if v.get("type") == "vn.ioc.incident.opened")["iocincident"]
+    base = {"incident_id": incident, "ward": OTHER.code, "actor": "o-2"}
+    send(prod, topics.STATUS, OTHER.code, b'{"update_id": "x1", "incident_id": ')
+    send(prod, topics.STATUS, OTHER.code, {**base, "update_id": "x2", "status": "acknowledged", "colour": "red"})
+    send(prod, topics.STATUS, OTHER.code, {**base, "update_id": "x3", "status": "acknowledged", "incident_id": "inc-nope"})
+    send(prod, topics.STATUS, LOOP.code, {**base, "update_id": "x4", "status": "acknowledged", "ward": LOOP.code})
+    send(prod, topics.STATUS, OTHER.code, {**base, "update_id": "x5", "status": "closed"})
+    send(prod, topics.STATUS, OTHER.code, {**base, "update_id": "x6", "status": "acknowledged"})
+    send(prod, topics.STATUS, OTHER.code, {**base, "update_id": "x7", "status": "dispatched"})
+    send(prod, topics.STATUS, OTHER.code, {**base, "update_id": "x8", "status": "acknowledged"})  # late
+    dead = Reader(kafka_bootstrap, topics.DEADLETTER)
+    wanted = {"x1": "bad_json", "x2": "bad_update", "x3": "unknown_incident", "x4": "wrong_ward",
+              "x5": "illegal_transition", "x8": "out_of_order"}
+
+    def reasons(seen: list) -> dict[str, str]:
+        found = {}
+        for _, value in seen:
+            if value.get("type") != "vn.ioc.event.deadletter" or value["data"]["topic"] != topics.STATUS:
+                continue
+            import base64
+
+            raw = base64.b64decode(value["data"]["original_base64"])
+            for update_id in wanted:
+                if f'"{update_id}"'.encode() in raw:
+                    found[update_id] = value["data"]["reason"]
+        return found
+
+    dead.wait_for(lambda s: reasons(s).keys() >= wanted.keys())
+    assert reasons(dead.seen) == wanted
+    status, body = worker.get(f"/api/incidents/{incident}")
+    assert status == 200 and body["status"] == "dispatched"
+    assert [h["update_id"] for h in body["history"][2:]] == ["x6", "x7"]
+    dead.close()
+    ward_feed.close()
+
+
+def test_unacknowledged_p1_escalates_on_time(worker: Worker, clock: Clock, kafka_bootstrap: str) -> None:
+    prod = producer(kafka_bootstrap)
+    send(prod, topics.ROUTED, SLA_WARD.code, envelope(
+        "sla-fire", ward=SLA_WARD, kind="fire", priority="P1", sla=Sla(300, 3600), at=now(),
+        targets=(f"ward:{SLA_WARD.code}", "agency:fire")))
+    states = Reader(kafka_bootstrap, topics.INCIDENTS)
+    states.wait_for(lambda seen: latest_states(seen, SLA_WARD.code))
+    [state] = latest_states(states.seen, SLA_WARD.code).values()
+    ack_due = datetime.fromisoformat(state["ack_due"].replace("Z", "+00:00"))
+    escalations = Reader(kafka_bootstrap, topics.ESCALATIONS)
+
+    def mine(seen: list) -> list[dict]:
+        return [v["data"] for _, v in seen if v["data"]["incident_id"] == state["id"]]
+
+    # 20 s before the deadline (on the worker's clock): nothing may happen
+    clock.advance((ack_due - datetime.now(UTC)).total_seconds() - 20 - clock.offset())
+    time.sleep(3)
+    escalations.poll(1)
+    assert mine(escalations.seen) == []
+    clock.advance(21)  # 1 s past the deadline
+    escalations.wait_for(lambda seen: mine(seen), timeout_s=15)
+    [first] = mine(escalations.seen)
+    assert first["level_name"] == "agency" and first["targets"] == ["agency:fire"] and first["missed"] == "ack"
+    assert first["due"] == state["ack_due"]
+    clock.advance(300)  # one more acknowledge period: the city IOC duty officer
+    escalations.wait_for(lambda seen: len(mine(seen)) >= 2, timeout_s=15)
+    assert [e["level_name"] for e in mine(escalations.seen)] == ["agency", "city_ioc"]
+    for reader in (states, escalations):
+        reader.close()

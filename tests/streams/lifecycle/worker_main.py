@@ -1,0 +1,32 @@
+"""Run a Faust worker with only the lifecycle agents (and the worker web pages), configured from
+IOC_* variables like ``ioc worker``. Used by the lifecycle integration tests as a child process,
+so they do not depend on the intake pipeline's services."""
+
+from __future__ import annotations
+
+import sys
+
+import faust
+
+from streams.app import app, faust_settings
+from streams.settings import load_settings
+
+
+def main() -> None:
+    settings = load_settings()
+    options = faust_settings(settings)
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    # Faust takes the id from the constructor; passing it again in the config is a TypeError.
+    app._default_options = (options.pop("id"), app._default_options[1])
+    options.update(autodiscover=False, broker_session_timeout=10.0,
+                   broker_heartbeat_interval=1.0, broker_rebalance_timeout=10.0)
+    app.config_from_object(options)
+    import streams.lifecycle.agents  # noqa: F401  (explicit: autodiscovery is off)
+    import streams.web.pages  # noqa: F401
+
+    sys.argv = [sys.argv[0]]
+    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
