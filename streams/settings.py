@@ -36,6 +36,7 @@ class Settings:
     city: str = "hcmc"
     dashboard_token: str | None = None
     log_level: str = "warn"
+    clock_offset_file: Path | None = None
 
     @property
     def embedded_kafka(self) -> bool:
@@ -61,6 +62,7 @@ DOCUMENTATION: dict[str, str] = {
     "city": "Default city for the simulator and the dashboard map: hcmc, hanoi or danang.",
     "dashboard_token": "When set, the dashboard and HTTP API require this bearer token.",
     "log_level": "Worker log level: crit, error, warn, info or debug.",
+    "clock_offset_file": "Testing aid: a file holding seconds to add to the worker clock (SLA timers), re-read on change.",
 }
 
 
