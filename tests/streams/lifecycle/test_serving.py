@@ -1,0 +1,110 @@
+"""The Redis serving index on the embedded Valkey: version guard, moves, queries, housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+from routers.incidents.book import IncidentBook
+from routers.incidents.correlation import incident_id
+from routers.incidents.status import Status
+from routers.incidents.updates import StatusUpdate
+from streams.lifecycle.serving import IncidentIndex, Query, doc_key, open_key
+from tests.routers.incidents.factories import BEN_THANH, T0, minutes, offset, routed_event
+
+pytestmark = pytest.mark.integration
+
+
+def run(redis_url: str, body) -> None:
+    async def main() -> None:
+        client = aioredis.from_url(redis_url)
+        try:
+            await client.flushdb()
+            await body(IncidentIndex(client, recent_ttl_s=3600), client)
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+def scenario():
+    """An incident in 27142 at three versions, and one in 26740."""
+    book = IncidentBook({}, {})
+    book.on_routed(routed_event("a1"), T0)
+    v1 = book.open_in("27142")[0]
+    book.on_routed(routed_event("a2", point=offset(20, 0)), T0 + minutes(1))
+    v2 = book.open_in("27142")[0]
+    book.on_update(StatusUpdate("u1", v2.id, "27142", Status.ACKNOWLEDGED, "o"), T0 + minutes(2))
+    book.on_update(StatusUpdate("u2", v2.id, "27142", Status.RESOLVED, "o"), T0 + minutes(3))
+    v4 = book.get("27142", v2.id)
+    book.on_routed(routed_event("b1", ward=BEN_THANH), T0)
+    other = book.open_in(BEN_THANH.code)[0]
+    return v1, v2, v4, other
+
+
+def test_newer_version_wins_and_sets_follow(redis_url: str) -> None:
+    v1, v2, v4, other = scenario()
+
+    async def body(index: IncidentIndex, client) -> None:
+        assert await index.put(v2)
+        assert not await index.put(v1)  # a redelivered older state changes nothing
+        assert (await index.get(v1.id))["version"] == v2.version
+        assert await client.zscore(open_key("27142"), v1.id) is not None
+        assert await index.put(v4)
+        assert await client.zscore(open_key("27142"), v1.id) is None  # resolved: no longer open
+        assert not await index.put(v2)  # late open state does not re-open it
+        assert await client.zscore(open_key("27142"), v1.id) is None
+        await index.put(other)
+        assert [b["id"] for b in await index.list(Query(ward="27142"))] == [v1.id]
+        assert [b["id"] for b in await index.list(Query(ward="27142", statuses=frozenset({"open"})))] == []
+        assert [b["id"] for b in await index.list(Query(statuses=frozenset({"open"})))] == [other.id]
+        assert {b["id"] for b in await index.list(Query())} == {v1.id, other.id}
+        assert await index.list(Query(since=T0 + minutes(10))) == []
+        assert [b["id"] for b in await index.list(Query(since=T0 + minutes(2)))] == [v1.id]
+        assert await index.owner_of(other.id) == BEN_THANH.code
+        assert await index.owner_of("inc-nope") is None
+        assert await client.ttl(doc_key(v1.id)) <= 3600  # resolved: ages out with the recent TTL
+
+    run(redis_url, body)
+
+
+def test_moved_incident_listed_under_its_new_ward_only(redis_url: str) -> None:
+    old = IncidentBook({}, {})
+    old.on_routed(routed_event("m1"), T0)
+    inc = incident_id("m1")
+    effects = old.on_update(StatusUpdate("u1", inc, "27142", Status.REASSIGNED, "o", to_ward="26740"), T0)
+    stub = old.get("27142", inc)
+    handoff = next(o for o in effects.outbound if o.channel == "handoff")
+    new = IncidentBook({}, {})
+    new.on_handoff(handoff.value, T0)
+    live = new.get("26740", inc)
+
+    async def body(index: IncidentIndex, client) -> None:
+        await index.put(replace(stub, version=stub.version - 1, status=Status.ROUTED, moved_to=None))  # opened
+        await index.put(live)
+        await index.put(stub)  # the old partition's stub arrives last: stale, but leaves the old open set
+        assert await client.zscore(open_key("27142"), inc) is None
+        assert [b["id"] for b in await index.list(Query(ward="26740", statuses=frozenset({"open"})))] == [inc]
+        assert await index.list(Query(ward="27142")) == []
+        assert (await index.get(inc))["ward"] == "26740"
+
+    run(redis_url, body)
+
+
+def test_housekeeping_drops_aged_and_expired_entries(redis_url: str) -> None:
+    v1, _, v4, other = scenario()
+
+    async def body(index: IncidentIndex, client) -> None:
+        await index.put(v4)
+        await index.put(other)
+        await client.delete(doc_key(other.id))  # as if its TTL ran out
+        removed = await index.housekeep(T0 + timedelta(hours=2))  # recent TTL is one hour here
+        assert removed >= 3
+        assert await index.list(Query()) == []
+        assert await client.zcard(open_key(BEN_THANH.code)) == 0
+
+    run(redis_url, body)
