@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from routers.decision import Sla
@@ -30,7 +31,8 @@ RAIN = WardRef("27142", "Phường Xuân Hòa", "79")
 LOOP = WardRef("27139", "Phường Nhiêu Lộc", "79")
 OTHER = WardRef("26740", "Phường Bến Thành", "79")
 SLA_WARD = WardRef("27154", "Phường Bàn Cờ", "79")
-WARDS = [RAIN.code, LOOP.code, OTHER.code, SLA_WARD.code]
+CLI_WARD = WardRef("27163", "Phường Tân Định", "79")
+WARDS = [RAIN.code, LOOP.code, OTHER.code, SLA_WARD.code, CLI_WARD.code]
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +184,37 @@ def test_unacknowledged_p1_escalates_on_time(worker: Worker, clock: Clock, kafka
     assert [e["level_name"] for e in mine(escalations.seen)] == ["agency", "city_ioc"]
     for reader in (states, escalations):
         reader.close()
+
+
+def test_cli_lists_shows_and_acknowledges(worker: Worker, kafka_bootstrap: str, redis_url: str) -> None:
+    from click.testing import CliRunner
+
+    from streams.cli import main
+
+    env = {"IOC_KAFKA_BOOTSTRAP": kafka_bootstrap, "IOC_REDIS_URL": redis_url}
+    send(producer(kafka_bootstrap), topics.ROUTED, CLI_WARD.code, envelope("cli-r1", ward=CLI_WARD, at=now()))
+    runner = CliRunner()
+    deadline = time.monotonic() + 20
+    listed: dict = {"count": 0}
+    while listed["count"] == 0 and time.monotonic() < deadline:
+        result = runner.invoke(main, ["incidents", "list", "--ward", CLI_WARD.code, "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        listed = orjson.loads(result.output)
+        time.sleep(0.3)
+    [incident] = listed["incidents"]
+    result = runner.invoke(main, ["incidents", "ack", incident["id"], "--ward", CLI_WARD.code, "--actor", "o-9"], env=env)
+    assert result.exit_code == 0 and "sent acknowledged" in result.output, result.output
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        result = runner.invoke(main, ["incidents", "show", incident["id"], "--json"], env=env)
+        if orjson.loads(result.output)["status"] == "acknowledged":
+            break
+        time.sleep(0.3)
+    body = orjson.loads(result.output)
+    assert body["status"] == "acknowledged" and body["history"][-1]["actor"] == "o-9"
+    human = runner.invoke(main, ["incidents", "show", incident["id"]], env=env).output
+    assert "acknowledged" in human and "history:" in human
+    refused = runner.invoke(main, ["incidents", "update", incident["id"], "reassigned", "--ward", CLI_WARD.code], env=env)
+    assert refused.exit_code == 2 and "to_ward" in refused.output
+    missing = runner.invoke(main, ["incidents", "show", "inc-nope", "--json"], env=env)
+    assert missing.exit_code == 1 and orjson.loads(missing.output)["error"] == "unknown_incident"

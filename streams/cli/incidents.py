@@ -1,0 +1,198 @@
+"""``ioc incidents``: look at incidents in the serving index and act as a ward system would.
+
+    ioc incidents list --ward 27142 --status open
+    ioc incidents show inc-... [--json]
+    ioc incidents ack inc-... --ward 27142
+    ioc incidents resolve inc-... --ward 27142 --outcome fixed --summary "Drain cleared"
+    ioc incidents update inc-... reassigned --ward 27142 --to-ward 26740 --note "other side of the canal"
+
+Reads use Redis (``IOC_REDIS_URL``); updates are published on ``ioc.status`` (``IOC_KAFKA_BOOTSTRAP``)
+exactly as the contract in ``streams/contracts/status.schema.json`` says, keyed by the ward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import Any
+
+import click
+import orjson
+
+from streams.settings import load_settings
+
+_STATUSES = ["acknowledged", "dispatched", "waiting_citizen", "resolved", "closed", "reopened", "reassigned"]
+
+
+def _print_json(body: Any) -> None:
+    click.echo(orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode())
+
+
+def _with_index(action: Any) -> Any:
+    settings = load_settings()
+    if not settings.redis_url:
+        raise click.UsageError("IOC_REDIS_URL is not set (the serving index lives in Redis)")
+
+    async def main() -> Any:
+        import redis.asyncio as aioredis
+
+        from streams.lifecycle.serving import IncidentIndex
+
+        client = aioredis.from_url(settings.redis_url)
+        try:
+            return await action(IncidentIndex(client))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+@click.group()
+def incidents() -> None:
+    """Incidents: list and show them, or send a ward's status update."""
+
+
+@incidents.command("list")
+@click.option("--ward", help="5-digit ward code.")
+@click.option("--status", help="Comma-separated statuses; 'open' means every open one.")
+@click.option("--since", help="Updated at or after this ISO 8601 time.")
+@click.option("--limit", default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
+def list_incidents(ward: str | None, status: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Open and recent incidents, newest first."""
+    from routers.exceptions import Rejected
+    from streams.lifecycle.queries import parse_query
+
+    try:
+        query = parse_query({"ward": ward or "", "status": status or "", "since": since or "", "limit": str(limit)})
+    except Rejected as rejected:
+        raise click.BadParameter(rejected.detail) from None
+    found = _with_index(lambda index: index.list(query))
+    if as_json:
+        _print_json({"incidents": found, "count": len(found)})
+        return
+    if not found:
+        click.echo("no incidents")
+        return
+    click.echo(f"{'INCIDENT':42} {'WARD':6} {'PRI':3} {'STATUS':16} {'FAMILY':14} {'EV':>3}  UPDATED")
+    for body in found:
+        click.echo(f"{body['id']:42} {body['ward']:6} {body['priority']:3} {body['status']:16} "
+                   f"{body['family']:14} {len(body['evidence']):>3}  {body['updated_at']}")
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
+def show(incident_id: str, as_json: bool) -> None:
+    """One incident with its evidence and full history."""
+    body = _with_index(lambda index: index.get(incident_id))
+    if body is None:
+        if as_json:
+            _print_json({"error": "unknown_incident", "incident_id": incident_id})
+        else:
+            click.echo(f"no incident {incident_id} (unknown or aged out)", err=True)
+        sys.exit(1)
+    if as_json:
+        _print_json(body)
+        return
+    click.echo(f"{body['id']}  {body['priority']}  {body['status']}  ward {body['ward']} {body['ward_name']}")
+    click.echo(f"  family {body['family']}, targets {', '.join(body['targets'])}")
+    click.echo(f"  acknowledge by {body['ack_due']}, resolve by {body['resolve_due']}; "
+               f"escalation level {body['escalation_level']}")
+    click.echo(f"  evidence ({len(body['evidence'])}):")
+    for item in body["evidence"]:
+        flag = f" [suppressed: {item['suppressed']}]" if item.get("suppressed") else ""
+        click.echo(f"    {item['occurred_at']}  {item['source']:7} {item['kind']:16} {item['event_id']}{flag}")
+    click.echo("  history:")
+    for entry in body["history"]:
+        note = f"  - {entry['note']}" if entry.get("note") else ""
+        click.echo(f"    {entry['seq']:>3}. {entry['at']}  {entry['status']:16} by {entry['actor']} (ward {entry['ward']}){note}")
+
+
+def _publish(update: dict[str, Any], as_json: bool) -> None:
+    from kafka import KafkaProducer
+
+    from streams import topics
+    from streams.lifecycle.contract import parse_status_update
+
+    raw = orjson.dumps(update)
+    parse_status_update(raw)  # refuse locally what the worker would dead-letter for its shape
+    settings = load_settings()
+    if not settings.kafka_bootstrap:
+        raise click.UsageError("IOC_KAFKA_BOOTSTRAP is not set")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        producer.send(topics.STATUS, key=update["ward"].encode(), value=raw).get(timeout=30)
+    finally:
+        producer.close()
+    if as_json:
+        _print_json({"published": True, "topic": topics.STATUS, "update": update})
+    else:
+        click.echo(f"sent {update['status']} for {update['incident_id']} (update id {update['update_id']}); "
+                   f"rejections appear on {topics.DEADLETTER}")
+
+
+def _send(incident_id: str, status: str, ward: str, actor: str | None, note: str | None, to_ward: str | None,
+          outcome: str | None, summary: str | None, as_json: bool) -> None:
+    from routers.exceptions import Rejected
+
+    update: dict[str, Any] = {"update_id": f"cli-{uuid.uuid4()}", "incident_id": incident_id, "ward": ward,
+                              "status": status, "actor": actor or "ioc-cli"}
+    if note:
+        update["note"] = note
+    if to_ward:
+        update["to_ward"] = to_ward
+    if outcome or summary:
+        update["result"] = {k: v for k, v in (("outcome", outcome), ("summary", summary)) if v}
+    try:
+        _publish(update, as_json)
+    except Rejected as rejected:
+        raise click.UsageError(f"{rejected.reason}: {rejected.detail}") from None
+
+
+_common = [
+    click.option("--ward", required=True, help="The sending ward's code (must own the incident)."),
+    click.option("--actor", help="Officer or system id."),
+    click.option("--note"),
+    click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts."),
+]
+
+
+def _options(func: Any) -> Any:
+    for option in reversed(_common):
+        func = option(func)
+    return func
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.argument("status", type=click.Choice(_STATUSES))
+@_options
+@click.option("--to-ward", help="With reassigned: the ward that owns the place.")
+@click.option("--outcome", type=click.Choice(["fixed", "no_action_needed", "duplicate", "referred", "not_found"]))
+@click.option("--summary", help="With resolved: the text sent back to the citizen.")
+def update(incident_id: str, status: str, ward: str, actor: str | None, note: str | None, as_json: bool,
+           to_ward: str | None, outcome: str | None, summary: str | None) -> None:
+    """Publish a status update on ioc.status, as a ward system would."""
+    _send(incident_id, status, ward, actor, note, to_ward, outcome, summary, as_json)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@_options
+def ack(incident_id: str, ward: str, actor: str | None, note: str | None, as_json: bool) -> None:
+    """Acknowledge an incident (shortcut for `update ID acknowledged`)."""
+    _send(incident_id, "acknowledged", ward, actor, note, None, None, None, as_json)
+
+
+@incidents.command()
+@click.argument("incident_id")
+@_options
+@click.option("--outcome", default="fixed", show_default=True,
+              type=click.Choice(["fixed", "no_action_needed", "duplicate", "referred", "not_found"]))
+@click.option("--summary", help="The text sent back to the citizen on ioc.out.results.")
+def resolve(incident_id: str, ward: str, actor: str | None, note: str | None, as_json: bool, outcome: str,
+            summary: str | None) -> None:
+    """Resolve an incident; its citizen reports get a result on ioc.out.results."""
+    _send(incident_id, "resolved", ward, actor, note, None, outcome, summary, as_json)
