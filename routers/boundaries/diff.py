@@ -1,0 +1,73 @@
+"""What changed between two generations: wards added, removed, renamed, and area moved."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import shapely
+
+from routers.boundaries.generation import Generation
+
+_M_PER_DEG = 111_320.0
+MIN_MOVED_KM2 = 0.001  # 1,000 m2: below this a changed outline is digitising noise
+
+
+def _km2(geom: shapely.Geometry) -> float:
+    if geom.is_empty:
+        return 0.0
+    lat = geom.centroid.y
+    return float(geom.area) * _M_PER_DEG * _M_PER_DEG * math.cos(math.radians(lat)) / 1e6
+
+
+@dataclass
+class GenerationDiff:
+    a: str
+    b: str
+    added: list[dict[str, object]] = field(default_factory=list)
+    removed: list[dict[str, object]] = field(default_factory=list)
+    renamed: list[dict[str, object]] = field(default_factory=list)
+    moved: list[dict[str, object]] = field(default_factory=list)  # same code, different outline
+    unchanged: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "added": self.added,
+            "removed": self.removed,
+            "renamed": self.renamed,
+            "moved": self.moved,
+            "unchanged": self.unchanged,
+        }
+
+
+def diff_generations(a: Generation, b: Generation) -> GenerationDiff:
+    """Compare by ward code; ``moved`` lists the area that left (``lost``) and joined (``gained``)."""
+    result = GenerationDiff(a.id, b.id)
+    codes_a = {w.code for w in a.wards}
+    codes_b = {w.code for w in b.wards}
+    for code in sorted(codes_b - codes_a):
+        w = b.ward(code)
+        result.added.append({"code": code, "name": w.name, "area_km2": round(_km2(b.geometry(code)), 3)})
+    for code in sorted(codes_a - codes_b):
+        w = a.ward(code)
+        result.removed.append({"code": code, "name": w.name, "area_km2": round(_km2(a.geometry(code)), 3)})
+    for code in sorted(codes_a & codes_b):
+        wa, wb = a.ward(code), b.ward(code)
+        if wa.name != wb.name:
+            result.renamed.append({"code": code, "from": wa.name, "to": wb.name})
+        ga, gb = a.geometry(code), b.geometry(code)
+        if shapely.equals_exact(ga, gb, 0.0) if ga.geom_type == gb.geom_type else False:
+            result.unchanged += 1
+            continue
+        lost = _km2(shapely.difference(ga, gb))
+        gained = _km2(shapely.difference(gb, ga))
+        if lost + gained < MIN_MOVED_KM2:
+            result.unchanged += 1
+            continue
+        result.moved.append(
+            {"code": code, "name": wb.name, "lost_km2": round(lost, 3), "gained_km2": round(gained, 3)}
+        )
+    result.moved.sort(key=lambda m: -(float(str(m["lost_km2"])) + float(str(m["gained_km2"]))))
+    return result

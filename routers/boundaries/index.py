@@ -1,0 +1,371 @@
+"""Point-to-ward spatial index: a fixed-depth grid tree over the generation's polygons.
+
+The hot path of the worker is "which ward contains (lon, lat)?". A shapely STRtree query costs
+~20 µs per point; this index answers most points with a few integer operations:
+
+* a root grid of square cells (``ROOT_DEG`` degrees, a power of two so cell arithmetic is exact);
+* a cell that no ward boundary crosses is *pure*: it stores the ward that covers it (or "empty");
+* a cell a boundary crosses is split 4 x 4, ``DEPTH`` times; a boundary-crossed cell at the last
+  level is a *mixed leaf* that lists the wards whose boundaries cross it, and only those are tested
+  exactly (prepared shapely polygons, boundary inclusive). Candidates are tried in ward order
+  (wards are sorted by code), which is the deterministic tie-break for points on a shared edge.
+
+Which cells a boundary crosses is found by sampling every boundary at half a leaf and marking the
+sample's leaf plus the neighbours it is within a quarter leaf of: every point of a boundary lies
+within a quarter leaf of a sample, so no crossed leaf is missed (a few extra leaves are harmless:
+they only cost an exact test). Pure cells take the ward containing their centre.
+
+Slot encoding (int32): ``v >= 0`` ward index, ``-1`` empty, ``v <= -2`` with ``c = -v - 2``:
+``c`` even -> internal node ``c >> 1`` (16 child slots), ``c`` odd -> mixed leaf ``c >> 1``.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+ROOT_DEG = 1.0 / 64.0  # ~1.7 km at Vietnam's latitudes
+BRANCH = 4  # children per side when a cell is split
+DEPTH = 2  # splits below the root: leaves are ROOT_DEG / 16, ~108 m
+EMPTY = -1
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexArrays:
+    """The compiled form of a :class:`PointIndex` (what the generation file stores)."""
+
+    params: np.ndarray  # float64: x0, y0, root_deg, nx, ny, branch, depth
+    slots: np.ndarray  # int32
+    cand_off: np.ndarray  # int32, len = mixed leaves + 1
+    cand: np.ndarray  # int32 ward indices
+
+
+def _encode_node(node: np.ndarray) -> np.ndarray:
+    return (-(node.astype(np.int64) * 2) - 2).astype(np.int32)
+
+
+def _encode_leaf(leaf: np.ndarray) -> np.ndarray:
+    return (-(leaf.astype(np.int64) * 2 + 1) - 2).astype(np.int32)
+
+
+def _boundary_samples(geoms: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points along every ring, at most ``spacing`` apart, and the ward index of each."""
+    rings = shapely.segmentize(shapely.boundary(geoms), spacing)
+    counts = shapely.get_num_coordinates(rings)
+    coords = shapely.get_coordinates(rings)
+    owner = np.repeat(np.arange(len(geoms), dtype=np.int64), counts)
+    return coords, owner
+
+
+_WARD_CHUNK = 256
+_POINT_CHUNK = 262_144
+
+
+def _run_starts(sorted_values: np.ndarray) -> np.ndarray:
+    """Mask of the first element of each run of equal values in a sorted array."""
+    first = np.ones(len(sorted_values), dtype=bool)
+    first[1:] = sorted_values[1:] != sorted_values[:-1]
+    return first
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    # np.unique is several times slower than sort + mask on large int64 arrays (numpy 2.x).
+    ordered = np.sort(values)
+    return ordered[_run_starts(ordered)]
+
+
+def _crossed_leaf_keys(
+    geoms: np.ndarray, first_ward: int, x0: float, y0: float, leaf_deg: float, nxl: int, nward: int
+) -> np.ndarray:
+    """Sorted unique keys ``leaf_id * nward + ward`` of the leaves each ward's boundary crosses."""
+    coords, owner = _boundary_samples(geoms, leaf_deg / 2.0)
+    owner += first_ward
+    fx = (coords[:, 0] - x0) / leaf_deg
+    fy = (coords[:, 1] - y0) / leaf_deg
+    lx = np.floor(fx).astype(np.int64)
+    ly = np.floor(fy).astype(np.int64)
+    rx = fx - lx
+    ry = fy - ly
+    # A sample marks its leaf and the neighbours it is within a quarter leaf of (0.3: margin).
+    dx = np.where(rx < 0.3, -1, np.where(rx > 0.7, 1, 0))
+    dy = np.where(ry < 0.3, -1, np.where(ry > 0.7, 1, 0))
+    side = dx != 0
+    up = dy != 0
+    corner = side & up
+    ax = np.concatenate([lx, lx[side] + dx[side], lx[up], lx[corner] + dx[corner]])
+    ay = np.concatenate([ly, ly[side], ly[up] + dy[up], ly[corner] + dy[corner]])
+    ward = np.concatenate([owner, owner[side], owner[up], owner[corner]])
+    return _sorted_unique((ay * nxl + ax) * nward + ward)
+
+
+def _label_points(tree: shapely.STRtree, geoms: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Ward index containing each point (lowest index wins), ``EMPTY`` where none does.
+
+    The tree only filters by bounding box; the exact test runs on the prepared polygons
+    (STRtree predicates would prepare the points instead, which is far slower).
+    """
+    labels = np.full(len(xs), EMPTY, dtype=np.int32)
+    if len(xs) == 0:
+        return labels
+    point_idx, ward_idx = tree.query(shapely.points(xs, ys))
+    hit = shapely.intersects_xy(geoms[ward_idx], xs[point_idx], ys[point_idx])
+    point_idx, ward_idx = point_idx[hit], ward_idx[hit]
+    if len(point_idx):
+        # Lowest ward index first: the same tie-break as the exact test on shared edges.
+        order = np.lexsort((ward_idx, point_idx))
+        point_idx, ward_idx = point_idx[order], ward_idx[order]
+        first = _run_starts(point_idx)
+        labels[point_idx[first]] = ward_idx[first].astype(np.int32)
+    return labels
+
+
+def build_index(
+    geoms: np.ndarray,
+    tree: shapely.STRtree,
+    *,
+    root_deg: float = ROOT_DEG,
+    depth: int = DEPTH,
+    progress: Progress | None = None,
+) -> IndexArrays:
+    """Compile the grid tree for ``geoms`` (valid polygons, index order = tie-break order)."""
+    step = progress or (lambda _label, _n: None)
+    shapely.prepare(geoms)
+    branch = BRANCH
+    xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+    x0 = math.floor(xmin / root_deg) * root_deg - root_deg
+    y0 = math.floor(ymin / root_deg) * root_deg - root_deg
+    nx = int(math.ceil((xmax - x0) / root_deg)) + 1
+    ny = int(math.ceil((ymax - y0) / root_deg)) + 1
+    fan = branch**depth  # leaves per root cell side
+    leaf_deg = root_deg / fan
+    nxl = nx * fan
+
+    # 1. Leaves crossed by a boundary, with the wards whose boundary crosses them. Wards are
+    #    processed in chunks to bound memory; keys of different wards never collide.
+    nward = max(len(geoms), 1)
+    chunks = []
+    for lo in range(0, len(geoms), _WARD_CHUNK):
+        chunks.append(_crossed_leaf_keys(geoms[lo : lo + _WARD_CHUNK], lo, x0, y0, leaf_deg, nxl, nward))
+    step("marked boundary cells", 1)
+    pairs = np.sort(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.int64)
+    del chunks
+    pair_leaf = pairs // nward
+    pair_ward = (pairs % nward).astype(np.int32)
+    first = _run_starts(pair_leaf)
+    mixed_leaf = pair_leaf[first]
+    cand_off = np.append(np.nonzero(first)[0], len(pair_leaf)).astype(np.int32)
+    cand = pair_ward
+
+    # 2. Coordinates of mixed cells at every level (level `depth` = leaves, 0 = roots).
+    leaf_x = mixed_leaf % nxl
+    leaf_y = mixed_leaf // nxl
+    mixed_levels: list[tuple[np.ndarray, np.ndarray]] = [(leaf_x, leaf_y)]
+    for level in range(depth - 1, -1, -1):
+        n_side = nx * branch**level
+        cx, cy = mixed_levels[0]
+        ids = _sorted_unique((cy // branch) * n_side + (cx // branch))
+        mixed_levels.insert(0, (ids % n_side, ids // n_side))
+
+    # 3. Node ids: internal nodes are the mixed cells of levels 0 .. depth-1, in level order.
+    node_base: list[int] = []
+    total = 0
+    for level in range(depth):
+        node_base.append(total)
+        total += len(mixed_levels[level][0])
+    slots = np.empty(nx * ny + total * branch * branch, dtype=np.int32)
+
+    def fill(children_x: np.ndarray, children_y: np.ndarray, level: int, offsets: np.ndarray) -> None:
+        """Write the slots of the cells at ``level`` (``offsets`` = their slot positions)."""
+        cell_deg = root_deg / branch**level
+        n_side = nx * branch**level
+        cell_id = children_y * n_side + children_x
+        values = np.full(len(cell_id), EMPTY, dtype=np.int32)
+        if level < depth:
+            mx, my = mixed_levels[level]
+            mixed_ids = my * n_side + mx
+            pos = np.searchsorted(mixed_ids, cell_id)
+            pos_c = np.minimum(pos, len(mixed_ids) - 1)
+            is_mixed = (len(mixed_ids) > 0) & (mixed_ids[pos_c] == cell_id)
+            values[is_mixed] = _encode_node(node_base[level] + pos_c[is_mixed])
+        else:
+            pos = np.searchsorted(mixed_leaf, cell_id)
+            pos_c = np.minimum(pos, len(mixed_leaf) - 1)
+            is_mixed = (len(mixed_leaf) > 0) & (mixed_leaf[pos_c] == cell_id)
+            values[is_mixed] = _encode_leaf(pos_c[is_mixed])
+        pure = np.nonzero(~is_mixed)[0]
+        if level == 0:
+            # Only root cells inside some ward's bounding box can be covered: skip the sea.
+            pure = pure[covered_roots[children_y[pure], children_x[pure]]]
+        labels = np.full(len(pure), EMPTY, dtype=np.int32)
+        for lo in range(0, len(pure), _POINT_CHUNK):
+            part = pure[lo : lo + _POINT_CHUNK]
+            labels[lo : lo + _POINT_CHUNK] = _label_points(
+                tree,
+                geoms,
+                x0 + (children_x[part] + 0.5) * cell_deg,
+                y0 + (children_y[part] + 0.5) * cell_deg,
+            )
+        values[pure] = labels
+        slots[offsets] = values
+
+    covered_roots = np.zeros((ny, nx), dtype=bool)
+    for bxmin, bymin, bxmax, bymax in shapely.bounds(geoms).tolist():
+        covered_roots[
+            int((bymin - y0) / root_deg) : int((bymax - y0) / root_deg) + 1,
+            int((bxmin - x0) / root_deg) : int((bxmax - x0) / root_deg) + 1,
+        ] = True
+
+    root_x, root_y = np.meshgrid(np.arange(nx, dtype=np.int64), np.arange(ny, dtype=np.int64))
+    fill(root_x.ravel(), root_y.ravel(), 0, np.arange(nx * ny, dtype=np.int64))
+    step("labelled root cells", 1)
+    sub = np.arange(branch * branch, dtype=np.int64)
+    for level in range(1, depth + 1):
+        px, py = mixed_levels[level - 1]
+        parents = len(px)
+        child_x = (np.repeat(px, branch * branch) * branch) + np.tile(sub % branch, parents)
+        child_y = (np.repeat(py, branch * branch) * branch) + np.tile(sub // branch, parents)
+        node = node_base[level - 1] + np.repeat(np.arange(parents, dtype=np.int64), branch * branch)
+        offsets = nx * ny + node * branch * branch + np.tile(sub, parents)
+        fill(child_x, child_y, level, offsets)
+        step(f"labelled level {level} cells", 1)
+
+    params = np.array([x0, y0, root_deg, nx, ny, branch, depth], dtype=np.float64)
+    return IndexArrays(params=params, slots=slots, cand_off=cand_off, cand=cand.astype(np.int32))
+
+
+class PointIndex:
+    """Answers ``ward_at(lon, lat)`` -> ward index or ``EMPTY``, exactly (see module docstring)."""
+
+    __slots__ = (
+        "_x0",
+        "_y0",
+        "_inv",
+        "_nx",
+        "_ny",
+        "_nroot",
+        "_slots",
+        "_off",
+        "_cand",
+        "_geoms",
+        "_geom_array",
+        "_test",
+    )
+
+    def __init__(self, arrays: IndexArrays, geoms: np.ndarray) -> None:
+        x0, y0, root_deg, nx, ny, branch, depth = arrays.params.tolist()
+        if int(branch) != BRANCH:
+            raise ValueError(f"index built with branch {branch}, this code reads {BRANCH}")
+        self._x0 = x0
+        self._y0 = y0
+        self._inv = 1.0 / root_deg
+        self._nx = int(nx)
+        self._ny = int(ny)
+        self._nroot = int(nx) * int(ny)
+        # array.array indexing returns plain ints, several times faster than numpy scalars.
+        self._slots = array("i", arrays.slots.astype(np.int32).tobytes())
+        self._off = array("i", arrays.cand_off.astype(np.int32).tobytes())
+        self._cand = array("i", arrays.cand.astype(np.int32).tobytes())
+        self._geoms = list(geoms)
+        self._geom_array = geoms
+        shapely.prepare(geoms)
+        self._test = shapely.lib.intersects_xy  # the ufunc itself: skips the Python wrapper
+
+    def ward_at(self, lon: float, lat: float) -> int:
+        """Index of the ward covering the point (boundary inclusive), or ``EMPTY``."""
+        fx = (lon - self._x0) * self._inv
+        fy = (lat - self._y0) * self._inv
+        if not (0.0 <= fx < self._nx and 0.0 <= fy < self._ny):
+            return EMPTY
+        ix = int(fx)
+        iy = int(fy)
+        v = self._slots[iy * self._nx + ix]
+        if v >= EMPTY:
+            return v
+        fx -= ix
+        fy -= iy
+        slots = self._slots
+        while True:
+            c = -v - 2
+            if c & 1:
+                return self._exact(c >> 1, lon, lat)
+            fx *= 4.0
+            fy *= 4.0
+            cx = int(fx)
+            cy = int(fy)
+            fx -= cx
+            fy -= cy
+            v = slots[self._nroot + (c >> 1) * 16 + cy * 4 + cx]
+            if v >= EMPTY:
+                return v
+
+    def _exact(self, leaf: int, lon: float, lat: float) -> int:
+        cand = self._cand
+        geoms = self._geoms
+        test = self._test
+        for k in range(self._off[leaf], self._off[leaf + 1]):
+            w = cand[k]
+            if test(geoms[w], lon, lat):
+                return w
+        return EMPTY
+
+    def wards_at(self, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`ward_at` for batches (the simulator, ``ioc locate --input``)."""
+        lons = np.asarray(lons, dtype=np.float64)
+        lats = np.asarray(lats, dtype=np.float64)
+        out = np.full(len(lons), EMPTY, dtype=np.int32)
+        slots = np.frombuffer(self._slots, dtype=np.int32)
+        fx = (lons - self._x0) * self._inv
+        fy = (lats - self._y0) * self._inv
+        ok = (fx >= 0) & (fx < self._nx) & (fy >= 0) & (fy < self._ny)
+        idx = np.nonzero(ok)[0]
+        ix = fx[idx].astype(np.int64)
+        iy = fy[idx].astype(np.int64)
+        fx = fx[idx] - ix
+        fy = fy[idx] - iy
+        v = slots[iy * self._nx + ix]
+        while len(idx):
+            done = v >= EMPTY
+            out[idx[done]] = v[done]
+            c = -v.astype(np.int64) - 2
+            leaf = ~done & ((c & 1) == 1)
+            if leaf.any():
+                out[idx[leaf]] = self._exact_many(idx[leaf], c[leaf] >> 1, lons, lats)
+            go = ~done & ~leaf
+            idx, c, fx, fy = idx[go], c[go], fx[go] * 4.0, fy[go] * 4.0
+            cx = fx.astype(np.int64)
+            cy = fy.astype(np.int64)
+            fx -= cx
+            fy -= cy
+            v = slots[self._nroot + (c >> 1) * 16 + cy * 4 + cx]
+        return out
+
+    def _exact_many(
+        self, points: np.ndarray, leaves: np.ndarray, lons: np.ndarray, lats: np.ndarray
+    ) -> np.ndarray:
+        """Exact tests for many (point, mixed leaf) pairs at once; first candidate wins."""
+        off = np.frombuffer(self._off, dtype=np.int32)
+        cand = np.frombuffer(self._cand, dtype=np.int32)
+        starts = off[leaves].astype(np.int64)
+        counts = off[leaves + 1].astype(np.int64) - starts
+        owner = np.repeat(np.arange(len(points)), counts)
+        within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        wards = cand[np.repeat(starts, counts) + within]
+        hit = shapely.intersects_xy(self._geom_array[wards], lons[points][owner], lats[points][owner])
+        result = np.full(len(points), EMPTY, dtype=np.int32)
+        # Pairs run point by point in candidate (ward) order: keep each point's first hit.
+        hit_owner = owner[hit]
+        first = np.ones(len(hit_owner), dtype=bool)
+        first[1:] = hit_owner[1:] != hit_owner[:-1]
+        result[hit_owner[first]] = wards[hit][first]
+        return result
+
+    @property
+    def memory_bytes(self) -> int:
+        return (len(self._slots) + len(self._off) + len(self._cand)) * 4

@@ -1,0 +1,135 @@
+"""Administrative units before and after the 1 July 2025 merger, from ``vietnamadminunits`` (MIT).
+
+The package ships a SQLite table of the 3,321 post-merger wards (centroid, area, keywords), a table
+of the ~10,000 pre-merger wards (centroid, bounding box) and ``converter_2025.json``, which maps
+every old ward key ``<province>_<district>_<ward>`` either to exactly one new ward or, for the
+wards that were split, to the list of new wards that received a part. We read those files
+directly (read-only) rather than through ``convert_address``, which geocodes split wards over
+the network and silently picks one.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import vietnamadminunits
+
+
+@dataclass(frozen=True, slots=True)
+class NewUnit:
+    """A post-merger ward as the package describes it."""
+
+    code: str
+    name: str
+    province_code: str
+    province: str
+    province_key: str
+    ward_key: str
+    lat: float
+    lon: float
+    area_km2: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OldUnit:
+    """A pre-merger ward (or an island district without wards) and where it went."""
+
+    key: str  # "<province_key>_<district_key>_<ward_key>" as in converter_2025.json
+    name: str
+    district: str
+    province: str
+    province_key: str
+    code: str
+    lat: float
+    lon: float
+    new_codes: tuple[str, ...]  # one code, or every receiving ward when the old ward was split
+    default_code: str  # the receiving ward the package marks as the main one
+
+
+@dataclass(frozen=True, slots=True)
+class AdminData:
+    new_units: tuple[NewUnit, ...]
+    old_units: tuple[OldUnit, ...]
+    new_by_code: dict[str, NewUnit]
+    new_by_key: dict[tuple[str, str], NewUnit]
+    old_by_key: dict[str, OldUnit]
+
+
+def _package_data_dir() -> Path:
+    return Path(vietnamadminunits.__file__).resolve().parent / "data"
+
+
+@functools.cache
+def admin_data() -> AdminData:
+    """Load (once per process) the pre- and post-merger units and the old-to-new mapping."""
+    data_dir = _package_data_dir()
+    with sqlite3.connect(f"file:{data_dir / 'dataset.db'}?mode=ro", uri=True) as conn:
+        new_rows = conn.execute(
+            "SELECT wardCode, ward, provinceCode, province, provinceKey, wardKey, wardLat, wardLon, "
+            "wardAreaKm2 FROM admin_units ORDER BY wardCode"
+        ).fetchall()
+        old_rows = conn.execute(
+            "SELECT provinceKey, districtKey, wardKey, coalesce(ward, district), district, province, "
+            "coalesce(wardCode, districtCode), coalesce(wardLat, districtLat), "
+            "coalesce(wardLon, districtLon) FROM admin_units_legacy"
+        ).fetchall()
+    new_units = tuple(
+        NewUnit(
+            code=str(code),
+            name=str(name),
+            province_code=str(pcode),
+            province=str(province),
+            province_key=str(pkey),
+            ward_key=str(wkey),
+            lat=float(lat),
+            lon=float(lon),
+            area_km2=None if area is None else float(area),
+        )
+        for code, name, pcode, province, pkey, wkey, lat, lon, area in new_rows
+    )
+    new_by_key = {(u.province_key, u.ward_key): u for u in new_units}
+    converter = orjson.loads((data_dir / "converter_2025.json").read_bytes())
+    targets: dict[str, tuple[tuple[str, ...], str]] = {}
+    for province_key, wards in converter["DICT_PROVINCE_WARD_NO_DIVIDED"].items():
+        for ward_key, old_keys in wards.items():
+            code = new_by_key[(province_key, ward_key)].code
+            for old_key in old_keys:
+                targets[old_key] = ((code,), code)
+    for province_key, olds in converter["DICT_PROVINCE_WARD_DIVIDED"].items():
+        for old_key, parts in olds.items():
+            codes = [new_by_key[(province_key, part["newWardKey"])].code for part in parts]
+            default = next(
+                (c for c, part in zip(codes, parts, strict=True) if part["isDefaultNewWard"]), codes[0]
+            )
+            targets[old_key] = (tuple(sorted(set(codes))), default)
+    old_units = []
+    for pkey, dkey, wkey, name, district, province, code, lat, lon in old_rows:
+        key = f"{pkey}_{dkey}_{wkey or ''}"
+        if key not in targets or lat is None:
+            continue
+        new_codes, default = targets[key]
+        old_units.append(
+            OldUnit(
+                key=key,
+                name=str(name),
+                district=str(district),
+                province=str(province),
+                province_key=str(pkey),
+                code=str(code),
+                lat=float(lat),
+                lon=float(lon),
+                new_codes=new_codes,
+                default_code=default,
+            )
+        )
+    return AdminData(
+        new_units=new_units,
+        old_units=tuple(old_units),
+        new_by_code={u.code: u for u in new_units},
+        new_by_key=new_by_key,
+        old_by_key={u.key: u for u in old_units},
+    )

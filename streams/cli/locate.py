@@ -1,0 +1,219 @@
+"""``ioc locate``: which post-merger ward owns a coordinate or an address (one, or a CSV batch)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+import orjson
+
+from routers.boundaries.generation import Generation
+from routers.boundaries.importer import import_wards
+from routers.boundaries.registry import BoundaryRegistry
+from routers.boundaries.sources import read_features
+from routers.exceptions import BoundaryError, Rejected
+from routers.locate.locator import Locator
+from routers.locate.result import Location
+from streams.settings import load_settings
+
+OUTPUT_COLUMNS = (
+    "id",
+    "status",
+    "ward_code",
+    "ward_name",
+    "province_code",
+    "candidates",
+    "method",
+    "generation",
+    "source",
+    "corrections",
+    "reason",
+)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO time such as 2025-06-15T08:00+07:00") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs a time zone, e.g. 2025-06-15T08:00+07:00")
+    return parsed
+
+
+def _generations(boundaries: str | None) -> list[Generation]:
+    """The active generations, or the one named by --boundaries (a generation or a GeoJSON path)."""
+    settings = load_settings()
+    registry = BoundaryRegistry(settings.data_dir)
+    if boundaries is None:
+        registry.ensure_default(progress=lambda label, _n: click.echo(f"boundaries: {label}", err=True))
+        return registry.load_for_serving()
+    looks_like_source = (
+        boundaries.startswith(("http://", "https://")) or Path(boundaries).expanduser().exists()
+    )
+    if not looks_like_source:
+        return [registry.load(boundaries)]
+    click.echo(f"importing {boundaries} for this lookup", err=True)
+    wards, _report = import_wards(read_features(boundaries))
+    name = Path(boundaries.rstrip("/")).name.split(".")[0] or "adhoc"
+    meta = registry.add(wards, name=name, source="official", origin=boundaries)
+    return [registry.load(meta.id)]
+
+
+def _emit(data: object) -> None:
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _human(location: Location) -> str:
+    lines = []
+    if location.ward is not None:
+        lines.append(
+            f"{location.status}: {location.ward.name} ({location.ward.code}, province {location.ward.province_code})"
+        )
+    else:
+        lines.append(f"{location.status}: {location.reason}")
+    lines.append(f"  method {location.method}, generation {location.generation} ({location.source})")
+    for c in location.candidates:
+        distance = "" if c.distance_m is None else f" at {c.distance_m:.0f} m"
+        lines.append(f"  candidate {c.code} {c.name}{distance}")
+    if location.corrections:
+        lines.append(f"  corrections: {', '.join(location.corrections)}")
+    return "\n".join(lines)
+
+
+def _row(row_id: str, location: Location) -> dict[str, str]:
+    return {
+        "id": row_id,
+        "status": location.status,
+        "ward_code": location.ward.code if location.ward else "",
+        "ward_name": location.ward.name if location.ward else "",
+        "province_code": location.ward.province_code if location.ward else "",
+        "candidates": orjson.dumps(
+            [{"code": c.code, "name": c.name, "distance_m": c.distance_m} for c in location.candidates]
+        ).decode()
+        if location.candidates
+        else "",
+        "method": location.method,
+        "generation": location.generation,
+        "source": location.source,
+        "corrections": ";".join(location.corrections),
+        "reason": location.reason or "",
+    }
+
+
+def _float_or_none(text: str | None) -> float | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")  # rejected below as invalid_coordinates, with the row kept
+
+
+def _batch(
+    locator: Locator, input_path: Path, output_path: Path | None, at: datetime | None
+) -> dict[str, int]:
+    with open(input_path, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    counts: dict[str, int] = {
+        "rows": len(rows),
+        "resolved": 0,
+        "ambiguous": 0,
+        "unresolved": 0,
+        "rejected": 0,
+    }
+    out = open(output_path, "w", newline="", encoding="utf-8") if output_path else sys.stdout  # noqa: SIM115
+    try:
+        writer = csv.DictWriter(out, fieldnames=OUTPUT_COLUMNS)
+        writer.writeheader()
+        with click.progressbar(rows, label="locating", file=sys.stderr) as bar:
+            for n, row in enumerate(bar):
+                row_id = (row.get("id") or str(n + 1)).strip()
+                lat, lon = _float_or_none(row.get("lat")), _float_or_none(row.get("lon"))
+                address = (row.get("address") or "").strip() or None
+                try:
+                    if lat is not None or lon is not None:
+                        location = locator.locate_point(lat, lon, at=at)  # type: ignore[arg-type]
+                    else:
+                        location = locator.locate(None, address, at=at)
+                except Rejected as exc:
+                    counts["rejected"] += 1
+                    writer.writerow({"id": row_id, "status": "unresolved", "reason": exc.reason})
+                    continue
+                counts[location.status] += 1
+                writer.writerow(_row(row_id, location))
+    finally:
+        if output_path:
+            out.close()
+    return counts
+
+
+@click.command()
+@click.option("--lat", type=float, help="Latitude (WGS84).")
+@click.option("--lon", type=float, help="Longitude (WGS84).")
+@click.option("--accuracy", type=float, help="Accuracy radius in metres: other wards it reaches are listed.")
+@click.option("--address", help="Address text, new format or pre-merger.")
+@click.option("--at", "at_text", help="Event time (ISO with zone): picks the generation valid then.")
+@click.option("--boundaries", help="Generation id/name, or a GeoJSON file/folder/URL imported on the fly.")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with columns id, lat, lon, address.",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the batch CSV goes (default stdout).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def locate(
+    lat: float | None,
+    lon: float | None,
+    accuracy: float | None,
+    address: str | None,
+    at_text: str | None,
+    boundaries: str | None,
+    input_path: Path | None,
+    output_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Which post-merger ward owns a coordinate (--lat/--lon), an address, or each row of a CSV."""
+    at = _parse_time(at_text)
+    has_point = lat is not None or lon is not None
+    if input_path is None and not has_point and address is None:
+        raise click.UsageError("give --lat and --lon, --address, or --input FILE.csv")
+    if has_point and (lat is None or lon is None):
+        raise click.UsageError("--lat and --lon go together")
+    try:
+        locator = Locator(_generations(boundaries), nearest_max_m=load_settings().nearest_max_m)
+    except BoundaryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if input_path is not None:
+        counts = _batch(locator, input_path, output_path, at)
+        if as_json:
+            _emit({**counts, "output": str(output_path) if output_path else None})
+        elif output_path:
+            click.echo(", ".join(f"{k} {v}" for k, v in counts.items()) + f" -> {output_path}")
+        return
+    try:
+        if has_point:
+            location = locator.locate_point(lat, lon, accuracy, at)  # type: ignore[arg-type]
+        else:
+            location = locator.locate_address(address or "", at)
+    except Rejected as exc:
+        if as_json:
+            _emit({"error": exc.reason, "detail": exc.detail})
+            sys.exit(2)
+        raise click.ClickException(f"{exc.reason}: {exc.detail}") from exc
+    if as_json:
+        _emit(location.to_json())
+    else:
+        click.echo(_human(location))
