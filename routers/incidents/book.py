@@ -7,8 +7,14 @@ returned :class:`Outbound` messages; tests pass plain dicts. Keys:
   incidents live in that ward's partition: after a reassignment the old ward keeps a ``moved_to``
   stub and the new ward's partition holds the live copy, so a changelog replay can never let one
   overwrite the other.
-* ``wards["<ward>"]`` -> ``{"open": [incident ids], "seen": {event id: [incident id, epoch s]}}``:
-  the open list makes correlation and SLA checks local; ``seen`` makes redeliveries no-ops.
+* ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...]}``: the
+  open list makes correlation and SLA checks local; written only when an incident opens or closes;
+* ``seen["<event id>"]`` -> incident id: a redelivered event is a no-op, even after its incident
+  closed (small writes, one per event).
+
+Retention: :meth:`IncidentBook.on_housekeeping` forgets incidents closed (resolved, closed or moved
+away) more than ``retention_s`` ago, with their ``seen`` marks; their latest state stays on the
+compacted ``ioc.incidents`` topic and, for its TTL, in the serving index.
 
 Example::
 
@@ -34,7 +40,7 @@ from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
 
-SEEN_RETENTION_S = 2 * 24 * 3600
+RETENTION_S = 2 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,22 +84,37 @@ class IncidentBook:
         self,
         incidents: MutableMapping[str, Any],
         wards: MutableMapping[str, Any],
+        seen: MutableMapping[str, Any],
         policy: CorrelationPolicy | None = None,
-        seen_retention_s: int = SEEN_RETENTION_S,
+        retention_s: int = RETENTION_S,
     ) -> None:
         self.incidents = incidents
         self.wards = wards
+        self.seen = seen
         self.policy = policy or CorrelationPolicy()
-        self.seen_retention_s = seen_retention_s
+        self.retention_s = retention_s
+        # Decoded incidents by table key and version: a stored version never changes, so the
+        # cache cannot go stale, and reads for correlation and SLA scans skip JSON decoding.
+        self._decoded: dict[str, tuple[int, Incident]] = {}
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, ward: str, incident: str) -> Incident | None:
-        body = self.incidents.get(table_key(ward, incident))
-        return None if body is None else incident_from_json(body)
+        key = table_key(ward, incident)
+        body = self.incidents.get(key)
+        if body is None:
+            return None
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] == body["version"]:
+            return cached[1]
+        decoded = incident_from_json(body)
+        if len(self._decoded) > 50_000:
+            self._decoded.clear()
+        self._decoded[key] = (decoded.version, decoded)
+        return decoded
 
     def _ward(self, ward: str) -> dict[str, Any]:
         book = self.wards.get(ward)
-        return {"open": list(book["open"]), "seen": dict(book["seen"])} if book else {"open": [], "seen": {}}
+        return {"open": list(book["open"]), "closed": list(book["closed"])} if book else {"open": [], "closed": []}
 
     def open_in(self, ward: str) -> list[Incident]:
         found = (self.get(ward, i) for i in self._ward(ward)["open"])
@@ -118,42 +139,54 @@ class IncidentBook:
 
     # -- writing -----------------------------------------------------------------------------------
     def _save(self, incident: Incident, effects: Effects, change: str | None, now: datetime) -> None:
-        self.incidents[table_key(incident.ward, incident.id)] = incident.to_json()
+        key = table_key(incident.ward, incident.id)
+        self.incidents[key] = incident.to_json()
+        self._decoded[key] = (incident.version, incident)
         effects.changed.append(incident)
         effects.outbound.append(Outbound("incidents", incident.id, messages.state(incident, now)))
         if change is not None:
             effects.outbound.append(Outbound("ward", incident.ward, messages.notice(incident, change, now)))
 
-    def _write_ward(self, ward: str, book: dict[str, Any], now: datetime) -> None:
-        horizon = now.timestamp() - self.seen_retention_s
-        book["seen"] = {k: v for k, v in book["seen"].items() if v[1] >= horizon}
-        self.wards[ward] = book
+    def _set_open(self, incident: Incident, now: datetime) -> None:
+        """Keep the ward's open/closed lists in step with ``incident`` (written only on a change)."""
+        book = self._ward(incident.ward)
+        listed = incident.id in book["open"]
+        if incident.is_open and not listed:
+            book["open"].append(incident.id)
+            book["closed"] = [c for c in book["closed"] if c[0] != incident.id]
+        elif not incident.is_open and listed:
+            book["open"].remove(incident.id)
+            book["closed"].append([incident.id, now.timestamp()])
+        else:
+            return
+        self.wards[incident.ward] = book
 
     def on_routed(self, event: RoutedEvent, now: datetime) -> Effects:
         """Fold a routed event into an open incident or open one; a redelivery changes nothing."""
         effects = Effects()
-        book = self._ward(event.ward)
-        if event.event_id in book["seen"]:
+        if event.event_id in self.seen:
             effects.duplicate = True
             return effects
         match = find_incident(event, self.open_in(event.ward), self.policy)
+        if match is not None and match.has_event(event.event_id):
+            self.seen[event.event_id] = match.id  # its "seen" mark was lost: restore it, change nothing
+            effects.duplicate = True
+            return effects
         if match is not None:
             updated = add_evidence(match, event, now)
             self._save(updated, effects, "updated", now)
-            book["seen"][event.event_id] = [updated.id, now.timestamp()]
+            self.seen[event.event_id] = updated.id
         elif event.suppressed:
             return effects  # held back by the rules and nothing open to attach it to
         else:
-            new_id = incident_id(event.event_id)
-            if table_key(event.ward, new_id) in self.incidents:
-                effects.duplicate = True  # first event replayed after its "seen" mark was pruned
+            if table_key(event.ward, incident_id(event.event_id)) in self.incidents:
+                effects.duplicate = True  # its "seen" mark was lost; the deterministic id still tells
                 return effects
             incident = open_incident(event, now)
             self._save(incident, effects, "opened", now)
             effects.signals.append(Signal("opened", (incident.ward, incident.priority)))
-            book["open"].append(incident.id)
-            book["seen"][event.event_id] = [incident.id, now.timestamp()]
-        self._write_ward(event.ward, book, now)
+            self._set_open(incident, now)
+            self.seen[event.event_id] = incident.id
         return effects
 
     def on_update(self, update: StatusUpdate, now: datetime) -> Effects:
@@ -182,13 +215,7 @@ class IncidentBook:
                 effects.outbound.append(Outbound("results", report_id, messages.result(updated, report_id, now)))
         if update.status == Status.REASSIGNED and updated.moved_to is not None:
             effects.outbound.append(Outbound("handoff", updated.moved_to, updated.to_json()))
-        book = self._ward(updated.ward)
-        if not updated.is_open and updated.id in book["open"]:
-            book["open"].remove(updated.id)
-            self._write_ward(updated.ward, book, now)
-        elif updated.is_open and updated.id not in book["open"]:
-            book["open"].append(updated.id)  # reopened
-            self._write_ward(updated.ward, book, now)
+        self._set_open(updated, now)
         return effects
 
     def on_handoff(self, moved_json: dict[str, Any], now: datetime) -> Effects:
@@ -202,10 +229,7 @@ class IncidentBook:
             return effects
         self._save(owned, effects, "opened", now)
         effects.signals.append(Signal("opened", (owned.ward, owned.priority)))
-        book = self._ward(owned.ward)
-        if owned.id not in book["open"]:
-            book["open"].append(owned.id)
-        self._write_ward(owned.ward, book, now)
+        self._set_open(owned, now)
         return effects
 
     def on_tick(self, ward: str, now: datetime) -> Effects:
@@ -224,3 +248,27 @@ class IncidentBook:
             for kind in breaches:
                 effects.signals.append(Signal("breach", (kind, updated.priority)))
         return effects
+
+    def wards_to_housekeep(self, now: datetime) -> list[str]:
+        horizon = now.timestamp() - self.retention_s
+        return [w for w, book in list(self.wards.items()) if book and any(c[1] < horizon for c in book["closed"])]
+
+    def on_housekeeping(self, ward: str, now: datetime) -> int:
+        """Forget ``ward``'s incidents closed more than ``retention_s`` ago; returns how many."""
+        book = self._ward(ward)
+        horizon = now.timestamp() - self.retention_s
+        expired = [c for c in book["closed"] if c[1] < horizon]
+        if not expired:
+            return 0
+        for incident_id_, _closed_at in expired:
+            key = table_key(ward, incident_id_)
+            incident = self.get(ward, incident_id_)
+            if incident is not None and not incident.is_open:
+                for item in incident.evidence:
+                    if self.seen.get(item.event_id) == incident.id:
+                        del self.seen[item.event_id]
+                del self.incidents[key]
+                self._decoded.pop(key, None)
+        book["closed"] = [c for c in book["closed"] if c[1] >= horizon]
+        self.wards[ward] = book
+        return len(expired)

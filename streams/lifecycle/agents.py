@@ -53,7 +53,9 @@ commands_topic = app.topic(COMMANDS, key_serializer="raw", value_serializer="raw
 lifecycle_topic = app.topic(topics.ROUTED, COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
 
 incidents_table = app.Table("lifecycle-incidents", default=None, help="ward/incident id -> incident JSON")
-wards_table = app.Table("lifecycle-wards", default=None, help="ward -> open incident ids and seen event ids")
+wards_table = app.Table("lifecycle-wards", default=None, help="ward -> open and recently closed incident ids")
+seen_table = app.Table("lifecycle-seen", default=None, help="event id -> incident id (redelivery guard)")
+_BOOK = IncidentBook(incidents_table, wards_table, seen_table)
 
 
 @dataclass
@@ -88,7 +90,7 @@ def services() -> Services:
 
 
 def book() -> IncidentBook:
-    return IncidentBook(incidents_table, wards_table)
+    return _BOOK
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -192,6 +194,8 @@ async def handle_command(raw: bytes, key: bytes | None) -> None:
     if kind == "tick":
         await publish(the_book.on_tick(command["ward"], now), the_book)
         services().ticked.pop(command["ward"], None)
+    elif kind == "housekeep":
+        the_book.on_housekeeping(command["ward"], now)
     elif kind == "handoff":
         await publish(the_book.on_handoff(command["incident"], now), the_book)
     elif kind == "update":
@@ -255,7 +259,12 @@ async def sla_timer() -> None:
 
 
 @app.timer(interval=HOUSEKEEPING_INTERVAL_S)
-async def serving_housekeeping() -> None:
+async def housekeeping() -> None:
+    """Forget long-closed incidents in the tables (via the owning partition), age out the index."""
+    now = services().clock.now()
+    wards = book().wards_to_housekeep(now)
+    if wards:
+        await _deliver((COMMANDS, w.encode(), orjson.dumps({"kind": "housekeep", "ward": w})) for w in wards)
     index = services().index()
     if index is not None:
         try:

@@ -23,7 +23,7 @@ def upd(n: int, status: Status, incident: str, ward: str = WARD, **kw) -> Status
 
 @pytest.fixture()
 def book() -> IncidentBook:
-    return IncidentBook({}, {})
+    return IncidentBook({}, {}, {})
 
 
 def test_opened_message_set(book: IncidentBook) -> None:
@@ -49,14 +49,36 @@ def test_redelivery_changes_nothing(book: IncidentBook) -> None:
     assert len(incident.evidence) == 2
 
 
-def test_first_event_replayed_after_seen_pruned_is_still_one_incident() -> None:
-    book = IncidentBook({}, {}, seen_retention_s=60)
+def test_first_event_replayed_after_its_seen_mark_was_lost_is_still_one_incident(book: IncidentBook) -> None:
     book.on_routed(routed_event("rep-1"), T0)
-    book.on_routed(routed_event("x", kind="fire", point=offset(5000, 0)), T0 + minutes(10))  # prunes "seen"
-    assert "rep-1" not in book.wards[WARD]["seen"]
-    effects = book.on_routed(routed_event("rep-1"), T0 + minutes(11))
-    assert len([i for i in book.open_in(WARD) if i.family == "flood"]) == 1
-    assert effects.duplicate or effects.outbound[0].value["type"] == "vn.ioc.incident.state"
+    del book.seen["rep-1"]
+    assert book.on_routed(routed_event("rep-1"), T0 + minutes(11)).duplicate
+    assert len(book.open_in(WARD)) == 1
+
+
+def test_redelivery_after_the_incident_closed_opens_nothing(book: IncidentBook) -> None:
+    book.on_routed(routed_event("rep-1"), T0)
+    book.on_routed(routed_event("rep-2", point=offset(20, 0)), T0)
+    inc = incident_id("rep-1")
+    book.on_update(upd(1, Status.ACKNOWLEDGED, inc), T0)
+    book.on_update(upd(2, Status.RESOLVED, inc), T0)
+    assert book.on_routed(routed_event("rep-2", point=offset(20, 0)), T0 + minutes(5)).duplicate
+    assert book.open_in(WARD) == []
+
+
+def test_housekeeping_forgets_incidents_closed_long_ago() -> None:
+    book = IncidentBook({}, {}, {}, retention_s=3600)
+    book.on_routed(routed_event("old-1"), T0)
+    book.on_routed(routed_event("open-1", kind="fire", point=offset(3000, 0)), T0)
+    old = incident_id("old-1")
+    book.on_update(upd(1, Status.ACKNOWLEDGED, old), T0)
+    book.on_update(upd(2, Status.RESOLVED, old), T0 + minutes(10))
+    assert book.on_housekeeping(WARD, T0 + minutes(69)) == 0  # closed 59 minutes ago: kept
+    assert book.get(WARD, old) is not None
+    assert book.on_housekeeping(WARD, T0 + minutes(71)) == 1
+    assert book.get(WARD, old) is None and "old-1" not in book.seen
+    assert book.wards[WARD]["closed"] == [] and len(book.open_in(WARD)) == 1
+    assert "open-1" in book.seen
 
 
 def test_suppressed_attaches_but_never_opens(book: IncidentBook) -> None:
@@ -133,7 +155,7 @@ def test_out_of_order_after_dispatch(book: IncidentBook) -> None:
 
 
 def test_reassignment_hands_over_to_the_right_ward() -> None:
-    old_side, new_side = IncidentBook({}, {}), IncidentBook({}, {})  # two partitions
+    old_side, new_side = IncidentBook({}, {}, {}), IncidentBook({}, {}, {})  # two partitions
     old_side.on_routed(routed_event("rep-1"), T0)
     inc = incident_id("rep-1")
     effects = old_side.on_update(upd(1, Status.REASSIGNED, inc, to_ward="26740", note="other side of the canal"),

@@ -18,7 +18,7 @@ POLICY = CorrelationPolicy(radius_m=500, window_s=1800)
 
 
 def test_rainstorm_in_xuan_hoa_is_one_incident_with_five_pieces_of_evidence() -> None:
-    book = IncidentBook({}, {}, POLICY)
+    book = IncidentBook({}, {}, {}, POLICY)
     events = [
         routed_event("rep-1", at=T0, point=offset(0, 0)),
         routed_event("rep-2", at=T0 + minutes(4), point=offset(120, -80)),

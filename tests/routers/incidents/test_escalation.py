@@ -75,7 +75,7 @@ def test_waiting_on_citizen_pauses_both_clocks() -> None:
 
 
 def test_book_tick_publishes_escalation_and_counts() -> None:
-    book = IncidentBook({}, {})
+    book = IncidentBook({}, {}, {})
     book.on_routed(routed_event("f1", **P1), T0)
     assert book.due_wards(T0 + minutes(4)) == []
     assert book.due_wards(T0 + minutes(5)) == ["27142"]

@@ -25,7 +25,7 @@ REASONS = {"illegal_transition", "out_of_order", "already_in_status", "not_setta
 class IncidentMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.book = IncidentBook({}, {})
+        self.book = IncidentBook({}, {}, {})
         self.now = T0
         self.book.on_routed(routed_event("rep-0", priority="P1", sla=Sla(300, 3600)), self.now)
         self.id = incident_id("rep-0")

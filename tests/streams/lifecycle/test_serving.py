@@ -33,7 +33,7 @@ def run(redis_url: str, body) -> None:
 
 def scenario():
     """An incident in 27142 at three versions, and one in 26740."""
-    book = IncidentBook({}, {})
+    book = IncidentBook({}, {}, {})
     book.on_routed(routed_event("a1"), T0)
     v1 = book.open_in("27142")[0]
     book.on_routed(routed_event("a2", point=offset(20, 0)), T0 + minutes(1))
@@ -73,13 +73,13 @@ def test_newer_version_wins_and_sets_follow(redis_url: str) -> None:
 
 
 def test_moved_incident_listed_under_its_new_ward_only(redis_url: str) -> None:
-    old = IncidentBook({}, {})
+    old = IncidentBook({}, {}, {})
     old.on_routed(routed_event("m1"), T0)
     inc = incident_id("m1")
     effects = old.on_update(StatusUpdate("u1", inc, "27142", Status.REASSIGNED, "o", to_ward="26740"), T0)
     stub = old.get("27142", inc)
     handoff = next(o for o in effects.outbound if o.channel == "handoff")
-    new = IncidentBook({}, {})
+    new = IncidentBook({}, {}, {})
     new.on_handoff(handoff.value, T0)
     live = new.get("26740", inc)
 

@@ -8,19 +8,15 @@ import sys
 
 import faust
 
-from streams.app import app, faust_settings
+from streams.app import configure
 from streams.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings()
-    options = faust_settings(settings)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
-    # Faust takes the id from the constructor; passing it again in the config is a TypeError.
-    app._default_options = (options.pop("id"), app._default_options[1])
-    options.update(autodiscover=False, broker_session_timeout=10.0,
-                   broker_heartbeat_interval=1.0, broker_rebalance_timeout=10.0)
-    app.config_from_object(options)
+    app = configure(settings, autodiscover=False, broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
+                    broker_rebalance_timeout=10.0)
     import streams.lifecycle.agents  # noqa: F401  (explicit: autodiscovery is off)
     import streams.web.pages  # noqa: F401
 
