@@ -140,12 +140,14 @@ class IncidentBook:
     # -- writing -----------------------------------------------------------------------------------
     def _save(self, incident: Incident, effects: Effects, change: str | None, now: datetime) -> None:
         key = table_key(incident.ward, incident.id)
-        self.incidents[key] = incident.to_json()
+        body = incident.to_json()
+        self.incidents[key] = body
         self._decoded[key] = (incident.version, incident)
         effects.changed.append(incident)
-        effects.outbound.append(Outbound("incidents", incident.id, messages.state(incident, now)))
+        effects.outbound.append(Outbound("incidents", incident.id, messages.state(incident, now, body)))
         if change is not None:
-            effects.outbound.append(Outbound("ward", incident.ward, messages.notice(incident, change, now)))
+            notice = messages.notice(incident, change, now, body=body)
+            effects.outbound.append(Outbound("ward", incident.ward, notice))
 
     def _set_open(self, incident: Incident, now: datetime) -> None:
         """Keep the ward's open/closed lists in step with ``incident`` (written only on a change)."""

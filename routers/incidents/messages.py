@@ -41,31 +41,34 @@ def _envelope(id_: str, type_: str, subject: str, now: datetime, incident: Incid
     }
 
 
-def summary(incident: Incident) -> dict[str, Any]:
-    """What a ward system needs to act on (the full history is on ``ioc.incidents`` and the API)."""
-    body = incident.to_json()
+def summary(incident: Incident, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a ward system needs to act on (the full history is on ``ioc.incidents`` and the API).
+    ``body`` is ``incident.to_json()`` when the caller already has it."""
+    body = dict(body if body is not None else incident.to_json())
     body.pop("history")
     body["evidence_count"] = len(incident.evidence)
     return body
 
 
-def notice(incident: Incident, change: str, now: datetime, ward: str | None = None) -> dict[str, Any]:
+def notice(
+    incident: Incident, change: str, now: datetime, ward: str | None = None, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A notice for a ward topic; ``ward`` overrides the addressee (the old ward on reassignment)."""
     if change not in NOTICE_CHANGES:
         raise ValueError(f"unknown notice change {change!r}")
     envelope = _envelope(
         stable_id(incident.id, "notice", change, str(incident.version), ward or incident.ward),
-        TYPE_PREFIX + change, incident.id, now, incident, summary(incident),
+        TYPE_PREFIX + change, incident.id, now, incident, summary(incident, body),
     )
     if ward is not None:
         envelope["iocward"] = ward
     return envelope
 
 
-def state(incident: Incident, now: datetime) -> dict[str, Any]:
+def state(incident: Incident, now: datetime, body: dict[str, Any] | None = None) -> dict[str, Any]:
     return _envelope(
         stable_id(incident.id, "state", str(incident.version)), TYPE_STATE, incident.id, now, incident,
-        incident.to_json(),
+        body if body is not None else incident.to_json(),
     )
 
 
