@@ -2,7 +2,8 @@
 
 Conventions: ``ioc_`` prefix, ``_total`` for counters, ``_seconds`` for durations, base units.
 Label cardinality is bounded: at most ward code x category; never event or incident ids.
-``docs/metrics.md`` is generated from :data:`CATALOGUE` by ``tests/streams/test_metrics.py``.
+``docs/metrics.md`` is generated from :data:`CATALOGUE` by ``python -m dashboards.catalogue`` (checked by
+``tests/dashboards/test_metrics_catalogue.py``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,185 @@
+"""Who may open the dashboard, and whose reporters' names and phones a viewer may see.
+
+Two kinds of credentials, both optional:
+
+* the **operator token** (``IOC_DASHBOARD_TOKEN`` or a file named by ``IOC_DASHBOARD_TOKEN_FILE``):
+  opens the dashboard; personal data stays masked for every ward;
+* **ward viewers** (a YAML file named by ``IOC_DASHBOARD_VIEWERS``): each has a token (stored as
+  its SHA-256, never in clear) and the ward codes whose reporters it may see (``"*"`` = all)::
+
+      viewers:
+        - name: phuong-ben-thanh-duty
+          token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+          wards: ["26740"]
+
+When neither is configured the dashboard is open and personal data is masked for everyone.
+A token travels as ``Authorization: Bearer <token>``, as the password of HTTP basic auth (any user
+name), or in the ``ioc_dashboard_token`` cookie that ``/?token=<token>`` sets for wall screens.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from routers.exceptions import Rejected
+from streams.privacy import mask_phone
+
+COOKIE = "ioc_dashboard_token"
+ALL_WARDS = "*"
+MASKED_NAME = "***"
+
+_VIEWERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["viewers"],
+    "properties": {
+        "viewers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "token_sha256", "wards"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "token_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "wards": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "pattern": r"^(\d{5}|\*)$"},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An authenticated person (or screen). ``wards`` lists where personal data is visible."""
+
+    name: str
+    wards: frozenset[str] = frozenset()
+
+    def may_see_personal_data(self, ward: str | None) -> bool:
+        return ALL_WARDS in self.wards or (ward is not None and ward in self.wards)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "wards": sorted(self.wards)}
+
+
+ANONYMOUS = Viewer("anonymous")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def load_viewers(path: Path) -> dict[str, Viewer]:
+    """``token_sha256 -> Viewer`` from a viewers file; a bad file raises :class:`Rejected` naming it."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise Rejected("viewers_unreadable", f"{path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise Rejected("viewers_bad_yaml", f"{path}: {exc}") from None
+    errors = sorted(Draft202012Validator(_VIEWERS_SCHEMA).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(file)"
+        raise Rejected("viewers_invalid", f"{path}: {where}: {errors[0].message}")
+    viewers: dict[str, Viewer] = {}
+    for entry in data["viewers"]:
+        if entry["token_sha256"] in viewers:
+            raise Rejected("viewers_invalid", f"{path}: viewer {entry['name']!r} reuses another viewer's token")
+        viewers[entry["token_sha256"]] = Viewer(entry["name"], frozenset(entry["wards"]))
+    return viewers
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    operator_token: str | None = None
+    viewers: Mapping[str, Viewer] | None = None
+
+    @property
+    def required(self) -> bool:
+        return bool(self.operator_token) or bool(self.viewers)
+
+    def viewer_for_token(self, token: str | None) -> Viewer | None:
+        """The viewer a token stands for, or ``None`` when it opens nothing."""
+        if not token:
+            return None
+        digest = token_hash(token)
+        found: Viewer | None = None
+        for known, viewer in (self.viewers or {}).items():
+            if hmac.compare_digest(known, digest):
+                found = viewer
+        if found is None and self.operator_token and hmac.compare_digest(
+            token.encode("utf-8"), self.operator_token.encode("utf-8")
+        ):
+            found = Viewer("operator")
+        return found
+
+    def authenticate(self, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Viewer | None:
+        """The viewer of a request, ``None`` when access is required and no valid credential came."""
+        if not self.required:
+            return ANONYMOUS
+        return self.viewer_for_token(presented_token(headers, cookies))
+
+
+def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
+    authorization = headers.get("Authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value.strip()
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return cookies.get(COOKIE) or None
+
+
+def mask_reporter(reporter: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Names hidden, phones keep their first 3 and last 2 digits (``streams.privacy``)."""
+    if not reporter:
+        return None
+    name, phone = reporter.get("name"), reporter.get("phone")
+    return {"name": MASKED_NAME if name else None, "phone": mask_phone(str(phone)) if phone else None}
+
+
+def for_viewer(item: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """A feed item as this viewer may see it: personal data only for wards they are authorized for.
+
+    Free text (description, address) may hold a phone number typed by the citizen: masked too.
+    """
+    out = dict(item)
+    if viewer.may_see_personal_data(item.get("ward")):
+        return out
+    if out.get("reporter"):
+        out["reporter"] = mask_reporter(out["reporter"])
+        out["masked"] = True
+    for key in ("description", "address"):
+        if isinstance(out.get(key), str):
+            out[key] = mask_phone(out[key])
+    return out
+
+
+def read_token_file(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise Rejected("token_unreadable", f"{path}: {exc.strerror or exc}") from None
+    if not token:
+        raise Rejected("token_empty", f"{path} is empty")
+    return token

@@ -1,0 +1,337 @@
+"""The dashboard's web server (aiohttp): the page, its JSON API and the live feed.
+
+Routes (all but ``/healthz`` and ``/metrics`` need a credential when access is configured):
+
+* ``GET /`` the page; ``/static/*`` its script and styles (no CDN, works offline);
+* ``GET /api/overview?scope=city|national`` metrics, boundaries, per-ward figures, feed state;
+* ``GET /api/map?scope=city|national`` the ward map (ETag per generation, gzip);
+* ``GET /api/feed`` server-sent events: ``status`` and ``item`` events, personal data per viewer;
+* ``GET /api/incidents`` and ``/api/incidents/<id>`` the serving state (``streams.lifecycle.queries``);
+* ``GET /healthz``, ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dashboards import selfmetrics
+from dashboards.access import COOKIE, Viewer, for_viewer
+from dashboards.boundaries import BoundaryView
+from dashboards.config import DashboardConfig
+from dashboards.feed import FeedHub, KafkaFeed, item_from_incident
+from dashboards.incidents import IncidentSource, IncidentSummary
+from dashboards.mapdata import Scope
+from dashboards.overview import MetricsView
+from routers.categories import CAMERA_LABELS, REPORT_CATEGORIES, SENSOR_KINDS
+from routers.exceptions import BoundaryError
+from streams.lifecycle import queries
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+HEARTBEAT_S = 15.0
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class MetricsSource(Protocol):
+    kind: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def view(self) -> MetricsView: ...
+
+
+@dataclass
+class Parts:
+    """Everything the handlers read; built by :func:`build_parts` or by tests from real pieces."""
+
+    config: DashboardConfig
+    boundaries: BoundaryView
+    metrics: MetricsSource | None
+    incidents: IncidentSource
+    hub: FeedHub
+    feed: KafkaFeed | None = None
+
+
+PARTS = web.AppKey("parts", Parts)
+VIEWER = web.RequestKey("viewer", Viewer)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def _scope(request: web.Request) -> Scope | None:
+    scope = request.query.get("scope", "city")
+    return scope if scope in ("city", "national") else None  # type: ignore[return-value]
+
+
+def _bad_scope(request: web.Request) -> web.Response:
+    return _json({"error": "bad_scope", "message": f"scope must be city or national, not {request.query.get('scope')!r}"},
+                 status=400)
+
+
+# -- access -----------------------------------------------------------------------------------
+@web.middleware
+async def access_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path in OPEN_PATHS:
+        return await handler(request)
+    policy = request.app[PARTS].config.access
+    offered = request.query.get("token")
+    if offered and policy.viewer_for_token(offered) is not None:
+        # a wall screen opened with ?token=...: keep it in a cookie and drop it from the address bar
+        query = {k: v for k, v in request.query.items() if k != "token"}
+        target = request.rel_url.with_query(query)
+        response = web.HTTPFound(str(target))
+        response.set_cookie(COOKIE, offered, httponly=True, samesite="Strict", path="/")
+        raise response
+    viewer = policy.authenticate(request.headers, request.cookies)
+    if viewer is None:
+        return _json(
+            {"error": "unauthorized", "message": "this dashboard needs a token (Bearer, basic auth or ?token=)"},
+            status=401, headers={"WWW-Authenticate": 'Basic realm="ioc-dashboard", charset="UTF-8"'},
+        )
+    request[VIEWER] = viewer
+    return await handler(request)
+
+
+# -- pages ------------------------------------------------------------------------------------
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def health(request: web.Request) -> web.Response:
+    parts = request.app[PARTS]
+    info = parts.boundaries.info()
+    healthy = info["state"] != "missing"
+    return _json({"status": "ok" if healthy else "degraded", "boundaries": info["state"],
+                  "metrics_source": parts.config.metrics_source, "feed": parts.hub.status["state"]},
+                 status=200 if healthy else 503)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(selfmetrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+# -- API --------------------------------------------------------------------------------------
+async def metrics_view(parts: Parts) -> MetricsView:
+    if parts.metrics is None:
+        view = MetricsView(state="no_source", source="none",
+                           message="no metrics source: set IOC_PROMETHEUS_URL or IOC_WORKER_METRICS_URLS")
+    else:
+        view = await parts.metrics.view()
+    selfmetrics.source_up.labels(view.source).set(0 if view.state in ("unreachable", "no_source") else 1)
+    return view
+
+
+def ward_rows(parts: Parts, view: MetricsView, summary: IncidentSummary) -> list[dict[str, Any]]:
+    """The per-ward table of the city: metrics' open and routed counts, the serving state's overdue
+    and median time to acknowledge; ``None`` wherever the source of a column said nothing."""
+    rows = []
+    for code in parts.boundaries.city_codes:
+        figures = summary.wards.get(code)
+        rows.append({
+            "code": code,
+            "name": parts.boundaries.name_of(code),
+            "open": view.open_by_ward.get(code, 0) if view.has_numbers else None,
+            "routed": view.routed_by_ward.get(code, 0) if view.has_numbers else None,
+            "open_serving": None if figures is None else figures.open,
+            "overdue": None if figures is None else figures.overdue,
+            "median_ack_s": None if figures is None else figures.median_ack_s,
+        })
+    rows.sort(key=lambda r: (-(r["open"] or r["open_serving"] or 0), -(r["overdue"] or 0), r["code"]))
+    return rows
+
+
+async def overview(request: web.Request) -> web.Response:
+    parts = request.app[PARTS]
+    scope = _scope(request)
+    if scope is None:
+        return _bad_scope(request)
+    view, summary = await asyncio.gather(metrics_view(parts), parts.incidents.summary(parts.boundaries.city_codes))
+    parts.boundaries.maybe_stale(view.boundary_generations)
+    wanted = None if scope == "national" else set(parts.boundaries.city_codes)
+    return _json({
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "city": parts.config.city,
+        "province_code": parts.config.province_code,
+        "scope": scope,
+        "viewer": request[VIEWER].to_json(),
+        "boundaries": parts.boundaries.info(),
+        "metrics": view.to_json(),
+        "map_values": {
+            "open": {k: v for k, v in view.open_by_ward.items() if wanted is None or k in wanted},
+            "overdue": {k: f.overdue for k, f in summary.wards.items() if f.overdue},
+        },
+        "incidents": {"state": summary.state, "message": summary.message},
+        "wards": ward_rows(parts, view, summary),
+        "feed": parts.hub.status,
+    })
+
+
+async def map_layer(request: web.Request) -> web.StreamResponse:
+    parts = request.app[PARTS]
+    scope = _scope(request)
+    if scope is None:
+        return _bad_scope(request)
+    try:
+        layer = await parts.boundaries.layer(scope)
+    except BoundaryError as exc:
+        return _json({"error": "no_boundaries", "message": str(exc)}, status=503)
+    headers = {"ETag": layer.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if request.headers.get("If-None-Match") == layer.etag:
+        return web.Response(status=304, headers=headers)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=layer.gzipped, headers=headers, content_type="application/json")
+    return web.Response(body=layer.body, headers=headers, content_type="application/json")
+
+
+# camera labels and sensor kinds have no Vietnamese label in the vocabulary
+_VIETNAMESE = {
+    "fire_smoke": "Khói, lửa", "accident": "Tai nạn", "congestion": "Ùn tắc", "illegal_parking": "Đỗ xe trái phép",
+    "crowd": "Tụ tập đông người", "water_level": "Mực nước", "rainfall": "Lượng mưa", "tide": "Triều cường",
+    "pm25": "Bụi mịn PM2.5",
+}
+
+
+def category_labels() -> dict[str, dict[str, str]]:
+    """Event kinds in both languages: Vietnamese from the category vocabulary, English from the code."""
+    kinds = {*REPORT_CATEGORIES, *CAMERA_LABELS, *SENSOR_KINDS}
+    out = {}
+    for kind in sorted(kinds):
+        english = kind.replace("_", " ").capitalize()
+        vietnamese = REPORT_CATEGORIES[kind][0] if kind in REPORT_CATEGORIES else _VIETNAMESE.get(kind, english)
+        out[kind] = {"vi": vietnamese, "en": english}
+    return out
+
+
+async def labels(request: web.Request) -> web.Response:
+    return _json({"categories": category_labels()}, headers={"Cache-Control": "max-age=3600"})
+
+
+async def _send(response: web.StreamResponse, event: str, payload: dict[str, Any]) -> None:
+    await response.write(b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n")
+
+
+async def feed(request: web.Request) -> web.StreamResponse:
+    parts = request.app[PARTS]
+    viewer: Viewer = request[VIEWER]
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+    })
+    await response.prepare(request)
+    queue = parts.hub.subscribe()
+    selfmetrics.feed_clients.set(parts.hub.subscriber_count)
+    try:
+        await _send(response, "status", parts.hub.status)
+        for item in list(parts.hub.items):
+            await _send(response, "item", for_viewer(item, viewer))
+        while True:
+            try:
+                kind, payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if kind == "close":
+                break
+            await _send(response, kind, for_viewer(payload, viewer) if kind == "item" else payload)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        parts.hub.unsubscribe(queue)
+        selfmetrics.feed_clients.set(parts.hub.subscriber_count)
+    return response
+
+
+async def incidents_list(request: web.Request) -> web.Response:
+    index = request.app[PARTS].incidents.index()
+    if index is None:
+        return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
+    status, body = await queries.list_response(index, request.query)
+    return _json(body, status=status)
+
+
+async def incident_detail(request: web.Request) -> web.Response:
+    index = request.app[PARTS].incidents.index()
+    if index is None:
+        return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
+    status, body = await queries.detail_response(index, request.match_info["incident_id"])
+    return _json(body, status=status)
+
+
+# -- life cycle -------------------------------------------------------------------------------
+async def _startup(app: web.Application) -> None:
+    parts = app[PARTS]
+    await parts.boundaries.start()
+    if parts.metrics is not None:
+        await parts.metrics.start()
+    with contextlib.suppress(Exception):  # an unreachable incident store only leaves the feed empty at first
+        parts.hub.seed([item_from_incident(i) for i in reversed(await parts.incidents.recent())])
+    if parts.feed is not None:
+        await parts.feed.start()
+
+
+async def _shutdown(app: web.Application) -> None:
+    parts = app[PARTS]
+    parts.hub.close_all()
+
+
+async def _cleanup(app: web.Application) -> None:
+    parts = app[PARTS]
+    if parts.feed is not None:
+        await parts.feed.stop()
+    if parts.metrics is not None:
+        await parts.metrics.stop()
+    await parts.incidents.stop()
+
+
+def create_app(parts: Parts) -> web.Application:
+    app = web.Application(middlewares=[access_middleware])
+    app[PARTS] = parts
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/api/overview", overview)
+    app.router.add_get("/api/map", map_layer)
+    app.router.add_get("/api/feed", feed)
+    app.router.add_get("/api/labels", labels)
+    app.router.add_get("/api/incidents", incidents_list)
+    app.router.add_get("/api/incidents/{incident_id}", incident_detail)
+    app.router.add_static("/static", STATIC, append_version=False)
+    app.on_startup.append(_startup)
+    app.on_shutdown.append(_shutdown)
+    app.on_cleanup.append(_cleanup)
+    return app
+
+
+def build_parts(config: DashboardConfig) -> Parts:
+    """The production wiring: registry, Prometheus or workers, Redis, Kafka, per the configuration."""
+    from dashboards.boundaries import registry_loader
+    from dashboards.sources.prometheus import PrometheusMetrics
+    from dashboards.sources.workers import WorkerMetrics
+
+    s = config.settings
+    metrics: MetricsSource | None = None
+    if s.prometheus_url:
+        metrics = PrometheusMetrics(s.prometheus_url, config.prometheus_worker_job)
+    elif config.worker_metrics_urls:
+        metrics = WorkerMetrics(config.worker_metrics_urls)
+    boundaries = BoundaryView(registry_loader(s.data_dir), config.province_code)
+    hub = FeedHub()
+    feed_source = None
+    if s.kafka_bootstrap:
+        feed_source = KafkaFeed(s.kafka_bootstrap, lambda: boundaries.city_codes, hub)
+    return Parts(config, boundaries, metrics, IncidentSource(s.redis_url), hub, feed_source)
