@@ -38,7 +38,7 @@ import yaml
 
 from routers.decision import Decision
 from routers.events import Event, GeoPoint, Source
-from routers.locate.result import Candidate, Location, WardRef
+from routers.locate.result import Candidate, Location, Status, WardRef
 from routers.rules.clock import parse_local_time
 from routers.rules.evaluate import evaluate_with_state
 from routers.rules.model import Ruleset
@@ -124,9 +124,12 @@ def location_from_json(data: dict[str, Any] | None) -> Location:
         else Candidate(str(c), "")
         for c in data.get("candidates") or ()
     )
-    status = data.get("status") or ("resolved" if ref is not None else "ambiguous" if candidates else "unresolved")
-    if status not in ("resolved", "ambiguous", "unresolved"):
-        raise CaseError(f"location status must be resolved, ambiguous or unresolved, got {status!r}")
+    status: Status = "resolved" if ref is not None else "ambiguous" if candidates else "unresolved"
+    given = data.get("status")
+    if given is not None:
+        if given not in ("resolved", "ambiguous", "unresolved"):
+            raise CaseError(f"location status must be resolved, ambiguous or unresolved, got {given!r}")
+        status = given
     if status == "resolved" and ref is None:
         raise CaseError("a resolved location needs a ward")
     return Location(

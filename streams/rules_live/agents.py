@@ -6,17 +6,21 @@ partition: only one worker would see each version. The follower reads without a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from yarl import URL
+
 from streams.app import app
 from streams.rules_live.active import active_ruleset
 from streams.rules_live.follow import RulesFollower
 
 
-def bootstrap_of_app() -> str:
-    """``host:port,...`` of the brokers the app was configured with."""
-    return ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker)
+def bootstrap_of(brokers: Iterable[URL]) -> str:
+    """``host:port,...`` of Faust broker URLs (``kafka://host:port``)."""
+    return ",".join(f"{url.host}:{url.port or 9092}" for url in brokers)
 
 
 @app.task
 async def follow_rules() -> None:
     active_ruleset()  # load the initial version (and publish ioc_rules_info) before the first batch
-    await RulesFollower(bootstrap_of_app()).run()
+    await RulesFollower(bootstrap_of(app.conf.broker)).run()
