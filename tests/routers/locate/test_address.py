@@ -1,0 +1,98 @@
+"""Addresses in the new and the pre-merger format, abbreviated, unaccented, from vanished provinces."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from routers.exceptions import Rejected
+from routers.locate.address import MAX_ADDRESS_CHARS, check_address, normalize_address, resolve_address
+
+XUAN_HOA, BAN_CO, SAI_GON, BINH_TRUNG, TAN_DINH, BEN_THANH = (
+    "27139",
+    "27154",
+    "26740",
+    "27097",
+    "26737",
+    "26743",
+)
+
+# (address, kind, expected codes). Split old wards list every receiving ward.
+CASES = [
+    # the wards the city's own reports name, from new and old addresses
+    ("Phường Xuân Hoà, TP.HCM", "new", (XUAN_HOA,)),
+    ("P.7, Q.3, TP.HCM", "legacy", (XUAN_HOA,)),  # Phường 7 -> Võ Thị Sáu (2020) -> Xuân Hoà
+    ("F7, Q3, HCM", "legacy", (XUAN_HOA,)),
+    ("Phuong Vo Thi Sau, Quan 3, Ho Chi Minh", "legacy", (XUAN_HOA,)),
+    ("Phường Bàn Cờ, Thành phố Hồ Chí Minh", "new", (BAN_CO,)),
+    ("P.1, Q.3, TP.HCM", "legacy", (BAN_CO,)),
+    ("Phường 4, Quận 3, TP.HCM", "legacy", (XUAN_HOA, BAN_CO)),  # split
+    ("phuong sai gon, tp hcm", "new", (SAI_GON,)),
+    ("123 Lê Lợi, P. Bến Nghé, Q.1, TP.HCM", "legacy", (SAI_GON,)),
+    ("Phường Bình Trưng, TP.HCM", "new", (BINH_TRUNG,)),
+    ("P. Bình Trưng Tây, TP. Thủ Đức, TP.HCM", "legacy", (BINH_TRUNG,)),
+    ("Phường Bình Trưng Đông, Thành phố Thủ Đức, Hồ Chí Minh", "legacy", (BINH_TRUNG,)),
+    # split wards named in the issue
+    ("Phường Đa Kao, Quận 1, TP.HCM", "legacy", (TAN_DINH, SAI_GON)),
+    ("Phường Đa Kao, TP.HCM", "legacy", (TAN_DINH, SAI_GON)),  # without its district
+    ("P. Nguyễn Thái Bình, Q.1, TP.HCM", "legacy", (SAI_GON, BEN_THANH)),
+    ("Phường Cửa Đông, Quận Hoàn Kiếm, Hà Nội", "legacy", ("00004", "00070")),
+    # provinces that no longer exist
+    ("Phường Phú Cường, TP. Thủ Dầu Một, Bình Dương", "legacy", ("25747",)),
+    ("Xã Long Sơn, TP Vũng Tàu, Bà Rịa-Vũng Tàu", "legacy", ("26545",)),
+    ("Xa Long Son, BR-VT", "legacy", ("26545",)),
+    ("Phường Cẩm Phô, TP. Hội An, Quảng Nam", "legacy", ("20410",)),
+    # a new ward sharing an old district's name is only that ward when named as a ward
+    ("Phường Bình Thạnh, TP.HCM", "new", ("26929",)),
+    ("P.7, Q.Bình Thạnh, TP.HCM", "legacy", ("26944",)),
+    ("Phường Thủ Đức, TP.HCM", "new", ("26824",)),
+]
+
+
+@pytest.mark.parametrize(("address", "kind", "codes"), CASES)
+def test_address_table(address: str, kind: str, codes: tuple[str, ...]) -> None:
+    match = resolve_address(address)
+    assert match is not None, address
+    assert (match.kind, match.codes) == (kind, tuple(sorted(codes)))
+
+
+@pytest.mark.parametrize(
+    "address", ["asdf qwer", "Hà Nội", "TX. Tân Uyên, Bình Dương", "Phường Không Tồn Tại, TP.HCM", "!!!"]
+)
+def test_no_fuzzy_guess(address: str) -> None:
+    assert resolve_address(address) is None
+
+
+def test_normalize_expands_old_abbreviations() -> None:
+    assert normalize_address("P.7, Q.3, TP.HCM") == "Phường 7, Quận 3, Thành phố Hồ Chí Minh"
+    assert normalize_address("TT. Củ Chi, H. Củ Chi") == "Thị trấn Củ Chi, Huyện Củ Chi"
+    assert normalize_address("F12,  Q10\t, TX. X") == "Phường 12, Quận 10 , Thị xã X"
+
+
+def test_long_and_non_text_addresses_are_rejected() -> None:
+    with pytest.raises(
+        Rejected, match=f"invalid_address: address is 501 characters, the limit is {MAX_ADDRESS_CHARS}"
+    ):
+        check_address("x" * 501)
+    with pytest.raises(Rejected, match="invalid_address: address must be text, got int"):
+        check_address(42)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("old_name", "province_code"),
+    [("Phường Đa Kao", "79"), ("Phường Nguyễn Thái Bình", "79"), ("Phường Cửa Đông", "01")],
+)
+def test_split_wards_match_published_lineage(
+    shared_boundaries: Path, old_name: str, province_code: str
+) -> None:
+    """The candidates are exactly the new wards whose published predecessors name the old ward."""
+    with open(shared_boundaries / "lineage-2025.csv", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["province_code"] == province_code]
+    published = {r["code"] for r in rows if old_name in r["predecessors"]}
+    assert len(published) >= 2
+    city = "TP.HCM" if province_code == "79" else "Hà Nội"
+    match = resolve_address(f"{old_name}, {city}")
+    assert match is not None and set(match.codes) == published
