@@ -159,6 +159,14 @@ async def dead_letter(raw: bytes, rejected: Rejected, origin: tuple[str, int, in
     await _deliver([(topics.DEADLETTER, key, orjson.dumps(body))])
 
 
+async def _survive(raw: bytes, exc: Exception, origin: tuple[str, int, int], key: bytes | None) -> None:
+    """Park the input on dead-letter (``lifecycle_error``) so the partition moves on."""
+    try:
+        await dead_letter(raw, Rejected("lifecycle_error", f"{type(exc).__name__}: {exc}"), origin, key)
+    except Exception:
+        log.exception("lifecycle: could not dead-letter %s/%s/%s", *origin)
+
+
 # -- inputs ---------------------------------------------------------------------------------------
 async def handle_routed(raw: bytes, origin: tuple[str, int, int], key: bytes | None) -> None:
     the_book = book()
@@ -219,10 +227,15 @@ async def lifecycle(stream: Any) -> None:
     """The only writer of the incident tables (partition = the ward's partition)."""
     async for event in stream.events():
         message = event.message
-        if message.topic == COMMANDS:
-            await handle_command(event.value, message.key)
-        else:
-            await handle_routed(event.value, (message.topic, message.partition, message.offset), message.key)
+        origin = (message.topic, message.partition, message.offset)
+        try:
+            if message.topic == COMMANDS:
+                await handle_command(event.value, message.key)
+            else:
+                await handle_routed(event.value, origin, message.key)
+        except Exception as exc:  # a bug or an unreachable topic must not stop every ward's lifecycle
+            log.exception("lifecycle: %s/%s/%s failed", *origin)
+            await _survive(event.value or b"", exc, origin, message.key)
 
 
 @app.agent(status_topic)
@@ -241,7 +254,11 @@ async def status_intake(stream: Any) -> None:
             "kind": "update", "update": body, "raw": raw.decode("utf-8"),
             "origin": {"topic": origin[0], "partition": origin[1], "offset": origin[2]},
         }
-        await _deliver([(COMMANDS, update.ward.encode(), orjson.dumps(command))])
+        try:
+            await _deliver([(COMMANDS, update.ward.encode(), orjson.dumps(command))])
+        except Exception as exc:
+            log.exception("status intake: %s/%s/%s failed", *origin)
+            await _survive(raw, exc, origin, message.key)
 
 
 # -- timers ---------------------------------------------------------------------------------------
