@@ -218,3 +218,19 @@ def test_cli_lists_shows_and_acknowledges(worker: Worker, kafka_bootstrap: str, 
     assert refused.exit_code == 2 and "to_ward" in refused.output
     missing = runner.invoke(main, ["incidents", "show", "inc-nope", "--json"], env=env)
     assert missing.exit_code == 1 and orjson.loads(missing.output)["error"] == "unknown_incident"
+
+
+def test_malformed_routed_messages_are_dead_lettered(worker: Worker, kafka_bootstrap: str) -> None:
+    prod = producer(kafka_bootstrap)
+    send(prod, topics.ROUTED, OTHER.code, b"\x00not json")
+    send(prod, topics.ROUTED, OTHER.code, {"specversion": "1.0", "data": {"event": {}}})
+    dead = Reader(kafka_bootstrap, topics.DEADLETTER)
+
+    def reasons(seen: list) -> list[str]:
+        return sorted(v["data"]["reason"] for _, v in seen if v["data"]["topic"] == topics.ROUTED)
+
+    dead.wait_for(lambda seen: len(reasons(seen)) >= 2)
+    assert reasons(dead.seen) == ["bad_json", "malformed_routed"]
+    status, _ = worker.get("/healthz")
+    assert status == 200  # the agent is still running
+    dead.close()

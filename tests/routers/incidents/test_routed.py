@@ -1,0 +1,56 @@
+"""Reading the pipeline's ioc.routed envelope: what the lifecycle takes, and what it refuses."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from routers.exceptions import Rejected
+from routers.incidents.routed import routed_from_envelope
+from tests.routers.incidents.factories import T0, envelope
+
+
+def test_reads_the_real_envelope() -> None:
+    event = routed_from_envelope(envelope("cam-1", source="camera", kind="fire_smoke", priority="P1",
+                                          suppressed="quiet_window", group_key="fire:27142"))
+    assert (event.event_id, event.source, event.kind, event.family) == ("cam-1", "camera", "fire_smoke", "fire")
+    assert event.ward == "27142" and event.ward_name == "Phường Xuân Hòa" and event.province_code == "79"
+    assert event.occurred_at == T0 and event.priority == "P1" and event.sla.ack_s == 900
+    assert event.suppressed == "quiet_window" and event.group_key == "fire:27142"
+    assert event.targets == ("ward:27142", "agency:flood-control")
+
+
+def _broken(path: tuple[str, ...], value: object) -> dict:
+    body = copy.deepcopy(envelope("r1"))
+    node = body
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("data",), KeyError, "envelope.data is missing"),
+        (("data", "location", "ward"), None, "data.location.ward has the wrong type"),
+        (("data", "event", "id"), 7, "data.event.id has the wrong type"),
+        (("data", "event", "occurred_at"), "noon", "not an ISO 8601"),
+        (("data", "event", "point"), {"lat": "x", "lon": 1}, "numeric lat and lon"),
+        (("data", "decision", "sla"), KeyError, "data.decision.sla is missing"),
+        (("data", "decision", "sla", "ack_s"), "soon", "data.decision.sla.ack_s has the wrong type"),
+    ],
+)
+def test_malformed_is_rejected(path: tuple[str, ...], value: object, message: str) -> None:
+    with pytest.raises(Rejected, match=message) as caught:
+        routed_from_envelope(_broken(path, value))
+    assert caught.value.reason == "malformed_routed"
+
+
+def test_not_an_object() -> None:
+    with pytest.raises(Rejected):
+        routed_from_envelope([1, 2])
