@@ -94,7 +94,27 @@ def as_aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=LOCAL_TZ) if moment.tzinfo is None else moment
 
 
+_OFFSET_BY_HOUR: dict[int, int] = {}  # UTC hour -> Asia/Ho_Chi_Minh offset (s), filled from zoneinfo
+
+
+def local_minute_and_weekday_at(epoch: float) -> tuple[int, int]:
+    """Minute of day and weekday (Monday 0) in Asia/Ho_Chi_Minh of a POSIX time.
+
+    The offset comes from zoneinfo, cached per UTC hour, so the hot path is integer arithmetic
+    instead of a datetime conversion per event.
+    """
+    hour = int(epoch // 3600)
+    offset = _OFFSET_BY_HOUR.get(hour)
+    if offset is None:
+        if len(_OFFSET_BY_HOUR) > 100_000:
+            _OFFSET_BY_HOUR.clear()
+        utcoffset = datetime.fromtimestamp(hour * 3600, LOCAL_TZ).utcoffset()
+        offset = int(utcoffset.total_seconds()) if utcoffset is not None else 0
+        _OFFSET_BY_HOUR[hour] = offset
+    local = int(epoch // 1) + offset
+    return (local // 60) % 1440, (local // 86400 + 3) % 7  # 1970-01-01 was a Thursday (3)
+
+
 def local_minute_and_weekday(moment: datetime) -> tuple[int, int]:
-    """Minute of day and weekday of ``moment`` in Asia/Ho_Chi_Minh (one conversion per event)."""
-    local = as_aware(moment).astimezone(LOCAL_TZ)
-    return local.hour * 60 + local.minute, local.weekday()
+    """Minute of day and weekday of ``moment`` in Asia/Ho_Chi_Minh (naive = already local)."""
+    return local_minute_and_weekday_at(as_aware(moment).timestamp())

@@ -55,7 +55,7 @@ from routers.categories import SENSOR_KINDS, family_of
 from routers.decision import Decision, Sla
 from routers.events import Event
 from routers.locate.result import Location
-from routers.rules.clock import as_aware, local_minute_and_weekday
+from routers.rules.clock import as_aware, local_minute_and_weekday_at
 from routers.rules.matchers import Facts, all_match, first_failure
 from routers.rules.model import Route, Ruleset
 from routers.rules.state import EMPTY_CONTEXT, NO_CHANGE, Inhibitor, RuleContext, SensorState, StateChange
@@ -135,7 +135,7 @@ def build_facts(
         epoch=when.timestamp(),
     )
     if ruleset.needs_clock:
-        facts.minute, facts.weekday = local_minute_and_weekday(when)
+        facts.minute, facts.weekday = local_minute_and_weekday_at(facts.epoch)
     return facts, change
 
 

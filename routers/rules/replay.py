@@ -11,7 +11,7 @@ that open work (not suppressed); suppressed decisions are counted apart.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,9 +142,3 @@ def replay(
                 report.examples.append(Example(event, a, b))
     return report
 
-
-def progress_items(items: Iterable[tuple[Event, Location]], on_item: Any) -> Iterator[tuple[Event, Location]]:
-    """Pass items through, calling ``on_item()`` for each (a progress bar hook)."""
-    for item in items:
-        on_item()
-        yield item

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from routers.categories import REPORT_CATEGORIES
 from routers.rules import evaluate, load_ruleset
-from routers.rules.clock import in_window, local_minute_and_weekday, parse_window
+from routers.rules.clock import LOCAL_TZ, in_window, local_minute_and_weekday, parse_window
 from tests.routers.rules.rules_helpers import at_ward, report
 
 CATEGORIES = sorted(REPORT_CATEGORIES)[:8]
@@ -176,7 +176,10 @@ def test_time_window_is_half_open_and_wraps_midnight(start, end, minute) -> None
         assert inside == (not (end <= minute < start))
 
 
-@given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)))
-def test_local_time_is_utc_plus_seven(moment) -> None:
-    local = moment + timedelta(hours=7)  # Viet Nam has no daylight saving time
+@given(st.datetimes(min_value=datetime(1960, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)))
+def test_local_time_agrees_with_zoneinfo(moment) -> None:
+    local = moment.astimezone(LOCAL_TZ)  # includes the pre-1975 UTC+8 years in the south
     assert local_minute_and_weekday(moment) == (local.hour * 60 + local.minute, local.weekday())
+    if moment.year >= 1976:
+        plus7 = moment + timedelta(hours=7)
+        assert (plus7.hour, plus7.weekday()) == (local.hour, local.weekday())
