@@ -21,6 +21,7 @@ so with the correction ``"no_generation_for_time"``.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -30,10 +31,12 @@ from routers.boundaries.lineage import admin_data
 from routers.events import GeoPoint
 from routers.exceptions import BoundaryError, Rejected
 from routers.locate.address import _key, check_address, resolve_address
-from routers.locate.coords import check_accuracy, check_coordinates
+from routers.locate.coords import VIETNAM_LAT, VIETNAM_LON, check_accuracy, check_coordinates
 from routers.locate.result import Candidate, Location, Method, WardRef
 
 NO_GENERATION_FOR_TIME = "no_generation_for_time"
+_LAT_MIN, _LAT_MAX = VIETNAM_LAT
+_LON_MIN, _LON_MAX = VIETNAM_LON
 
 
 class _Serving:
@@ -63,7 +66,7 @@ class Locator:
         self._serving = [_Serving(g) for g in ordered]
         self.nearest_max_m = nearest_max_m
         self._current: _Serving | None = None
-        self._current_until: datetime | None = None
+        self._current_until_ts = -math.inf
 
     @property
     def generations(self) -> list[Generation]:
@@ -87,18 +90,36 @@ class Locator:
         return self._serving[-1], (NO_GENERATION_FOR_TIME,)
 
     def _pick_now(self) -> _Serving:
-        now = datetime.now(UTC)
-        if self._current is not None and (self._current_until is None or now < self._current_until):
+        # The hot path: compare a float clock with the instant the choice may change, instead of
+        # building a datetime per event.
+        if self._current is not None and time.time() < self._current_until_ts:
             return self._current
+        now = datetime.now(UTC)
         serving, _ = self._pick(now)
+        changes = [g.valid_from for g in self.generations if g.valid_from > now]
+        if serving.generation.valid_to is not None:
+            changes.append(serving.generation.valid_to)
         self._current = serving
-        self._current_until = serving.generation.valid_to
+        self._current_until_ts = min(changes).timestamp() if changes else math.inf
         return serving
 
     # -- points -----------------------------------------------------------------------------
     def locate_point(
         self, lat: float, lon: float, accuracy_m: float | None = None, at: datetime | None = None
     ) -> Location:
+        # Fast path: a plain float pair inside Vietnam's box (NaN fails every comparison).
+        if (
+            accuracy_m is None
+            and at is None
+            and type(lat) is float
+            and type(lon) is float
+            and _LAT_MIN <= lat <= _LAT_MAX
+            and _LON_MIN <= lon <= _LON_MAX
+        ):
+            serving = self._pick_now()
+            i = serving.generation.index.ward_at(lon, lat)
+            if i != EMPTY:
+                return serving.plain[i]
         y, x, corrections = check_coordinates(lat, lon)
         radius = check_accuracy(accuracy_m)
         serving, picked = self._pick(at)
