@@ -67,6 +67,7 @@ class Locator:
         self.nearest_max_m = nearest_max_m
         self._current: _Serving | None = None
         self._current_until_ts = -math.inf
+        self._current_corrections: tuple[str, ...] = ()
 
     @property
     def generations(self) -> list[Generation]:
@@ -75,7 +76,8 @@ class Locator:
     # -- generation by time ---------------------------------------------------------------
     def _pick(self, at: datetime | None) -> tuple[_Serving, tuple[str, ...]]:
         if at is None:
-            return self._pick_now(), ()
+            serving = self._pick_now()
+            return serving, self._current_corrections
         if at.tzinfo is None:
             raise Rejected("invalid_time", f"event time {at.isoformat()} has no time zone")
         chosen = None
@@ -95,7 +97,8 @@ class Locator:
         if self._current is not None and time.time() < self._current_until_ts:
             return self._current
         now = datetime.now(UTC)
-        serving, _ = self._pick(now)
+        serving, corrections = self._pick(now)
+        self._current_corrections = corrections
         changes = [g.valid_from for g in self.generations if g.valid_from > now]
         if serving.generation.valid_to is not None:
             changes.append(serving.generation.valid_to)
@@ -118,7 +121,7 @@ class Locator:
         ):
             serving = self._pick_now()
             i = serving.generation.index.ward_at(lon, lat)
-            if i != EMPTY:
+            if i != EMPTY and not self._current_corrections:
                 return serving.plain[i]
         y, x, corrections = check_coordinates(lat, lon)
         radius = check_accuracy(accuracy_m)

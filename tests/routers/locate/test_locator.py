@@ -189,3 +189,16 @@ def test_any_text_is_located_or_rejected(approx_data_dir: Path, text: str) -> No
         assert exc.reason == "invalid_address" and len(text) > 500
         return
     assert location.status in ("resolved", "ambiguous", "unresolved")
+
+
+def test_only_future_generations_say_so(tmp_path: Path) -> None:
+    box = shapely.box(106.68, 10.78, 106.70, 10.80)
+    wards = WardSet(
+        [Ward("26737", "Phường Tân Định", "79", "HCMC", 1.0, None, (10.79, 106.69))],
+        np.array([box], dtype=object),
+    )
+    registry = BoundaryRegistry(tmp_path)
+    future = registry.add(wards, name="future", valid_from=datetime(2099, 1, 1, tzinfo=VIETNAM_TZ))
+    registry.activate(future.id)
+    location = Locator(registry.load_for_serving()).locate_point(10.79, 106.69)
+    assert location.generation == future.id and location.corrections == ("no_generation_for_time",)
