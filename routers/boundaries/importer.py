@@ -2,7 +2,7 @@
 
 Refused (the import fails, every reason listed): a feature without a code, a missing, empty or
 non-polygon geometry, wrong coordinate nesting, non-numeric or out-of-range coordinates,
-coordinates in (lat, lon) order, duplicate codes. Repaired (and reported): unclosed rings,
+coordinates in (lat, lon) order (named as such), duplicate codes. Repaired (and reported): unclosed rings,
 rings with too few points, invalid polygons (self-intersections, bow-ties, holes outside their
 shell) via ``shapely.make_valid``. Reported for review: overlaps and gaps between wards, with
 their area and where they are.
@@ -91,7 +91,8 @@ def _position(value: Any, where: str) -> tuple[float, float]:
         if not math.isfinite(v):
             raise FeatureError(f"non-finite coordinate {v!r} at {where}")
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-        raise FeatureError(f"coordinate out of range (lon {lon}, lat {lat}) at {where}")
+        hint = "; looks like (lat, lon) order, GeoJSON positions are [lon, lat]" if -90 <= lon <= 90 else ""
+        raise FeatureError(f"coordinate out of range (lon {lon}, lat {lat}) at {where}{hint}")
     return float(lon), float(lat)
 
 
