@@ -3,7 +3,8 @@
 Two ways to correlate, both within one ward (the unit of partitioning, see docs/lifecycle.md):
 
 1. **Rule grouping**: the decision's ``group_key`` equals the incident's, and the event lies
-   within the correlation window of the incident's latest evidence.
+   within the rule's ``group_window_s`` (else ``window_s``) of the incident's first event: the
+   group window starts with the event that opened the incident, at any distance.
 2. **Space-time**: same category family (``routers.categories.family_of``; family ``other`` never
    correlates by place), within ``radius_m`` metres (geodesic, WGS84) and ``window_s`` seconds of
    the incident's latest evidence. A cheap bounding-box test runs before the geodesic one.
@@ -64,10 +65,14 @@ def _in_window(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy
 
 def score(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy) -> float | None:
     """``None`` when the event does not belong to ``incident``; else lower is a better match."""
-    if not incident.is_open or incident.ward != event.ward or not _in_window(incident, event, policy):
+    if not incident.is_open or incident.ward != event.ward:
         return None
     if event.group_key is not None and event.group_key == incident.group_key:
-        return -1.0  # the rule said so: beats any distance
+        window = policy.window_s if event.group_window_s is None else event.group_window_s
+        if abs((event.occurred_at - incident.first_seen).total_seconds()) <= window:
+            return -1.0  # the rule said so: beats any distance
+    if not _in_window(incident, event, policy):
+        return None
     if event.family != incident.family or event.family == "other":
         return None
     if event.device_id is not None and any(e.device_id == event.device_id for e in incident.evidence):

@@ -2,6 +2,9 @@
 
 The envelope is built by :func:`routers.envelope.routed` with ``target="lifecycle"``; it carries
 no personal data. Anything malformed is :class:`~routers.exceptions.Rejected` with a reason.
+
+An *ambiguous* location (no ward, several candidate wards; the rules deliver the event to every
+candidate) is owned by the first candidate: one incident, in the ward the locator ranked first.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class RoutedEvent:
     matched: tuple[str, ...]
     suppressed: str | None
     group_key: str | None
+    group_window_s: int | None = None  # the rule's group_window; None: the correlation window
     device_id: str | None = None
     value: float | None = None
 
@@ -50,13 +54,28 @@ def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     return value
 
 
+def _window(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        raise Rejected("malformed_routed", "data.decision.group_window_s must be a non-negative integer")
+    return raw
+
+
 def routed_from_envelope(envelope: Any) -> RoutedEvent:
     """``ioc.routed`` envelope (already JSON-decoded) -> :class:`RoutedEvent`."""
     data = _need(envelope, "data", dict, "envelope")
     event = _need(data, "event", dict, "data")
     location = _need(data, "location", dict, "data")
     decision = _need(data, "decision", dict, "data")
-    ward = _need(location, "ward", dict, "data.location")
+    ward = location.get("ward")
+    if ward is None:
+        candidates = location.get("candidates") or []
+        if not candidates or not isinstance(candidates[0], dict) or not isinstance(candidates[0].get("code"), str):
+            raise Rejected("malformed_routed", "data.location has neither a ward nor candidate wards")
+        ward = {"code": candidates[0]["code"], "name": candidates[0].get("name") or "", "province_code": ""}
+    elif not isinstance(ward, dict):
+        raise Rejected("malformed_routed", "data.location.ward has the wrong type")
     sla = _need(decision, "sla", dict, "data.decision")
     point = event.get("point")
     lat = lon = None
@@ -87,6 +106,7 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             matched=tuple(decision.get("matched") or ()),
             suppressed=str(suppressed) if suppressed else None,
             group_key=decision.get("group_key") or None,
+            group_window_s=_window(decision.get("group_window_s")),
             device_id=event.get("device_id"),
             value=float(value) if isinstance(value, int | float) else None,
         )

@@ -175,6 +175,11 @@ async def handle_routed(raw: bytes, origin: tuple[str, int, int], key: bytes | N
     except Rejected as rejected:
         await dead_letter(raw, rejected, origin, key)
         return
+    if key != event.ward.encode():
+        # Not keyed by its owner (an ambiguous location is keyed "city"): move it to the owner's partition.
+        command = {"kind": "routed", "envelope": orjson.loads(raw), "origin": list(origin)}
+        await _deliver([(COMMANDS, event.ward.encode(), orjson.dumps(command))])
+        return
     await publish(the_book.on_routed(event, services().clock.now()), the_book)
 
 
@@ -202,6 +207,9 @@ async def handle_command(raw: bytes, key: bytes | None) -> None:
     if kind == "tick":
         await publish(the_book.on_tick(command["ward"], now), the_book)
         services().ticked.pop(command["ward"], None)
+    elif kind == "routed":
+        event = routed_from_envelope(command["envelope"])
+        await publish(the_book.on_routed(event, now), the_book)
     elif kind == "housekeep":
         the_book.on_housekeeping(command["ward"], now)
     elif kind == "handoff":

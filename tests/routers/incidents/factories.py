@@ -32,6 +32,7 @@ def envelope(
     group_key: str | None = None,
     device_id: str | None = None,
     value: float | None = None,
+    group_window_s: int | None = None,
 ) -> dict[str, Any]:
     event = Event(
         id=event_id, source=Source(source), kind=kind, occurred_at=at,
@@ -42,7 +43,10 @@ def envelope(
         targets=targets or (f"ward:{ward.code}", "agency:flood-control"), priority=priority,  # type: ignore[arg-type]
         sla=sla, matched=("root", "flooding"), rules_version="test-1", suppressed=suppressed, group_key=group_key,
     )
-    return routed(event, location, decision, target="lifecycle", now=at)
+    body = routed(event, location, decision, target="lifecycle", now=at)
+    if group_window_s is not None:
+        body["data"]["decision"]["group_window_s"] = group_window_s
+    return body
 
 
 def routed_event(event_id: str, **kwargs: Any) -> RoutedEvent:

@@ -48,6 +48,13 @@ def test_rainstorm_in_xuan_hoa_is_one_incident_with_five_pieces_of_evidence() ->
         ("other ward", dict(ward=BEN_THANH, point=offset(10, 0)), False),
         ("no point, no group", dict(point=None), False),
         ("group key beats distance", dict(point=offset(3000, 0), group_key="g1"), True),
+        ("group window from the rule", dict(point=offset(3000, 0), group_key="g1", group_window_s=600,
+                                            at=T0 + minutes(9)), True),
+        ("after the rule's group window, far", dict(point=offset(3000, 0), group_key="g1", group_window_s=600,
+                                                    at=T0 + minutes(11)), False),
+        ("after the rule's group window, near", dict(point=offset(30, 0), group_key="g1", group_window_s=600,
+                                                     at=T0 + minutes(11)), True),
+        ("other group, far", dict(point=offset(3000, 0), group_key="g2"), False),
     ],
 )
 def test_second_event(name: str, second: dict, joins: bool) -> None:

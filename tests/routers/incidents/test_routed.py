@@ -19,6 +19,8 @@ def test_reads_the_real_envelope() -> None:
     assert event.occurred_at == T0 and event.priority == "P1" and event.sla.ack_s == 900
     assert event.suppressed == "quiet_window" and event.group_key == "fire:27142"
     assert event.targets == ("ward:27142", "agency:flood-control")
+    assert event.group_window_s is None
+    assert routed_from_envelope(envelope("r2", group_window_s=1800)).group_window_s == 1800
 
 
 def _broken(path: tuple[str, ...], value: object) -> dict:
@@ -37,12 +39,14 @@ def _broken(path: tuple[str, ...], value: object) -> dict:
     ("path", "value", "message"),
     [
         (("data",), KeyError, "envelope.data is missing"),
-        (("data", "location", "ward"), None, "data.location.ward has the wrong type"),
+        (("data", "location", "ward"), None, "neither a ward nor candidate wards"),
+        (("data", "location", "ward"), "27142", "data.location.ward has the wrong type"),
         (("data", "event", "id"), 7, "data.event.id has the wrong type"),
         (("data", "event", "occurred_at"), "noon", "not an ISO 8601"),
         (("data", "event", "point"), {"lat": "x", "lon": 1}, "numeric lat and lon"),
         (("data", "decision", "sla"), KeyError, "data.decision.sla is missing"),
         (("data", "decision", "sla", "ack_s"), "soon", "data.decision.sla.ack_s has the wrong type"),
+        (("data", "decision", "group_window_s"), "30m", "group_window_s must be a non-negative integer"),
     ],
 )
 def test_malformed_is_rejected(path: tuple[str, ...], value: object, message: str) -> None:
@@ -54,3 +58,12 @@ def test_malformed_is_rejected(path: tuple[str, ...], value: object, message: st
 def test_not_an_object() -> None:
     with pytest.raises(Rejected):
         routed_from_envelope([1, 2])
+
+
+def test_ambiguous_location_is_owned_by_the_first_candidate() -> None:
+    body = envelope("addr-1")
+    body["data"]["location"].update(status="ambiguous", ward=None, candidates=[
+        {"code": "26740", "name": "Phường Bến Thành", "distance_m": None},
+        {"code": "27142", "name": "Phường Xuân Hòa", "distance_m": None}])
+    event = routed_from_envelope(body)
+    assert event.ward == "26740" and event.ward_name == "Phường Bến Thành"

@@ -32,7 +32,8 @@ LOOP = WardRef("27139", "Phường Nhiêu Lộc", "79")
 OTHER = WardRef("26740", "Phường Bến Thành", "79")
 SLA_WARD = WardRef("27154", "Phường Bàn Cờ", "79")
 CLI_WARD = WardRef("27163", "Phường Tân Định", "79")
-WARDS = [RAIN.code, LOOP.code, OTHER.code, SLA_WARD.code, CLI_WARD.code]
+AMBIGUOUS = WardRef("27170", "Phường Xóm Chiếu", "79")
+WARDS = [RAIN.code, LOOP.code, OTHER.code, SLA_WARD.code, CLI_WARD.code, AMBIGUOUS.code]
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +235,18 @@ def test_malformed_routed_messages_are_dead_lettered(worker: Worker, kafka_boots
     status, _ = worker.get("/healthz")
     assert status == 200  # the agent is still running
     dead.close()
+
+
+def test_ambiguous_location_keyed_city_is_owned_by_its_first_candidate(worker: Worker, kafka_bootstrap: str) -> None:
+    body = envelope("amb-1", ward=AMBIGUOUS, at=now())
+    body["data"]["location"].update(status="ambiguous", ward=None, candidates=[
+        {"code": AMBIGUOUS.code, "name": AMBIGUOUS.name, "distance_m": None},
+        {"code": RAIN.code, "name": RAIN.name, "distance_m": None}])
+    send(producer(kafka_bootstrap), topics.ROUTED, "city", body)  # how the pipeline keys a ward-less location
+    states = Reader(kafka_bootstrap, topics.INCIDENTS)
+    states.wait_for(lambda seen: latest_states(seen, AMBIGUOUS.code))
+    [state] = latest_states(states.seen, AMBIGUOUS.code).values()
+    assert [e["event_id"] for e in state["evidence"]] == ["amb-1"]
+    status, listed = worker.get(f"/api/incidents?ward={AMBIGUOUS.code}")
+    assert status == 200 and listed["count"] == 1
+    states.close()
