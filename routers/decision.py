@@ -42,4 +42,5 @@ class Decision:
             "matched": list(self.matched),
             "suppressed": self.suppressed or False,
             "group_key": self.group_key,
+            "group_window_s": self.group_window_s,
         }

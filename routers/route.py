@@ -41,6 +41,14 @@ class Unroutable:
 
 
 @dataclass(frozen=True, slots=True)
+class Placed:
+    """Decoded and located; routing rules come next."""
+
+    event: Event
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
 class Routed:
     event: Event
     location: Location
@@ -64,6 +72,20 @@ def locate_event(event: Event, locator: LocatorLike, device_point: DeviceLookup)
     return location
 
 
+def place(
+    topic: str, raw: bytes | None, locator: LocatorLike, device_point: DeviceLookup, max_bytes: int
+) -> DeadLetter | Unroutable | Placed:
+    """Ingest and locate: the first half of routing, with no rule state involved."""
+    try:
+        event = decode(topic, raw, max_bytes)
+        location = locate_event(event, locator, device_point)
+    except Rejected as rejection:
+        return DeadLetter(rejection.reason, rejection.detail)
+    if location.status == "unresolved":
+        return Unroutable(event, location)
+    return Placed(event, location)
+
+
 def route_message(
     topic: str,
     raw: bytes | None,
@@ -72,11 +94,8 @@ def route_message(
     evaluate: Evaluate,
     max_bytes: int,
 ) -> Outcome:
-    try:
-        event = decode(topic, raw, max_bytes)
-        location = locate_event(event, locator, device_point)
-    except Rejected as rejection:
-        return DeadLetter(rejection.reason, rejection.detail)
-    if location.status == "unresolved":
-        return Unroutable(event, location)
-    return Routed(event, location, evaluate(event, location))
+    """:func:`place`, then the rules for what could be placed."""
+    placed = place(topic, raw, locator, device_point, max_bytes)
+    if isinstance(placed, Placed):
+        return Routed(placed.event, placed.location, evaluate(placed.event, placed.location))
+    return placed

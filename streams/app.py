@@ -24,7 +24,6 @@ app = faust.App(
 def faust_settings(settings: Settings) -> dict[str, Any]:
     """Faust keyword settings derived from our settings (the broker, storage, web endpoint)."""
     return {
-        "id": settings.app_id,
         "broker": f"kafka://{settings.kafka_bootstrap}",
         "store": "memory://",
         "topic_partitions": settings.partitions,
@@ -42,5 +41,8 @@ def configure(settings: Settings, **extra: Any) -> faust.App:
     """Point the App at the brokers of ``settings``; call once before the worker starts."""
     options = faust_settings(settings)
     options.update(extra)
+    # The id is the consumer group and changelog prefix; Faust only takes it at construction,
+    # and the module-level App must exist before agents register, so set it before configuring.
+    app._default_options = (settings.app_id, app._default_options[1])
     app.config_from_object(options)
     return app

@@ -39,3 +39,55 @@ def kafka_bootstrap(embedded_stack) -> str:
 @pytest.fixture(scope="session")
 def redis_url(embedded_stack) -> str:
     return embedded_stack.settings.redis_url
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the default (approximate) boundary generation built once per session.
+
+    Set ``IOC_TEST_DATA_DIR`` to reuse a directory across sessions while developing."""
+    from routers.boundaries.registry import BoundaryRegistry
+
+    reuse = os.environ.get("IOC_TEST_DATA_DIR")
+    path = Path(reuse) if reuse else tmp_path_factory.mktemp("data")
+    BoundaryRegistry(path).ensure_default()
+    return path
+
+
+def worker_env(embedded_stack, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "IOC_KAFKA_BOOTSTRAP": embedded_stack.settings.kafka_bootstrap,
+        "IOC_REDIS_URL": embedded_stack.settings.redis_url,
+        "IOC_DATA_DIR": str(data_dir),
+        "IOC_PARTITIONS": "4",
+    })
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def topics_ready(embedded_stack, data_dir: Path) -> None:
+    """Intake, output and every ward topic exist on the session broker."""
+    import dataclasses
+
+    from routers.boundaries.registry import BoundaryRegistry
+    from streams.admin import create_topics
+
+    settings = dataclasses.replace(embedded_stack.settings, data_dir=data_dir)
+    create_topics(settings, [w.code for w in BoundaryRegistry(data_dir).load_active().wards])
+
+
+@pytest.fixture(scope="session")
+def pipeline_worker(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: pytest.TempPathFactory):
+    """One real `ioc worker` process on the session broker and Redis; yields its /metrics URL."""
+    import sys
+
+    from streams.embedded.process import ManagedProcess, free_port
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)], port,
+                            log, ready_timeout_s=120, env=worker_env(embedded_stack, data_dir))
+    yield f"http://127.0.0.1:{port}/metrics"
+    worker.stop(timeout_s=20)

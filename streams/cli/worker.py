@@ -22,7 +22,6 @@ def worker(web_port: int | None) -> None:
 
     from streams.app import configure
     from streams.embedded.process import free_port
-    from streams.faust_tuning import app_settings
     from streams.pipeline import context
 
     settings = load_settings()
@@ -32,8 +31,20 @@ def worker(web_port: int | None) -> None:
         raise click.UsageError("IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL must be set (or use `ioc up`, which starts them)")
     if settings.worker_web_port == 0:
         settings = dataclasses.replace(settings, worker_web_port=free_port())
-    app = configure(settings, **app_settings(settings))
+    try:
+        from streams.faust_tuning import app_settings
+        tuning = app_settings(settings)
+    except ModuleNotFoundError:
+        tuning = {}
+    app = configure(settings, **tuning)
+    from streams.rules_live.active import active_ruleset
+
+    try:
+        ruleset = active_ruleset()  # fail fast on an invalid IOC_RULES_FILE, before joining the group
+    except Exception as exc:
+        raise click.ClickException(f"rules: {exc}") from None
     context.install(context.build(settings))
+    click.echo(f"worker: routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://127.0.0.1:{settings.worker_web_port}/metrics", err=True)
     sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

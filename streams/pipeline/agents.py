@@ -1,30 +1,28 @@
 """The intake agent: one Faust agent over the three intake topics.
 
-Each batch is decoded, located and routed by the pure core (``routers.route``); this module only
-fetches missing devices, produces the resulting messages and waits for their delivery before
-taking the next batch. Faust acks a batch's events when the agent asks for the next one, so
-offsets are committed only for messages whose outputs the broker has acknowledged:
-at-least-once, and output ids are stable so consumers dedupe redeliveries.
+Each batch is decoded and located by the pure core (``routers.route.place``), routed by the rules
+with their shared state (sensor hysteresis, inhibitors), and published. The agent waits for the
+broker to acknowledge every output of a batch before it takes the next one, and Faust acks a
+batch's events only then, so offsets are committed only for delivered work: at-least-once, with
+stable output ids so consumers dedupe redeliveries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from routers.route import Outcome, Unroutable, route_message
+from routers.events import Source
+from routers.route import DeadLetter, Outcome, Placed, Routed, Unroutable, place
+from routers.rules import Inhibitor, RuleContext, SensorState, evaluate_with_state
 from streams import metrics, topics
 from streams.app import app
 from streams.pipeline import context
 from streams.pipeline.publish import Origin, count, outgoing
-from routers.rules import evaluate
 from streams.rules_live.active import active_ruleset
-
-log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.02
@@ -32,32 +30,60 @@ BATCH_WITHIN_S = 0.02
 intake = app.topic(*topics.INTAKE, key_serializer="raw", value_serializer="raw")
 
 
-def _route_all(batch: Sequence[Any], services: context.Services) -> list[Outcome]:
-    ruleset = active_ruleset()  # read once per batch: a hot reload switches between batches, atomically
+def _place_all(batch: Sequence[Any], services: context.Services) -> list[DeadLetter | Unroutable | Placed]:
+    locator, lookup, cap = services.locator, services.devices.get, services.settings.max_message_bytes
+    return [place(e.message.topic, e.value, locator, lookup, cap) for e in batch]
 
-    def decide(event: Any, location: Any) -> Any:
-        return evaluate(ruleset, event, location)
 
-    return [
-        route_message(
-            event.message.topic, event.value, services.locator, services.devices.get, decide,
-            services.settings.max_message_bytes,
+def _unknown_device(placed: DeadLetter | Unroutable | Placed) -> bool:
+    return isinstance(placed, Unroutable) and placed.location.reason == "unknown_device"
+
+
+async def _placed(batch: Sequence[Any], services: context.Services) -> list[DeadLetter | Unroutable | Placed]:
+    placed = _place_all(batch, services)
+    retry = [i for i, p in enumerate(placed) if _unknown_device(p)]
+    if retry:  # devices registered after our last refresh: one Redis round trip, then place those again
+        await services.devices.ensure(p.event.device_id for p in (placed[i] for i in retry)
+                                      if isinstance(p, Unroutable) and p.event.device_id)
+        for i, again in zip(retry, _place_all([batch[i] for i in retry], services), strict=True):
+            placed[i] = again
+    return placed
+
+
+async def _route(placed: list[DeadLetter | Unroutable | Placed], services: context.Services) -> list[Outcome]:
+    """The rules, in order, threading sensor and inhibitor state through the batch."""
+    store = services.rule_state
+    sensor_ids = [p.event.device_id for p in placed
+                  if isinstance(p, Placed) and p.event.source is Source.SENSOR and p.event.device_id]
+    states = await store.sensor_states(sensor_ids)
+    inhibitors = await store.inhibitors()
+    ruleset = active_ruleset()  # one version per batch: a hot reload switches between batches
+    changed: dict[str, SensorState] = {}
+    raised: list[Inhibitor] = []
+    outcomes: list[Outcome] = []
+    for item in placed:
+        if not isinstance(item, Placed):
+            outcomes.append(item)
+            continue
+        sensor = item.event.device_id if item.event.source is Source.SENSOR else None
+        result = evaluate_with_state(
+            ruleset, item.event, item.location,
+            context=RuleContext(states.get(sensor) if sensor else None, inhibitors),
         )
-        for event in batch
-    ]
+        if sensor and result.changes.sensor is not None:
+            states[sensor] = changed[sensor] = result.changes.sensor
+        if result.changes.raised:
+            raised.extend(result.changes.raised)
+            store.board.apply(result.changes.raised)
+            inhibitors = store.board.active(time.time())
+        outcomes.append(Routed(item.event, item.location, result.decision))
+    await store.save(changed, raised)
+    return outcomes
 
 
 async def handle_batch(batch: Sequence[Any]) -> int:
     services = context.services()
-    outcomes = _route_all(batch, services)
-    unknown = [o.event.device_id for o in outcomes
-               if isinstance(o, Unroutable) and o.location.reason == "unknown_device" and o.event.device_id]
-    if unknown:  # a device registered after our last refresh: fetch once, route those again
-        await services.devices.ensure(unknown)
-        retry = [i for i, o in enumerate(outcomes) if isinstance(o, Unroutable) and o.location.reason == "unknown_device"]
-        again = _route_all([batch[i] for i in retry], services)
-        for i, outcome in zip(retry, again, strict=True):
-            outcomes[i] = outcome
+    outcomes = await _route(await _placed(batch, services), services)
     now = datetime.now(UTC)
     producer = app.producer
     deliveries = []

@@ -10,6 +10,7 @@ from routers.boundaries.registry import BoundaryRegistry
 from routers.locate.locator import Locator
 from streams import metrics
 from streams.devices import DeviceCache
+from streams.pipeline.rule_state import RuleStateStore
 from streams.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     locator: Locator
     devices: DeviceCache
+    rule_state: RuleStateStore
     generation_id: str
     generation_source: str
 
@@ -37,7 +39,8 @@ def build(settings: Settings) -> Services:
         raise RuntimeError("IOC_REDIS_URL is not set: the worker needs Redis for the device registry")
     metrics.boundary_info.info({"generation": active.id, "source": active.source})
     log.info("boundaries: %d generation(s), active %s (%s)", len(generations), active.id, active.source)
-    return Services(settings, locator, DeviceCache(settings.redis_url), active.id, active.source)
+    return Services(settings, locator, DeviceCache(settings.redis_url), RuleStateStore(settings.redis_url), active.id,
+                    active.source)
 
 
 def services() -> Services:

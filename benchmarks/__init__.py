@@ -1,0 +1,1 @@
+"""`make bench`: speed and memory targets, measured side by side and reported as medians and ratios."""
