@@ -1,0 +1,360 @@
+"""Throughput on the embedded broker: a raw aiokafka passthrough beside Faust forwarders.
+
+``python -m benchmarks.throughput`` (or ``make bench``) prints events/s for each contender and its
+ratio to the raw passthrough, measured side by side in one run on the same pre-generated messages.
+
+A *contender* is a callable ``start(run) -> Handle`` that starts something reading ``run.source``
+and writing ``run.sink`` (usually a child process, so it gets its own interpreter and core like a
+real worker). :func:`measure` fills the source topic with the messages first, starts the contender,
+and times it from the first message appearing on the sink to the sink holding all N.
+
+Adding a row (the full pipeline)::
+
+    def start_pipeline(run: Run) -> Handle:
+        return in_subprocess(run_my_worker, run)   # reads run.source, writes run.sink
+
+    result = measure(start_pipeline, messages, bootstrap, name="full pipeline")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import click
+
+from benchmarks._broker import (
+    Message,
+    Progress,
+    create_topics,
+    drain,
+    embedded_broker,
+    make_messages,
+    produce,
+)
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Where a contender reads and writes. ``group_id`` is fresh per run (reads from the earliest)."""
+
+    bootstrap: str
+    source: str
+    sink: str
+    group_id: str
+    partitions: int
+
+
+class Handle(Protocol):
+    def alive(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) the contender used so far; -1 when unknown."""
+        ...
+
+
+Contender = Callable[[Run], Handle]
+
+
+class ProcessHandle:
+    """A contender running ``target(run)`` in a child interpreter (its own core, like a real worker).
+
+    The child is a plain ``python -c`` that imports ``target`` by name, so ``target`` must be a
+    module-level function; its stderr goes to a log file that is shown if it dies early.
+    """
+
+    def __init__(self, target: Callable[[Run], None], run: Run) -> None:
+        module = target.__module__
+        if module == "__main__":  # run as ``python -m benchmarks.throughput``: import it by its real name
+            module = getattr(sys.modules["__main__"].__spec__, "name", module)
+        spec = f"{module}:{target.__qualname__}"
+        self._log = tempfile.NamedTemporaryFile(prefix="ioc-bench-", suffix=".log", delete=False)  # noqa: SIM115
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from benchmarks.throughput import child_main; child_main()", spec,
+             json.dumps(dataclasses.asdict(run))],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log, env=env, cwd=_REPO,
+        )
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self._process.pid)
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()  # SIGTERM: Faust and the passthrough shut down cleanly on it
+            try:
+                self._process.wait(15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+        self._log.close()
+
+    def log_tail(self, lines: int = 15) -> str:
+        with open(self._log.name, encoding="utf-8", errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process, all threads (Linux /proc); -1 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_main() -> None:
+    """Entry point of a contender's child process: ``<module:function> <run as JSON>``."""
+    spec, run_json = sys.argv[1], sys.argv[2]
+    module_name, _, attribute = spec.partition(":")
+    target = getattr(importlib.import_module(module_name), attribute)
+    target(Run(**json.loads(run_json)))
+
+
+def in_subprocess(target: Callable[[Run], None], run: Run) -> ProcessHandle:
+    """Run a module-level ``target(run)`` in a child process; the usual way to write a contender."""
+    return ProcessHandle(target, run)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    n: int
+    delivered: int
+    rate: float  # events/s: median of the per-interval rates while the sink was filling
+    overall_rate: float  # events/s: from the first output message to the N-th
+    interval_rates: tuple[float, ...] = field(default=())
+    lost: int = 0
+    duplicates: int = 0
+    cpu_us_per_event: float | None = None  # contender CPU per message (load-independent cost)
+
+    @property
+    def complete(self) -> bool:
+        return self.delivered >= self.n
+
+
+def rates_of(progress: Progress, intervals: int = 10) -> tuple[float, tuple[float, ...]]:
+    """(overall rate, per-interval rates) from the watcher's samples.
+
+    The clock starts at the first sample with output (the contender's startup and consumer group join
+    are not throughput) and stops when the target was reached. The span is cut into ``intervals``
+    equal slices of *messages*; each slice's rate is its messages over the time they took.
+    """
+    samples = [(t, c) for t, c in progress.samples if c > 0]
+    if len(samples) < 2:
+        return 0.0, ()
+    (t0, c0), (t1, c1) = samples[0], samples[-1]
+    overall = (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
+    rates: list[float] = []
+    step = max(1, (c1 - c0) // intervals)
+    boundary_t, boundary_c = t0, c0
+    for t, c in samples[1:]:
+        if c - boundary_c >= step and t > boundary_t:
+            rates.append((c - boundary_c) / (t - boundary_t))
+            boundary_t, boundary_c = t, c
+    return overall, tuple(rates)
+
+
+def measure(contender: Contender, messages: Sequence[Message], bootstrap: str, *, name: str,
+            partitions: int = 4, timeout_s: float = 120.0, verify: bool = True,
+            source: str | None = None, sink: str | None = None) -> Result:
+    """Time ``contender`` moving ``messages`` from a fresh source topic to a fresh sink topic.
+
+    ``source``/``sink`` may name existing topics (a pipeline with fixed topic names); the sink must
+    be empty. With ``verify``, the sink is read back afterwards and lost/duplicated keys are counted.
+    """
+    tag = uuid.uuid4().hex[:8]
+    run = Run(bootstrap=bootstrap, source=source or f"bench.{tag}.in", sink=sink or f"bench.{tag}.out",
+              group_id=f"bench-{tag}", partitions=partitions)
+    create_topics(bootstrap, [run.source, run.sink], partitions)
+    asyncio.run(produce(bootstrap, run.source, messages))
+    handle = contender(run)
+    try:
+        progress = asyncio.run(drain(bootstrap, [run.sink], len(messages), timeout_s,
+                                     alive=handle.alive, cpu=handle.cpu_seconds))
+    finally:
+        handle.stop()
+    overall, intervals = rates_of(progress)
+    seen = set(progress.keys)
+    lost = len({key for key, _ in messages} - seen)
+    duplicates = len(progress.keys) - len(seen)
+    return Result(name=name, n=len(messages), delivered=progress.count,
+                  rate=statistics.median(intervals) if intervals else overall, overall_rate=overall,
+                  interval_rates=intervals, lost=lost, duplicates=duplicates,
+                  cpu_us_per_event=_per_event_us(progress))
+
+
+def _per_event_us(progress: Progress) -> float | None:
+    moved = progress.count - (progress.samples[1][1] if len(progress.samples) > 1 else 0)
+    if progress.cpu_s is None or progress.cpu_s < 0 or moved <= 0:
+        return None
+    return progress.cpu_s * 1e6 / moved
+
+
+# --- contenders ------------------------------------------------------------------------------------
+
+
+def run_raw_passthrough(run: Run) -> None:
+    """The reference: aiokafka consumer (group, getmany) -> AIOKafkaProducer, at-least-once.
+
+    Each fetched batch is sent without awaiting each message; its offsets are committed only after
+    every send of the batch was acked, so a crash re-delivers rather than loses.
+    """
+    asyncio.run(_raw_passthrough(run))
+
+
+async def _raw_passthrough(run: Run) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    consumer = AIOKafkaConsumer(run.source, bootstrap_servers=run.bootstrap, group_id=run.group_id,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, linger_ms=5, max_batch_size=256 * 1024)
+    await consumer.start()
+    await producer.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            if not batches:
+                continue
+            futures = [await producer.send(run.sink, record.value, key=record.key)
+                       for records in batches.values() for record in records]
+            await asyncio.gather(*futures)
+            await consumer.commit()
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+
+
+def _faust_app(run: Run, tuned: bool):  # type: ignore[no-untyped-def]
+    import faust
+
+    from streams.embedded.process import free_port
+
+    options: dict[str, object] = {
+        "broker": f"kafka://{run.bootstrap}",
+        "consumer_auto_offset_reset": "earliest",
+        "topic_partitions": run.partitions,
+        "web_port": free_port(),
+        "web_bind": "127.0.0.1",
+    }
+    if tuned:
+        from streams.faust_tuning import app_settings
+        from streams.settings import Settings
+
+        options.update(app_settings(Settings(kafka_bootstrap=run.bootstrap, partitions=run.partitions)))
+    return faust.App(run.group_id, **options)
+
+
+def run_faust_bare_forward(run: Run) -> None:
+    """A bare Faust agent with default settings: ``async for`` each event, ``await topic.send``."""
+    import faust
+
+    app = _faust_app(run, tuned=False)
+    source = app.topic(run.source, key_serializer="raw", value_serializer="raw")
+    sink = app.topic(run.sink, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(source)
+    async def forward(stream):  # type: ignore[no-untyped-def]
+        async for key, value in stream.items():
+            await sink.send(key=key, value=value)
+
+    faust.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
+
+
+def run_faust_tuned_forward(run: Run) -> None:
+    """The same forwarder with :mod:`streams.faust_tuning`: settings, fast delivery, batch
+    publishing with at-least-once acks, and the spinner-free Worker."""
+    from streams import faust_tuning
+
+    app = _faust_app(run, tuned=True)
+    faust_tuning.install(app)
+    source = app.topic(run.source, key_serializer="raw", value_serializer="raw")
+
+    def handle(events):  # type: ignore[no-untyped-def]
+        return [faust_tuning.Outgoing(run.sink, event.key, event.value) for event in events]
+
+    @app.agent(source)
+    async def forward(stream):  # type: ignore[no-untyped-def]
+        await faust_tuning.forward_batches(stream, handle)
+
+    faust_tuning.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
+
+
+CONTENDERS: dict[str, Callable[[Run], None]] = {
+    "raw aiokafka passthrough": run_raw_passthrough,
+    "faust bare forward (default)": run_faust_bare_forward,
+    "faust forward (tuned)": run_faust_tuned_forward,
+}
+
+
+def report(results: Sequence[Result], reference: Result, n: int, partitions: int) -> str:
+    lines = [f"== throughput on the embedded broker (Tansu), {partitions} partitions, N={n}, "
+             f"median of per-interval rates =="]
+    width = max(len(r.name) for r in results)
+    for r in results:
+        ratio = r.rate / reference.rate if reference.rate else 0.0
+        note = "" if r.complete else f"   (incomplete: {r.delivered}/{r.n})"
+        if r.lost or r.duplicates:
+            note += f"   lost {r.lost}, duplicates {r.duplicates}"
+        lines.append(f"{r.name:<{width}}  {r.rate:>8.0f} ev/s  {ratio:>5.2f}x{note}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("-n", "--messages", "n", default=50_000, show_default=True, help="Messages per contender.")
+@click.option("--partitions", default=4, show_default=True)
+@click.option("--only", multiple=True, help="Run only these contenders (substring match).")
+@click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Give up on a contender after this.")
+def cli(n: int, partitions: int, only: tuple[str, ...], timeout_s: float) -> None:
+    messages = make_messages(n)
+    results: list[Result] = []
+    with embedded_broker(partitions) as bootstrap:
+        for name, target in CONTENDERS.items():
+            if only and not any(o in name for o in only):
+                continue
+            started = time.monotonic()
+            result = measure(lambda run, target=target: in_subprocess(target, run), messages, bootstrap,
+                             name=name, partitions=partitions, timeout_s=timeout_s)
+            click.echo(f"{name}: {result.rate:.0f} ev/s (overall {result.overall_rate:.0f}), "
+                       f"{time.monotonic() - started:.1f}s, intervals "
+                       f"{[round(r) for r in result.interval_rates]}", err=True)
+            results.append(result)
+    click.echo(report(results, results[0], n, partitions))
+
+
+def main() -> None:
+    cli(standalone_mode=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Make a Faust worker fast on the embedded broker (and on Kafka), without forking Faust.
+
+Profiling a bare forwarding agent (``async for v in stream: await out.send(value=v)``) on Tansu
+showed where a Faust 0.15 worker spends its time; ``docs/performance.md`` has the profiles and the
+measured gain of each fix. Use all four together::
+
+    from streams import faust_tuning
+
+    app = configure(settings, **faust_tuning.app_settings(settings))   # 1. settings + lean Monitor
+    faust_tuning.install(app)                                          # 2. fast message delivery
+    ...
+    @app.agent(intake_topic)
+    async def route(stream):                                           # 3. batches, no per-message await
+        await faust_tuning.forward_batches(stream, handle_batch)
+    ...
+    faust_tuning.Worker(app, loglevel="warn").execute_from_commandline()  # 4. no DEBUG root logger
+
+Delivery guarantee of :func:`forward_batches` (at-least-once, also if the worker is killed): an
+input message's offset becomes committable only after every message produced from its batch was
+acknowledged by the broker. Faust commits, per partition, the highest *contiguous* acked offset, so
+a crash (or a failed send) before delivery leaves the offset uncommitted and the next owner of the
+partition consumes the message again. Consumers of our output dedupe on the event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, NamedTuple
+
+import faust
+from faust.sensors.monitor import Monitor
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import AppT, EventT, StreamT
+from mode.services import WaitResults
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# --- 1. settings -----------------------------------------------------------------------------------
+
+
+def app_settings(settings: Settings) -> dict[str, Any]:
+    """faust.App settings (keyword arguments / ``config_from_object`` keys) that make it fast.
+
+    Each value was measured with ``python -m benchmarks.throughput`` (see docs/performance.md).
+    Only performance settings are here: broker address, web port and storage are the app's own.
+    """
+    del settings  # same values for the embedded broker and for Kafka; kept for future per-broker tuning
+    return {
+        # Tansu holds a JoinGroup until about half the session timeout has passed; Faust's
+        # default (60 s) made every worker start wait ~30 s before the first message. 10 s is
+        # Kafka's long-standing default: the join takes ~5 s, and Faust heartbeats from its
+        # consumer thread, so a busy event loop does not cost the session.
+        "broker_session_timeout": 10.0,
+        # aiokafka keeps one produce request in flight per broker; with the 16 KiB default a
+        # request carries ~20 of our ~700-byte messages per partition. 256 KiB batches and a
+        # 5 ms linger let one request carry a whole batch from forward_batches.
+        "producer_max_batch_size": 256 * 1024,
+        "producer_linger": 0.005,
+        # The default Monitor does per-event bookkeeping (dicts, deques, time.monotonic()) on
+        # every message in, event in/out and send; our metrics live in streams.metrics instead.
+        "Monitor": "streams.faust_tuning:LeanMonitor",
+    }
+
+
+class LeanMonitor(Monitor):
+    """Faust's Monitor without its per-message hooks (rebalance, commit and error stats kept).
+
+    Faust calls these for every message; the default Monitor appends to deques and updates
+    several dicts each time. ioc-router's own Prometheus metrics (``streams.metrics``) count what
+    the dashboard needs, so the per-event work is dropped here. ``/stats`` in the worker's web
+    server shows zeros for message/event counters as a result.
+    """
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict | None:
+        return None
+
+    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: dict | None = None) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
+        return None
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        return None
+
+    def track_tp_end_offset(self, tp: Any, offset: int) -> None:
+        return None
+
+
+# --- 2. fast delivery from the fetcher to the streams ----------------------------------------------
+
+
+def step_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """Run ``coro`` up to its first suspension, in the caller, without creating a Task.
+
+    Returns ``(True, result)`` when it finished, else ``(False, rest)`` where ``rest`` is a
+    coroutine that finishes the job exactly as a Task would have (same result, same exception,
+    cancellation thrown into ``coro``). Exceptions raised before the first suspension propagate.
+    """
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, _resume(coro, yielded)
+
+
+async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+    # What asyncio.Task.__step does: a coroutine yields a future it waits on (or None to
+    # reschedule); we wait for it without raising, then send None so the coroutine reads the
+    # future's result or exception itself.
+    while True:
+        if yielded is None:
+            await asyncio.sleep(0)
+        else:
+            yielded._asyncio_future_blocking = False
+            try:
+                await asyncio.wait([yielded])
+            except asyncio.CancelledError:
+                yielded.cancel()  # like Task.cancel(): the awaited future is cancelled too
+                try:
+                    coro.throw(asyncio.CancelledError())
+                except (StopIteration, asyncio.CancelledError):
+                    pass
+                else:
+                    coro.close()
+                raise
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+
+
+class FastDeliveryConsumer(aiokafka_driver.Consumer):
+    """Faust's aiokafka Consumer, minus four Tasks per message.
+
+    ``Consumer._drain_messages`` hands every fetched message to the streams with
+    ``await self.wait_first(callback(message), self.suspend_flow.wait())``; ``wait_first`` wraps
+    each argument plus the stopped/crashed events in a Task and runs ``asyncio.wait`` — for every
+    message. The callback nearly always finishes without suspending (there is room in the stream
+    buffer), so we first run it eagerly and only fall back to the original ``wait_first`` (with
+    the rest of the callback) when it really has to wait, e.g. on a full buffer or during a
+    rebalance, where the suspend-flow race is what matters.
+    """
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+        first = coros[0] if coros else None
+        if (inspect.iscoroutine(first) and not self._stopped.is_set() and not self._crashed.is_set()
+                and not self.suspend_flow.is_set()):
+            finished, outcome = step_eagerly(first)
+            if finished:
+                return WaitResults([first], [outcome], False)
+            coros = (outcome, *coros[1:])
+        return await super().wait_first(*coros, timeout=timeout)
+
+
+def install(app: AppT) -> None:
+    """Use :class:`FastDeliveryConsumer` for ``app``; call after configuring the broker, before the
+    worker starts (the consumer is created at start)."""
+    if app._consumer is not None:  # type: ignore[attr-defined]
+        raise RuntimeError("faust_tuning.install(app) must run before the app's consumer is created")
+    transport = app.transport
+    if not isinstance(transport, aiokafka_driver.Transport):
+        raise TypeError(f"faust_tuning.install needs the aiokafka transport, not {type(transport).__name__}")
+    transport.Consumer = FastDeliveryConsumer  # type: ignore[misc]  # instance attribute: this app only
+
+
+# --- 3. batch publishing with at-least-once delivery -----------------------------------------------
+
+
+class Outgoing(NamedTuple):
+    """One message to publish: bytes in, bytes out (serialize in the handler, e.g. with orjson)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]] | None = None
+    partition: int | None = None
+
+
+BatchHandler = Callable[[Sequence[EventT]], Iterable[Outgoing] | Awaitable[Iterable[Outgoing]]]
+SendFn = Callable[[Outgoing], Awaitable[asyncio.Future]]
+
+
+def producer_send(app: AppT) -> SendFn:
+    """The default ``send``: Faust's producer, which returns once the message is queued in
+    aiokafka's batch (the returned future resolves when the broker acknowledged it)."""
+
+    async def send(message: Outgoing) -> asyncio.Future:
+        producer = await app.maybe_start_producer()
+        return await producer.send(message.topic, message.key, message.value, message.partition, None,
+                                   message.headers)  # type: ignore[return-value]
+
+    return send
+
+
+async def forward_batches(stream: StreamT, handle_batch: BatchHandler, send: SendFn | None = None, *,
+                          max_batch: int = 1000, within: float = 0.05, max_in_flight: int = 4) -> None:
+    """Consume ``stream`` in batches, publish what ``handle_batch`` returns, ack after delivery.
+
+    ``handle_batch(events)`` (plain or async) turns up to ``max_batch`` events, collected for at
+    most ``within`` seconds, into :class:`Outgoing` messages; an event may produce none or
+    several. Sends are queued without awaiting each one; up to ``max_in_flight`` batches may wait
+    for their broker acks while the next batch is processed.
+
+    Each event's message is pinned (``incref``) before ``take_events`` acks it and released
+    only when all of its batch's sends succeeded, so its offset cannot be committed earlier. If a
+    send fails, the error propagates (the agent crashes and Faust restarts it) and that batch is
+    never acked: its offsets stay uncommitted and are consumed again after a restart or
+    rebalance. Example::
+
+        @app.agent(intake)
+        async def route(stream):
+            def handle(events):
+                return [Outgoing("ioc.routed", e.key, e.value) for e in events]
+            await forward_batches(stream, handle)
+    """
+    publish = send or producer_send(stream.app)
+    in_flight: collections.deque[asyncio.Future] = collections.deque()
+    try:
+        async for events in stream.take_events(max_batch, within):
+            # Pin first: take_events acks the batch when we ask for the next one, and also when
+            # this loop is left by an exception, so an unpinned batch could be committed unsent.
+            for event in events:
+                event.message.incref()  # released by _ack_when_delivered, after the broker acks
+            outgoing = handle_batch(events)
+            if inspect.isawaitable(outgoing):
+                outgoing = await outgoing
+            futures = [await publish(message) for message in outgoing]
+            delivered = asyncio.gather(*futures)
+            delivered.add_done_callback(_ack_when_delivered(events))
+            in_flight.append(delivered)
+            while in_flight and (len(in_flight) > max_in_flight or in_flight[0].done()):
+                await in_flight.popleft()  # raises if a send failed: stop before more is consumed
+        await _wait_all(in_flight)
+    except BaseException:
+        # Let the remaining deliveries finish (they ack themselves); a failure is already raising.
+        for pending in in_flight:
+            pending.add_done_callback(_consume_exception)
+        raise
+
+
+def _ack_when_delivered(events: Sequence[EventT]) -> Callable[[asyncio.Future], None]:
+    def ack(delivered: asyncio.Future) -> None:
+        if delivered.cancelled() or delivered.exception() is not None:
+            return  # not delivered: keep the offsets uncommitted so the messages are consumed again
+        for event in events:
+            event.ack()
+
+    return ack
+
+
+async def _wait_all(in_flight: collections.deque[asyncio.Future]) -> None:
+    while in_flight:
+        await in_flight.popleft()
+
+
+def _consume_exception(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()  # mark as retrieved: the first failure is the one being raised
+
+
+# --- 4. the worker ---------------------------------------------------------------------------------
+
+
+class Worker(faust.Worker):
+    """``faust.Worker`` without the terminal spinner's logging side effect.
+
+    At log level WARN or above Faust installs a spinner handler and sets the *root* logger to
+    DEBUG for the worker's lifetime, so every ``log.debug`` in aiokafka and Faust (several per
+    message) builds a LogRecord with ``findCaller`` before the handlers drop it. Without the
+    spinner the root logger stays at the requested level.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spinner = None
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+        super().on_setup_root_logger(logger, level)
