@@ -156,12 +156,13 @@ class LocalRun:
 
     # -- watching -------------------------------------------------------------------------------
     def totals(self) -> Totals:
-        return scrape(self.metrics_urls)
+        totals = scrape(self.metrics_urls)
+        if self.first_routed_at is None and totals.total("ioc_routed_total"):
+            self.first_routed_at = time.monotonic()
+        return totals
 
     def status_line(self, totals: Totals, rate: float) -> str:
         routed = totals.total("ioc_routed_total")
-        if routed and self.first_routed_at is None:
-            self.first_routed_at = time.monotonic()
         down = f" | {totals.unreachable} worker(s) not answering" if totals.unreachable else ""
         return (f"in {rate:6.1f}/s | ingested {totals.total('ioc_ingested_total'):.0f} | routed {routed:.0f} | "
                 f"unroutable {totals.total('ioc_unroutable_total'):.0f} | dead-letter {totals.total('ioc_deadletter_total'):.0f}{down}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import tempfile
+import os
+import shutil
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -11,6 +13,20 @@ from streams.embedded.kafka import bootstrap_of, start_tansu
 from streams.embedded.process import ManagedProcess
 from streams.embedded.redis import start_redis, url_of
 from streams.settings import Settings
+
+
+KEEP_RUNS = 5
+
+
+def new_run_dir(data_dir: Path) -> Path:
+    """``<data dir>/runs/<time>-<pid>`` for this run's server logs; only the newest few are kept."""
+    runs = data_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for old in sorted(runs.iterdir())[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    path = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    path.mkdir()
+    return path
 
 
 class EmbeddedStack:
@@ -22,7 +38,7 @@ class EmbeddedStack:
     def __init__(self, settings: Settings, run_dir: Path | None = None) -> None:
         self.requested = settings
         self.settings = settings
-        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="ioc-run-"))
+        self.run_dir = run_dir or new_run_dir(settings.data_dir)
         self.kafka: ManagedProcess | None = None
         self.redis: ManagedProcess | None = None
 
