@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import threading
 import time
+from functools import cache
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
+
+from routers.boundaries.lineage import admin_data
 
 from routers.boundaries.registry import BoundaryRegistry
 from streams.devices import DeviceRecord, register_devices
@@ -25,6 +28,21 @@ class SimulationStats:
     by_topic: Counter[str] = field(default_factory=Counter)
 
 
+@cache
+def population_proxy() -> dict[str, float]:
+    """Relative population by new ward code, for generations without population figures.
+
+    Pre-merger wards held broadly similar numbers of people (urban phường more than rural xã), so
+    the number of old units merged into a new one - a split one counted by its share - weighted
+    for urban wards, is a usable stand-in. Official imports that carry population replace it."""
+    weights: dict[str, float] = {}
+    for old in admin_data().old_units:
+        share = (3.0 if old.name.startswith("Phường") else 1.0) / max(len(old.new_codes), 1)
+        for code in old.new_codes:
+            weights[code] = weights.get(code, 0.0) + share
+    return weights
+
+
 def build_scenario(settings: Settings, city: str, scenario: str, seed: int) -> CityScenario:
     if city not in CITIES:
         raise ValueError(f"unknown city {city!r}: choose one of {', '.join(CITIES)}")
@@ -32,8 +50,9 @@ def build_scenario(settings: Settings, city: str, scenario: str, seed: int) -> C
     registry = BoundaryRegistry(settings.data_dir)
     registry.ensure_default()
     generation = registry.load_active()
+    proxy = population_proxy()
     wards = [
-        WardSpot(w.code, w.name, float(w.population or w.area_km2 or 1.0))
+        WardSpot(w.code, w.name, float(w.population or proxy.get(w.code, 1.0)))
         for w in generation.wards_in_province(province)
     ]
 

@@ -17,7 +17,7 @@ import orjson
 
 from routers.categories import CAMERA_LABELS, REPORT_CATEGORIES, SENSOR_KINDS
 from streams import topics
-from streams.simulator.places import LOW_LYING_NAMES, LegacyWard, legacy_wards, old_address
+from streams.simulator.places import LOW_LYING_NAMES, LegacyWard, legacy_wards, old_address, strip_accents
 from streams.simulator.texts import DESCRIPTIONS, FAMILY_NAMES, GIVEN_NAMES
 
 PointSampler = Callable[[str, random.Random], tuple[float, float]]
@@ -111,7 +111,8 @@ class CityScenario:
 
     # -- placing ------------------------------------------------------------------------------
     def _pick_low_lying(self) -> list[WardSpot]:
-        named = [w for w in self.wards if any(n in w.name for n in LOW_LYING_NAMES)]
+        wanted = [strip_accents(n).lower() for n in LOW_LYING_NAMES]  # "Hoà" and "Hòa" are both written
+        named = [w for w in self.wards if any(n in strip_accents(w.name).lower() for n in wanted)]
         rest = [w for w in self.wards if w not in named]
         self.rng.shuffle(rest)
         return (named + rest)[: max(4, len(self.wards) // 12)]
