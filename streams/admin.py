@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from kafka import KafkaAdminClient
@@ -34,10 +35,9 @@ def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_parti
         created: list[str] = []
         for start in range(0, len(wanted), _BATCH):
             batch = wanted[start : start + _BATCH]
-            try:
+            # another process creating them at the same moment is fine: that is the goal
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(batch)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them at the same moment: that is the goal
             created.extend(t.name for t in batch)
         return created
     finally:

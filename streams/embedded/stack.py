@@ -14,7 +14,6 @@ from streams.embedded.process import ManagedProcess
 from streams.embedded.redis import start_redis, url_of
 from streams.settings import Settings
 
-
 KEEP_RUNS = 5
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from functools import cache
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 from kafka import KafkaProducer
 
 from routers.boundaries.lineage import admin_data
-
 from routers.boundaries.registry import BoundaryRegistry
 from streams.devices import DeviceRecord, register_devices
 from streams.settings import Settings

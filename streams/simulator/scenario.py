@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from routers.categories import CAMERA_LABELS, REPORT_CATEGORIES, SENSOR_KINDS
+from routers.categories import SENSOR_KINDS
 from streams import topics
 from streams.simulator.places import LOW_LYING_NAMES, LegacyWard, legacy_wards, old_address, strip_accents
 from streams.simulator.texts import DESCRIPTIONS, FAMILY_NAMES, GIVEN_NAMES
