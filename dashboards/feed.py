@@ -41,12 +41,20 @@ def item_from_envelope(body: Mapping[str, Any]) -> dict[str, Any] | None:
         location = data.get("location") or {}
         decision = data.get("decision") or {}
         ward = location.get("ward") or {}
+        # an ambiguous place goes to every candidate ward: this copy belongs to the ward it was sent to
+        target = str(body.get("ioctarget", ""))
+        code = body.get("iocward") or ward.get("code") or (target[5:] if target.startswith("ward:") else None)
+        name = ward.get("name") or next(
+            (c.get("name") for c in location.get("candidates", []) if c.get("code") == code), None
+        )
         return {
-            "id": body.get("id"),
+            # one item per intake event, however many ward topics it reached
+            "id": f"event:{body.get('subject') or body.get('id')}",
             "type": "event",
             "time": body.get("time"),
-            "ward": body.get("iocward") or ward.get("code"),
-            "ward_name": ward.get("name"),
+            "ward": code,
+            "ward_name": name,
+            "ambiguous": location.get("status") == "ambiguous",
             "priority": body.get("iocpriority") or decision.get("priority"),
             "category": event.get("kind"),
             "source": event.get("source"),
@@ -100,6 +108,8 @@ class FeedHub:
         self.items: deque[dict[str, Any]] = deque(maxlen=backlog)
         self.status: dict[str, str] = {"state": "off", "message": "no broker configured (IOC_KAFKA_BOOTSTRAP)"}
         self.received = 0
+        self._recent_ids: deque[str] = deque(maxlen=5000)
+        self._known: set[str] = set()
         self._subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
 
     @property
@@ -121,15 +131,26 @@ class FeedHub:
                     queue.get_nowait()
             queue.put_nowait((kind, payload))
 
-    def publish(self, item: dict[str, Any]) -> None:
+    def publish(self, item: dict[str, Any]) -> bool:
+        """Add an item; ``False`` (and nothing sent) when an item with its id was seen recently."""
+        item_id = str(item.get("id"))
+        if item_id in self._known:
+            return False
+        if len(self._recent_ids) == self._recent_ids.maxlen:
+            self._known.discard(self._recent_ids[0])
+        self._recent_ids.append(item_id)
+        self._known.add(item_id)
         self.received += 1
         self.items.append(item)
         self._fan_out("item", item)
+        return True
 
     def seed(self, items: list[dict[str, Any]]) -> None:
         """Older items (oldest first) put behind whatever is already there."""
-        known = {i.get("id") for i in self.items}
-        fresh = [i for i in items if i.get("id") not in known]
+        fresh = [i for i in items if str(i.get("id")) not in self._known]
+        for item in fresh:
+            self._recent_ids.append(str(item.get("id")))
+            self._known.add(str(item.get("id")))
         current = list(self.items)
         self.items.clear()
         self.items.extend([*fresh, *current][-(self.items.maxlen or 100):])
@@ -211,6 +232,5 @@ class KafkaFeed:
         except orjson.JSONDecodeError:
             return  # not ours to judge: ward topics are written by ioc-router only
         item = item_from_envelope(body) if isinstance(body, dict) else None
-        if item is not None:
-            self.hub.publish(item)
+        if item is not None and self.hub.publish(item):
             selfmetrics.feed_items.labels(item["type"]).inc()

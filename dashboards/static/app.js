@@ -63,6 +63,17 @@ const LABELS = {
   change_resolved: { vi: "đã xử lý", en: "resolved" },
   change_reassigned: { vi: "chuyển phường", en: "reassigned" },
   change_current: { vi: "hiện tại", en: "current" },
+  status_new: { vi: "mới", en: "new" },
+  status_routed: { vi: "đã chuyển đến phường", en: "routed" },
+  status_acknowledged: { vi: "đã tiếp nhận", en: "acknowledged" },
+  status_dispatched: { vi: "đã điều lực lượng", en: "dispatched" },
+  status_waiting_citizen: { vi: "chờ người dân", en: "waiting for citizen" },
+  status_resolved: { vi: "đã xử lý", en: "resolved" },
+  status_closed: { vi: "đã đóng", en: "closed" },
+  status_reopened: { vi: "mở lại", en: "reopened" },
+  status_reassigned: { vi: "chuyển sang phường khác", en: "reassigned" },
+  evidence: { vi: "bằng chứng", en: "evidence" },
+  ambiguous: { vi: "chưa rõ phường", en: "ward uncertain" },
   wards_of: { vi: "phường/xã", en: "wards" },
   legend_none: { vi: "0", en: "0" },
   legend_overdue: { vi: "viền vàng: có sự cố quá hạn", en: "yellow outline: overdue incidents" },
@@ -175,12 +186,17 @@ function drawMap(layer) {
   }));
 }
 
-function level(open) {
+// Colour classes by open incidents. Up to 5 open, each count has its shade; above that the five
+// shades split 1..max evenly, so a busy evening still shows where it is busiest.
+function breaks(max) {
+  if (max <= 5) return [1, 2, 3, 4, 5];
+  const step = max / 5;
+  return [1, 2, 3, 4, 5].map((i) => Math.max(i, Math.round(step * i)));
+}
+
+function level(open, bounds) {
   if (open <= 0) return "zero";
-  if (open === 1) return "l1";
-  if (open <= 3) return "l2";
-  if (open <= 6) return "l3";
-  if (open <= 10) return "l4";
+  for (let i = 0; i < bounds.length; i += 1) if (open <= bounds[i]) return `l${i + 1}`;
   return "l5";
 }
 
@@ -188,21 +204,31 @@ function colourMap(overview) {
   const numbers = overview.metrics.state === "ok" || overview.metrics.state === "partial";
   const open = overview.map_values.open || {};
   const overdue = overview.map_values.overdue || {};
+  let max = 0;
+  for (const code of state.paths.keys()) max = Math.max(max, open[code] || 0);
+  state.breaks = breaks(max);
   for (const [code, path] of state.paths) {
-    const cls = [numbers ? level(open[code] || 0) : "nodata"];
+    const cls = [numbers ? level(open[code] || 0, state.breaks) : "nodata"];
     if (overdue[code]) cls.push("overdue");
     if (path.classList.contains("hover")) cls.push("hover");
     const next = cls.join(" ");
     if (path.getAttribute("class") !== next) path.setAttribute("class", next);
   }
+  renderLegend();
 }
 
 function renderLegend() {
   const legend = $("legend");
+  const b = state.breaks || breaks(0);
   legend.textContent = "";
   legend.append(el("span", {}, `${t("open")}:`));
-  const swatches = [["zero", "0"], ["l1", "1"], ["l2", "2–3"], ["l3", "4–6"], ["l4", "7–10"], ["l5", "> 10"]];
   const colours = { zero: "#24415a", l1: "#6b5a2a", l2: "#b7792b", l3: "#e08a2c", l4: "#e5562e", l5: "#c81d25" };
+  const swatches = [["zero", "0"]];
+  let low = 1;
+  b.forEach((high, i) => {
+    if (high >= low) swatches.push([`l${i + 1}`, i === b.length - 1 ? `≥ ${low}` : (high === low ? `${low}` : `${low}–${high}`)]);
+    low = high + 1;
+  });
   for (const [cls, text] of swatches) legend.append(el("span", {}, el("i", { style: `background:${colours[cls]}` }), text));
   legend.append(el("span", {}, el("i", { style: "background:#2b3a48;border:2px solid #ffd23f" }), t("legend_overdue")));
   legend.append(el("span", {}, el("i", { style: "background:#3a434c" }), t("legend_nodata")));
@@ -360,15 +386,16 @@ function feedEntry(item) {
     return el("li", { class: "incident", "data-type": "incident", "data-ward": item.ward || "" },
       el("div", {}, el("span", { class: `pri ${item.priority || ""}` }, item.priority || "?"), " ",
         `${t("incident")} ${t(`change_${item.change}`)} · ${category(item.category)} · ${ward}`),
-      el("div", { class: "meta" }, el("span", {}, time), el("span", {}, item.status || ""),
-        item.evidence_count ? el("span", {}, `×${item.evidence_count}`) : null));
+      el("div", { class: "meta" }, el("span", {}, time), el("span", {}, item.status ? t(`status_${item.status}`) : ""),
+        item.evidence_count ? el("span", {}, `${item.evidence_count} ${t("evidence")}`) : null));
   }
   const text = item.description || item.address || "";
   const who = item.reporter
     ? el("div", { class: "who" }, `${t("reporter")}: ${item.reporter.name || "–"} · ${item.reporter.phone || "–"}${item.masked ? ` (${t("masked")})` : ""}`)
     : null;
   return el("li", { class: "event", "data-type": "event", "data-ward": item.ward || "" },
-    el("div", {}, el("span", { class: `pri ${item.priority || ""}` }, item.priority || "?"), " ", `${category(item.category)} · ${ward}`),
+    el("div", {}, el("span", { class: `pri ${item.priority || ""}` }, item.priority || "?"), " ",
+      `${category(item.category)} · ${ward}${item.ambiguous ? ` (${t("ambiguous")})` : ""}`),
     text ? el("div", {}, text) : null,
     who,
     el("div", { class: "meta" }, el("span", {}, time), el("span", {}, item.source || ""), item.rule ? el("span", {}, item.rule) : null));

@@ -226,8 +226,9 @@ def test_feed_shows_reporters_only_to_their_ward(generation: Any, tmp_path: Path
             await asyncio.sleep(0.2)
             parts.hub.publish(item_from_envelope(routed_envelope("ev-2")) or {})
 
+        assert not parts.hub.publish(item_from_envelope(routed_envelope("ev-1")) or {})  # a copy: dropped
         live, _ = await asyncio.gather(read_feed(client, {"Authorization": "Bearer operator-token"}, 2), later())
-        assert [p["id"] for k, p in live if k == "item"] == [item["id"], routed_envelope("ev-2")["id"]]
+        assert [p["id"] for k, p in live if k == "item"] == ["event:ev-1", "event:ev-2"]
 
     run(parts, body)
 

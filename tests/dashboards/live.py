@@ -1,0 +1,90 @@
+"""Helpers for the tests that run against a real worker: the simulator, topic offsets, waiting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+
+def stack_env(embedded_stack: Any, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "IOC_KAFKA_BOOTSTRAP": embedded_stack.settings.kafka_bootstrap,
+        "IOC_REDIS_URL": embedded_stack.settings.redis_url,
+        "IOC_DATA_DIR": str(data_dir),
+        "IOC_PARTITIONS": "4",
+    })
+    env.update(extra)
+    return env
+
+
+def simulate(env: dict[str, str], count: int, rate: float, seed: int = 7) -> subprocess.Popen[bytes]:
+    """``ioc simulate`` as a child process (the caller waits for it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "simulate", "--count", str(count), "--rate", str(rate),
+         "--seed", str(seed), "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def produced(process: subprocess.Popen[bytes], timeout_s: float = 120) -> int:
+    out, err = process.communicate(timeout=timeout_s)
+    assert process.returncode == 0, err.decode()
+    return int(orjson.loads(out.strip().splitlines()[-1])["produced"])
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return dict(consumer.end_offsets(partitions))
+    finally:
+        consumer.close()
+
+
+def routed_by_ward(bootstrap: str, topic: str, start: dict[TopicPartition, int]) -> Counter[str]:
+    """Routed events on ``topic`` after ``start`` offsets, counted by ``iocward`` ("none" when ambiguous).
+
+    Every message counts, even with an id seen before: the simulator repeats some reports on
+    purpose, and the worker counts each routing in ``ioc_routed_total``."""
+    stop = end_offsets(bootstrap, topic)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             consumer_timeout_ms=3000)
+    try:
+        consumer.assign(list(stop))
+        for tp in stop:
+            consumer.seek(tp, start.get(tp, 0))
+        seen: Counter[str] = Counter()
+        remaining = {tp for tp in stop if stop[tp] > start.get(tp, 0)}
+        deadline = time.monotonic() + 60
+        while remaining and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    if record.offset >= stop[tp]:
+                        continue
+                    body = orjson.loads(record.value)
+                    seen[body.get("iocward") or "none"] += 1
+                if consumer.position(tp) >= stop[tp]:
+                    remaining.discard(tp)
+        return seen
+    finally:
+        consumer.close()
