@@ -9,7 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams import topics
+from streams import kafka_clients, topics
 from streams.settings import Settings
 
 _BATCH = 200
@@ -18,7 +18,7 @@ _BATCH = 200
 def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_partitions: int = 1) -> list[str]:
     """Create what is missing; return the names created. Ward topics get ``ward_partitions``
     partitions: one ward's traffic is small and per-ward ordering is what ward systems expect."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="ioc-admin")
+    admin = KafkaAdminClient(**kafka_clients.kafka_python(settings, client_id="ioc-admin"))
     try:
         existing = set(admin.list_topics())
         wanted: list[NewTopic] = []

@@ -5,11 +5,13 @@ status updates, SLA timers) and ``streams.rules_live`` (hot-reloaded rules), fou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import faust
 
-from streams.settings import Settings
+from streams import kafka_clients
+from streams.settings import Settings, SettingsError, check
 
 AGENT_PACKAGES = ["streams.pipeline", "streams.lifecycle", "streams.rules_live", "streams.web"]
 
@@ -21,10 +23,16 @@ app = faust.App(
 )
 
 
+# The cluster id the embedded Tansu broker announces (it is started without --cluster-id).
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
+
+
 def faust_settings(settings: Settings) -> dict[str, Any]:
-    """Faust keyword settings derived from our settings (the broker, storage, web endpoint)."""
+    """Faust keyword settings derived from our settings (the broker and its credentials, the
+    processing guarantee, storage, web endpoint)."""
     return {
-        "broker": f"kafka://{settings.kafka_bootstrap}",
+        **kafka_clients.faust_options(settings),
+        "processing_guarantee": settings.processing_guarantee,
         "store": "memory://",
         "topic_partitions": settings.partitions,
         "topic_replication_factor": 1,
@@ -37,8 +45,30 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+def refuse_exactly_once_without_transactions(settings: Settings,
+                                             cluster_id: Callable[[Settings], str] = kafka_clients.cluster_id) -> None:
+    """``exactly_once`` needs Kafka transactions, which the embedded Tansu broker does not have
+    (it lists the transaction APIs but does not implement them): refuse it there with a clear error
+    instead of running with a guarantee that does not hold. Asks the broker only for exactly_once."""
+    if settings.processing_guarantee != "exactly_once":
+        return
+    advice = "use IOC_PROCESSING_GUARANTEE=at_least_once there (consumers dedupe on the CloudEvents id)"
+    if settings.embedded_kafka:
+        raise SettingsError("exactly_once_unsupported",
+                            f"exactly_once needs Apache Kafka transactions; the embedded broker has none: {advice}")
+    if cluster_id(settings) == EMBEDDED_CLUSTER_ID:
+        raise SettingsError("exactly_once_unsupported",
+                            f"exactly_once needs Apache Kafka transactions; {settings.kafka_bootstrap} is the embedded "
+                            f"Tansu broker (cluster id {EMBEDDED_CLUSTER_ID!r}), which has none: {advice}")
+
+
 def configure(settings: Settings, **extra: Any) -> faust.App:
-    """Point the App at the brokers of ``settings``; call once before the worker starts."""
+    """Point the App at the brokers of ``settings``; call once before the worker starts.
+
+    Raises :class:`SettingsError` for inconsistent security settings and for exactly_once on the
+    embedded broker."""
+    check(settings)
+    refuse_exactly_once_without_transactions(settings)
     options = faust_settings(settings)
     options.update(extra)
     # The id is the consumer group and changelog prefix; Faust only takes it at construction,

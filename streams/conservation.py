@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from streams import topics
+from streams import kafka_clients, topics
 
 OUTCOME_TOPICS = (topics.ROUTED, topics.UNROUTABLE, topics.DEADLETTER)
 
@@ -46,10 +46,13 @@ class Verdict:
         return f"produced={self.produced} lost={self.lost} duplicated={self.duplicated} misplaced={self.misplaced}"
 
 
-def read_topics(bootstrap: str, names: Iterable[str], ledger: Ledger, idle_s: float = 3.0, max_s: float = 120.0) -> Ledger:
-    """Read ``names`` from the beginning until nothing new arrives for ``idle_s``."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-                             consumer_timeout_ms=int(idle_s * 1000), client_id="ioc-conservation")
+def read_topics(kafka: kafka_clients.KafkaTarget, names: Iterable[str], ledger: Ledger, idle_s: float = 3.0,
+                max_s: float = 120.0) -> Ledger:
+    """Read ``names`` from the beginning until nothing new arrives for ``idle_s``. ``kafka``: settings or a
+    bootstrap string (see :func:`streams.kafka_clients.connection`)."""
+    consumer = KafkaConsumer(**kafka_clients.kafka_python(
+        kafka, auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=int(idle_s * 1000),
+        client_id="ioc-conservation"))
     try:
         partitions = []
         for name in names:

@@ -2,8 +2,10 @@
 
 Routing data (rules, boundaries) is not here: it is versioned data with its own ids.
 Every field maps to an ``IOC_<NAME>`` environment variable; ``IOC_CONFIG`` may name a TOML file
-with the same keys in lower case (environment wins). The README's configuration table is
-generated from :data:`DOCUMENTATION`.
+with the same keys in lower case (environment wins). A secret (:data:`SECRETS`) may instead be
+given as ``IOC_<NAME>_FILE`` (TOML: ``<name>_file``), the path of a file whose content is the value,
+which is how Kubernetes mounts Secrets. The README's configuration table is generated from
+:data:`DOCUMENTATION`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+import click
 
 
 def _default_data_dir() -> Path:
@@ -37,6 +41,12 @@ class Settings:
     dashboard_token: str | None = None
     log_level: str = "warn"
     clock_offset_file: Path | None = None
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    processing_guarantee: str = "at_least_once"
 
     @property
     def embedded_kafka(self) -> bool:
@@ -49,7 +59,7 @@ class Settings:
 
 DOCUMENTATION: dict[str, str] = {
     "kafka_bootstrap": "Kafka bootstrap servers (host:port,...). Unset: start the embedded Tansu broker on a free 127.0.0.1 port.",
-    "redis_url": "Redis URL (redis://host:port/0). Unset: start the embedded Valkey server on a free 127.0.0.1 port.",
+    "redis_url": "Redis URL (redis://host:port/0; rediss://:password@host:port/0 for AUTH + TLS); secret: may come from IOC_REDIS_URL_FILE. Unset: start the embedded Valkey server on a free 127.0.0.1 port.",
     "data_dir": "Where compiled boundary generations, device caches and run state live.",
     "partitions": "Partitions for intake and output topics created by `ioc up`.",
     "app_id": "Faust application id (consumer group and changelog topic prefix).",
@@ -60,10 +70,36 @@ DOCUMENTATION: dict[str, str] = {
     "nearest_max_m": "A point in no ward goes to the nearest ward within this many metres (geodesic).",
     "rules_file": "Rules YAML used when no version was applied to ioc.config.rules; unset: the built-in default ruleset.",
     "city": "Default city for the simulator and the dashboard map: hcmc, hanoi or danang.",
-    "dashboard_token": "When set, the dashboard and HTTP API require this bearer token.",
+    "dashboard_token": "When set, the dashboard and HTTP API require this bearer token; secret: may come from IOC_DASHBOARD_TOKEN_FILE.",
     "log_level": "Worker log level: crit, error, warn, info or debug.",
     "clock_offset_file": "Testing aid: a file holding seconds to add to the worker clock (SLA timers), re-read on change.",
+    "kafka_security_protocol": "Kafka security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (production: SASL_SSL).",
+    "kafka_sasl_mechanism": "SASL mechanism with SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+    "kafka_sasl_username": "SASL user name (the KafkaUser), required with SASL_*.",
+    "kafka_sasl_password": "SASL password, required with SASL_*; secret: prefer IOC_KAFKA_SASL_PASSWORD_FILE.",
+    "kafka_ssl_cafile": "PEM CA bundle that verifies the brokers' certificates (hostname included) with SSL/SASL_SSL; unset: system CAs.",
+    "processing_guarantee": "at_least_once or exactly_once (Kafka transactions; refused on the embedded broker, which has none).",
 }
+
+# Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment
+# listing or a ConfigMap. A Redis URL carries its password.
+SECRETS = ("kafka_sasl_password", "redis_url", "dashboard_token")
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+PROCESSING_GUARANTEES = ("at_least_once", "exactly_once")
+
+
+class SettingsError(ValueError, click.ClickException):
+    """A setting is missing, unreadable or inconsistent; ``code`` is short and stable.
+
+    Also a ``click.ClickException``: every ``ioc`` command that loads the settings reports it as
+    ``Error: <code>: <detail>`` and exits 1, without a traceback."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        click.ClickException.__init__(self, f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
 
 
 def _coerce(raw: Any, current: Any, name: str) -> Any:
@@ -79,22 +115,70 @@ def _coerce(raw: Any, current: Any, name: str) -> Any:
     return str(raw)
 
 
+def read_secret_file(variable: str, path: str) -> str:
+    """The content of a ``*_FILE`` secret, without its trailing newline; empty or unreadable is an error."""
+    try:
+        value = Path(path).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise SettingsError("secret_file_unreadable", f"{variable}={path}: {exc.strerror or exc}") from None
+    if not value.strip():
+        raise SettingsError("secret_file_empty", f"{variable}={path} is empty")
+    return value
+
+
+def check(settings: Settings) -> Settings:
+    """Refuse inconsistent security settings (one invariant per check); return ``settings``."""
+    protocol = settings.kafka_security_protocol
+    if protocol not in SECURITY_PROTOCOLS:
+        raise SettingsError("bad_security_protocol",
+                            f"IOC_KAFKA_SECURITY_PROTOCOL={protocol!r}: choose one of {', '.join(SECURITY_PROTOCOLS)}")
+    if protocol.startswith("SASL_"):
+        if settings.kafka_sasl_mechanism not in SASL_MECHANISMS:
+            raise SettingsError("bad_sasl_mechanism", f"IOC_KAFKA_SASL_MECHANISM={settings.kafka_sasl_mechanism!r} "
+                                f"with {protocol}: choose one of {', '.join(SASL_MECHANISMS)}")
+        if not settings.kafka_sasl_username:
+            raise SettingsError("missing_sasl_username", f"{protocol} needs IOC_KAFKA_SASL_USERNAME")
+        if not settings.kafka_sasl_password:
+            raise SettingsError("missing_sasl_password",
+                                f"{protocol} needs IOC_KAFKA_SASL_PASSWORD_FILE (or IOC_KAFKA_SASL_PASSWORD)")
+    if settings.kafka_ssl_cafile is not None and not settings.kafka_ssl_cafile.is_file():
+        raise SettingsError("cafile_missing", f"IOC_KAFKA_SSL_CAFILE={settings.kafka_ssl_cafile} is not a file")
+    if settings.processing_guarantee not in PROCESSING_GUARANTEES:
+        raise SettingsError("bad_processing_guarantee", f"IOC_PROCESSING_GUARANTEE={settings.processing_guarantee!r}: "
+                            f"choose one of {', '.join(PROCESSING_GUARANTEES)}")
+    return settings
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Read settings from ``IOC_CONFIG`` (TOML) then ``IOC_*`` variables, then ``overrides``."""
+    """Read settings from ``IOC_CONFIG`` (TOML) then ``IOC_*`` variables, then ``overrides``.
+
+    A secret's ``IOC_<NAME>_FILE`` is read when ``IOC_<NAME>`` itself is unset or empty (a value
+    given directly wins, as ``ioc up`` passes the resolved values to its children).
+    Raises :class:`SettingsError` (a ``ValueError``) for an unreadable secret file or
+    inconsistent security settings."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     config_file = env.get("IOC_CONFIG")
     if config_file:
         with open(config_file, "rb") as handle:
             values.update(tomllib.load(handle))
-        unknown = set(values) - {f.name for f in fields(Settings)}
+        known = {f.name for f in fields(Settings)} | {f"{name}_file" for name in SECRETS}
+        unknown = set(values) - known
         if unknown:
             raise ValueError(f"{config_file}: unknown settings {sorted(unknown)}")
+        for name in SECRETS:
+            path = values.pop(f"{name}_file", None)
+            if path and not values.get(name):
+                values[name] = read_secret_file(f"{config_file}: {name}_file", str(path))
     for f in fields(Settings):
         key = f"IOC_{f.name.upper()}"
         if key in env:
             values[f.name] = env[key]
+    for name in SECRETS:
+        key = f"IOC_{name.upper()}"
+        if not env.get(key) and env.get(f"{key}_FILE"):
+            values[name] = read_secret_file(f"{key}_FILE", env[f"{key}_FILE"])
     base = Settings()
     coerced = {name: _coerce(raw, getattr(base, name), name) for name, raw in values.items()}
     coerced.update(overrides)
-    return replace(base, **coerced)
+    return check(replace(base, **coerced))

@@ -54,7 +54,7 @@ def record(topic_names: tuple[str, ...], out_path: Path, since_text: str | None,
         for topic in topic_names:
             counts[topic] = 0
             try:
-                messages = read_topic(settings.kafka_bootstrap, topic, since_s, follow_s, limit)
+                messages = read_topic(settings, topic, since_s, follow_s, limit)
                 with click.progressbar(messages, label=f"recording {topic}", file=sys.stderr) as bar:
                     for message in bar:
                         handle.write(record_line(message.topic, message.partition, message.offset,

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from yarl import URL
 
+from streams import kafka_clients
 from streams.app import app
 from streams.rules_live.active import active_ruleset
 from streams.rules_live.follow import RulesFollower
@@ -23,4 +24,5 @@ def bootstrap_of(brokers: Iterable[URL]) -> str:
 @app.task
 async def follow_rules() -> None:
     active_ruleset()  # load the initial version (and publish ioc_rules_info) before the first batch
-    await RulesFollower(bootstrap_of(app.conf.broker)).run()
+    # same brokers and credentials as the worker's own clients, translated by Faust
+    await RulesFollower(bootstrap_of(app.conf.broker), client_options=kafka_clients.aiokafka_of_faust_app(app)).run()

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from routers.exceptions import RulesError
 from routers.rules import Ruleset, load_ruleset
-from streams import metrics, topics
+from streams import kafka_clients, metrics, topics
 from streams.rules_live import active
 
 log = logging.getLogger(__name__)
@@ -82,10 +84,15 @@ def _to_record(message: object) -> RulesRecord:
 
 
 class RulesFollower:
-    """``await RulesFollower("127.0.0.1:9092").run()`` follows the topic until :meth:`stop`."""
+    """``await RulesFollower("127.0.0.1:9092").run()`` follows the topic until :meth:`stop`.
 
-    def __init__(self, bootstrap: str, topic: str = topics.CONFIG_RULES, retry_s: float = 2.0) -> None:
-        self.bootstrap = bootstrap
+    ``kafka`` is settings or a bootstrap string (see :func:`streams.kafka_clients.connection`);
+    ``client_options`` (aiokafka keyword arguments, e.g. from the worker's Faust app) replace it."""
+
+    def __init__(self, kafka: kafka_clients.KafkaTarget, topic: str = topics.CONFIG_RULES, retry_s: float = 2.0,
+                 client_options: Mapping[str, Any] | None = None) -> None:
+        self.kafka = kafka
+        self.client_options = dict(client_options) if client_options is not None else None
         self.topic = topic
         self.retry_s = retry_s
         self.caught_up = asyncio.Event()
@@ -106,9 +113,10 @@ class RulesFollower:
                     await asyncio.wait_for(self._stopping.wait(), self.retry_s)
 
     async def _follow(self) -> None:
+        options = self.client_options if self.client_options is not None else kafka_clients.aiokafka(self.kafka)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-            auto_offset_reset="earliest", client_id="ioc-rules-follower",
+            **options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+            client_id="ioc-rules-follower",
         )
         await consumer.start()
         try:

@@ -14,14 +14,14 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from routers.rules import Ruleset
-from streams import topics
+from streams import kafka_clients, topics
 from streams.rules_live.follow import RulesRecord, parse_record
 
 
-def _consumer(bootstrap: str) -> KafkaConsumer:
-    return KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                         auto_offset_reset="earliest", client_id="ioc-cli-reader", request_timeout_ms=15000,
-                         consumer_timeout_ms=1000)
+def _consumer(kafka: kafka_clients.KafkaTarget) -> KafkaConsumer:
+    return KafkaConsumer(**kafka_clients.kafka_python(
+        kafka, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", client_id="ioc-cli-reader",
+        request_timeout_ms=15000, consumer_timeout_ms=1000))
 
 
 def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float = 10.0) -> list[TopicPartition]:
@@ -35,14 +35,14 @@ def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float = 10.0) -> li
         consumer.poll(timeout_ms=200)  # refreshes metadata
 
 
-def read_topic(bootstrap: str, topic: str, since_s: float | None, follow_s: float | None = None,
+def read_topic(kafka: kafka_clients.KafkaTarget, topic: str, since_s: float | None, follow_s: float | None = None,
                limit: int | None = None) -> Iterator[Any]:
     """Messages of ``topic`` from ``since_s`` seconds ago (None: from now), in per-partition order.
 
     Without ``follow_s`` it stops at the end offsets seen at the start; with it, it keeps
     reading new messages for that many seconds. ``limit`` caps the count.
     """
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(kafka)
     try:
         partitions = _partitions(consumer, topic)
         consumer.assign(partitions)
@@ -73,9 +73,9 @@ def read_topic(bootstrap: str, topic: str, since_s: float | None, follow_s: floa
         consumer.close()
 
 
-def fetch_applied(bootstrap: str) -> tuple[Ruleset, str] | None:
+def fetch_applied(kafka: kafka_clients.KafkaTarget) -> tuple[Ruleset, str] | None:
     """The newest valid version on ``ioc.config.rules`` and who applied it (None: nothing applied)."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(kafka)
     try:
         partitions = _partitions(consumer, topics.CONFIG_RULES)
         consumer.assign(partitions)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from kafka import KafkaProducer
 
 from routers.rules import Ruleset
-from streams import topics
+from streams import kafka_clients, topics
 from streams.rules_live.follow import APPLIED_BY, KEY
 
 
@@ -27,12 +27,12 @@ def who_applies() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def publish_rules(bootstrap: str, ruleset: Ruleset, applied_by: str | None = None,
+def publish_rules(kafka: kafka_clients.KafkaTarget, ruleset: Ruleset, applied_by: str | None = None,
                   topic: str = topics.CONFIG_RULES, timeout_s: float = 30.0) -> Published:
     """Send the validated ruleset's text under key ``active``; wait for the broker's ack."""
     by = applied_by or who_applies()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="ioc-rules-apply",
-                             max_block_ms=int(timeout_s * 1000))
+    producer = KafkaProducer(**kafka_clients.kafka_python(kafka, acks="all", client_id="ioc-rules-apply",
+                                                          max_block_ms=int(timeout_s * 1000)))
     try:
         headers = [
             (APPLIED_BY, by.encode()),

@@ -14,6 +14,7 @@ from kafka import KafkaProducer
 
 from routers.boundaries.lineage import admin_data
 from routers.boundaries.registry import BoundaryRegistry
+from streams import kafka_clients
 from streams.devices import DeviceRecord, register_devices
 from streams.settings import Settings
 from streams.simulator.places import CITIES
@@ -85,10 +86,9 @@ def produce(
     has the message (the conservation checks use it)."""
     if rate <= 0:
         raise ValueError("rate must be positive")
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, acks=1, client_id="ioc-simulator",
-        max_request_size=2 * 1024 * 1024,
-    )
+    producer = KafkaProducer(**kafka_clients.kafka_python(
+        settings, linger_ms=5, acks=1, client_id="ioc-simulator", max_request_size=2 * 1024 * 1024,
+    ))
     stats = SimulationStats()
     started = time.monotonic()
     tick = 0.05
