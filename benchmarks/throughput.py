@@ -19,11 +19,13 @@ Adding a row (the full pipeline)::
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import importlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -260,12 +262,15 @@ def _faust_app(run: Run, tuned: bool):  # type: ignore[no-untyped-def]
 
     from streams.embedded.process import free_port
 
+    datadir = tempfile.mkdtemp(prefix="ioc-bench-faust-")
+    atexit.register(shutil.rmtree, datadir, True)
     options: dict[str, object] = {
         "broker": f"kafka://{run.bootstrap}",
         "consumer_auto_offset_reset": "earliest",
         "topic_partitions": run.partitions,
         "web_port": free_port(),
         "web_bind": "127.0.0.1",
+        "datadir": datadir,  # not <cwd>/<app id>-data
     }
     if tuned:
         from streams.faust_tuning import app_settings

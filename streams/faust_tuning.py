@@ -160,6 +160,9 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
                 and not self.suspend_flow.is_set()):
             finished, outcome = step_eagerly(first)
             if finished:
+                for other in coros[1:]:
+                    if inspect.iscoroutine(other):
+                        other.close()  # e.g. suspend_flow.wait(): never started, so no "never awaited" warning
                 return WaitResults([first], [outcome], False)
             coros = (outcome, *coros[1:])
         return await super().wait_first(*coros, timeout=timeout)
