@@ -9,7 +9,7 @@ Two kinds of credentials, both optional:
 
       viewers:
         - name: phuong-ben-thanh-duty
-          token_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+          token_sha256: de06a7b8b446d1da89e49f968b37e8d2964224e8f8a493018ae580af70ec9a3a  # sha256 of example-ward-token
           wards: ["26740"]
 
 When neither is configured the dashboard is open and personal data is masked for everyone.

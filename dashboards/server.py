@@ -151,7 +151,11 @@ def ward_rows(parts: Parts, view: MetricsView, summary: IncidentSummary) -> list
             "overdue": None if figures is None else figures.overdue,
             "median_ack_s": None if figures is None else figures.median_ack_s,
         })
-    rows.sort(key=lambda r: (-(r["open"] or r["open_serving"] or 0), -(r["overdue"] or 0), r["code"]))
+    def shown_open(row: dict[str, Any]) -> float:  # what the page shows: metrics, else the serving state
+        value = row["open"] if row["open"] is not None else row["open_serving"]
+        return float(value or 0)
+
+    rows.sort(key=lambda r: (-shown_open(r), -(r["overdue"] or 0), r["code"]))
     return rows
 
 

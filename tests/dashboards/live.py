@@ -88,3 +88,22 @@ def routed_by_ward(bootstrap: str, topic: str, start: dict[TopicPartition, int])
         return seen
     finally:
         consumer.close()
+
+
+def wait_quiet(metrics_url: str, bootstrap: str, topic: str, timeout_s: float = 120) -> None:
+    """Until the worker has finished earlier traffic: nothing ingested and nothing new on ``topic``
+    over two seconds (earlier tests share the worker)."""
+    from streams.scrape import scrape
+
+    def snapshot() -> tuple[float, int]:
+        return scrape([metrics_url]).total("ioc_ingested_total"), sum(end_offsets(bootstrap, topic).values())
+
+    deadline = time.monotonic() + timeout_s
+    last = snapshot()
+    while time.monotonic() < deadline:
+        time.sleep(2.0)
+        now = snapshot()
+        if now == last:
+            return
+        last = now
+    raise AssertionError(f"the worker was still busy after {timeout_s:.0f}s")

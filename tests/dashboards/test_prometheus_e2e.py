@@ -20,7 +20,15 @@ from dashboards.sources.prometheus import PrometheusMetrics
 from streams import topics
 from streams.embedded.process import free_port, wait_for_port
 from streams.scrape import scrape
-from tests.dashboards.live import end_offsets, produced, routed_by_ward, simulate, stack_env, wait_for
+from tests.dashboards.live import (
+    end_offsets,
+    produced,
+    routed_by_ward,
+    simulate,
+    stack_env,
+    wait_for,
+    wait_quiet,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -89,6 +97,7 @@ def test_promql_matches_what_was_routed(embedded_stack: Any, data_dir: Path, pip
                                         prometheus: str) -> None:
     bootstrap = embedded_stack.settings.kafka_bootstrap
     wait_for(lambda: promql(prometheus, 'up{job="ioc-worker"} == 1'), 30, "prometheus to scrape the worker")
+    wait_quiet(pipeline_worker, bootstrap, topics.ROUTED)  # earlier tests' traffic is not ours to count
     before_worker = scrape([pipeline_worker])
     start = end_offsets(bootstrap, topics.ROUTED)
     time.sleep(1.5)  # a scrape that holds the counts from before the run
@@ -124,7 +133,10 @@ def test_promql_matches_what_was_routed(embedded_stack: Any, data_dir: Path, pip
                    for m in ("ioc_routed_total", "ioc_unroutable_total", "ioc_deadletter_total"))
     assert outcomes == n  # every simulated message: routed, unroutable or dead-lettered, once
 
-    # and against the broker: every routed envelope on ioc.routed is in its ward's PromQL count
+    # and against the broker: every routed envelope on ioc.routed is in its ward's PromQL count.
+    # (The reverse is reported, not asserted: on the embedded broker a few per cent of the routings a
+    # worker counts have been missing from ioc.routed; that is the pipeline's conservation, not PromQL.)
+    wait_quiet(pipeline_worker, bootstrap, topics.ROUTED)
     on_topic = routed_by_ward(bootstrap, topics.ROUTED, start)
     assert not on_topic - routed_delta, f"routed but not counted: {on_topic - routed_delta}"
     assert sum(on_topic.values()) > COUNT * 0.7
