@@ -121,7 +121,8 @@ async def measure_consumer_lag() -> None:
         if tp.topic not in lag:
             continue
         position = await consumer.position(tp)
-        if position is not None:
-            lag[tp.topic] += max(consumer.highwater(tp) - position, 0)
+        highwater = consumer.highwater(tp)  # None until the first fetch of a partition just assigned
+        if position is not None and highwater is not None:
+            lag[tp.topic] += max(highwater - position, 0)
     for topic, value in lag.items():
         metrics.consumer_lag.labels(topic).set(value)
