@@ -200,8 +200,12 @@ def producer_send(app: AppT) -> SendFn:
     """The default ``send``: Faust's producer, which returns once the message is queued in
     aiokafka's batch (the returned future resolves when the broker acknowledged it)."""
 
+    producer: Any = None
+
     async def send(message: Outgoing) -> asyncio.Future:
-        producer = await app.maybe_start_producer()
+        nonlocal producer
+        if producer is None:  # resolved once: maybe_start_producer costs a StampedeWrapper call
+            producer = await app.maybe_start_producer()
         return await producer.send(message.topic, message.key, message.value, message.partition, None,
                                    message.headers)  # type: ignore[return-value]
 
