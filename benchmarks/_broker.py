@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -76,12 +78,21 @@ def make_messages(n: int, seed: int = 7) -> list[Message]:
 
 
 @contextmanager
+def embedded_settings(partitions: int = 4) -> Iterator[Settings]:
+    """Start the embedded Tansu broker and Valkey (a pipeline row needs Redis); yield their settings.
+    Their logs go to a temporary directory that is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-") as run_dir, \
+            EmbeddedStack(Settings(partitions=partitions, data_dir=Path(run_dir) / "data"),
+                          run_dir=Path(run_dir)) as stack:
+        yield stack.settings
+
+
+@contextmanager
 def embedded_broker(partitions: int = 4) -> Iterator[str]:
-    """Start the embedded Tansu broker (and Valkey, which the stack always brings); yield the bootstrap."""
-    with EmbeddedStack(Settings(partitions=partitions)) as stack:
-        bootstrap = stack.settings.kafka_bootstrap
-        assert bootstrap is not None
-        yield bootstrap
+    """:func:`embedded_settings`, yielding only the Kafka bootstrap address."""
+    with embedded_settings(partitions) as settings:
+        assert settings.kafka_bootstrap is not None
+        yield settings.kafka_bootstrap
 
 
 def create_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None:

@@ -108,14 +108,22 @@ class ProcessHandle:
         return process_cpu_seconds(self._process.pid)
 
     def stop(self) -> None:
-        if self._process.poll() is None:
+        died = self._process.poll() is not None
+        if not died:
             self._process.terminate()  # SIGTERM: Faust and the passthrough shut down cleanly on it
             try:
                 self._process.wait(15)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(5)
+        if self._log.closed:
+            return
         self._log.close()
+        if died:  # it ended on its own: keep its stderr and say where it is
+            click.echo(f"contender exited with code {self._process.returncode}; its log: {self._log.name}\n"
+                       f"{self.log_tail()}", err=True)
+        else:
+            os.unlink(self._log.name)
 
     def log_tail(self, lines: int = 15) -> str:
         with open(self._log.name, encoding="utf-8", errors="replace") as handle:
