@@ -456,11 +456,13 @@ function start() {
     $("scope-national").classList.add("on");
   }
   applyLanguage();
-  loadMap(state.scope);
-  poll();
-  getJSON("/api/labels").then((labels) => { state.labels = labels; renderFeed(); }).catch(() => {});
-  connectFeed();
-  setInterval(poll, POLL_MS);
+  // the map first: the numbers and the feed queue behind it, so they do not delay the first paint
+  loadMap(state.scope).finally(() => {
+    poll();
+    getJSON("/api/labels").then((labels) => { state.labels = labels; renderFeed(); }).catch(() => {});
+    connectFeed();
+    setInterval(poll, POLL_MS);
+  });
   setInterval(tick, 1000);
   tick();
   $("lang-vi").onclick = () => setLanguage("vi");

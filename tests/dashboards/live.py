@@ -90,20 +90,35 @@ def routed_by_ward(bootstrap: str, topic: str, start: dict[TopicPartition, int])
         consumer.close()
 
 
-def wait_quiet(metrics_url: str, bootstrap: str, topic: str, timeout_s: float = 120) -> None:
-    """Until the worker has finished earlier traffic: nothing ingested and nothing new on ``topic``
-    over two seconds (earlier tests share the worker)."""
+def wait_quiet(metrics_url: str, bootstrap: str, topic: str, group: str = "ioc-router", timeout_s: float = 120) -> None:
+    """Until the worker has finished earlier traffic (earlier tests share it): its consumer group has
+    committed every intake message, and neither its counters nor ``topic`` move for two seconds."""
+    from streams import topics
     from streams.scrape import scrape
+
+    # reads the group's committed offsets without joining it (no subscribe, no commit)
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+
+    def committed_all() -> bool:
+        for intake in topics.INTAKE:
+            for tp, end in end_offsets(bootstrap, intake).items():
+                done = reader.committed(tp)
+                if end and (done is None or done < end):
+                    return False
+        return True
 
     def snapshot() -> tuple[float, int]:
         return scrape([metrics_url]).total("ioc_ingested_total"), sum(end_offsets(bootstrap, topic).values())
 
-    deadline = time.monotonic() + timeout_s
-    last = snapshot()
-    while time.monotonic() < deadline:
-        time.sleep(2.0)
-        now = snapshot()
-        if now == last:
-            return
-        last = now
-    raise AssertionError(f"the worker was still busy after {timeout_s:.0f}s")
+    try:
+        deadline = time.monotonic() + timeout_s
+        last = snapshot()
+        while time.monotonic() < deadline:
+            time.sleep(2.0)
+            now = snapshot()
+            if now == last and committed_all():
+                return
+            last = now
+        raise AssertionError(f"the worker was still busy after {timeout_s:.0f}s")
+    finally:
+        reader.close()
