@@ -160,6 +160,15 @@ def test_app_settings_are_accepted_by_faust_and_select_the_lean_monitor() -> Non
     assert isinstance(app.monitor, LeanMonitor)
 
 
+def test_app_settings_also_work_through_config_from_object() -> None:
+    # streams.app.configure() applies settings this way, after the module-level App exists.
+    app = faust.App(f"t-{uuid.uuid4().hex[:6]}", autodiscover=False)
+    app.config_from_object({"broker": "kafka://127.0.0.1:1", **faust_tuning.app_settings(Settings())})
+    faust_tuning.install(app)
+    assert isinstance(app.monitor, LeanMonitor)
+    assert isinstance(app.consumer, FastDeliveryConsumer)
+
+
 @pytest.mark.parametrize(("monitor_class", "counted"), [(Monitor, 3), (LeanMonitor, 0)])
 def test_lean_monitor_does_no_per_event_bookkeeping(monitor_class: type[Monitor], counted: int) -> None:
     monitor = monitor_class()
