@@ -12,9 +12,10 @@ from pathlib import Path
 
 import orjson
 import redis
-import redis.asyncio as aioredis
 
 from routers.events import GeoPoint
+from streams.redis_retry import client as retrying_client
+from streams.redis_retry import retrying
 
 DEVICES_KEY = "ioc:devices"
 _CSV_COLUMNS = ("id", "kind", "lat", "lon", "description")
@@ -79,14 +80,14 @@ class DeviceCache:
     """
 
     def __init__(self, redis_url: str, refresh_s: float = 30.0, negative_ttl_s: float = 10.0) -> None:
-        self._client = aioredis.Redis.from_url(redis_url)
+        self._client = retrying_client(redis_url)
         self._points: dict[str, GeoPoint] = {}
         self._unknown_until: dict[str, float] = {}
         self.refresh_s = refresh_s
         self.negative_ttl_s = negative_ttl_s
 
     async def refresh(self) -> int:
-        raw = await self._client.hgetall(DEVICES_KEY)
+        raw = await retrying(lambda: self._client.hgetall(DEVICES_KEY), "device refresh")
         points = {}
         for key, value in raw.items():
             record = DeviceRecord.from_json(key.decode(), value)
@@ -104,7 +105,7 @@ class DeviceCache:
         wanted = [d for d in set(device_ids) if d not in self._points and self._unknown_until.get(d, 0) < now]
         if not wanted:
             return
-        values = await self._client.hmget(DEVICES_KEY, wanted)
+        values = await retrying(lambda: self._client.hmget(DEVICES_KEY, wanted), "device lookup")
         for device_id, value in zip(wanted, values, strict=True):
             if value is None:
                 self._unknown_until[device_id] = now + self.negative_ttl_s
