@@ -15,7 +15,10 @@ def parse_time(raw: str) -> datetime:
         raise ValueError(f"not an ISO 8601 timestamp: {raw!r}") from None
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without a time zone: {raw!r}")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before datetime.min in UTC
+        raise ValueError(f"timestamp out of range: {raw!r}") from None
 
 
 def fmt(moment: datetime | None) -> str | None:
