@@ -28,6 +28,7 @@ import asyncio
 import collections
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -73,7 +74,8 @@ class LeanMonitor(Monitor):
 
     Faust calls these for every message; the default Monitor appends to deques and updates
     several dicts each time. ioc-router's own Prometheus metrics (``streams.metrics``) count what
-    the dashboard needs, so the per-event work is dropped here. ``/stats`` in the worker's web
+    the dashboard needs, so the per-event work is dropped here; only the per-partition "last event
+    seen" time that Faust's own stall detection reads is kept. ``/stats`` in the worker's web
     server shows zeros for message/event counters as a result.
     """
 
@@ -81,6 +83,9 @@ class LeanMonitor(Monitor):
         return None
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict | None:
+        # Kept: Faust's "stream is idle" check (verify_event_path) reads this; without it a worker
+        # with a steady backlog would log false slow-processing errors after stream_processing_timeout.
+        self.stream_inbound_time[tp] = time.monotonic()
         return None
 
     def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: dict | None = None) -> None:

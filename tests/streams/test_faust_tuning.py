@@ -179,6 +179,12 @@ def test_lean_monitor_does_no_per_event_bookkeeping(monitor_class: type[Monitor]
     assert (monitor.messages_received_total, monitor.messages_sent) == (counted, counted)
 
 
+def test_lean_monitor_keeps_what_faust_stall_detection_reads() -> None:
+    monitor = LeanMonitor()
+    monitor.on_stream_event_in(TP("t", 1), 7, None, None)
+    assert TP("t", 1) in monitor.stream_inbound_time
+
+
 @pytest.fixture
 def restore_logging():
     root = logging.getLogger()
