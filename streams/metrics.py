@@ -45,6 +45,10 @@ consumer_lag = Gauge(
     "ioc_consumer_lag_messages", "Messages not yet consumed on an intake topic (sum over its partitions).", ["topic"],
     registry=REGISTRY,
 )
+assigned_partitions = Gauge(
+    "ioc_assigned_partitions", "Partitions this worker's consumer group assigned to it, by topic (0 during a rebalance).",
+    ["topic"], registry=REGISTRY,
+)
 open_incidents = Gauge(
     "ioc_open_incidents", "Incidents not yet resolved, by ward and priority.", ["ward", "priority"], registry=REGISTRY
 )
@@ -77,6 +81,6 @@ build_info = Info("ioc_build", "ioc-router build information.", registry=REGISTR
 
 CATALOGUE = (
     ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
-    consumer_lag, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
+    consumer_lag, assigned_partitions, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
     rules_info, rules_rejected, boundary_info, build_info,
 )
