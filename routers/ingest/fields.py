@@ -8,17 +8,13 @@ from typing import Any
 
 from routers.events import GeoPoint
 from routers.exceptions import Rejected
+from routers.locate.coords import check_accuracy, check_coordinates
 
 MAX_ID = 128
 MAX_TEXT = 5000
 MAX_ADDRESS = 500
 MAX_NAME = 200
 _EPOCH_MS_THRESHOLD = 1e11  # above this an epoch number is in milliseconds
-
-# Vietnam's extent, with a margin; the two ranges do not overlap, so swapped pairs are detectable.
-VN_LAT = (8.0, 24.0)
-VN_LON = (102.0, 110.0)
-
 
 def require(obj: dict[str, Any], name: str) -> Any:
     if name not in obj or obj[name] is None:
@@ -80,20 +76,10 @@ def timestamp(obj: dict[str, Any], name: str) -> datetime:
 def point(obj: dict[str, Any], corrections: list[str]) -> GeoPoint | None:
     """``lat``/``lon`` (and optional ``accuracy_m``) from ``obj``; None when both are absent.
 
-    A pair that only makes sense swapped (lat in Vietnam's longitude range and vice versa) is
-    swapped back and ``swapped_lat_lon`` is recorded, not rejected.
-    """
+    Swapped pairs are repaired (and recorded in ``corrections``) by the locator's coordinate check,
+    so ingest and ``ioc locate`` agree on what a usable coordinate is."""
     if obj.get("lat") is None and obj.get("lon") is None:
         return None
-    lat = number(obj, "lat", required=True)
-    lon = number(obj, "lon", required=True)
-    assert lat is not None and lon is not None
-    if VN_LON[0] <= lat <= VN_LON[1] and VN_LAT[0] <= lon <= VN_LAT[1]:
-        lat, lon = lon, lat
-        corrections.append("swapped_lat_lon")
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-        raise Rejected("invalid_coordinates", f"lat={lat} lon={lon} is not a place on Earth")
-    accuracy = number(obj, "accuracy_m")
-    if accuracy is not None and accuracy < 0:
-        raise Rejected("invalid_coordinates", "accuracy_m must not be negative")
-    return GeoPoint(lat, lon, accuracy)
+    lat, lon, repaired = check_coordinates(number(obj, "lat", required=True), number(obj, "lon", required=True))
+    corrections.extend(repaired)
+    return GeoPoint(lat, lon, check_accuracy(obj.get("accuracy_m")))
