@@ -282,7 +282,10 @@ def measure(settings: Settings, log_dir: Path, counts: Sequence[int] = WORKER_CO
 def main() -> None:
     from streams.embedded.stack import EmbeddedStack
 
-    data_dir = load_settings().data_dir  # the default generation is built there once (nationwide, 3,321 wards)
+    from routers.boundaries.registry import BoundaryRegistry
+
+    data_dir = load_settings().data_dir
+    BoundaryRegistry(data_dir).ensure_default()  # built once (~10 s): the approximate nationwide generation
     cores = os.cpu_count()
     load = os.getloadavg()[0]
     print(f"scale-out: real `ioc worker` processes on the embedded Tansu broker, {PARTITIONS} partitions per intake "
