@@ -44,13 +44,15 @@ from typing import Protocol
 
 import click
 
+from routers.boundaries.registry import BoundaryRegistry
+from streams.settings import load_settings
+
 from benchmarks._broker import (
     Message,
     Progress,
     create_topics,
     drain,
     embedded_broker,
-    make_messages,
     produce,
 )
 
@@ -398,8 +400,8 @@ def run_benchmark(contenders: Sequence[ContenderSpec], messages: Sequence[Messag
 
 
 def report(rows: Sequence[Row], n: int, partitions: int, repeats: int) -> str:
-    lines = [f"== throughput on the embedded broker (Tansu), {partitions} partitions, N={n}, "
-             f"median of {repeats} rounds (each: median of 10 per-interval rates) =="]
+    lines = [f"== throughput on the embedded broker (Tansu), {partitions} partitions, N={n} simulated citizen "
+             f"reports, median of {repeats} rounds (each: median of 10 per-interval rates) =="]
     width = max(len(r.name) for r in rows)
     for r in rows:
         cpu = f"{r.cpu_us_per_event:6.0f} us CPU/ev" if r.cpu_us_per_event is not None else ""
@@ -421,12 +423,24 @@ def report(rows: Sequence[Row], n: int, partitions: int, repeats: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
     """Raw aiokafka passthrough vs Faust forwarders on the embedded broker, side by side."""
+    from benchmarks import pipeline_row
+
     contenders = [c for c in default_contenders()
                   if c.name == REFERENCE or not only or any(o in c.name for o in only)]
-    messages = make_messages(n)
+    with_pipeline = not only or any(o in pipeline_row.NAME for o in only)
+    settings = load_settings()
+    BoundaryRegistry(settings.data_dir).ensure_default()
+    # The same simulated citizen reports for every row, so the pipeline can route them.
+    messages = pipeline_row.intake_messages(n, settings)
     with embedded_broker(partitions) as bootstrap:
         rows = run_benchmark(contenders, messages, bootstrap, repeats=repeats, partitions=partitions,
                              timeout_s=timeout_s)
+    if with_pipeline:
+        results = []
+        with click.progressbar(range(repeats), label="full pipeline", file=sys.stderr) as bar:
+            for _ in bar:
+                results.append(pipeline_row.measure_pipeline(messages, settings.data_dir, partitions, timeout_s))
+        rows.append(pipeline_row.pipeline_row(results, rows[0].rate))
     if as_json:
         click.echo(json.dumps({"broker": "tansu", "partitions": partitions, "n": n, "repeats": repeats,
                                "rows": [dataclasses.asdict(r) for r in rows]}))

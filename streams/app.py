@@ -38,7 +38,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "topic_replication_factor": 1,
         "topic_allow_declare": True,
         "web_enabled": True,
-        "web_bind": "127.0.0.1",
+        "web_bind": settings.worker_web_host,
         "web_port": settings.worker_web_port,
         "web_in_thread": False,
         "datadir": str(settings.data_dir / "faust"),

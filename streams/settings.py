@@ -31,6 +31,7 @@ class Settings:
     data_dir: Path = _default_data_dir()
     partitions: int = 4
     app_id: str = "ioc-router"
+    worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 0
     dashboard_port: int = 8700
     prometheus_url: str | None = None
@@ -63,6 +64,7 @@ DOCUMENTATION: dict[str, str] = {
     "data_dir": "Where compiled boundary generations, device caches and run state live.",
     "partitions": "Partitions for intake and output topics created by `ioc up`.",
     "app_id": "Faust application id (consumer group and changelog topic prefix).",
+    "worker_web_host": "Address the worker's web endpoint binds; 0.0.0.0 in a container so probes and Prometheus reach it.",
     "worker_web_port": "Port of the worker's web endpoint (/metrics, /healthz); 0 picks a free one.",
     "dashboard_port": "Port of `ioc dashboard`.",
     "prometheus_url": "Prometheus HTTP API base URL for the dashboard; unset: read the workers' /metrics directly.",

@@ -18,11 +18,13 @@ def worker(web_port: int | None) -> None:
     Start as many as the intake topics have partitions; they share the work as one consumer group
     and stop cleanly on SIGTERM or Ctrl-C.
     """
-    import faust
+    from importlib.metadata import version
 
+    from streams import faust_tuning, metrics
     from streams.app import configure
     from streams.embedded.process import free_port
     from streams.pipeline import context
+    from streams.rules_live.active import active_ruleset
 
     settings = load_settings()
     if web_port is not None:
@@ -32,19 +34,14 @@ def worker(web_port: int | None) -> None:
     if settings.worker_web_port == 0:
         settings = dataclasses.replace(settings, worker_web_port=free_port())
     try:
-        from streams.faust_tuning import app_settings
-        tuning = app_settings(settings)
-    except ModuleNotFoundError:
-        tuning = {}
-    app = configure(settings, **tuning)
-    from streams.rules_live.active import active_ruleset
-
-    try:
         ruleset = active_ruleset()  # fail fast on an invalid IOC_RULES_FILE, before joining the group
     except Exception as exc:
         raise click.ClickException(f"rules: {exc}") from None
+    app = configure(settings, **faust_tuning.app_settings(settings))
+    faust_tuning.install(app)
     context.install(context.build(settings))
+    metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
     click.echo(f"worker: routing with rules {ruleset.version}", err=True)
-    click.echo(f"worker: metrics on http://127.0.0.1:{settings.worker_web_port}/metrics", err=True)
+    click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)
     sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
-    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    faust_tuning.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

@@ -1,15 +1,14 @@
 """The intake agent: one Faust agent over the three intake topics.
 
 Each batch is decoded and located by the pure core (``routers.route.place``), routed by the rules
-with their shared state (sensor hysteresis, inhibitors), and published. The agent waits for the
-broker to acknowledge every output of a batch before it takes the next one, and Faust acks a
-batch's events only then, so offsets are committed only for delivered work: at-least-once, with
-stable output ids so consumers dedupe redeliveries.
+with their shared state (sensor hysteresis, inhibitors), and handed to
+:func:`streams.faust_tuning.forward_batches`, which publishes without a per-message await and
+lets a batch's offsets be committed only after the broker acknowledged every output of it (also
+across a crash or a rebalance): at-least-once, with stable output ids so consumers dedupe.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,12 +19,13 @@ from routers.route import DeadLetter, Outcome, Placed, Routed, Unroutable, place
 from routers.rules import Inhibitor, RuleContext, SensorState, evaluate_with_state
 from streams import metrics, topics
 from streams.app import app
+from streams.faust_tuning import Outgoing, forward_batches
 from streams.pipeline import context
 from streams.pipeline.publish import Origin, count, outgoing
 from streams.rules_live.active import active_ruleset
 
-BATCH_MAX = 500
-BATCH_WITHIN_S = 0.02
+BATCH_MAX = 1000
+BATCH_WITHIN_S = 0.05
 
 intake = app.topic(*topics.INTAKE, key_serializer="raw", value_serializer="raw")
 
@@ -81,31 +81,28 @@ async def _route(placed: list[DeadLetter | Unroutable | Placed], services: conte
     return outcomes
 
 
-async def handle_batch(batch: Sequence[Any]) -> int:
+async def handle_batch(batch: Sequence[Any]) -> list[Outgoing]:
+    """A batch of intake events -> the messages to publish (delivery is forward_batches' job)."""
     services = context.services()
     outcomes = await _route(await _placed(batch, services), services)
     now = datetime.now(UTC)
-    producer = app.producer
-    deliveries = []
+    messages: list[Outgoing] = []
     for event, outcome in zip(batch, outcomes, strict=True):
         message = event.message
-        origin = Origin(message.topic, message.partition, message.offset)
-        for out in outgoing(outcome, origin, event.value, now):
-            deliveries.append(await producer.send(out.topic, out.key, out.value, None, None, None))
+        messages.extend(outgoing(outcome, Origin(message.topic, message.partition, message.offset), event.value, now))
         count(outcome, message.topic)
-    await asyncio.gather(*deliveries)
-    done = time.time()
+    queued = time.time()
     for event in batch:
         if event.message.timestamp:
-            metrics.routing_latency.observe(max(done - event.message.timestamp, 0.0))
-    return len(batch)
+            metrics.routing_latency.observe(max(queued - event.message.timestamp, 0.0))
+    return messages
 
 
 @app.agent(intake)
 async def route_intake(stream: Any) -> None:
     await context.services().devices.refresh()
-    async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-        await handle_batch(batch)
+    # Offsets of a batch become committable only once the broker acknowledged all of its outputs.
+    await forward_batches(stream, handle_batch, max_batch=BATCH_MAX, within=BATCH_WITHIN_S)
 
 
 @app.timer(interval=30.0)

@@ -28,7 +28,7 @@ RATE = 20.0  # events/s: below what even one worker keeps up with on a busy 2-co
 START_S = 120.0  # a worker start plus the group's first assignment
 REBALANCE_S = 60.0  # bound for taking over a departed member's partitions (session timeout is 10 s)
 DRAIN_S = 120.0  # after the last rebalance, for the backlog a busy machine builds up
-CLEAN_SHUTDOWN = ("[^Worker]: Signal received: 15", "[^--Consumer]: Stopping...", "[^Worker]: Closing event loop")
+CLEAN_SHUTDOWN = ("[^Worker]: Signal received: 15", "LeaveGroup request succeeded", "[^Worker]: Closing event loop")
 
 
 class Intake:
