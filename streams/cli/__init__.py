@@ -23,7 +23,26 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def _unreachable(exc: BaseException) -> str | None:
+    """A person-readable line when a server the command needs is not answering."""
+    kind = f"{type(exc).__module__}.{type(exc).__name__}"
+    if kind.startswith("redis.exceptions") and "Connection" in kind:
+        return f"Redis is not reachable ({exc}); check IOC_REDIS_URL, or use `ioc up`, which starts one"
+    if kind.startswith("kafka.errors") and any(n in kind for n in ("NoBrokersAvailable", "KafkaConnection", "KafkaTimeout")):
+        return f"Kafka is not reachable ({exc}); check IOC_KAFKA_BOOTSTRAP, or use `ioc up`, which starts a broker"
+    return None
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = _unreachable(exc)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if self._load(name) is not None)
 
