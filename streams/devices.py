@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import redis
 
+from routers import limits
 from routers.events import GeoPoint
 from streams.redis_retry import client as retrying_client
 from streams.redis_retry import retrying
@@ -43,6 +44,10 @@ class DeviceFileError(ValueError):
 
 
 def read_devices_csv(path: Path) -> Iterator[DeviceRecord]:
+    try:
+        limits.check_size(Path(path), limits.DEVICES_FILE_BYTES, "devices CSV")
+    except limits.TooLarge as exc:
+        raise DeviceFileError(str(exc)) from None
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = set(_CSV_COLUMNS[:4]) - set(reader.fieldnames or ())

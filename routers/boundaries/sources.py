@@ -6,19 +6,20 @@ position when the text is not JSON); nothing here interprets geometry (see ``imp
 
 from __future__ import annotations
 
-import gzip
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from routers import limits
 from routers.exceptions import BoundaryError
 
-MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+MAX_DOWNLOAD_BYTES = limits.BOUNDARY_FILE_BYTES
 _SUFFIXES = (".geojson", ".json", ".geojson.gz", ".json.gz")
 
 Progress = Callable[[str, int], None]
@@ -27,8 +28,10 @@ Progress = Callable[[str, int], None]
 def _decode(path: Path, raw: bytes) -> Any:
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+            raw = limits.gunzip(raw, limits.BOUNDARY_JSON_BYTES, str(path))
+        except limits.TooLarge as exc:
+            raise BoundaryError(str(exc)) from None
+        except (zlib.error, EOFError) as exc:
             raise BoundaryError(f"{path}: broken gzip data ({exc})") from exc
     try:
         return orjson.loads(raw)
@@ -73,6 +76,13 @@ def _download(url: str, progress: Progress) -> Path:
         return Path(out.name)
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return limits.read_bytes(path, limits.BOUNDARY_FILE_BYTES, "boundary")
+    except limits.TooLarge as exc:
+        raise BoundaryError(str(exc)) from None
+
+
 def read_features(src: str, progress: Progress | None = None) -> list[dict[str, Any]]:
     """All features of ``src``: file (.geojson/.json, optionally gzip'd), folder, or URL."""
     step = progress or (lambda _label, _n: None)
@@ -89,9 +99,9 @@ def read_features(src: str, progress: Progress | None = None) -> list[dict[str, 
             raise BoundaryError(f"{path}: folder holds no .geojson/.json files")
         features: list[dict[str, Any]] = []
         for file in files:
-            features.extend(_features_of(file, _decode(file, file.read_bytes())))
+            features.extend(_features_of(file, _decode(file, _read(file))))
             step("reading files", 1)
         return features
     if not path.is_file():
         raise BoundaryError(f"{src}: no such file, folder or URL")
-    return _features_of(path, _decode(path, path.read_bytes()))
+    return _features_of(path, _decode(path, _read(path)))

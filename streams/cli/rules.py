@@ -22,6 +22,7 @@ from typing import Any
 import click
 import orjson
 
+from routers import limits
 from routers.rules import Ruleset, RulesFileError, load_ruleset
 from routers.rules.cases import CaseError, parse_probe, run_cases
 from routers.rules.clock import LOCAL_TZ, parse_duration, parse_local_time
@@ -52,8 +53,8 @@ def _refuse(error: RulesFileError, as_json: bool) -> None:
 
 def _load_file(path: Path, as_json: bool) -> Ruleset:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = limits.read_text(path, limits.RULES_FILE_BYTES, "rules")
+    except (OSError, UnicodeDecodeError, limits.TooLarge) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from None
     try:
         return load_ruleset(text, str(path))
@@ -122,7 +123,13 @@ def test_command(rules_path: Path | None, event_path: Path | None, cases_path: P
         _run_cases(ruleset, origin, cases_path, as_json)
         return
     assert event_path is not None
-    raw = sys.stdin.buffer.read() if str(event_path) == "-" else event_path.read_bytes()
+    try:
+        raw = (sys.stdin.buffer.read(limits.EVENT_FILE_BYTES + 1) if str(event_path) == "-"
+               else limits.read_bytes(event_path, limits.EVENT_FILE_BYTES, "event"))
+        if len(raw) > limits.EVENT_FILE_BYTES:
+            raise limits.TooLarge(f"stdin: more than the {limits.EVENT_FILE_BYTES // limits.MiB} MiB cap for events")
+    except (OSError, limits.TooLarge) as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         data = orjson.loads(raw)
         probe = parse_probe(data) if "topic" not in data else _probe_from_recording(data)
@@ -186,8 +193,8 @@ def _test_one(ruleset: Ruleset, origin: str, probe: Any, at: datetime | None, as
 
 def _run_cases(ruleset: Ruleset, origin: str, path: Path, as_json: bool) -> None:
     try:
-        results = run_cases(ruleset, path.read_text(encoding="utf-8"), str(path))
-    except CaseError as exc:
+        results = run_cases(ruleset, limits.read_text(path, limits.CASES_FILE_BYTES, "rules cases"), str(path))
+    except (CaseError, OSError, UnicodeDecodeError, limits.TooLarge) as exc:
         raise click.ClickException(str(exc)) from None
     failed = [r for r in results if not r.ok]
     if as_json:

@@ -17,6 +17,9 @@ from routers.incidents import StatusUpdate, update_from_json
 from streams.contracts import schema
 
 SCHEMA_FILE = "status.schema.json"
+# The contract's longest legitimate update is ~5 KB (note and summary cap at 2000 characters);
+# anything far larger is refused before JSON parsing and schema validation spend time on it.
+MAX_STATUS_BYTES = 64 * 1024
 
 
 @cache
@@ -35,6 +38,8 @@ def decode_json(raw: bytes | None) -> Any:
 
 def parse_status_update(raw: bytes | None) -> tuple[StatusUpdate, Any]:
     """The update and its decoded JSON body (forwarded as is to the ward's partition)."""
+    if raw is not None and len(raw) > MAX_STATUS_BYTES:
+        raise Rejected("bad_update", f"{len(raw)} bytes is over the {MAX_STATUS_BYTES}-byte cap for status updates")
     body = decode_json(raw)
     errors = sorted(_validator().iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:

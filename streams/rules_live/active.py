@@ -12,6 +12,7 @@ import logging
 import threading
 from pathlib import Path
 
+from routers import limits
 from routers.rules import Ruleset, default_ruleset, load_ruleset
 from streams import metrics
 from streams.settings import load_settings
@@ -28,7 +29,7 @@ def initial_ruleset(rules_file: Path | None = None) -> Ruleset:
     path = rules_file if rules_file is not None else load_settings().rules_file
     if path is None:
         return default_ruleset()
-    return load_ruleset(Path(path).read_text(encoding="utf-8"), str(path))
+    return load_ruleset(limits.read_text(Path(path), limits.RULES_FILE_BYTES, "rules"), str(path))
 
 
 def active_ruleset() -> Ruleset:
