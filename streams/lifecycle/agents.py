@@ -4,7 +4,7 @@ Topics in, all keyed by ward code, so one worker owns a ward's open incidents an
 updates and SLA checks for that ward happen in order on one partition:
 
 * ``ioc.routed`` (from the pipeline): routed events -> :meth:`IncidentBook.on_routed`;
-* ``ioc.lifecycle.commands`` (internal): status updates re-keyed by their ward, hand-overs of
+* ``<app id>-lifecycle-commands`` (internal): status updates re-keyed by their ward, hand-overs of
   reassigned incidents, and SLA ticks.
 
 ``ioc.status`` is read by a second agent that only checks the message against the contract and
@@ -19,6 +19,7 @@ an input is delivered before the next input is taken (at-least-once; output ids 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -29,7 +30,14 @@ import orjson
 
 from routers import envelope
 from routers.exceptions import Rejected
-from routers.incidents import Effects, IncidentBook, Outbound, routed_from_envelope, update_from_json
+from routers.incidents import (
+    Effects,
+    IncidentBook,
+    Outbound,
+    RoutedEvent,
+    routed_from_envelope,
+    update_from_json,
+)
 from routers.incidents.model import incident_from_json
 from streams import metrics, topics
 from streams.app import app
@@ -42,7 +50,9 @@ from streams.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-COMMANDS = "ioc.lifecycle.commands"
+# Internal to one app (like Faust's changelogs): two apps on one cluster never act on each other's
+# ticks, hand-overs or re-keyed updates. The worker's environment names the app, as for configure().
+COMMANDS = f"{load_settings().app_id}-lifecycle-commands"
 TICK_INTERVAL_S = 1.0
 TICK_RESEND_S = 5.0  # a ward whose tick is still in flight is not ticked again before this
 HOUSEKEEPING_INTERVAL_S = 60.0
@@ -64,7 +74,16 @@ class Services:
     clock: Clock
     redis_client: Any = None
     index_: IncidentIndex | None = None
+    devices_: Any = None
     ticked: dict[str, float] = field(default_factory=dict)
+
+    def devices(self) -> Any:
+        """The device registry cache (cameras and gauges carry no point of their own)."""
+        if self.devices_ is None and self.settings.redis_url:
+            from streams.devices import DeviceCache
+
+            self.devices_ = DeviceCache(self.settings.redis_url)
+        return self.devices_
 
     def index(self) -> IncidentIndex | None:
         if self.index_ is None and self.settings.redis_url:
@@ -168,6 +187,22 @@ async def _survive(raw: bytes, exc: Exception, origin: tuple[str, int, int], key
 
 
 # -- inputs ---------------------------------------------------------------------------------------
+async def _with_device_point(event: RoutedEvent) -> RoutedEvent:
+    """A camera or sensor event is placed by its device: correlate it at the device's position."""
+    if event.lat is not None or event.device_id is None:
+        return event
+    devices = services().devices()
+    if devices is None:
+        return event
+    try:
+        await devices.ensure([event.device_id])
+    except Exception as exc:  # no position: it still correlates by group and by device
+        log.warning("device lookup failed: %s", exc)
+        return event
+    point = devices.get(event.device_id)
+    return event if point is None else dataclasses.replace(event, lat=point.lat, lon=point.lon)
+
+
 async def handle_routed(raw: bytes, origin: tuple[str, int, int], key: bytes | None) -> None:
     the_book = book()
     try:
@@ -175,6 +210,7 @@ async def handle_routed(raw: bytes, origin: tuple[str, int, int], key: bytes | N
     except Rejected as rejected:
         await dead_letter(raw, rejected, origin, key)
         return
+    event = await _with_device_point(event)
     if key != event.ward.encode():
         # Not keyed by its owner (an ambiguous location is keyed "city"): move it to the owner's partition.
         command = {"kind": "routed", "envelope": orjson.loads(raw), "origin": list(origin)}
@@ -208,7 +244,7 @@ async def handle_command(raw: bytes, key: bytes | None) -> None:
         await publish(the_book.on_tick(command["ward"], now), the_book)
         services().ticked.pop(command["ward"], None)
     elif kind == "routed":
-        event = routed_from_envelope(command["envelope"])
+        event = await _with_device_point(routed_from_envelope(command["envelope"]))
         await publish(the_book.on_routed(event, now), the_book)
     elif kind == "housekeep":
         the_book.on_housekeeping(command["ward"], now)

@@ -13,6 +13,7 @@ from routers.locate.result import Location, WardRef
 
 XUAN_HOA = WardRef("27142", "Phường Xuân Hòa", "79")
 BEN_THANH = WardRef("26740", "Phường Bến Thành", "79")
+PROBE = WardRef("99999", "Phường Thử", "79")  # readiness probes of the integration tests
 DEFAULT_SLA = Sla(900, 14400)
 T0 = datetime(2026, 6, 12, 9, 0, tzinfo=UTC)
 CENTER = (10.7790, 106.6870)

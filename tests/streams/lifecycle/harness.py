@@ -44,7 +44,7 @@ class Worker:
         )
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 60.0) -> Worker:
+    def start(self, timeout_s: float = 150.0) -> Worker:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen([sys.executable, str(WORKER_MAIN)], cwd=REPO, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -55,9 +55,34 @@ class Worker:
                 raise RuntimeError(f"worker exited ({self.process.returncode}); see {self.log_path}")
             with contextlib.suppress(OSError, urllib.error.URLError):
                 if urllib.request.urlopen(f"{self.url}/healthz", timeout=1).status == 200:
-                    return self
+                    break
             time.sleep(0.3)
-        raise TimeoutError(f"worker not healthy after {timeout_s}s; see {self.log_path}")
+        else:
+            raise TimeoutError(f"worker not healthy after {timeout_s}s; see {self.log_path}")
+        self._wait_until_assigned(deadline)
+        return self
+
+    def _wait_until_assigned(self, deadline: float) -> None:
+        """Send probe events (ward 99999) until one is evidence of an incident: the partitions are assigned."""
+        from tests.routers.incidents.factories import PROBE, envelope
+
+        prod = producer(self.env["IOC_KAFKA_BOOTSTRAP"])
+        try:
+            attempt = 0
+            while time.monotonic() < deadline:
+                attempt += 1
+                event_id = f"probe-{self.env['IOC_APP_ID']}-{self.port}-{attempt}"
+                send(prod, "ioc.routed", PROBE.code, envelope(event_id, ward=PROBE))
+                until = time.monotonic() + 10
+                while time.monotonic() < until:
+                    # a probe may open an incident or join an earlier probe's: look for it as evidence
+                    status, body = self.get(f"/api/incidents?ward={PROBE.code}&limit=1000")
+                    if status == 200 and any(e["event_id"] == event_id for i in body["incidents"] for e in i["evidence"]):
+                        return
+                    time.sleep(0.2)
+        finally:
+            prod.close()
+        raise TimeoutError(f"worker processed no probe event; see {self.log_path}")
 
     @property
     def url(self) -> str:
@@ -99,9 +124,16 @@ class Clock:
 
 
 class Reader:
-    """Reads a topic from the beginning without a consumer group, keeping everything it saw."""
+    """Reads a topic from the beginning without a consumer group, keeping what it saw.
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    ``dedupe`` drops a CloudEvent whose ``id`` was already seen, as the contract tells consumers to:
+    on the shared session broker another test's worker (the pipeline's, with the lifecycle too) may
+    publish the very same message. Tests that count redeliveries pass ``dedupe=False``.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, dedupe: bool = True) -> None:
+        self.dedupe = dedupe
+        self.ids: set[str] = set()
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
                                       max_poll_interval_ms=10000)
         partitions = self.consumer.partitions_for_topic(topic) or {0}
@@ -118,6 +150,10 @@ class Reader:
                     value: Any = orjson.loads(record.value)
                 except orjson.JSONDecodeError:
                     value = record.value
+                if self.dedupe and isinstance(value, dict) and isinstance(value.get("id"), str):
+                    if value["id"] in self.ids:
+                        continue
+                    self.ids.add(value["id"])
                 self.seen.append((record.key, value))
 
     def wait_for(self, predicate: Callable[[list[tuple[bytes | None, Any]]], bool], timeout_s: float = 30.0) -> list:

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(redis_url: str, body) -> None:
+    redis_url = redis_url.rsplit("/", 1)[0] + "/15"  # its own database: flushed here, shared by nobody
     async def main() -> None:
         client = aioredis.from_url(redis_url)
         try:

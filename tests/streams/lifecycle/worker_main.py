@@ -4,6 +4,8 @@ so they do not depend on the intake pipeline's services."""
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 
 import faust
@@ -13,10 +15,13 @@ from streams.settings import load_settings
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` dumps every thread's stack into the log
     settings = load_settings()
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    # A new test app starts at the end of ioc.routed: traffic other tests left on the session broker is
+    # not its business (the harness then waits until one of its probe events has been processed).
     app = configure(settings, autodiscover=False, broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
-                    broker_rebalance_timeout=10.0)
+                    broker_rebalance_timeout=10.0, consumer_auto_offset_reset="latest")
     import streams.lifecycle.agents  # noqa: F401  (explicit: autodiscovery is off)
     import streams.web.pages  # noqa: F401
 
