@@ -49,6 +49,15 @@ class Worker:
         self.process = subprocess.Popen([sys.executable, str(WORKER_MAIN)], cwd=REPO, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        try:
+            self._wait_until_ready(timeout_s)
+        except BaseException:
+            self.kill()  # never leave a half-started worker behind
+            raise
+        return self
+
+    def _wait_until_ready(self, timeout_s: float) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -60,7 +69,6 @@ class Worker:
         else:
             raise TimeoutError(f"worker not healthy after {timeout_s}s; see {self.log_path}")
         self._wait_until_assigned(deadline)
-        return self
 
     def _wait_until_assigned(self, deadline: float) -> None:
         """Send probe events (ward 99999) until one is evidence of an incident: the partitions are assigned."""
