@@ -25,12 +25,12 @@ def decode_camera(obj: dict[str, Any]) -> Event:
     if "after" in obj and "type" in obj:
         return _decode_frigate(obj)
     corrections: list[str] = []
-    camera_id = fields.text(obj, "camera_id", fields.MAX_ID, required=True)
-    label = fields.text(obj, "label", 64, required=True)
+    camera_id = fields.required_text(obj, "camera_id", fields.MAX_ID)
+    label = fields.required_text(obj, "label", 64)
     if label not in CAMERA_LABELS:
         raise Rejected("unknown_category", f"camera label {label!r} is not one of {sorted(CAMERA_LABELS)}")
     confidence = fields.number(obj, "confidence", required=True)
-    assert confidence is not None and camera_id is not None
+    assert confidence is not None
     if not 0.0 <= confidence <= 1.0:
         raise Rejected("out_of_range", f"confidence {confidence} is not within 0..1")
     occurred_at = fields.timestamp(obj, "time")
@@ -74,10 +74,9 @@ def _decode_frigate(obj: dict[str, Any]) -> Event:
     after = obj.get("after")
     if kind not in ("new", "update", "end") or not isinstance(after, dict):
         raise Rejected("wrong_type", "a Frigate payload needs type new|update|end and an 'after' object")
-    camera = fields.text(after, "camera", fields.MAX_ID, required=True)
-    frigate_id = fields.text(after, "id", fields.MAX_ID, required=True)
+    camera = fields.required_text(after, "camera", fields.MAX_ID)
+    frigate_id = fields.required_text(after, "id", fields.MAX_ID)
     occurred_at = fields.timestamp(after, "start_time")
-    assert camera is not None and frigate_id is not None
     if "severity" in after or isinstance(after.get("data"), dict):  # frigate/reviews
         data = after.get("data") or {}
         if not isinstance(data, dict):
@@ -91,7 +90,7 @@ def _decode_frigate(obj: dict[str, Any]) -> Event:
         names = [sub_label[0]] if isinstance(sub_label, list) and sub_label and isinstance(sub_label[0], str) else []
         if isinstance(sub_label, str):
             names.append(sub_label)
-        names.append(fields.text(after, "label", 64, required=True) or "")
+        names.append(fields.required_text(after, "label", 64))
         zones = _strings(after.get("current_zones") or after.get("entered_zones"), "current_zones")
         score = fields.number(after, "top_score") or fields.number(after, "score") or 0.0
         confidence = min(max(score, 0.0), 1.0)

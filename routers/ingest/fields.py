@@ -36,6 +36,12 @@ def text(obj: dict[str, Any], name: str, limit: int, required: bool = False) -> 
     return value or None
 
 
+def required_text(obj: dict[str, Any], name: str, limit: int) -> str:
+    value = text(obj, name, limit, required=True)
+    assert value is not None  # text(required=True) raises instead of returning None
+    return value
+
+
 def number(obj: dict[str, Any], name: str, required: bool = False) -> float | None:
     value = require(obj, name) if required else obj.get(name)
     if value is None:

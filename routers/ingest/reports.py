@@ -14,8 +14,8 @@ CHANNELS = frozenset({"portal", "hotline", "app", "zalo", "email", "sms"})
 
 def decode_report(obj: dict[str, Any]) -> Event:
     corrections: list[str] = []
-    report_id = fields.text(obj, "id", fields.MAX_ID, required=True)
-    category = fields.text(obj, "category", 64, required=True)
+    report_id = fields.required_text(obj, "id", fields.MAX_ID)
+    category = fields.required_text(obj, "category", 64)
     if category not in REPORT_CATEGORIES:
         raise Rejected("unknown_category", f"category {category!r} is not a 1022 category")
     channel = fields.text(obj, "channel", 32)
@@ -36,7 +36,6 @@ def decode_report(obj: dict[str, Any]) -> Event:
         if not isinstance(reporter, dict):
             raise Rejected("wrong_type", "field 'reporter' must be an object")
         person = Reporter(fields.text(reporter, "name", fields.MAX_NAME), fields.text(reporter, "phone", 32))
-    assert report_id is not None and category is not None
     return Event(
         id=report_id,
         source=Source.REPORT,

@@ -12,8 +12,8 @@ from routers.ingest import fields
 
 def decode_sensor(obj: dict[str, Any]) -> Event:
     corrections: list[str] = []
-    sensor_id = fields.text(obj, "sensor_id", fields.MAX_ID, required=True)
-    kind = fields.text(obj, "kind", 64, required=True)
+    sensor_id = fields.required_text(obj, "sensor_id", fields.MAX_ID)
+    kind = fields.required_text(obj, "kind", 64)
     if kind not in SENSOR_KINDS:
         raise Rejected("unknown_category", f"sensor kind {kind!r} is not one of {sorted(SENSOR_KINDS)}")
     canonical_unit, _family, factors = SENSOR_KINDS[kind]
@@ -21,7 +21,7 @@ def decode_sensor(obj: dict[str, Any]) -> Event:
     if unit not in factors:
         raise Rejected("unknown_unit", f"unit {unit!r} is not valid for {kind} (use one of {sorted(factors)})")
     value = fields.number(obj, "value", required=True)
-    assert value is not None and sensor_id is not None
+    assert value is not None
     occurred_at = fields.timestamp(obj, "time")
     return Event(
         id=fields.text(obj, "reading_id", fields.MAX_ID) or f"sensor:{sensor_id}:{occurred_at.isoformat()}",
