@@ -28,7 +28,10 @@ from streams.simulator.places import CITIES
 from streams.simulator.run import build_scenario
 from streams.simulator.scenario import ScenarioMix
 
-NAME = "full pipeline (ioc worker)"
+ROLES = {
+    "pipeline": "full pipeline (ioc worker --role pipeline)",
+    "all": "pipeline + lifecycle (ioc worker --role all)",
+}
 
 
 def intake_messages(n: int, settings: Settings | None = None, city: str = "hcmc") -> list[Message]:
@@ -46,7 +49,7 @@ def intake_messages(n: int, settings: Settings | None = None, city: str = "hcmc"
 
 
 def measure_pipeline(messages: Sequence[Message], data_dir: Path, partitions: int = 4, timeout_s: float = 120.0,
-                     city: str = "hcmc") -> Result:
+                     city: str = "hcmc", role: str = "pipeline") -> Result:
     with embedded_settings(partitions) as stack_settings, tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
         settings = dataclasses.replace(stack_settings, data_dir=data_dir)
         assert settings.kafka_bootstrap is not None
@@ -55,7 +58,7 @@ def measure_pipeline(messages: Sequence[Message], data_dir: Path, partitions: in
         asyncio.run(produce(settings.kafka_bootstrap, topics.REPORTS, messages))
         port = free_port()
         env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "IOC_REDIS_URL": settings.redis_url or "",
-               "IOC_DATA_DIR": str(data_dir), "IOC_PARTITIONS": str(partitions)}
+               "IOC_DATA_DIR": str(data_dir), "IOC_PARTITIONS": str(partitions), "IOC_WORKER_ROLE": role}
         worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
                                 port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
         try:
@@ -68,16 +71,17 @@ def measure_pipeline(messages: Sequence[Message], data_dir: Path, partitions: in
     moved = progress.count - (progress.samples[1][1] if len(progress.samples) > 1 else 0)
     cpu_us = progress.cpu_s * 1e6 / moved if progress.cpu_s and moved > 0 else None
     # outcome messages carry ward/event keys, not the input keys: completeness is the count
-    return Result(name=NAME, n=len(messages), delivered=progress.count,
+    return Result(name=ROLES[role], n=len(messages), delivered=progress.count,
                   rate=statistics.median(intervals) if intervals else overall, overall_rate=overall,
                   interval_rates=intervals, lost=max(len(messages) - progress.count, 0), duplicates=0,
                   cpu_us_per_event=cpu_us)
 
 
 def pipeline_row(results: Sequence[Result], reference_rate: float) -> Row:
+    name = results[0].name
     rate = statistics.median(r.rate for r in results)
     cpus = [r.cpu_us_per_event for r in results if r.cpu_us_per_event is not None]
-    return Row(name=NAME, rate=rate, ratio=rate / reference_rate if reference_rate else 0.0,
+    return Row(name=name, rate=rate, ratio=rate / reference_rate if reference_rate else 0.0,
                rounds=tuple(r.rate for r in results), cpu_us_per_event=statistics.median(cpus) if cpus else None,
                complete=all(r.complete for r in results), delivered=min(r.delivered for r in results),
                lost=max(r.lost for r in results), duplicates=0)

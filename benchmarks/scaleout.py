@@ -280,9 +280,8 @@ def measure(settings: Settings, log_dir: Path, counts: Sequence[int] = WORKER_CO
 
 
 def main() -> None:
-    from streams.embedded.stack import EmbeddedStack
-
     from routers.boundaries.registry import BoundaryRegistry
+    from streams.embedded.stack import EmbeddedStack
 
     data_dir = load_settings().data_dir
     BoundaryRegistry(data_dir).ensure_default()  # built once (~10 s): the approximate nationwide generation

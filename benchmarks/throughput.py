@@ -44,9 +44,6 @@ from typing import Protocol
 
 import click
 
-from routers.boundaries.registry import BoundaryRegistry
-from streams.settings import load_settings
-
 from benchmarks._broker import (
     Message,
     Progress,
@@ -55,6 +52,8 @@ from benchmarks._broker import (
     embedded_broker,
     produce,
 )
+from routers.boundaries.registry import BoundaryRegistry
+from streams.settings import load_settings
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -427,7 +426,7 @@ def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s:
 
     contenders = [c for c in default_contenders()
                   if c.name == REFERENCE or not only or any(o in c.name for o in only)]
-    with_pipeline = not only or any(o in pipeline_row.NAME for o in only)
+    roles = [role for role, name in pipeline_row.ROLES.items() if not only or any(o in name for o in only)]
     settings = load_settings()
     BoundaryRegistry(settings.data_dir).ensure_default()
     # The same simulated citizen reports for every row, so the pipeline can route them.
@@ -435,11 +434,12 @@ def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s:
     with embedded_broker(partitions) as bootstrap:
         rows = run_benchmark(contenders, messages, bootstrap, repeats=repeats, partitions=partitions,
                              timeout_s=timeout_s)
-    if with_pipeline:
+    for role in roles:
         results = []
-        with click.progressbar(range(repeats), label="full pipeline", file=sys.stderr) as bar:
+        with click.progressbar(range(repeats), label=pipeline_row.ROLES[role], file=sys.stderr) as bar:
             for _ in bar:
-                results.append(pipeline_row.measure_pipeline(messages, settings.data_dir, partitions, timeout_s))
+                results.append(pipeline_row.measure_pipeline(messages, settings.data_dir, partitions, timeout_s,
+                                                             role=role))
         rows.append(pipeline_row.pipeline_row(results, rows[0].rate))
     if as_json:
         click.echo(json.dumps({"broker": "tansu", "partitions": partitions, "n": n, "repeats": repeats,

@@ -15,6 +15,15 @@ from streams.settings import Settings, SettingsError, check
 
 AGENT_PACKAGES = ["streams.pipeline", "streams.lifecycle", "streams.rules_live", "streams.web"]
 
+# What a worker runs. "all" is the default (one process does everything, as `ioc up` starts it);
+# "pipeline" and "lifecycle" let the two stages scale apart: intake routing is cheap per event,
+# incident correlation is not, and each reads its own topics.
+ROLES: dict[str, list[str]] = {
+    "all": AGENT_PACKAGES,
+    "pipeline": ["streams.pipeline", "streams.rules_live", "streams.web"],
+    "lifecycle": ["streams.lifecycle", "streams.web"],
+}
+
 app = faust.App(
     "ioc-router",
     autodiscover=AGENT_PACKAGES,
@@ -62,14 +71,16 @@ def refuse_exactly_once_without_transactions(settings: Settings,
                             f"Tansu broker (cluster id {EMBEDDED_CLUSTER_ID!r}), which has none: {advice}")
 
 
-def configure(settings: Settings, **extra: Any) -> faust.App:
-    """Point the App at the brokers of ``settings``; call once before the worker starts.
+def configure(settings: Settings, role: str = "all", **extra: Any) -> faust.App:
+    """Point the App at the brokers of ``settings`` and pick the agents of ``role`` (see
+    :data:`ROLES`); call once before the worker starts.
 
     Raises :class:`SettingsError` for inconsistent security settings and for exactly_once on the
     embedded broker."""
     check(settings)
     refuse_exactly_once_without_transactions(settings)
     options = faust_settings(settings)
+    options["autodiscover"] = ROLES[role]
     options.update(extra)
     # The id is the consumer group and changelog prefix; Faust only takes it at construction,
     # and the module-level App must exist before agents register, so set it before configuring.

@@ -12,7 +12,10 @@ from streams.settings import load_settings
 
 @click.command()
 @click.option("--web-port", type=int, default=None, help="Port of /metrics and /healthz (default IOC_WORKER_WEB_PORT; 0 = free port).")
-def worker(web_port: int | None) -> None:
+@click.option("--role", type=click.Choice(["all", "pipeline", "lifecycle"]), default="all", show_default=True,
+              envvar="IOC_WORKER_ROLE",
+              help="What this worker runs: everything, only the intake pipeline, or only the incident lifecycle.")
+def worker(web_port: int | None, role: str) -> None:
     """Run a stream worker against IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL (both required).
 
     Start as many as the intake topics have partitions; they share the work as one consumer group
@@ -37,11 +40,12 @@ def worker(web_port: int | None) -> None:
         ruleset = active_ruleset()  # fail fast on an invalid IOC_RULES_FILE, before joining the group
     except Exception as exc:
         raise click.ClickException(f"rules: {exc}") from None
-    app = configure(settings, **faust_tuning.app_settings(settings))
+    app = configure(settings, role, **faust_tuning.app_settings(settings))
     faust_tuning.install(app)
-    context.install(context.build(settings))
+    if role != "lifecycle":
+        context.install(context.build(settings))
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
-    click.echo(f"worker: routing with rules {ruleset.version}", err=True)
+    click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)
     sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
     faust_tuning.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
