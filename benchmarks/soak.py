@@ -1,0 +1,222 @@
+"""Soak: the design rate for minutes, with a slow-Redis episode in the middle; worker memory at the
+start and the end says whether anything grows without bound.
+
+    python -m benchmarks.soak                          # 5 minutes at 200 events/s, 2 workers
+    python -m benchmarks.soak --minutes 1 --json       # a short one, one JSON object on stdout
+
+While Redis is frozen (SIGSTOP, ``--redis-freeze`` seconds) every Redis call of the intake agent
+times out and is retried (streams/redis_retry.py), so the agent stops taking batches: Faust's
+stream buffer fills to ``stream_buffer_maxsize`` and the consumer pauses fetching, the intake lag
+grows, and worker memory must stay flat. When Redis is back the lag drains. The report gives
+each worker's RSS (resident memory, from /proc) after warm-up, at the end and at its peak, the
+peak intake lag, and the conservation verdict of everything produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import orjson
+
+from benchmarks.chaos import OutcomeReader
+from streams.admin import create_topics
+from streams.conservation import verdict
+from streams.embedded.process import ManagedProcess, free_port
+from streams.embedded.stack import EmbeddedStack
+from streams.scrape import scrape
+from streams.settings import Settings, load_settings
+
+WARMUP_S = 20.0  # RSS is taken as "start" once the workers have routed for this long
+SAMPLE_EVERY_S = 5.0
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class WorkerMemory:
+    name: str
+    start_mb: float = 0.0
+    end_mb: float = 0.0
+    peak_mb: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {"worker": self.name, "rss_start_mb": round(self.start_mb, 1), "rss_end_mb": round(self.end_mb, 1),
+                "rss_peak_mb": round(self.peak_mb, 1),
+                "growth_pct": round(100 * (self.end_mb - self.start_mb) / self.start_mb, 1) if self.start_mb else None}
+
+
+@dataclass
+class SoakResult:
+    minutes: float
+    rate: float
+    produced: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    peak_lag: int = 0
+    lag_after_freeze_drained_s: float | None = None
+    memory: list[WorkerMemory] = field(default_factory=list)
+    samples: list[dict[str, float]] = field(default_factory=list)  # t, total rss, lag
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {"minutes": self.minutes, "rate": self.rate, "produced": self.produced, "lost": self.lost,
+                "duplicated": self.duplicated, "peak_intake_lag": self.peak_lag,
+                "lag_drained_after_freeze_s": self.lag_after_freeze_drained_s,
+                "workers": [m.to_json() for m in self.memory], "samples": self.samples,
+                "elapsed_s": round(self.elapsed_s, 1)}
+
+
+def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, data_dir: Path) -> SoakResult:
+    from routers.boundaries.registry import BoundaryRegistry
+    from streams.simulator.run import build_scenario, produce, register_scenario_devices
+
+    def tell(line: str) -> None:
+        click.echo(line, err=True)
+
+    result = SoakResult(minutes, rate)
+    duration = minutes * 60.0
+    started_wall = time.monotonic()
+    stack = EmbeddedStack(Settings(data_dir=data_dir, partitions=4)).start()
+    procs: list[ManagedProcess] = []
+    urls: list[str] = []
+    reader: OutcomeReader | None = None
+    origins: list[str] = []
+    lock = threading.Lock()
+    try:
+        settings = dataclasses.replace(stack.settings, data_dir=data_dir)
+        registry = BoundaryRegistry(data_dir)
+        registry.ensure_default()
+        create_topics(settings, [w.code for w in registry.load_active().wards])
+        sim = build_scenario(settings, "hcmc", "normal", seed=3)
+        register_scenario_devices(settings, sim)
+        env = dict(os.environ, IOC_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "", IOC_REDIS_URL=settings.redis_url or "",
+                   IOC_DATA_DIR=str(data_dir), IOC_PARTITIONS="4", IOC_APP_ID=f"ioc-soak-{uuid.uuid4().hex[:8]}")
+        for n in range(workers):
+            port = free_port()
+            procs.append(ManagedProcess(f"worker-{n}", [sys.executable, "-m", "streams.cli", "worker", "--web-port",
+                                                        str(port)], port, stack.run_dir / f"worker-{n}.log",
+                                        ready_timeout_s=120.0, env=env))
+            urls.append(f"http://127.0.0.1:{port}/metrics")
+        result.memory = [WorkerMemory(p.name) for p in procs]
+        reader = OutcomeReader(settings.kafka_bootstrap or "")
+        reader.start()
+        stop = threading.Event()
+
+        def sent(message: object, partition: int, offset: int) -> None:
+            with lock:
+                origins.append(f"{message.topic}/{partition}/{offset}")
+
+        producer = threading.Thread(target=produce, kwargs={
+            "settings": settings, "sim": sim, "rate": rate, "duration_s": duration, "stop": stop, "on_sent": sent},
+            name="soak-producer", daemon=True)
+        t0 = time.monotonic()
+        producer.start()
+        tell(f"soak: {workers} workers, {rate:g} events/s for {minutes:g} min; logs in {stack.run_dir}")
+        freeze_at = duration / 2 if redis_freeze_s > 0 else None
+        frozen_until: float | None = None
+        thawed_at: float | None = None
+        with click.progressbar(length=int(duration), label="soak", file=sys.stderr) as bar:
+            shown = 0
+            while producer.is_alive():
+                now = time.monotonic() - t0
+                if freeze_at is not None and now >= freeze_at and frozen_until is None:
+                    assert stack.redis is not None
+                    stack.redis.pause()
+                    frozen_until = now + redis_freeze_s
+                    tell(f"soak: Redis frozen (SIGSTOP) at {now:.0f}s for {redis_freeze_s:g}s")
+                if frozen_until is not None and thawed_at is None and now >= frozen_until:
+                    assert stack.redis is not None
+                    stack.redis.resume()
+                    thawed_at = now
+                    tell(f"soak: Redis thawed at {now:.0f}s")
+                _sample(result, procs, urls, now)
+                if thawed_at is not None and result.lag_after_freeze_drained_s is None and result.samples[-1]["lag"] == 0:
+                    result.lag_after_freeze_drained_s = round(now - thawed_at, 1)
+                bar.update(int(min(now, duration)) - shown)
+                shown = int(min(now, duration))
+                time.sleep(SAMPLE_EVERY_S)
+        if frozen_until is not None and thawed_at is None and stack.redis is not None:
+            stack.redis.resume()
+        # drain, then the final memory reading
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with lock:
+                snapshot = list(origins)
+            if reader.missing(snapshot) == 0:
+                break
+            time.sleep(1.0)
+        _sample(result, procs, urls, time.monotonic() - t0)
+        for memory, proc in zip(result.memory, procs, strict=True):
+            memory.end_mb = rss_mb(proc.pid) or 0.0
+        with lock:
+            final = list(origins)
+        result.produced = len(final)
+        v = verdict(final, reader.ledger)
+        result.lost, result.duplicated = v.lost, v.duplicated
+    finally:
+        result.elapsed_s = time.monotonic() - started_wall
+        if reader is not None:
+            reader.stop()
+        for proc in procs:
+            proc.stop(timeout_s=20.0)
+        stack.stop()
+    return result
+
+
+def _sample(result: SoakResult, procs: list[ManagedProcess], urls: list[str], t: float) -> None:
+    total = 0.0
+    for memory, proc in zip(result.memory, procs, strict=True):
+        rss = rss_mb(proc.pid) or 0.0
+        total += rss
+        memory.peak_mb = max(memory.peak_mb, rss)
+        if t >= WARMUP_S and memory.start_mb == 0.0:
+            memory.start_mb = rss
+    lag = int(scrape(urls).total("ioc_consumer_lag_messages"))
+    result.peak_lag = max(result.peak_lag, lag)
+    result.samples.append({"t": round(t, 1), "rss_mb": round(total, 1), "lag": lag})
+
+
+@click.command()
+@click.option("--minutes", type=click.FloatRange(min=0.2), default=5.0, show_default=True)
+@click.option("--rate", type=click.FloatRange(min=1), default=200.0, show_default=True, help="Events per second.")
+@click.option("--workers", type=click.IntRange(1, 4), default=2, show_default=True)
+@click.option("--redis-freeze", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds Redis is frozen (SIGSTOP) halfway through; 0: none.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_dir: Path | None, as_json: bool) -> None:
+    """Soak at the design rate; reports worker RSS at start and end, peak lag and conservation."""
+    result = run_soak(minutes, rate, workers, redis_freeze, data_dir or load_settings().data_dir)
+    if as_json:
+        click.echo(orjson.dumps(result.to_json()).decode())
+    else:
+        click.echo(f"soak {minutes:g} min at {rate:g}/s: produced={result.produced} lost={result.lost} "
+                   f"duplicated={result.duplicated} peak intake lag={result.peak_lag}"
+                   + (f", drained {result.lag_after_freeze_drained_s}s after Redis came back"
+                      if result.lag_after_freeze_drained_s is not None else ""))
+        for m in result.memory:
+            j = m.to_json()
+            click.echo(f"{m.name}: RSS start {j['rss_start_mb']} MB, end {j['rss_end_mb']} MB, "
+                       f"peak {j['rss_peak_mb']} MB ({j['growth_pct']}%)")
+    sys.exit(0 if result.lost == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
