@@ -1,4 +1,4 @@
-"""Generations built once per test session (shared through pytest's session temp dir)."""
+"""Boundary generations built once per test session, for the routing-core tests."""
 
 from __future__ import annotations
 
@@ -14,12 +14,9 @@ CITIES = {"79": "vn2025-79-hcmc", "01": "vn2025-01-hanoi", "48": "vn2025-48-dana
 
 
 @pytest.fixture(scope="session")
-def approx_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir holding the activated approximate nationwide default."""
-    root = tmp_path_factory.getbasetemp() / "ioc-approx-default"
-    if not (root / "boundaries" / "registry.json").is_file():
-        BoundaryRegistry(root).ensure_default(progress=lambda _label, _n: None)
-    return root
+def approx_data_dir(data_dir: Path) -> Path:
+    """A data dir holding the activated approximate nationwide default (the session's ``data_dir``)."""
+    return data_dir
 
 
 @pytest.fixture(scope="session")
