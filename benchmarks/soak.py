@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 import orjson
 
-from benchmarks.chaos import OutcomeReader
+from benchmarks.chaos import OutcomeReader, diagnose
 from streams.admin import create_topics
 from streams.conservation import verdict
 from streams.embedded.process import ManagedProcess, free_port
@@ -74,13 +74,14 @@ class SoakResult:
     memory: list[WorkerMemory] = field(default_factory=list)
     samples: list[dict[str, float]] = field(default_factory=list)  # t, total rss, lag
     elapsed_s: float = 0.0
+    diagnosis: list[str] = field(default_factory=list)  # for lost messages (see benchmarks.chaos.diagnose)
 
     def to_json(self) -> dict[str, object]:
         return {"minutes": self.minutes, "rate": self.rate, "produced": self.produced, "lost": self.lost,
                 "duplicated": self.duplicated, "peak_intake_lag": self.peak_lag,
                 "lag_drained_after_freeze_s": self.lag_after_freeze_drained_s,
                 "workers": [m.to_json() for m in self.memory], "samples": self.samples,
-                "elapsed_s": round(self.elapsed_s, 1)}
+                "elapsed_s": round(self.elapsed_s, 1), "diagnosis": self.diagnosis}
 
 
 def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, data_dir: Path) -> SoakResult:
@@ -106,8 +107,9 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         create_topics(settings, [w.code for w in registry.load_active().wards])
         sim = build_scenario(settings, "hcmc", "normal", seed=3)
         register_scenario_devices(settings, sim)
+        app_id = f"ioc-soak-{uuid.uuid4().hex[:8]}"
         env = dict(os.environ, IOC_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "", IOC_REDIS_URL=settings.redis_url or "",
-                   IOC_DATA_DIR=str(data_dir), IOC_PARTITIONS="4", IOC_APP_ID=f"ioc-soak-{uuid.uuid4().hex[:8]}")
+                   IOC_DATA_DIR=str(data_dir), IOC_PARTITIONS="4", IOC_APP_ID=app_id)
         for n in range(workers):
             port = free_port()
             procs.append(ManagedProcess(f"worker-{n}", [sys.executable, "-m", "streams.cli", "worker", "--web-port",
@@ -170,6 +172,9 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         result.produced = len(final)
         v = verdict(final, reader.ledger)
         result.lost, result.duplicated = v.lost, v.duplicated
+        if v.lost:
+            lost = [o for o in final if not reader.ledger.places.get(o)]
+            result.diagnosis = diagnose(settings.kafka_bootstrap or "", app_id, lost[:20])
     finally:
         result.elapsed_s = time.monotonic() - started_wall
         if reader is not None:
@@ -215,6 +220,8 @@ def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_di
             j = m.to_json()
             click.echo(f"{m.name}: RSS start {j['rss_start_mb']} MB, end {j['rss_end_mb']} MB, "
                        f"peak {j['rss_peak_mb']} MB ({j['growth_pct']}%)")
+        for line in result.diagnosis:
+            click.echo(f"diagnosis: {line}")
     sys.exit(0 if result.lost == 0 else 1)
 
 
