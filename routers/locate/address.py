@@ -111,9 +111,23 @@ def _legacy_by_name(text: str, province_key: str | None) -> AddressMatch | None:
     return None
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
+_HOUSE_AND_STREET = re.compile(r"^\s*(?:số\s*)?\d[\w/-]{0,12}\s+[^,]{1,80},")
+_UNIT_WORDS = re.compile(r"phường|xã|thị trấn|quận|huyện|\bp\.|\bq\.|\bf\d", re.IGNORECASE)
+
+
 def resolve_address(text: str) -> AddressMatch | None:
-    """The ward(s) an address names, or None. ``text`` must already be checked."""
+    """The ward(s) an address names, or None. ``text`` must already be checked.
+
+    A leading house number and street ("123 Lê Lợi, ...") never decides the ward, and nearly every
+    report has a different one: dropping it before the cache makes repeated places hit it."""
+    head = _HOUSE_AND_STREET.match(text)
+    if head and not _UNIT_WORDS.search(head.group(0)):
+        text = text[head.end():]
+    return _resolve(text)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _resolve(text: str) -> AddressMatch | None:
     norm = normalize_address(text)
     if not _key(norm):
         return None
