@@ -24,6 +24,8 @@ from routers.exceptions import BoundaryError
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQUATOR = 111_320.0
 
+_MIN_METRES_PER_DEGREE = 100_000.0  # lower bound of metres per degree of lat or lon up to 24 deg N
+
 
 def degrees_for(metres: float, lat: float) -> float:
     """A radius in degrees that is at least ``metres`` in every direction at latitude ``lat``."""
@@ -113,9 +115,16 @@ class Generation:
         point = shapely.Point(lon, lat)
         hits = self.tree.query(shapely.box(lon - pad, lat - pad, lon + pad, lat + pad))
         found: list[tuple[int, float]] = []
-        for i in sorted(int(h) for h in hits):
+        indices = sorted(int(h) for h in hits)
+        # One vectorized planar distance first: a degree is at least ~100 km anywhere in Vietnam
+        # (latitude <= 24 deg), so a ward further than radius/100 km in degrees cannot qualify and
+        # needs no geodesic measurement. Most points are deep inside one ward: this skips them all.
+        planar = shapely.distance(self.geoms[indices], point) if indices else []
+        for i, degrees in zip(indices, planar, strict=True):
+            if degrees * _MIN_METRES_PER_DEGREE > radius_m:
+                continue
             geom = self.geoms[i]
-            if shapely.intersects_xy(geom, lon, lat):
+            if degrees == 0.0 and shapely.intersects_xy(geom, lon, lat):
                 found.append((i, 0.0))
                 continue
             near = shapely.shortest_line(point, geom)
