@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import stack_env
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_BOUNDARIES = Path(os.environ.get("IOC_SHARED_BOUNDARIES", REPO.parent / "shared" / "boundaries"))
 
@@ -54,18 +56,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def worker_env(embedded_stack, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "IOC_KAFKA_BOOTSTRAP": embedded_stack.settings.kafka_bootstrap,
-        "IOC_REDIS_URL": embedded_stack.settings.redis_url,
-        "IOC_DATA_DIR": str(data_dir),
-        "IOC_PARTITIONS": "4",
-    })
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="session")
 def topics_ready(embedded_stack, data_dir: Path) -> None:
     """Intake, output and every ward topic exist on the session broker."""
@@ -88,6 +78,6 @@ def pipeline_worker(embedded_stack, data_dir: Path, topics_ready, tmp_path_facto
     port = free_port()
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)], port,
-                            log, ready_timeout_s=120, env=worker_env(embedded_stack, data_dir))
+                            log, ready_timeout_s=120, env=stack_env(embedded_stack, data_dir))
     yield f"http://127.0.0.1:{port}/metrics"
     worker.stop(timeout_s=20)

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-
-def stack_env(embedded_stack: Any, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "IOC_KAFKA_BOOTSTRAP": embedded_stack.settings.kafka_bootstrap,
-        "IOC_REDIS_URL": embedded_stack.settings.redis_url,
-        "IOC_DATA_DIR": str(data_dir),
-        "IOC_PARTITIONS": "4",
-    })
-    env.update(extra)
-    return env
+from tests.support import stack_env  # noqa: F401  (re-exported for the dashboard tests)
 
 
 def simulate(env: dict[str, str], count: int, rate: float, seed: int = 7) -> subprocess.Popen[bytes]:
