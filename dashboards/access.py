@@ -32,7 +32,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from routers.exceptions import Rejected
-from streams.privacy import mask_phone
+from routers.privacy import mask_phone
 
 COOKIE = "ioc_dashboard_token"
 ALL_WARDS = "*"
@@ -151,7 +151,7 @@ def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> s
 
 
 def mask_reporter(reporter: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Names hidden, phones keep their first 3 and last 2 digits (``streams.privacy``)."""
+    """Names hidden, phones keep their first 3 and last 2 digits (``routers.privacy``)."""
     if not reporter:
         return None
     name, phone = reporter.get("name"), reporter.get("phone")

@@ -16,6 +16,7 @@ from typing import Any
 from routers.decision import Decision
 from routers.events import Event
 from routers.locate.result import Location
+from routers.privacy import mask_phone
 
 SPECVERSION = "1.0"
 SOURCE = "urn:ioc-router"
@@ -50,6 +51,8 @@ def event_to_json(event: Event, include_personal_data: bool) -> dict[str, Any]:
         value = getattr(event, name)
         if value is not None:
             body[name] = value
+    if not include_personal_data and event.description:
+        body["description"] = mask_phone(event.description)  # callers type their number into the text too
     if event.attributes:
         body["attributes"] = event.attributes
     if event.corrections:

@@ -39,13 +39,13 @@ from routers.incidents import (
     update_from_json,
 )
 from routers.incidents.model import incident_from_json
+from routers.privacy import mask_personal_data
 from streams import metrics, topics
 from streams.app import app
 from streams.lifecycle import queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
 from streams.lifecycle.serving import IncidentIndex
-from streams.privacy import mask_personal_data
 from streams.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from typing import NamedTuple
 import orjson
 
 from routers import envelope
+from routers.privacy import mask_personal_data
 from routers.route import DeadLetter, Outcome, Routed, Unroutable
 from streams import metrics, topics
 from streams.faust_tuning import Outgoing
-from streams.privacy import mask_personal_data
 
 _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SENSORS: "sensor"}
 

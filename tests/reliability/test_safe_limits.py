@@ -282,7 +282,7 @@ def test_every_product_regex_is_linear_on_pathological_input(where: str, pattern
 
 
 def test_the_privacy_masks_are_linear_on_long_input() -> None:
-    from streams.privacy import mask_personal_data
+    from routers.privacy import mask_personal_data
 
     started = time.perf_counter()
     for text in PATHOLOGICAL:

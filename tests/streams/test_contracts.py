@@ -77,7 +77,7 @@ def _decision() -> Decision:
 def test_routed_envelope_matches_schema_and_keeps_personal_data_to_the_owning_ward() -> None:
     event = decode("ioc.in.reports", orjson.dumps({
         "id": "r-9", "category": "fire", "location": {"lat": 10.78, "lon": 106.69}, "reported_at": "2026-06-01T18:00:00Z",
-        "reporter": {"name": "Trần Thị Hoa", "phone": "0912345678"}}))
+        "description": "Cháy! Gọi lại cho tôi số 0912345678", "reporter": {"name": "Trần Thị Hoa", "phone": "0912345678"}}))
     now = datetime(2026, 6, 1, 11, tzinfo=UTC)
     ward = envelope.routed(event, _location(), _decision(), "ward:27139", now)
     agency = envelope.routed(event, _location(), _decision(), "agency:fire", now)
@@ -86,7 +86,8 @@ def test_routed_envelope_matches_schema_and_keeps_personal_data_to_the_owning_wa
         jsonschema.validate(body, schema("routed"))
     assert ward["data"]["event"]["reporter"]["phone"] == "0912345678"
     assert "reporter" not in agency["data"]["event"]
-    assert "0912345678" not in orjson.dumps(agency).decode()
+    assert "0912345678" not in orjson.dumps(agency).decode()  # not even typed into the description
+    assert "0912345678" in ward["data"]["event"]["description"]
     again = envelope.routed(event, _location(), _decision(), "ward:27139", datetime.now(UTC))
     assert again["id"] == ward["id"] != agency["id"]  # stable per (event, target)
 

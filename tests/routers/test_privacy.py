@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.privacy import mask_personal_data, mask_phone
+from routers.privacy import mask_personal_data, mask_phone
 
 
 @pytest.mark.parametrize("phone", ["0903123456", "+84903123456", "84 903 123 456", "0903.123.456", "028-3829-1234"])

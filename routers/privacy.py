@@ -1,5 +1,6 @@
 """Personal data protection (Decree 13/2023): mask phone numbers and reporter names wherever
-text leaves the owning ward's topic (dead-letter previews, logs, the dashboard)."""
+text leaves the owning ward's topic (other topics' descriptions, dead-letter previews, logs, the
+dashboard)."""
 
 from __future__ import annotations
 
