@@ -44,16 +44,21 @@ def test_stop_signal_stops_everything(data_dir: Path, stop_signal: signal.Signal
     up = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--rate", "20", "--no-dashboard"],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     assert up.stdout is not None
-    ports: list[int] = []
-    deadline = time.monotonic() + 180
-    for line in up.stdout:
-        ports += [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", line)]
-        if line.startswith("running") or time.monotonic() > deadline:
-            break
-    children = _children(up.pid)
-    assert len(children) >= 3, "expected broker, redis and a worker"
-    up.send_signal(stop_signal)
-    up.wait(timeout=60)
+    try:
+        ports: list[int] = []
+        deadline = time.monotonic() + 180
+        for line in up.stdout:
+            ports += [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", line)]
+            if line.startswith("running") or time.monotonic() > deadline:
+                break
+        children = _children(up.pid)
+        assert len(children) >= 3, "expected broker, redis and a worker"
+        up.send_signal(stop_signal)
+        up.wait(timeout=60)
+    finally:
+        if up.poll() is None:  # the test failed before the signal: do not leave the run behind
+            up.kill()
+            up.wait()
     time.sleep(0.5)
     assert not [pid for pid in children if _alive(pid)], "orphan processes left behind"
     for port in ports:
