@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import socket
 import sys
@@ -27,6 +26,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
 from streams.embedded.process import ManagedProcess, free_port
+from tests.support import stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -47,18 +47,6 @@ def _found(blob: bytes) -> list[str]:
     return [what for what, forms in NEEDLES.items() if any(form in blob for form in forms)]
 
 
-def _env(embedded_stack, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "IOC_KAFKA_BOOTSTRAP": embedded_stack.settings.kafka_bootstrap,
-        "IOC_REDIS_URL": embedded_stack.settings.redis_url,
-        "IOC_DATA_DIR": str(data_dir),
-        "IOC_PARTITIONS": "4",
-    })
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def privacy_run(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: pytest.TempPathFactory):
     """A worker with its own consumer group and an info-level log, plus a dashboard; both stopped after."""
@@ -67,7 +55,7 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: 
     worker = ManagedProcess(
         "privacy-worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(worker_port)], worker_port,
         logs / "worker.log", ready_timeout_s=120,
-        env=_env(embedded_stack, data_dir, IOC_APP_ID=f"ioc-privacy-{RNG.randrange(10**6)}", IOC_LOG_LEVEL="info"),
+        env=stack_env(embedded_stack, data_dir, IOC_APP_ID=f"ioc-privacy-{RNG.randrange(10**6)}", IOC_LOG_LEVEL="info"),
     )
     dashboard_port = free_port()
     try:
@@ -75,7 +63,7 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: 
             "privacy-dashboard",
             [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(dashboard_port), "--city", "hcmc"],
             dashboard_port, logs / "dashboard.log", ready_timeout_s=60,
-            env=_env(embedded_stack, data_dir, IOC_WORKER_METRICS_URLS=f"http://127.0.0.1:{worker_port}/metrics"),
+            env=stack_env(embedded_stack, data_dir, IOC_WORKER_METRICS_URLS=f"http://127.0.0.1:{worker_port}/metrics"),
         )
     except Exception:
         worker.stop()
