@@ -25,8 +25,11 @@ class Ledger:
     read: int = 0
 
     def add(self, topic: str, value: bytes) -> None:
-        body = orjson.loads(value)
-        origin = body.get("iocorigin")
+        try:
+            body = orjson.loads(value)
+        except orjson.JSONDecodeError:  # not ours: e.g. a malformed message another producer wrote
+            return
+        origin = body.get("iocorigin") if isinstance(body, dict) else None
         if origin is None:  # not an intake outcome (e.g. a status update's dead-letter)
             return
         self.places[origin].append(topic)

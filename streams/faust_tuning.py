@@ -186,13 +186,28 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
             return False
         return bool(super().ack(message))
 
+    def _to_message(self, tp: Any, record: Any) -> Any:
+        """Faust's conversion, remembering the first offset fetched per partition in this consumer
+        generation: where consumption (re)started, the head no commit may pass while unacked."""
+        message = super()._to_message(tp, record)
+        heads: dict[Any, int] = self.__dict__.setdefault("_fetch_heads", {})
+        key = (message.generation_id, tp)
+        if key not in heads:
+            if len(heads) > 4096:  # old generations' heads are of no use: keep the dict small
+                heads.clear()
+            heads[key] = record.offset
+        return message
+
     def _new_offset(self, tp: Any) -> int | None:
-        """Faust's commit offset, but never past an unacked head: ``committed`` is the next offset
-        to process (Kafka's convention), so any acked offset above it means the head is missing.
-        Faust's own check allows a one-message hole and skips the check when ``committed`` is 0."""
+        """Faust's commit offset, but never past an unacked head. ``committed`` is the next offset
+        to process (Kafka's convention), so any acked offset above it means the head is missing;
+        with nothing committed yet the head is the first offset fetched in this generation. Faust's
+        own check allows a one-message hole and skips the check when ``committed`` is 0 or None."""
         acked = self._acked[tp]
-        committed = self._committed_offset[tp]
-        if acked and committed is not None and not self._gap[tp] and min(acked) > committed:
+        head = self._committed_offset[tp]
+        if head is None:
+            head = self.__dict__.get("_fetch_heads", {}).get((self.app.consumer_generation_id, tp))
+        if acked and head is not None and not self._gap[tp] and min(acked) > head:
             return None
         return cast(int | None, super()._new_offset(tp))
 
