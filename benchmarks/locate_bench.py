@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from routers.boundaries.diff import agreement
 from routers.boundaries.generation import Generation
 from routers.boundaries.importer import validate_features
 from routers.boundaries.lineage import admin_data
@@ -115,13 +116,6 @@ def _rss_mb(data_dir: Path, gen_id: str) -> float:
     return float(out.stdout.strip())
 
 
-def _agreement(approx: Generation, official: Generation, xs: np.ndarray, ys: np.ndarray) -> float:
-    truth = official.index.wards_at(xs, ys)
-    got = approx.index.wards_at(xs, ys)
-    inside = truth >= 0
-    official_codes = np.array([official.wards[i].code for i in truth[inside]])
-    approx_codes = np.array([approx.wards[i].code if i >= 0 else "" for i in got[inside]])
-    return float((official_codes == approx_codes).mean())
 
 
 def _urban_points(official: Generation, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -212,12 +206,12 @@ def main() -> None:
         for province, name in CITIES.items():
             official = registry.load(ids[name])
             ux, uy = _land_points(official, 200_000, seed=int(province))
-            uniform = _agreement(approx, official, ux, uy)
-            urban = _agreement(approx, official, *_urban_points(official, seed=int(province)))
+            uniform = agreement(approx, official, ux, uy)
+            urban = agreement(approx, official, *_urban_points(official, seed=int(province)))
             print(
                 f"    {name:<18} uniform over land {uniform:6.1%}   urban-weighted (<=150 m of old ward centroids) {urban:6.1%}"
             )
-        nation_uniform = _agreement(approx, nation, nx, ny)
+        nation_uniform = agreement(approx, nation, nx, ny)
         print(f"    {'nationwide':<18} uniform over land {nation_uniform:6.1%}")
 
         addresses = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import shapely
 
 from routers.boundaries.generation import Generation
@@ -71,3 +72,14 @@ def diff_generations(a: Generation, b: Generation) -> GenerationDiff:
         )
     result.moved.sort(key=lambda m: -(float(str(m["lost_km2"])) + float(str(m["gained_km2"]))))
     return result
+
+
+def agreement(approx: Generation, official: Generation, xs: np.ndarray, ys: np.ndarray) -> float:
+    """Share of the points (lon ``xs``, lat ``ys``) inside an ``official`` ward that ``approx`` puts in
+    the ward with the same code: how well one generation reproduces another where it matters."""
+    truth = official.index.wards_at(xs, ys)
+    got = approx.index.wards_at(xs, ys)
+    inside = truth >= 0
+    official_codes = np.array([official.wards[i].code for i in truth[inside]])
+    approx_codes = np.array([approx.wards[i].code if i >= 0 else "" for i in got[inside]])
+    return float((official_codes == approx_codes).mean())

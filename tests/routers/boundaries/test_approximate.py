@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
+from routers.boundaries.diff import agreement
 from routers.boundaries.generation import Generation
 from routers.boundaries.lineage import admin_data
 from routers.boundaries.registry import BoundaryRegistry
@@ -43,13 +44,6 @@ def test_open_sea_and_neighbours_are_outside(approx: Generation) -> None:
     assert approx.ward_of(10.7769, 106.7009).code == "26740"  # Phường Sài Gòn
 
 
-def _agreement(approx: Generation, official: Generation, xs: np.ndarray, ys: np.ndarray) -> float:
-    truth = official.index.wards_at(xs, ys)
-    got = approx.index.wards_at(xs, ys)
-    inside = truth >= 0
-    official_codes = np.array([official.wards[i].code for i in truth[inside]])
-    approx_codes = np.array([approx.wards[i].code if i >= 0 else "" for i in got[inside]])
-    return float((official_codes == approx_codes).mean())
 
 
 @pytest.mark.realdata
@@ -63,12 +57,12 @@ def test_agreement_with_official_polygons(
     official = BoundaryRegistry(official_data_dir).load(CITIES[province])
     rng = np.random.default_rng(7)
     xmin, ymin, xmax, ymax = shapely.total_bounds(official.geoms)
-    uniform = _agreement(approx, official, rng.uniform(xmin, xmax, 300_000), rng.uniform(ymin, ymax, 300_000))
+    uniform = agreement(approx, official, rng.uniform(xmin, xmax, 300_000), rng.uniform(ymin, ymax, 300_000))
     olds = [u for u in admin_data().old_units if xmin < u.lon < xmax and ymin < u.lat < ymax]
     cx = np.repeat([u.lon for u in olds], 20)
     cy = np.repeat([u.lat for u in olds], 20)
     r = 150.0 * np.sqrt(rng.uniform(0, 1, len(cx)))
     theta = rng.uniform(0, 2 * np.pi, len(cx))
-    urban = _agreement(approx, official, cx + r * np.cos(theta) / 107_000, cy + r * np.sin(theta) / 110_600)
+    urban = agreement(approx, official, cx + r * np.cos(theta) / 107_000, cy + r * np.sin(theta) / 110_600)
     assert uniform >= uniform_min
     assert urban >= urban_min
