@@ -5,7 +5,8 @@ Three passes, each reporting ``source:line:column: message`` for every problem i
 1. YAML syntax (:mod:`routers.rules.yamlsource`: safe loader, duplicate keys refused);
 2. shape against the JSON Schema (:mod:`routers.rules.schema`: unknown keys, types, enums);
 3. meaning: known categories/labels/sensor kinds, declared agencies, unique ids, regexes that
-   compile, time windows, durations, SLA order, thresholds that exist and clear on the right side.
+   compile in RE2's linear-time dialect (:mod:`routers.rules.regex`), time windows, durations,
+   SLA order, thresholds that exist and clear on the right side.
 
 Only a file that passes all three becomes a :class:`Ruleset`; a running worker never sees a bad one.
 """
@@ -30,6 +31,7 @@ from routers.rules.clock import parse_duration, parse_local_time, parse_weekdays
 from routers.rules.dispatch import with_dispatch
 from routers.rules.model import InhibitRule, QuietWindow, Route, Ruleset, Threshold
 from routers.rules.problems import Problem, RulesFileError
+from routers.rules.regex import RegexRefused, RuleRegex, compile_rule_regex
 from routers.rules.schema import SET_FIELDS, rules_schema
 from routers.rules.yamlsource import PathKey, YamlDocument, read_yaml
 
@@ -151,10 +153,10 @@ class _Loader:
             out.append(text)
         return out
 
-    def regex(self, raw: str, path: PathKey) -> re.Pattern[str] | None:
+    def regex(self, raw: str, path: PathKey) -> RuleRegex | None:
         try:
-            return re.compile(raw)
-        except re.error as exc:
+            return compile_rule_regex(raw)
+        except RegexRefused as exc:
             self.problem(path, f"{_human(path)}: bad regex {raw!r}: {exc}")
             return None
 

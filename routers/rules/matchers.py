@@ -10,7 +10,7 @@ Semantics (all matchers of a block must hold; an empty block matches everything)
   event's wards is listed: the located ward, or every candidate of an ambiguous location);
 - ``<field>_not: [a, b]``    the field has a value and it is none of the list, or it has no value;
 - ``<field>_regex: RE``      the whole value matches RE (anchored, as Alertmanager ``=~``); an
-  absent value never matches;
+  absent value never matches; RE is RE2's linear-time dialect (:mod:`routers.rules.regex`);
 - ``<field>_not_regex: RE``  the negation of ``_regex`` (an absent value matches);
 - ``confidence_gte/value_gte: x`` value >= x; ``confidence_lt/value_lt: x`` value < x; an absent
   value never matches either;
@@ -22,13 +22,13 @@ Semantics (all matchers of a block must hold; an empty block matches everything)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 from routers.rules.clock import in_window
+from routers.rules.regex import RuleRegex
 
 
 @dataclass(slots=True)
@@ -109,9 +109,9 @@ class AnyInSet(Matcher):
 class Regex(Matcher):
     __slots__ = ("get", "pattern", "negate", "multi")
 
-    def __init__(self, field: str, pattern: re.Pattern[str], negate: bool, multi: bool = False) -> None:
+    def __init__(self, field: str, pattern: RuleRegex, negate: bool, multi: bool = False) -> None:
         shown = "ward" if multi else field
-        super().__init__(f"{shown} {'!~' if negate else '=~'} /{pattern.pattern}/")
+        super().__init__(f"{shown} {'!~' if negate else '=~'} /{pattern.source}/")
         self.get = attrgetter(field)
         self.pattern = pattern
         self.negate = negate
@@ -120,9 +120,9 @@ class Regex(Matcher):
     def test(self, facts: Facts) -> bool:
         value = self.get(facts)
         if self.multi:
-            hit = any(self.pattern.fullmatch(v) is not None for v in value)
+            hit = any(self.pattern.fullmatch(v) for v in value)
         else:
-            hit = value is not None and self.pattern.fullmatch(value) is not None
+            hit = value is not None and self.pattern.fullmatch(value)
         return hit is not self.negate
 
 
