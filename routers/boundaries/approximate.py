@@ -4,12 +4,16 @@ No polygon file is needed: a fresh machine can route from the first minute. The 
 labelled ``approximate`` everywhere it is used. How the polygons are made:
 
 1. Sites: every pre-merger ward centroid, labelled with the new ward it went into, plus every
-   post-merger ward centroid labelled with itself.
+   post-merger ward centroid labelled with itself. An old centroid that is only its district's
+   (the package's geocoder fell back to the district, see ``legacy_geocodes``) is left out.
 2. Voronoi cells of the sites (in a lon/lat plane scaled by cos 16 deg so cells are not
    stretched east-west at Vietnam's latitudes).
-3. A pre-merger ward that was split between several new wards is not guessed: its cell is
-   divided again, among the receiving wards only, by the Voronoi cells of those wards' other
-   sites (their unsplit predecessors and their own centroids).
+3. A pre-merger ward that was split between several new wards: its cell is divided again,
+   among the receiving wards only, by the Voronoi cells of those wards' other sites (their
+   unsplit predecessors and their own centroids). The old centroid's own neighbourhood is then
+   given by a vote of three weak signals (the receiver that division puts there, the receiver
+   whose centroid is nearest relative to its size, the package's "default" receiver); when the
+   vote overrules the division, the old centroid becomes one more site, labelled with the winner.
 4. Cells are dissolved per new ward and clipped to disks around the ward's sites (radius twice
    the radius of a circle of the ward's area, at least 1.5 km), so the open sea and the
    neighbouring countries stay outside every ward.
@@ -20,18 +24,23 @@ Measured against the real polygons in ``../shared/boundaries``: see ``make bench
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 import shapely
 
-from routers.boundaries.lineage import AdminData, admin_data
+from routers.boundaries.legacy_geocodes import district_fallback_keys
+from routers.boundaries.lineage import AdminData, OldUnit, admin_data
 from routers.boundaries.model import Ward, WardSet
 
 _SCALE_X = math.cos(math.radians(16.0))  # Vietnam spans 8-23 N; 16 N is its middle
 _KM_PER_DEG = 111.32
 CLIP_FACTOR = 2.0
 CLIP_MIN_KM = 1.5
+# Recorded as the generation's origin; BoundaryRegistry.ensure_default rebuilds a default built
+# by an earlier version of this module (bump the suffix whenever the polygons change).
+ORIGIN = "vietnamadminunits/approximate-v2"
 
 Progress = Callable[[str, int], None]
 
@@ -57,7 +66,10 @@ def _sites(data: AdminData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     xs: list[float] = []
     ys: list[float] = []
     labels: list[str] = []
+    fallback = district_fallback_keys()
     for old in data.old_units:
+        if old.key in fallback:
+            continue
         xs.append(old.lon)
         ys.append(old.lat)
         labels.append(old.new_codes[0] if len(old.new_codes) == 1 else f"split:{old.key}")
@@ -70,6 +82,58 @@ def _sites(data: AdminData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x[keep], y[keep], lab[keep]
 
 
+def _divide(
+    data: AdminData,
+    old: OldUnit,
+    cell: shapely.Geometry,
+    sites: tuple[np.ndarray, np.ndarray, np.ndarray],
+    at_centroid: str | None = None,
+) -> list[tuple[shapely.Geometry, str]]:
+    """Pieces of a split old ward's ``cell``, by the Voronoi cells of its receivers' other sites
+    (plus the old centroid itself, labelled ``at_centroid``, when given)."""
+    xs, ys, labels = sites
+    receivers = old.new_codes
+    mine = np.isin(labels, receivers)
+    sx = np.r_[xs[mine], [data.new_by_code[c].lon for c in receivers]]
+    sy = np.r_[ys[mine], [data.new_by_code[c].lat for c in receivers]]
+    slab = np.r_[labels[mine], np.array(receivers, dtype=object)]
+    if at_centroid is not None:
+        sx, sy = np.r_[old.lon, sx], np.r_[old.lat, sy]
+        slab = np.r_[np.array([at_centroid], dtype=object), slab]
+    keep = _dedupe(sx, sy)
+    xmin, ymin, xmax, ymax = cell.bounds
+    pad = 1.0
+    sub = _voronoi(sx[keep], sy[keep], (xmin - pad, ymin - pad, xmax + pad, ymax + pad))
+    return [
+        (piece, str(label))
+        for piece, label in zip(shapely.intersection(sub, cell), slab[keep], strict=True)
+        if not piece.is_empty
+    ]
+
+
+def _nearest_for_size(data: AdminData, old: OldUnit) -> str:
+    """The receiver whose centroid is nearest to the old centroid, distance relative to the
+    receiver's size (a large new ward reaches farther from its centroid)."""
+
+    def cost(code: str) -> float:
+        new = data.new_by_code[code]
+        d2 = ((new.lon - old.lon) * _SCALE_X) ** 2 + (new.lat - old.lat) ** 2
+        return d2 / (new.area_km2 if new.area_km2 and new.area_km2 > 0 else 10.0)
+
+    return min(old.new_codes, key=cost)
+
+
+def _centroid_receiver(data: AdminData, old: OldUnit, pieces: list[tuple[shapely.Geometry, str]]) -> str:
+    """Majority of three signals for the receiver that holds the old centroid; with no majority
+    the division's own answer stands. Each alone is right for ~80 % of split wards nationwide,
+    the vote for a little more (measured on the official polygons, see docs/boundaries.md)."""
+    at = shapely.Point(old.lon, old.lat)
+    divided = next((label for piece, label in pieces if piece.covers(at)), old.default_code)
+    votes = [divided, _nearest_for_size(data, old), old.default_code]
+    winner, count = Counter(votes).most_common(1)[0]
+    return winner if count > 1 else divided
+
+
 def _divide_split_cells(
     data: AdminData, xs: np.ndarray, ys: np.ndarray, labels: np.ndarray, cells: np.ndarray
 ) -> tuple[list[shapely.Geometry], list[str]]:
@@ -80,19 +144,15 @@ def _divide_split_cells(
             out_cells.append(cells[i])
             out_labels.append(label)
             continue
-        receivers = data.old_by_key[label[6:]].new_codes
-        mine = np.isin(labels, receivers)
-        sx = np.r_[xs[mine], [data.new_by_code[c].lon for c in receivers]]
-        sy = np.r_[ys[mine], [data.new_by_code[c].lat for c in receivers]]
-        slab = np.r_[labels[mine], np.array(receivers, dtype=object)]
-        keep = _dedupe(sx, sy)
-        xmin, ymin, xmax, ymax = cells[i].bounds
-        pad = 1.0
-        sub = _voronoi(sx[keep], sy[keep], (xmin - pad, ymin - pad, xmax + pad, ymax + pad))
-        for piece, sub_label in zip(shapely.intersection(sub, cells[i]), slab[keep], strict=True):
-            if not piece.is_empty:
-                out_cells.append(piece)
-                out_labels.append(str(sub_label))
+        old = data.old_by_key[label[6:]]
+        pieces = _divide(data, old, cells[i], (xs, ys, labels))
+        at = shapely.Point(old.lon, old.lat)
+        winner = _centroid_receiver(data, old, pieces)
+        if not any(piece_label == winner and piece.covers(at) for piece, piece_label in pieces):
+            pieces = _divide(data, old, cells[i], (xs, ys, labels), at_centroid=winner)
+        for piece, piece_label in pieces:
+            out_cells.append(piece)
+            out_labels.append(piece_label)
     return out_cells, out_labels
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import orjson
 import shapely
 
+from routers.boundaries.approximate import ORIGIN as APPROXIMATE_ORIGIN
 from routers.boundaries.approximate import build_approximate
 from routers.boundaries.compiled import checksum, read_compiled, write_compiled
 from routers.boundaries.generation import Generation
@@ -172,11 +173,17 @@ class BoundaryRegistry:
         return target
 
     def ensure_default(self, progress: Progress | None = None) -> GenerationMeta:
-        """If no generation exists, build, compile and activate the approximate nationwide default."""
+        """If no generation exists, build, compile and activate the approximate nationwide default.
+
+        A default built by an earlier version of the builder (another ``origin``) that is still
+        the current generation is rebuilt and replaced, so an upgrade brings the better polygons."""
         metas = self._read()
         if metas:
             active = [m for m in metas if m.active]
-            return max(active or metas, key=lambda m: m.created_at)
+            current = max(active or metas, key=lambda m: m.created_at)
+            is_default = current.name == DEFAULT_NAME and current.source == "approximate"
+            if not is_default or current.origin == APPROXIMATE_ORIGIN:
+                return current
         step = progress or _stderr_progress
         step("building approximate ward polygons from vietnamadminunits (no boundary file given)", 0)
         wards = build_approximate(step)
@@ -185,7 +192,7 @@ class BoundaryRegistry:
             name=DEFAULT_NAME,
             valid_from=MERGER_DATE,
             source="approximate",
-            origin="vietnamadminunits",
+            origin=APPROXIMATE_ORIGIN,
             progress=step,
         )
         return self.activate(meta.id)

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 import shapely
 
+from routers.boundaries.approximate import ORIGIN
 from routers.boundaries.diff import agreement
 from routers.boundaries.generation import Generation
+from routers.boundaries.legacy_geocodes import district_fallback_keys
 from routers.boundaries.lineage import admin_data
-from routers.boundaries.registry import BoundaryRegistry
+from routers.boundaries.model import Ward, WardSet
+from routers.boundaries.registry import DEFAULT_NAME, BoundaryRegistry
 
 CITIES = {"79": "vn2025-79-hcmc", "01": "vn2025-01-hanoi", "48": "vn2025-48-danang"}
 
@@ -44,11 +47,46 @@ def test_open_sea_and_neighbours_are_outside(approx: Generation) -> None:
     assert approx.ward_of(10.7769, 106.7009).code == "26740"  # Phường Sài Gòn
 
 
+def test_district_fallback_geocodes_are_recognised() -> None:
+    keys = district_fallback_keys()
+    assert "tinhquangnam_huyenqueson_xaqueloc" in keys  # carries Quế Sơn district's centroid
+    assert "thanhphodanang_quanhaichau_phuongbinhthuan" in keys
+    assert "tinhbariavungtau_thanhphophumy_phuongphumy" not in keys  # namesake of its district
+    assert "thanhphohanoi_quanbadinh_phuongphucxa" not in keys  # a real ward geocode
+    assert 150 < len(keys) < 250
+
+
+def _one_ward_set(origin_code: str) -> WardSet:
+    ward = Ward(origin_code, "Phường Sài Gòn", "79", "Thành phố Hồ Chí Minh", 1.0, None, (10.7769, 106.7009))
+    return WardSet([ward], np.array([shapely.Point(106.7009, 10.7769).buffer(0.01)], dtype=object))
+
+
+def test_a_default_from_an_older_builder_is_rebuilt(tmp_path: Path) -> None:
+    registry = BoundaryRegistry(tmp_path)
+    stale = registry.add(
+        _one_ward_set("26740"), name=DEFAULT_NAME, source="approximate", origin="vietnamadminunits"
+    )
+    registry.activate(stale.id)
+    current = registry.ensure_default(progress=lambda _label, _n: None)
+    assert current.id != stale.id
+    assert current.origin == ORIGIN
+    assert current.ward_count == 3321
+    assert registry.load_active().id == current.id
+    assert registry.ensure_default().id == current.id  # built once, then kept
+
+
+def test_a_users_own_approximate_generation_is_kept(tmp_path: Path) -> None:
+    registry = BoundaryRegistry(tmp_path)
+    mine = registry.add(
+        _one_ward_set("26740"), name="my-sketch", source="approximate", origin="sketch.geojson"
+    )
+    registry.activate(mine.id)
+    assert registry.ensure_default().id == mine.id
 
 
 @pytest.mark.realdata
 @pytest.mark.parametrize(
-    ("province", "uniform_min", "urban_min"), [("79", 0.78, 0.95), ("01", 0.78, 0.92), ("48", 0.70, 0.93)]
+    ("province", "uniform_min", "urban_min"), [("79", 0.80, 0.955), ("01", 0.80, 0.935), ("48", 0.74, 0.96)]
 )
 def test_agreement_with_official_polygons(
     approx: Generation, official_data_dir: Path, province: str, uniform_min: float, urban_min: float
