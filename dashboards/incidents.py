@@ -88,8 +88,9 @@ def figures(open_incidents: Sequence[dict[str, Any]], recent: Sequence[dict[str,
 class IncidentSource:
     """Reads the serving index; ``summary(wards)`` is cached for ``cache_s`` (every screen polls)."""
 
-    def __init__(self, redis_url: str | None, cache_s: float = 3.0) -> None:
+    def __init__(self, redis_url: str | None, app_id: str, cache_s: float = 3.0) -> None:
         self.redis_url = redis_url
+        self.app_id = app_id
         self.cache_s = cache_s
         self._client: Any = None
         self._index: IncidentIndex | None = None
@@ -101,7 +102,7 @@ class IncidentSource:
             import redis.asyncio as aioredis
 
             self._client = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=3)
-            self._index = IncidentIndex(self._client)
+            self._index = IncidentIndex(self._client, self.app_id)
         return self._index
 
     async def stop(self) -> None:

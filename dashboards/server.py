@@ -338,4 +338,4 @@ def build_parts(config: DashboardConfig) -> Parts:
     feed_source = None
     if s.kafka_bootstrap:
         feed_source = KafkaFeed(s.kafka_bootstrap, lambda: boundaries.city_codes, hub)
-    return Parts(config, boundaries, metrics, IncidentSource(s.redis_url), hub, feed_source)
+    return Parts(config, boundaries, metrics, IncidentSource(s.redis_url, s.app_id), hub, feed_source)

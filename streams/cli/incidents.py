@@ -41,7 +41,7 @@ def _with_index(action: Any) -> Any:
 
         client = aioredis.from_url(settings.redis_url)
         try:
-            return await action(IncidentIndex(client))
+            return await action(IncidentIndex(client, settings.app_id))
         finally:
             await client.aclose()
 

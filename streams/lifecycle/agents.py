@@ -90,7 +90,7 @@ class Services:
             import redis.asyncio as aioredis
 
             self.redis_client = aioredis.from_url(self.settings.redis_url)
-            self.index_ = IncidentIndex(self.redis_client)
+            self.index_ = IncidentIndex(self.redis_client, self.settings.app_id)
         return self.index_
 
 

@@ -1,13 +1,14 @@
 """The Redis serving index of incidents: open and recent incidents per ward, for the HTTP API and
-the dashboard. Written by the lifecycle worker, read by anyone (``IncidentIndex(redis).list``).
+the dashboard. Written by the lifecycle worker, read by anyone (``IncidentIndex(redis, app_id).list``).
 
-Keys (``redis.asyncio``):
+Keys (``redis.asyncio``), under the app id (``<app>``, like Faust's own topics), so two apps on one
+Redis never read or overwrite each other's incidents:
 
-* ``ioc:incident:<id>``: the incident JSON with history; TTL ``open_ttl_s`` while open,
+* ``<app>:incident:<id>``: the incident JSON with history; TTL ``open_ttl_s`` while open,
   ``recent_ttl_s`` once resolved/closed/moved (so resolved incidents age out on their own);
-* ``ioc:ward:<ward>:open``: sorted set of open ids (score: creation time);
-* ``ioc:ward:<ward>:recent`` and ``ioc:incidents:recent``: sorted sets of ids by last update;
-* ``ioc:wards``: the wards that have entries (for housekeeping).
+* ``<app>:ward:<ward>:open``: sorted set of open ids (score: creation time);
+* ``<app>:ward:<ward>:recent`` and ``<app>:incidents:recent``: sorted sets of ids by last update;
+* ``<app>:wards``: the wards that have entries (for housekeeping).
 
 Writes are version-guarded in one Lua script: a redelivered older state never overwrites a newer
 one, and set membership only changes together with the document.
@@ -27,8 +28,6 @@ from routers.incidents.status import OPEN, Status
 
 OPEN_TTL_S = 30 * 24 * 3600
 RECENT_TTL_S = 7 * 24 * 3600
-ALL_RECENT = "ioc:incidents:recent"
-WARDS = "ioc:wards"
 
 _PUT = """
 local current = redis.call('GET', KEYS[1])
@@ -54,16 +53,28 @@ return 1
 """
 
 
-def doc_key(incident_id: str) -> str:
-    return f"ioc:incident:{incident_id}"
+@dataclass(frozen=True, slots=True)
+class IndexKeys:
+    """The index's Redis key names under one app id."""
 
+    app_id: str
 
-def open_key(ward: str) -> str:
-    return f"ioc:ward:{ward}:open"
+    def doc(self, incident_id: str) -> str:
+        return f"{self.app_id}:incident:{incident_id}"
 
+    def open(self, ward: str) -> str:
+        return f"{self.app_id}:ward:{ward}:open"
 
-def recent_key(ward: str) -> str:
-    return f"ioc:ward:{ward}:recent"
+    def recent(self, ward: str) -> str:
+        return f"{self.app_id}:ward:{ward}:recent"
+
+    @property
+    def all_recent(self) -> str:
+        return f"{self.app_id}:incidents:recent"
+
+    @property
+    def wards(self) -> str:
+        return f"{self.app_id}:wards"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +88,9 @@ class Query:
 
 
 class IncidentIndex:
-    def __init__(self, redis: Any, open_ttl_s: int = OPEN_TTL_S, recent_ttl_s: int = RECENT_TTL_S) -> None:
+    def __init__(self, redis: Any, app_id: str, open_ttl_s: int = OPEN_TTL_S, recent_ttl_s: int = RECENT_TTL_S) -> None:
         self.redis = redis
+        self.keys = IndexKeys(app_id)
         self.open_ttl_s = open_ttl_s
         self.recent_ttl_s = recent_ttl_s
         self._put = redis.register_script(_PUT)
@@ -87,7 +99,8 @@ class IncidentIndex:
         """Index ``incident``; False when a newer version is already there."""
         updated = incident.updated_at or incident.created_at
         ttl = self.open_ttl_s if incident.is_open else self.recent_ttl_s
-        keys = [doc_key(incident.id), open_key(incident.ward), recent_key(incident.ward), ALL_RECENT, WARDS]
+        k = self.keys
+        keys = [k.doc(incident.id), k.open(incident.ward), k.recent(incident.ward), k.all_recent, k.wards]
         args = [
             orjson.dumps(incident.to_json()), incident.version, incident.id, "1" if incident.is_open else "0",
             incident.created_at.timestamp(), updated.timestamp(), ttl, incident.ward,
@@ -99,7 +112,7 @@ class IncidentIndex:
             await self.put(incident)
 
     async def get(self, incident_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(doc_key(incident_id))
+        raw = await self.redis.get(self.keys.doc(incident_id))
         return None if raw is None else orjson.loads(raw)
 
     async def owner_of(self, incident_id: str) -> str | None:
@@ -111,9 +124,9 @@ class IncidentIndex:
         low = "-inf" if query.since is None else query.since.timestamp()
         only_open = bool(query.statuses) and query.statuses <= ({"open"} | {s.value for s in OPEN})
         if query.ward is not None and only_open and query.since is None:
-            ids = await self.redis.zrevrange(open_key(query.ward), 0, -1)
+            ids = await self.redis.zrevrange(self.keys.open(query.ward), 0, -1)
         else:
-            source = ALL_RECENT if query.ward is None else recent_key(query.ward)
+            source = self.keys.all_recent if query.ward is None else self.keys.recent(query.ward)
             ids = await self.redis.zrevrangebyscore(source, "+inf", low)
         wanted = set(query.statuses)
         if "open" in wanted:
@@ -121,7 +134,7 @@ class IncidentIndex:
         found: list[dict[str, Any]] = []
         for start in range(0, len(ids), 200):
             chunk = ids[start : start + 200]
-            for raw in await self.redis.mget([doc_key(i.decode() if isinstance(i, bytes) else i) for i in chunk]):
+            for raw in await self.redis.mget([self.keys.doc(i.decode() if isinstance(i, bytes) else i) for i in chunk]):
                 if raw is None:
                     continue
                 body = orjson.loads(raw)
@@ -137,18 +150,19 @@ class IncidentIndex:
     async def housekeep(self, now: datetime) -> int:
         """Drop index entries older than the recent TTL or whose document expired; returns how many."""
         horizon = now.timestamp() - self.recent_ttl_s
-        removed = int(await self.redis.zremrangebyscore(ALL_RECENT, "-inf", horizon))
-        for raw_ward in await self.redis.smembers(WARDS):
+        k = self.keys
+        removed = int(await self.redis.zremrangebyscore(k.all_recent, "-inf", horizon))
+        for raw_ward in await self.redis.smembers(k.wards):
             ward = raw_ward.decode() if isinstance(raw_ward, bytes) else raw_ward
-            removed += int(await self.redis.zremrangebyscore(recent_key(ward), "-inf", horizon))
-            open_ids = await self.redis.zrange(open_key(ward), 0, -1)
+            removed += int(await self.redis.zremrangebyscore(k.recent(ward), "-inf", horizon))
+            open_ids = await self.redis.zrange(k.open(ward), 0, -1)
             if open_ids:
-                exists = await self.redis.mget([doc_key(i.decode()) for i in open_ids])
+                exists = await self.redis.mget([k.doc(i.decode()) for i in open_ids])
                 gone = [i for i, body in zip(open_ids, exists, strict=True) if body is None]
                 if gone:
-                    removed += int(await self.redis.zrem(open_key(ward), *gone))
-            if not await self.redis.exists(recent_key(ward), open_key(ward)):
-                await self.redis.srem(WARDS, ward)
+                    removed += int(await self.redis.zrem(k.open(ward), *gone))
+            if not await self.redis.exists(k.recent(ward), k.open(ward)):
+                await self.redis.srem(k.wards, ward)
         return removed
 
 

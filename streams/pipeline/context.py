@@ -39,8 +39,8 @@ def build(settings: Settings) -> Services:
         raise RuntimeError("IOC_REDIS_URL is not set: the worker needs Redis for the device registry")
     metrics.boundary_info.info({"generation": active.id, "source": active.source})
     log.info("boundaries: %d generation(s), active %s (%s)", len(generations), active.id, active.source)
-    return Services(settings, locator, DeviceCache(settings.redis_url), RuleStateStore(settings.redis_url), active.id,
-                    active.source)
+    rule_state = RuleStateStore(settings.redis_url, settings.app_id)
+    return Services(settings, locator, DeviceCache(settings.redis_url), rule_state, active.id, active.source)
 
 
 def services() -> Services:

@@ -33,7 +33,7 @@ def make_parts(generation: Any, metrics: MetricsSource | None = None, access: Ac
                redis_url: str | None = None, city: str = "hcmc") -> Parts:
     province = {"hcmc": "79", "hanoi": "01", "danang": "48"}[city]
     config = DashboardConfig(Settings(redis_url=redis_url), city, province, (), "ioc-worker", access or AccessPolicy())
-    return Parts(config, BoundaryView(lambda: generation, province), metrics, IncidentSource(redis_url), FeedHub())
+    return Parts(config, BoundaryView(lambda: generation, province), metrics, IncidentSource(redis_url, config.settings.app_id), FeedHub())
 
 
 @contextlib.asynccontextmanager

@@ -134,9 +134,9 @@ class Clock:
 class Reader:
     """Reads a topic from the beginning without a consumer group, keeping what it saw.
 
-    ``dedupe`` drops a CloudEvent whose ``id`` was already seen, as the contract tells consumers to:
-    on the shared session broker another test's worker (the pipeline's, with the lifecycle too) may
-    publish the very same message. Tests that count redeliveries pass ``dedupe=False``.
+    ``dedupe`` drops a CloudEvent whose ``id`` was already seen, as the contract tells consumers to
+    (a redelivered input publishes the very same message again). Tests that count redeliveries pass
+    ``dedupe=False``.
     """
 
     def __init__(self, bootstrap: str, topic: str, dedupe: bool = True) -> None:

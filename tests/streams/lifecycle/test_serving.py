@@ -13,10 +13,11 @@ from routers.incidents.book import IncidentBook
 from routers.incidents.correlation import incident_id
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
-from streams.lifecycle.serving import IncidentIndex, Query, doc_key, open_key
+from streams.lifecycle.serving import IncidentIndex, IndexKeys, Query
 from tests.routers.incidents.factories import BEN_THANH, T0, minutes, offset, routed_event
 
 pytestmark = pytest.mark.integration
+KEYS = IndexKeys("ioc-test")
 
 
 def run(redis_url: str, body) -> None:
@@ -25,7 +26,7 @@ def run(redis_url: str, body) -> None:
         client = aioredis.from_url(redis_url)
         try:
             await client.flushdb()
-            await body(IncidentIndex(client, recent_ttl_s=3600), client)
+            await body(IncidentIndex(client, KEYS.app_id, recent_ttl_s=3600), client)
         finally:
             await client.aclose()
 
@@ -54,11 +55,11 @@ def test_newer_version_wins_and_sets_follow(redis_url: str) -> None:
         assert await index.put(v2)
         assert not await index.put(v1)  # a redelivered older state changes nothing
         assert (await index.get(v1.id))["version"] == v2.version
-        assert await client.zscore(open_key("27142"), v1.id) is not None
+        assert await client.zscore(KEYS.open("27142"), v1.id) is not None
         assert await index.put(v4)
-        assert await client.zscore(open_key("27142"), v1.id) is None  # resolved: no longer open
+        assert await client.zscore(KEYS.open("27142"), v1.id) is None  # resolved: no longer open
         assert not await index.put(v2)  # late open state does not re-open it
-        assert await client.zscore(open_key("27142"), v1.id) is None
+        assert await client.zscore(KEYS.open("27142"), v1.id) is None
         await index.put(other)
         assert [b["id"] for b in await index.list(Query(ward="27142"))] == [v1.id]
         assert [b["id"] for b in await index.list(Query(ward="27142", statuses=frozenset({"open"})))] == []
@@ -68,7 +69,7 @@ def test_newer_version_wins_and_sets_follow(redis_url: str) -> None:
         assert [b["id"] for b in await index.list(Query(since=T0 + minutes(2)))] == [v1.id]
         assert await index.owner_of(other.id) == BEN_THANH.code
         assert await index.owner_of("inc-nope") is None
-        assert await client.ttl(doc_key(v1.id)) <= 3600  # resolved: ages out with the recent TTL
+        assert await client.ttl(KEYS.doc(v1.id)) <= 3600  # resolved: ages out with the recent TTL
 
     run(redis_url, body)
 
@@ -88,7 +89,7 @@ def test_moved_incident_listed_under_its_new_ward_only(redis_url: str) -> None:
         await index.put(replace(stub, version=stub.version - 1, status=Status.ROUTED, moved_to=None))  # opened
         await index.put(live)
         await index.put(stub)  # the old partition's stub arrives last: stale, but leaves the old open set
-        assert await client.zscore(open_key("27142"), inc) is None
+        assert await client.zscore(KEYS.open("27142"), inc) is None
         assert [b["id"] for b in await index.list(Query(ward="26740", statuses=frozenset({"open"})))] == [inc]
         assert await index.list(Query(ward="27142")) == []
         assert (await index.get(inc))["ward"] == "26740"
@@ -102,10 +103,10 @@ def test_housekeeping_drops_aged_and_expired_entries(redis_url: str) -> None:
     async def body(index: IncidentIndex, client) -> None:
         await index.put(v4)
         await index.put(other)
-        await client.delete(doc_key(other.id))  # as if its TTL ran out
+        await client.delete(KEYS.doc(other.id))  # as if its TTL ran out
         removed = await index.housekeep(T0 + timedelta(hours=2))  # recent TTL is one hour here
         assert removed >= 3
         assert await index.list(Query()) == []
-        assert await client.zcard(open_key(BEN_THANH.code)) == 0
+        assert await client.zcard(KEYS.open(BEN_THANH.code)) == 0
 
     run(redis_url, body)
