@@ -35,7 +35,7 @@ from routers.boundaries.importer import validate_features
 from routers.boundaries.lineage import admin_data
 from routers.boundaries.registry import BoundaryRegistry
 from routers.boundaries.sources import read_features
-from routers.locate.address import resolve_address
+from routers.locate.address import clear_address_cache, resolve_address
 from routers.locate.locator import Locator
 
 SHARED = Path(
@@ -222,7 +222,7 @@ def main() -> None:
             "Phường Phú Cường, TP. Thủ Dầu Một, Bình Dương",
             "Phường Cửa Đông, Quận Hoàn Kiếm, Hà Nội",
         ]
-        resolve_address.cache_clear()
+        clear_address_cache()
         started = time.perf_counter()
         for text in addresses:
             resolve_address(text)

@@ -126,6 +126,11 @@ def resolve_address(text: str) -> AddressMatch | None:
     return _resolve(text)
 
 
+def clear_address_cache() -> None:
+    """Forget every resolved address (benchmarks measure the cold path)."""
+    _resolve.cache_clear()
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _resolve(text: str) -> AddressMatch | None:
     norm = normalize_address(text)
