@@ -84,7 +84,17 @@ class SoakResult:
                 "elapsed_s": round(self.elapsed_s, 1), "diagnosis": self.diagnosis}
 
 
-def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, data_dir: Path) -> SoakResult:
+def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trace_frames: int) -> list[str]:
+    """``ioc worker``, under :mod:`benchmarks.memtrace` when memory is traced."""
+    worker = ["worker", "--web-port", str(port)]
+    if trace_dir is None:
+        return [sys.executable, "-m", "streams.cli", *worker]
+    return [sys.executable, "-m", "benchmarks.memtrace", "--every", f"{trace_every_s:g}", "--warmup", f"{WARMUP_S:g}",
+            "--frames", str(trace_frames), "--out", str(trace_dir), "--", *worker]
+
+
+def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, data_dir: Path,
+             trace_every_s: float = 0.0, trace_frames: int = 6, role: str = "all") -> SoakResult:
     from routers.boundaries.registry import BoundaryRegistry
     from streams.simulator.run import build_scenario, produce, register_scenario_devices
 
@@ -109,12 +119,12 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         register_scenario_devices(settings, sim)
         app_id = f"ioc-soak-{uuid.uuid4().hex[:8]}"
         env = dict(os.environ, IOC_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "", IOC_REDIS_URL=settings.redis_url or "",
-                   IOC_DATA_DIR=str(data_dir), IOC_PARTITIONS="4", IOC_APP_ID=app_id)
+                   IOC_DATA_DIR=str(data_dir), IOC_PARTITIONS="4", IOC_APP_ID=app_id, IOC_WORKER_ROLE=role)
         for n in range(workers):
             port = free_port()
-            procs.append(ManagedProcess(f"worker-{n}", [sys.executable, "-m", "streams.cli", "worker", "--web-port",
-                                                        str(port)], port, stack.run_dir / f"worker-{n}.log",
-                                        ready_timeout_s=120.0, env=env))
+            trace_dir = stack.run_dir / f"memtrace-{n}" if trace_every_s > 0 else None
+            procs.append(ManagedProcess(f"worker-{n}", worker_command(port, trace_dir, trace_every_s, trace_frames), port,
+                                        stack.run_dir / f"worker-{n}.log", ready_timeout_s=120.0, env=env))
             urls.append(f"http://127.0.0.1:{port}/metrics")
         result.memory = [WorkerMemory(p.name) for p in procs]
         reader = OutcomeReader(settings.kafka_bootstrap or "")
@@ -130,7 +140,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             name="soak-producer", daemon=True)
         t0 = time.monotonic()
         producer.start()
-        tell(f"soak: {workers} workers, {rate:g} events/s for {minutes:g} min; logs in {stack.run_dir}")
+        tell(f"soak: {workers} workers ({role}), {rate:g} events/s for {minutes:g} min; logs in {stack.run_dir}")
         freeze_at = duration / 2 if redis_freeze_s > 0 else None
         frozen_until: float | None = None
         thawed_at: float | None = None
@@ -174,7 +184,10 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         result.lost, result.duplicated = v.lost, v.duplicated
         if v.lost:
             lost = [o for o in final if not reader.ledger.places.get(o)]
-            result.diagnosis = diagnose(settings.kafka_bootstrap or "", app_id, lost[:20])
+            try:
+                result.diagnosis = diagnose(settings.kafka_bootstrap or "", app_id, lost[:20])
+            except Exception as exc:  # the report (memory, lag) matters more than the diagnosis
+                result.diagnosis = [f"diagnosis failed: {type(exc).__name__}: {exc}"]
     finally:
         result.elapsed_s = time.monotonic() - started_wall
         if reader is not None:
@@ -205,10 +218,19 @@ def _sample(result: SoakResult, procs: list[ManagedProcess], urls: list[str], t:
 @click.option("--redis-freeze", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Seconds Redis is frozen (SIGSTOP) halfway through; 0: none.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--trace-memory", "trace_every", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Run the workers under tracemalloc, a report every this many seconds in "
+                   "<run dir>/memtrace-<n>/memtrace.log (benchmarks.memtrace); 0: off.")
+@click.option("--trace-frames", type=click.IntRange(0, 50), default=6, show_default=True,
+              help="tracemalloc traceback depth with --trace-memory; 0: only RSS and structure sizes.")
+@click.option("--role", type=click.Choice(["all", "pipeline"]), default="all", show_default=True,
+              help="The workers' role: 'pipeline' leaves the incident lifecycle (and its tables) out.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_dir: Path | None, as_json: bool) -> None:
+def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_dir: Path | None, trace_every: float,
+         trace_frames: int, role: str, as_json: bool) -> None:
     """Soak at the design rate; reports worker RSS at start and end, peak lag and conservation."""
-    result = run_soak(minutes, rate, workers, redis_freeze, data_dir or load_settings().data_dir)
+    result = run_soak(minutes, rate, workers, redis_freeze, data_dir or load_settings().data_dir, trace_every,
+                      trace_frames, role)
     if as_json:
         click.echo(orjson.dumps(result.to_json()).decode())
     else:
