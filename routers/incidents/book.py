@@ -10,7 +10,8 @@ returned :class:`Outbound` messages; tests pass plain dicts. Keys:
 * ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...]}``: the
   open list makes correlation and SLA checks local; written only when an incident opens or closes;
 * ``seen["<event id>"]`` -> incident id: a redelivered event is a no-op, even after its incident
-  closed (small writes, one per event).
+  closed (small writes, one per event); the marks of camera/sensor evidence trimmed by
+  :func:`~routers.incidents.lifecycle.bound_evidence` go with it.
 
 Retention: :meth:`IncidentBook.on_housekeeping` forgets incidents closed (resolved, closed or moved
 away) more than ``retention_s`` ago, with their ``seen`` marks; their latest state stays on the
@@ -178,6 +179,8 @@ class IncidentBook:
             updated = add_evidence(match, event, now)
             self._save(updated, effects, "updated", now)
             self.seen[event.event_id] = updated.id
+            if updated.evidence_dropped != match.evidence_dropped:
+                self._forget_trimmed(match, updated)
         elif event.suppressed:
             return effects  # held back by the rules and nothing open to attach it to
         else:
@@ -190,6 +193,15 @@ class IncidentBook:
             self._set_open(incident, now)
             self.seen[event.event_id] = incident.id
         return effects
+
+    def _forget_trimmed(self, before: Incident, after: Incident) -> None:
+        """Drop the "seen" marks of evidence ``add_evidence`` trimmed: housekeeping finds marks
+        through the evidence, so a mark left behind would never go. A trimmed event is older than
+        ``MAX_MACHINE_EVIDENCE`` later ones of the same incident, far beyond a redelivery."""
+        kept = {item.event_id for item in after.evidence}
+        for item in before.evidence:
+            if item.event_id not in kept and self.seen.get(item.event_id) == after.id:
+                del self.seen[item.event_id]
 
     def on_update(self, update: StatusUpdate, now: datetime) -> Effects:
         """Apply a ward's update; :class:`Rejected` (state untouched) when it must not apply."""

@@ -24,6 +24,11 @@ from routers.incidents.updates import StatusUpdate
 
 SYSTEM_ACTOR = "ioc-router"
 _PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
+# Camera and sensor evidence kept per incident: the first item and the latest ones. A sensor keeps
+# reporting into its open incident (every reading correlates by device), so without a bound one
+# incident's JSON - rewritten to the table, its changelog, ioc.incidents and Redis on every reading -
+# grows for as long as it stays open. Citizen reports are never trimmed: each gets a result back.
+MAX_MACHINE_EVIDENCE = 100
 
 
 def _evidence(event: RoutedEvent) -> Evidence:
@@ -63,8 +68,23 @@ def open_incident(event: RoutedEvent, now: datetime) -> Incident:
     return routed
 
 
+def bound_evidence(evidence: tuple[Evidence, ...]) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
+    """(kept, trimmed): at most ``MAX_MACHINE_EVIDENCE`` camera/sensor items, the first and the latest."""
+    machine = [index for index, item in enumerate(evidence) if item.source != "report"]
+    excess = len(machine) - MAX_MACHINE_EVIDENCE
+    if excess <= 0:
+        return evidence, ()
+    dropped = frozenset(machine[1:1 + excess])
+    return (tuple(item for index, item in enumerate(evidence) if index not in dropped),
+            tuple(evidence[index] for index in sorted(dropped)))
+
+
 def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incident:
-    """Fold ``event`` in. A higher priority raises the incident's and tightens unmet deadlines."""
+    """Fold ``event`` in. A higher priority raises the incident's and tightens unmet deadlines.
+
+    Camera/sensor evidence beyond ``MAX_MACHINE_EVIDENCE`` is trimmed (oldest first, the opening
+    item kept) and counted in ``evidence_dropped``; see :func:`bound_evidence`.
+    """
     if incident.has_event(event.event_id):
         return incident
     priority = min(incident.priority, event.priority, key=_PRIORITY_ORDER.index) \
@@ -77,9 +97,11 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
         if incident.resolved_at is None and resolve_due is not None:
             resolve_due = min(resolve_due, incident.created_at + timedelta(seconds=event.sla.resolve_s))
     targets = incident.targets + tuple(t for t in event.targets if t not in incident.targets and not event.suppressed)
+    evidence, trimmed = bound_evidence((*incident.evidence, _evidence(event)))
     return replace(
         incident,
-        evidence=(*incident.evidence, _evidence(event)),
+        evidence=evidence,
+        evidence_dropped=incident.evidence_dropped + len(trimmed),
         first_seen=min(incident.first_seen, event.occurred_at),
         last_seen=max(incident.last_seen, event.occurred_at),
         priority=priority if not event.suppressed else incident.priority,

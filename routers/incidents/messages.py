@@ -46,7 +46,7 @@ def summary(incident: Incident, body: dict[str, Any] | None = None) -> dict[str,
     ``body`` is ``incident.to_json()`` when the caller already has it."""
     body = dict(body if body is not None else incident.to_json())
     body.pop("history")
-    body["evidence_count"] = len(incident.evidence)
+    body["evidence_count"] = incident.evidence_count
     return body
 
 
@@ -86,7 +86,7 @@ def escalation(incident: Incident, step: Escalation, index: int, now: datetime) 
             "priority": incident.priority,
             "status": incident.status.value,
             "family": incident.family,
-            "evidence_count": len(incident.evidence),
+            "evidence_count": incident.evidence_count,
         },
     )
 
@@ -105,6 +105,6 @@ def result(incident: Incident, report_id: str, now: datetime) -> dict[str, Any]:
             "outcome": outcome.get("outcome"),
             "summary": outcome.get("summary"),
             "resolved_at": None if incident.resolved_at is None else iso(incident.resolved_at),
-            "evidence_count": len(incident.evidence),
+            "evidence_count": incident.evidence_count,
         },
     )

@@ -140,6 +140,12 @@ class Incident:
     resolutions: int = 0
     version: int = 0
     updated_at: datetime | None = field(default=None)
+    evidence_dropped: int = 0  # camera/sensor items trimmed from ``evidence`` (lifecycle.MAX_MACHINE_EVIDENCE)
+
+    @property
+    def evidence_count(self) -> int:
+        """Every event folded in, including trimmed camera/sensor items."""
+        return len(self.evidence) + self.evidence_dropped
 
     @property
     def is_open(self) -> bool:
@@ -174,6 +180,7 @@ class Incident:
             "escalations": [e.to_json() for e in self.escalations],
             "moved_to": self.moved_to, "result": self.result, "resolutions": self.resolutions,
             "version": self.version, "updated_at": fmt(self.updated_at),
+            "evidence_dropped": self.evidence_dropped,
         }
 
 
@@ -201,4 +208,5 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
         escalations=tuple(Escalation.from_json(e) for e in body.get("escalations", ())),
         moved_to=body.get("moved_to"), result=body.get("result"), resolutions=body.get("resolutions", 0),
         version=body.get("version", 0), updated_at=_time(body, "updated_at"),
+        evidence_dropped=body.get("evidence_dropped", 0),
     )
