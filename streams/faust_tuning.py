@@ -29,7 +29,7 @@ import collections
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, NamedTuple, cast
 
 import faust
@@ -104,6 +104,12 @@ class LeanMonitor(Monitor):
 
 # --- 2. fast delivery from the fetcher to the streams ----------------------------------------------
 
+log = logging.getLogger(__name__)
+REWIND_GIVE_UP_S = 60.0  # a hole that seeking back does not fill for this long is really there
+FLOW_RETRY_S = 0.05
+HEAD_CHECK_S = 1.0  # after a seek, when to look whether the committed offset was handed over
+HEAD_CHECK_MAX_S = 30.0
+
 
 def step_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
     """Run ``coro`` up to its first suspension, in the caller, without creating a Task.
@@ -157,6 +163,11 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
     rebalance, where the suspend-flow race is what matters.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cleared_heads: dict[Any, int] = {}
+        _report_cleared_queues(self.app.flow_control, self._cleared_heads)
+
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         first = coros[0] if coros else None
         if (inspect.iscoroutine(first) and not self._stopped.is_set() and not self._crashed.is_set()
@@ -198,6 +209,143 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
             heads[key] = record.offset
         return message
 
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, remembering per partition which offset must come next.
+
+        Messages fetched between an assignment and this seek were skipped by the streams (flow
+        control is off while the tables recover); the seek is what brings them back."""
+        await super().perform_seek()
+        heads: dict[Any, int] = self.__dict__.get("_fetch_heads", {})
+        generation = self.app.consumer_generation_id
+        expected = self._next_offsets()
+        awaited = self._awaited_heads()
+        for tp in self.assignment():
+            committed = self._read_offset.get(tp)
+            head = committed if committed is not None else heads.get((generation, tp))
+            if head is None:
+                expected.pop(tp, None)
+                awaited.pop(tp, None)
+            else:
+                expected[tp] = head
+                if self.app.topics.acks_enabled_for(tp.topic):
+                    awaited[tp] = [head, time.monotonic() + HEAD_CHECK_S, HEAD_CHECK_S]
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        """Faust's fetch loop, but every message of an agent's input reaches a running stream.
+
+        Races around a rebalance lost messages (Faust committed over them as if processed, or they
+        waited unprocessed until the next rebalance):
+
+        * a message fetched while flow control is still off (between the seek to the committed
+          offsets and the resume at the end of recovery) is skipped by the stream, yet marked read;
+          here it is not handed over and the partition is sent back to it instead;
+        * the fetcher may already be past the committed offset (a fetch in flight across the seek);
+          Faust records the hole as a "gap" that counts as acked. Here the first message past the
+          expected offset sends the partition back to that offset (and a partition whose committed
+          offset is never handed over although the fetcher moved on is sent back after a while);
+        * the resume at the end of recovery empties the streams' queues, also of messages fetched
+          after the seek: the partition is sent back to the lowest dropped offset.
+
+        Only partitions with acks (the agents' inputs) are checked; changelogs may be compacted."""
+        expected = self._next_offsets()
+        awaited = self._awaited_heads()
+        rewound: set[Any] = set()
+        held_back = False
+        if self._cleared_heads:
+            await self._refetch_cleared(expected)
+        async for tp, message in super().getmany(timeout):
+            if self._cleared_heads:
+                rewound |= await self._refetch_cleared(expected)
+            if tp in rewound:
+                continue  # the rest of this fetch is fetched again after the seek
+            if self.app.topics.acks_enabled_for(tp.topic):
+                if not self.app.flow_control.is_active():
+                    await self.seek(tp, message.offset)
+                    rewound.add(tp)
+                    held_back = True
+                    continue
+                want = expected.get(tp)
+                if want is not None and message.offset > want and await self._rewind(tp, want, message.offset):
+                    rewound.add(tp)
+                    continue
+            expected[tp] = message.offset + 1
+            if tp in awaited and message.offset >= awaited[tp][0]:
+                del awaited[tp]
+            yield tp, message
+        if held_back:
+            await asyncio.sleep(FLOW_RETRY_S)  # flow control resumes when recovery ends; don't spin
+        if awaited:
+            await self._check_awaited_heads(awaited)
+
+    async def _check_awaited_heads(self, awaited: dict[Any, list[Any]]) -> None:
+        """A partition whose committed offset was never handed over although the fetcher moved past
+        it (Faust drops fetched records of a partition it does not count as active yet) goes back to
+        it. Without this, a quiet partition's message would wait for the next message to show the
+        hole. Checked with a growing interval until the head is handed over."""
+        now = time.monotonic()
+        assigned = self.assignment()
+        for tp, entry in list(awaited.items()):
+            want, check_at, interval = entry
+            if tp not in assigned:
+                del awaited[tp]
+                continue
+            if now < check_at:
+                continue
+            entry[1], entry[2] = now + interval * 2, min(interval * 2, HEAD_CHECK_MAX_S)
+            try:
+                position = await asyncio.wait_for(self.position(tp), HEAD_CHECK_S)
+            except Exception:  # noqa: BLE001 - a position not known yet is checked again later
+                continue
+            if position is not None and position > want:
+                log.info("%s[%d]: the fetcher is at %d but %d was never handed over; fetching again from %d",
+                         tp.topic, tp.partition, position, want, want)
+                await self.seek(tp, want)
+
+    async def _refetch_cleared(self, expected: dict[Any, int]) -> set[Any]:
+        """Seek back to the messages a flow-control resume dropped from the streams' queues."""
+        cleared = dict(self._cleared_heads)
+        self._cleared_heads.clear()
+        assigned = self.assignment()
+        for tp, offset in cleared.items():
+            if tp in assigned and self.app.topics.acks_enabled_for(tp.topic):
+                log.info("%s[%d]: flow control dropped queued messages from %d on; fetching again from %d",
+                         tp.topic, tp.partition, offset, offset)
+                await self.seek(tp, offset)
+                expected[tp] = offset
+        return set(cleared)
+
+    def _awaited_heads(self) -> dict[Any, list[Any]]:
+        """Partition -> [offset that must be handed over next after a seek, next check time, interval]."""
+        return cast(dict[Any, list[Any]], self.__dict__.setdefault("_awaited_heads_", {}))
+
+    async def _rewind(self, tp: Any, want: int, got: int) -> bool:
+        """Seek ``tp`` back to ``want``; False (accept the hole) once that did not help for a while,
+        e.g. when retention deleted the offsets in between."""
+        tries: dict[Any, tuple[int, float]] = self.__dict__.setdefault("_rewinds", {})
+        offset, since = tries.get(tp, (want, time.monotonic()))
+        if offset != want:
+            since = time.monotonic()
+        if time.monotonic() - since > REWIND_GIVE_UP_S:
+            log.error("%s[%d]: offsets %d-%d are not fetchable (deleted by retention?); continuing at %d",
+                      tp.topic, tp.partition, want, got - 1, got)
+            tries.pop(tp, None)
+            return False
+        tries[tp] = (want, since)
+        log.info("%s[%d]: fetched offset %d where %d comes next (a fetch across a rebalance); fetching again from %d",
+                 tp.topic, tp.partition, got, want, want)
+        await self.seek(tp, want)
+        return True
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        for tp in revoked:  # a partition that comes back later starts from its committed offset
+            self._next_offsets().pop(tp, None)
+            self._awaited_heads().pop(tp, None)
+            self.__dict__.get("_rewinds", {}).pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    def _next_offsets(self) -> dict[Any, int]:
+        return cast(dict[Any, int], self.__dict__.setdefault("_expected_next", {}))
+
     def _new_offset(self, tp: Any) -> int | None:
         """Faust's commit offset, but never past an unacked head. ``committed`` is the next offset
         to process (Kafka's convention), so any acked offset above it means the head is missing;
@@ -210,6 +358,27 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
         if acked and head is not None and not self._gap[tp] and min(acked) > head:
             return None
         return cast(int | None, super()._new_offset(tp))
+
+
+def _report_cleared_queues(flow_control: Any, cleared_heads: dict[Any, int]) -> None:
+    """Make ``flow_control`` note, per partition, the lowest offset it drops from the queues.
+
+    ``FlowControlEvent.resume()`` empties every stream queue, also when flow was already running:
+    after the seek that ends a rebalance, Faust treats what is queued as stale. But messages fetched
+    after that seek and before the resume are queued too, and were lost with it."""
+    clear_queues = flow_control.clear
+
+    def clear() -> None:
+        for queue in list(flow_control._queues):
+            for event in list(getattr(queue, "_queue", ())):
+                message = getattr(event, "message", None)
+                if message is None:
+                    continue
+                if message.tp not in cleared_heads or message.offset < cleared_heads[message.tp]:
+                    cleared_heads[message.tp] = message.offset
+        clear_queues()
+
+    flow_control.clear = clear
 
 
 def install(app: AppT) -> None:
