@@ -27,7 +27,7 @@ ROLES: dict[str, list[str]] = {
 app = faust.App(
     "ioc-router",
     autodiscover=AGENT_PACKAGES,
-    origin="streams",
+    # no ``origin``: Faust would scan that package too, whatever the role's list says
     # broker/store/web are filled in by configure() from the settings at worker start
 )
 

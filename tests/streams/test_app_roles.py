@@ -27,3 +27,31 @@ def test_worker_accepts_the_role(role: str) -> None:
     # no broker configured: the role is parsed, then the missing settings are reported
     result = CliRunner().invoke(main, ["worker", "--role", role], env={"IOC_KAFKA_BOOTSTRAP": "", "IOC_REDIS_URL": ""})
     assert result.exit_code == 2 and "IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL must be set" in result.output
+
+
+_DISCOVER = """
+import sys
+from streams.app import app, configure
+from streams.settings import Settings
+configure(Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0", worker_web_port=6066), sys.argv[1])
+app.discover()
+print(" ".join(sorted(name.rsplit(".", 1)[-1] for name in app.agents)))
+"""
+
+
+@pytest.mark.parametrize(("role", "wanted", "unwanted"), [
+    ("pipeline", {"route_intake"}, {"lifecycle", "status_intake"}),
+    ("lifecycle", {"lifecycle", "status_intake"}, {"route_intake"}),
+    ("all", {"route_intake", "lifecycle", "status_intake"}, set()),
+])
+def test_a_role_runs_only_its_agents(role: str, wanted: set[str], unwanted: set[str]) -> None:
+    """In a fresh process (agents register on import): discovery imports only the role's packages."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _DISCOVER, role], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    agents = set(done.stdout.split())
+    assert wanted <= agents and not (unwanted & agents), agents
