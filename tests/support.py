@@ -18,3 +18,34 @@ def stack_env(embedded_stack: Any, data_dir: Path, **extra: str) -> dict[str, st
     })
     env.update(extra)
     return env
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[Any, int]:
+    """Each partition's end (the next offset to be written), as a fetch reports it.
+
+    Tansu 0.6 answers ListOffsets(latest) with the base offset of the last record batch + 1, short
+    of the end when that batch held several records, so ``KafkaConsumer.end_offsets`` is not used:
+    one fetch from just before that answer returns the true high watermark."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             fetch_max_wait_ms=100, max_partition_fetch_bytes=1024)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        listed = consumer.end_offsets(partitions)
+        ends: dict[Any, int] = {tp: 0 for tp in partitions if not listed[tp]}  # no batch yet: empty
+        partitions = [tp for tp in partitions if listed[tp]]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, listed[tp] - 1)  # the last batch's first record: a fetch returns it
+        for _ in range(50):
+            consumer.poll(timeout_ms=200, max_records=1)
+            for tp in partitions:
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    ends[tp] = max(highwater, listed[tp])
+            if set(partitions) <= set(ends):
+                return ends
+        raise AssertionError(f"no high watermark from a fetch of {topic} for {set(partitions) - set(ends)}")
+    finally:
+        consumer.close()

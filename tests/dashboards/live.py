@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.support import stack_env  # noqa: F401  (re-exported for the dashboard tests)
+from tests.support import end_offsets, stack_env  # noqa: F401  (re-exported for the dashboard tests)
 
 
 def simulate(env: dict[str, str], count: int, rate: float, seed: int = 7) -> subprocess.Popen[bytes]:
@@ -38,15 +38,6 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, interval
             return value
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        return dict(consumer.end_offsets(partitions))
-    finally:
-        consumer.close()
 
 
 def routed_by_ward(bootstrap: str, topic: str, start: dict[TopicPartition, int]) -> Counter[str]:

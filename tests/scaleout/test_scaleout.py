@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
 from benchmarks.scaleout import Fleet
 from streams import topics
 from streams.conservation import Ledger, Verdict, read_topics, verdict
 from streams.settings import Settings
 from streams.simulator.run import build_scenario, produce, register_scenario_devices
+from tests.support import end_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -61,8 +62,7 @@ def _committed_everything(settings: Settings, group: str) -> bool:
     """The group's committed offset is the end of every intake partition (read without joining it)."""
     reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
     try:
-        partitions = [TopicPartition(t, p) for t in topics.INTAKE for p in sorted(reader.partitions_for_topic(t) or ())]
-        ends = reader.end_offsets(partitions)
+        ends = {tp: end for t in topics.INTAKE for tp, end in end_offsets(settings.kafka_bootstrap, t).items()}
         return all(not end or (reader.committed(tp) or 0) >= end for tp, end in ends.items())
     finally:
         reader.close()
