@@ -22,6 +22,7 @@ import orjson
 
 from dashboards import selfmetrics
 from routers.envelope import TYPE_ROUTED
+from routers.incidents.model import evidence_total
 from streams import topics
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def item_from_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
         "family": incident.get("family"),
         "status": incident.get("status"),
         "incident_id": incident.get("id"),
-        "evidence_count": len(incident.get("evidence") or ()),
+        "evidence_count": evidence_total(incident),
         "breaches": incident.get("breaches", []),
     }
 

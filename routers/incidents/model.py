@@ -210,3 +210,8 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
         version=body.get("version", 0), updated_at=_time(body, "updated_at"),
         evidence_dropped=body.get("evidence_dropped", 0),
     )
+
+
+def evidence_total(body: dict[str, Any]) -> int:
+    """How many events an incident's JSON stands for: the evidence kept plus the trimmed items."""
+    return len(body.get("evidence") or ()) + int(body.get("evidence_dropped") or 0)

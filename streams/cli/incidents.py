@@ -20,6 +20,7 @@ from typing import Any
 import click
 import orjson
 
+from routers.incidents.model import evidence_total
 from streams.settings import load_settings
 
 _STATUSES = ["acknowledged", "dispatched", "waiting_citizen", "resolved", "closed", "reopened", "reassigned"]
@@ -78,7 +79,7 @@ def list_incidents(ward: str | None, status: str | None, since: str | None, limi
     click.echo(f"{'INCIDENT':42} {'WARD':6} {'PRI':3} {'STATUS':16} {'FAMILY':14} {'EV':>3}  UPDATED")
     for body in found:
         click.echo(f"{body['id']:42} {body['ward']:6} {body['priority']:3} {body['status']:16} "
-                   f"{body['family']:14} {len(body['evidence']):>3}  {body['updated_at']}")
+                   f"{body['family']:14} {evidence_total(body):>3}  {body['updated_at']}")
 
 
 @incidents.command()
@@ -100,7 +101,8 @@ def show(incident_id: str, as_json: bool) -> None:
     click.echo(f"  family {body['family']}, targets {', '.join(body['targets'])}")
     click.echo(f"  acknowledge by {body['ack_due']}, resolve by {body['resolve_due']}; "
                f"escalation level {body['escalation_level']}")
-    click.echo(f"  evidence ({len(body['evidence'])}):")
+    kept = "" if evidence_total(body) == len(body["evidence"]) else f", {len(body['evidence'])} kept"
+    click.echo(f"  evidence ({evidence_total(body)}{kept}):")
     for item in body["evidence"]:
         flag = f" [suppressed: {item['suppressed']}]" if item.get("suppressed") else ""
         click.echo(f"    {item['occurred_at']}  {item['source']:7} {item['kind']:16} {item['event_id']}{flag}")
