@@ -7,15 +7,24 @@ returned :class:`Outbound` messages; tests pass plain dicts. Keys:
   incidents live in that ward's partition: after a reassignment the old ward keeps a ``moved_to``
   stub and the new ward's partition holds the live copy, so a changelog replay can never let one
   overwrite the other.
-* ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...]}``: the
-  open list makes correlation and SLA checks local; written only when an incident opens or closes;
-* ``seen["<event id>"]`` -> incident id: a redelivered event is a no-op, even after its incident
-  closed (small writes, one per event); the marks of camera/sensor evidence trimmed by
-  :func:`~routers.incidents.lifecycle.bound_evidence` go with it.
+* ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...],
+  "pruned": epoch s}``: the open list makes correlation and SLA checks local; written when an
+  incident opens or closes and when housekeeping ran;
+* ``seen["<event id>"]`` -> a :mod:`~routers.incidents.marks` mark (incident id, ward, time): a
+  redelivered event is a no-op (small writes, one per event); the marks of camera/sensor evidence
+  trimmed by :func:`~routers.incidents.lifecycle.bound_evidence` go with it.
 
-Retention: :meth:`IncidentBook.on_housekeeping` forgets incidents closed (resolved, closed or moved
-away) more than ``retention_s`` ago, with their ``seen`` marks; their latest state stays on the
-compacted ``ioc.incidents`` topic and, for its TTL, in the serving index.
+Retention (:meth:`IncidentBook.on_housekeeping`, per ward, on the ward's partition), so the state
+of a worker is bounded by its event rate, not by its uptime:
+
+* incidents closed (resolved, closed or moved away) more than ``retention_s`` (1 h) ago are
+  forgotten with their marks; their latest state stays on the compacted ``ioc.incidents`` topic and
+  for 7 days in the serving index. A late update for one is dead-lettered ``unknown_incident``;
+* marks older than ``seen_window_s`` (1 h) are dropped (every ``prune_every_s``): redeliveries
+  come within minutes (a rebalance, a restart). While an incident is in memory its evidence ids
+  and its deterministic id still catch a later redelivery;
+* open incidents stay, however old: they escalate until someone acts. Their size is bounded by
+  their reports and status history (camera/sensor evidence is capped).
 
 Example::
 
@@ -26,7 +35,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,12 +45,21 @@ from routers.incidents import messages
 from routers.incidents.correlation import CorrelationPolicy, find_incident, incident_id
 from routers.incidents.escalation import escalate_due, next_due
 from routers.incidents.lifecycle import add_evidence, apply_update, open_incident, receive_handoff
+from routers.incidents.marks import mark, read_mark
 from routers.incidents.model import Incident, incident_from_json
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
 
-RETENTION_S = 2 * 24 * 3600
+# Closed incidents stay this long after closing: a reopen or a late update within the hour still
+# finds them; after that the serving index (7 days) and ioc.incidents hold their history.
+RETENTION_S = 3600
+# Redelivery marks older than this are dropped: Kafka redelivers after a rebalance or a restart,
+# minutes after the first delivery, not hours.
+SEEN_WINDOW_S = 3600
+# How often a ward's marks are checked for age: a mark lives at most SEEN_WINDOW_S plus this
+# (plus the housekeeping timer's interval). Each check walks the ward's in-memory incidents.
+PRUNE_EVERY_S = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +79,15 @@ class Signal:
     name: str
     labels: tuple[str, ...] = ()
     value: float = 1.0
+
+
+@dataclass(slots=True)
+class Housekeeping:
+    """What one ward's housekeeping did: incidents forgotten, marks dropped, whether marks were aged."""
+
+    incidents: int = 0
+    marks: int = 0
+    pruned: bool = False
 
 
 @dataclass(slots=True)
@@ -87,13 +114,17 @@ class IncidentBook:
         wards: MutableMapping[str, Any],
         seen: MutableMapping[str, Any],
         policy: CorrelationPolicy | None = None,
-        retention_s: int = RETENTION_S,
+        retention_s: float = RETENTION_S,
+        seen_window_s: float = SEEN_WINDOW_S,
+        prune_every_s: float = PRUNE_EVERY_S,
     ) -> None:
         self.incidents = incidents
         self.wards = wards
         self.seen = seen
         self.policy = policy or CorrelationPolicy()
         self.retention_s = retention_s
+        self.seen_window_s = seen_window_s
+        self.prune_every_s = prune_every_s
         # Decoded incidents by table key and version: a stored version never changes, so the
         # cache cannot go stale, and reads for correlation and SLA scans skip JSON decoding.
         self._decoded: dict[str, tuple[int, Incident]] = {}
@@ -115,7 +146,9 @@ class IncidentBook:
 
     def _ward(self, ward: str) -> dict[str, Any]:
         book = self.wards.get(ward)
-        return {"open": list(book["open"]), "closed": list(book["closed"])} if book else {"open": [], "closed": []}
+        if not book:
+            return {"open": [], "closed": [], "pruned": 0.0}
+        return {"open": list(book["open"]), "closed": list(book["closed"]), "pruned": book.get("pruned", 0.0)}
 
     def open_in(self, ward: str) -> list[Incident]:
         found = (self.get(ward, i) for i in self._ward(ward)["open"])
@@ -172,13 +205,14 @@ class IncidentBook:
             return effects
         match = find_incident(event, self.open_in(event.ward), self.policy)
         if match is not None and match.has_event(event.event_id):
-            self.seen[event.event_id] = match.id  # its "seen" mark was lost: restore it, change nothing
+            # its mark was lost or pruned: restore it, change nothing
+            self.seen[event.event_id] = mark(match.id, event.ward, now)
             effects.duplicate = True
             return effects
         if match is not None:
             updated = add_evidence(match, event, now)
             self._save(updated, effects, "updated", now)
-            self.seen[event.event_id] = updated.id
+            self.seen[event.event_id] = mark(updated.id, event.ward, now)
             if updated.evidence_dropped != match.evidence_dropped:
                 self._forget_trimmed(match, updated)
         elif event.suppressed:
@@ -191,7 +225,7 @@ class IncidentBook:
             self._save(incident, effects, "opened", now)
             effects.signals.append(Signal("opened", (incident.ward, incident.priority)))
             self._set_open(incident, now)
-            self.seen[event.event_id] = incident.id
+            self.seen[event.event_id] = mark(incident.id, event.ward, now)
         return effects
 
     def _forget_trimmed(self, before: Incident, after: Incident) -> None:
@@ -199,9 +233,19 @@ class IncidentBook:
         through the evidence, so a mark left behind would never go. A trimmed event is older than
         ``MAX_MACHINE_EVIDENCE`` later ones of the same incident, far beyond a redelivery."""
         kept = {item.event_id for item in after.evidence}
-        for item in before.evidence:
-            if item.event_id not in kept and self.seen.get(item.event_id) == after.id:
-                del self.seen[item.event_id]
+        trimmed = (item.event_id for item in before.evidence if item.event_id not in kept)
+        self._drop_marks(trimmed, after.id, after.ward)
+
+    def _drop_marks(self, event_ids: Iterable[str], incident: str, ward: str, before: float | None = None) -> int:
+        """Delete the marks ``ward`` wrote for ``incident``'s events (only those set before
+        ``before``, epoch s, when given); returns how many went."""
+        dropped = 0
+        for event_id in event_ids:
+            found = read_mark(self.seen.get(event_id))
+            if found is not None and found.belongs_to(incident, ward) and (before is None or found.at < before):
+                del self.seen[event_id]
+                dropped += 1
+        return dropped
 
     def on_update(self, update: StatusUpdate, now: datetime) -> Effects:
         """Apply a ward's update; :class:`Rejected` (state untouched) when it must not apply."""
@@ -264,25 +308,47 @@ class IncidentBook:
         return effects
 
     def wards_to_housekeep(self, now: datetime) -> list[str]:
-        horizon = now.timestamp() - self.retention_s
-        return [w for w, book in list(self.wards.items()) if book and any(c[1] < horizon for c in book["closed"])]
+        """Wards with a closed incident past retention, or with incidents whose marks are due an age check."""
+        now_s = now.timestamp()
+        horizon = now_s - self.retention_s
+        due: list[str] = []
+        for ward, book in list(self.wards.items()):
+            if not book:
+                continue
+            expired = any(c[1] < horizon for c in book["closed"])
+            marks_due = bool(book["open"] or book["closed"]) and now_s - book.get("pruned", 0.0) >= self.prune_every_s
+            if expired or marks_due:
+                due.append(ward)
+        return due
 
-    def on_housekeeping(self, ward: str, now: datetime) -> int:
-        """Forget ``ward``'s incidents closed more than ``retention_s`` ago; returns how many."""
+    def on_housekeeping(self, ward: str, now: datetime) -> Housekeeping:
+        """Forget ``ward``'s incidents closed more than ``retention_s`` ago (with their marks), and,
+        every ``prune_every_s``, the marks older than ``seen_window_s`` of the incidents it keeps."""
         book = self._ward(ward)
-        horizon = now.timestamp() - self.retention_s
-        expired = [c for c in book["closed"] if c[1] < horizon]
-        if not expired:
-            return 0
-        for incident_id_, _closed_at in expired:
+        now_s = now.timestamp()
+        horizon = now_s - self.retention_s
+        done = Housekeeping()
+        for incident_id_, closed_at in book["closed"]:
+            if closed_at >= horizon:
+                continue
             key = table_key(ward, incident_id_)
             incident = self.get(ward, incident_id_)
             if incident is not None and not incident.is_open:
-                for item in incident.evidence:
-                    if self.seen.get(item.event_id) == incident.id:
-                        del self.seen[item.event_id]
+                done.marks += self._drop_marks((e.event_id for e in incident.evidence), incident.id, ward)
                 del self.incidents[key]
                 self._decoded.pop(key, None)
-        book["closed"] = [c for c in book["closed"] if c[1] >= horizon]
-        self.wards[ward] = book
-        return len(expired)
+                done.incidents += 1
+        kept = [c for c in book["closed"] if c[1] >= horizon]
+        changed = len(kept) != len(book["closed"])
+        book["closed"] = kept
+        if now_s - book["pruned"] >= self.prune_every_s:
+            oldest = now_s - self.seen_window_s
+            for incident_id_ in [*book["open"], *(c[0] for c in book["closed"])]:
+                incident = self.get(ward, incident_id_)
+                if incident is not None:
+                    done.marks += self._drop_marks((e.event_id for e in incident.evidence), incident.id, ward, oldest)
+            book["pruned"] = now_s
+            done.pruned = True
+        if changed or done.pruned:
+            self.wards[ward] = book
+        return done

@@ -66,21 +66,6 @@ def test_redelivery_after_the_incident_closed_opens_nothing(book: IncidentBook) 
     assert book.open_in(WARD) == []
 
 
-def test_housekeeping_forgets_incidents_closed_long_ago() -> None:
-    book = IncidentBook({}, {}, {}, retention_s=3600)
-    book.on_routed(routed_event("old-1"), T0)
-    book.on_routed(routed_event("open-1", kind="fire", point=offset(3000, 0)), T0)
-    old = incident_id("old-1")
-    book.on_update(upd(1, Status.ACKNOWLEDGED, old), T0)
-    book.on_update(upd(2, Status.RESOLVED, old), T0 + minutes(10))
-    assert book.on_housekeeping(WARD, T0 + minutes(69)) == 0  # closed 59 minutes ago: kept
-    assert book.get(WARD, old) is not None
-    assert book.on_housekeeping(WARD, T0 + minutes(71)) == 1
-    assert book.get(WARD, old) is None and "old-1" not in book.seen
-    assert book.wards[WARD]["closed"] == [] and len(book.open_in(WARD)) == 1
-    assert "open-1" in book.seen
-
-
 def test_suppressed_attaches_but_never_opens(book: IncidentBook) -> None:
     assert book.on_routed(routed_event("s-1", suppressed="quiet_window"), T0).outbound == []
     assert book.open_in(WARD) == []
