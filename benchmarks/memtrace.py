@@ -4,8 +4,9 @@
 
 Tracing starts after ``--warmup`` seconds, so only memory allocated from then on and still alive
 is traced: that is the growth. Every ``--every`` seconds a daemon thread appends to
-``<out>/memtrace.log``: RSS, the sizes of the lifecycle tables and of the locator's caches, the
-bytes traced, and the top 20 allocation sites (grouped by their ``--frames``-deep traceback).
+``<out>/memtrace.log``: RSS, the sizes of the lifecycle tables (and of the wards' open and closed
+lists) and of the locator's caches, the bytes traced, and the top 20 allocation sites (grouped by
+their ``--frames``-deep traceback).
 The worker's own code is not touched: this module starts the tracer, then runs ``streams.cli``
 in the same process. Taking a snapshot holds the GIL for a time that grows with the traced
 blocks, so the worker pauses briefly: keep ``--every`` at a minute or more.
@@ -54,6 +55,13 @@ def _sizes() -> dict[str, int]:
             for body in list(table_values(agents)):
                 evidence += len(body.get("evidence", ())) if isinstance(body, dict) else 0
             out["lifecycle.evidence_items"] = evidence
+            open_, closed = 0, 0
+            for ward_book in _values(getattr(agents, "wards_table", None)):
+                if isinstance(ward_book, dict):
+                    open_ += len(ward_book.get("open", ()))
+                    closed += len(ward_book.get("closed", ()))
+            out["lifecycle.open_incidents"] = open_
+            out["lifecycle.closed_incidents_kept"] = closed
     address = sys.modules.get("routers.locate.address")
     if address is not None:
         for name in dir(address):
@@ -66,11 +74,14 @@ def _sizes() -> dict[str, int]:
 
 
 def table_values(agents: object) -> list[object]:
-    table = getattr(agents, "incidents_table", None)
+    return _values(getattr(agents, "incidents_table", None))
+
+
+def _values(table: object) -> list[object]:
     if table is None:
         return []
     try:
-        return list(table.data.values())
+        return list(table.data.values())  # type: ignore[attr-defined]
     except RuntimeError:  # resized by the event loop meanwhile: skip this count
         return []
 

@@ -3,6 +3,7 @@ start and the end says whether anything grows without bound.
 
     python -m benchmarks.soak                          # 5 minutes at 200 events/s, 2 workers
     python -m benchmarks.soak --minutes 1 --json       # a short one, one JSON object on stdout
+    python -m benchmarks.soak --trace-memory 30 --trace-frames 0   # + lifecycle table sizes over time
 
 While Redis is frozen (SIGSTOP, ``--redis-freeze`` seconds) every Redis call of the intake agent
 times out and is retried (streams/redis_retry.py), so the agent stops taking batches: Faust's
@@ -10,6 +11,16 @@ stream buffer fills to ``stream_buffer_maxsize`` and the consumer pauses fetchin
 grows, and worker memory must stay flat. When Redis is back the lag drains. The report gives
 each worker's RSS (resident memory, from /proc) after warm-up, at the end and at its peak, the
 peak intake lag, and the conservation verdict of everything produced.
+
+The lifecycle's state is bounded by time (incidents closed an hour ago and redelivery marks older
+than an hour are forgotten; ``routers/incidents/book.py``), so the soak must reach that steady
+state to say whether memory plateaus: a ward-system responder (:mod:`benchmarks.responder`)
+acknowledges, resolves and closes incidents through ``ioc.status``, and the workers' lifecycle
+clock (the ``IOC_CLOCK_OFFSET_FILE`` testing aid, which only the lifecycle reads) runs
+``--clock-speed`` times faster than the wall clock, so an hour of retention passes in a minute at
+the default 60. The event rate stays the wall-clock design rate: the plateau the soak reaches holds
+an hour of *worker* time, i.e. 1/60 of the events an hour holds in operation (see
+docs/reliability.md for the extrapolation).
 """
 
 from __future__ import annotations
@@ -27,10 +38,12 @@ import click
 import orjson
 
 from benchmarks.chaos import OutcomeReader, diagnose
+from benchmarks.responder import WardResponder
 from streams.admin import create_topics
 from streams.conservation import verdict
 from streams.embedded.process import ManagedProcess, free_port
 from streams.embedded.stack import EmbeddedStack
+from streams.lifecycle.clock import clock_for
 from streams.scrape import scrape
 from streams.settings import Settings, load_settings
 
@@ -75,13 +88,18 @@ class SoakResult:
     samples: list[dict[str, float]] = field(default_factory=list)  # t, total rss, lag
     elapsed_s: float = 0.0
     diagnosis: list[str] = field(default_factory=list)  # for lost messages (see benchmarks.chaos.diagnose)
+    clock_speed: float = 1.0
+    responder: dict[str, object] | None = None
+    lifecycle: dict[str, float] = field(default_factory=dict)  # worker counters at the end, summed
+    memtrace: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # worker -> samples
 
     def to_json(self) -> dict[str, object]:
         return {"minutes": self.minutes, "rate": self.rate, "produced": self.produced, "lost": self.lost,
                 "duplicated": self.duplicated, "peak_intake_lag": self.peak_lag,
                 "lag_drained_after_freeze_s": self.lag_after_freeze_drained_s,
                 "workers": [m.to_json() for m in self.memory], "samples": self.samples,
-                "elapsed_s": round(self.elapsed_s, 1), "diagnosis": self.diagnosis}
+                "elapsed_s": round(self.elapsed_s, 1), "diagnosis": self.diagnosis, "clock_speed": self.clock_speed,
+                "responder": self.responder, "lifecycle": self.lifecycle, "memtrace": self.memtrace}
 
 
 def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trace_frames: int) -> list[str]:
@@ -93,21 +111,69 @@ def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trac
             "--frames", str(trace_frames), "--out", str(trace_dir), "--", *worker]
 
 
+class FastClock:
+    """Runs the workers' lifecycle clock ``speed`` times faster than the wall clock, by rewriting
+    the offset file they read (``IOC_CLOCK_OFFSET_FILE``) every ``step_s``."""
+
+    def __init__(self, path: Path, speed: float, step_s: float = 0.5) -> None:
+        self.path, self.speed, self.step_s = path, speed, step_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="soak-clock", daemon=True)
+        self._write(0.0)
+
+    def _write(self, offset_s: float) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(f"{offset_s}\n")
+        os.replace(tmp, self.path)  # atomic: a worker never reads half a number
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.step_s):
+            self._write((time.monotonic() - self._started) * (self.speed - 1.0))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def read_memtrace(log: Path) -> list[dict[str, float]]:
+    """The RSS and structure sizes of each report in a :mod:`benchmarks.memtrace` log."""
+    samples: list[dict[str, float]] = []
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return samples
+    for line in lines:
+        if line.startswith("=== t="):
+            t, rss = line[len("=== t="):].split(" rss=")
+            samples.append({"t": float(t.rstrip("s")), "rss_mb": float(rss.rstrip("MB"))})
+        elif line.startswith("size ") and samples:
+            name, value = line[len("size "):].split(" = ")
+            samples[-1][name] = float(value)
+    return samples
+
+
 def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, data_dir: Path,
-             trace_every_s: float = 0.0, trace_frames: int = 6, role: str = "all") -> SoakResult:
+             trace_every_s: float = 0.0, trace_frames: int = 6, role: str = "all", clock_speed: float = 60.0,
+             respond: bool = True, unattended: float = 0.02, reassigned: float = 0.03) -> SoakResult:
     from routers.boundaries.registry import BoundaryRegistry
     from streams.simulator.run import build_scenario, produce, register_scenario_devices
 
     def tell(line: str) -> None:
         click.echo(line, err=True)
 
-    result = SoakResult(minutes, rate)
+    result = SoakResult(minutes, rate, clock_speed=clock_speed)
     duration = minutes * 60.0
     started_wall = time.monotonic()
     stack = EmbeddedStack(Settings(data_dir=data_dir, partitions=4)).start()
     procs: list[ManagedProcess] = []
     urls: list[str] = []
     reader: OutcomeReader | None = None
+    responder: WardResponder | None = None
+    fast_clock: FastClock | None = None
     origins: list[str] = []
     lock = threading.Lock()
     try:
@@ -118,8 +184,11 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         sim = build_scenario(settings, "hcmc", "normal", seed=3)
         register_scenario_devices(settings, sim)
         app_id = f"ioc-soak-{uuid.uuid4().hex[:8]}"
+        clock_file = stack.run_dir / "lifecycle-clock-offset"
+        fast_clock = FastClock(clock_file, clock_speed)
         env = dict(os.environ, IOC_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "", IOC_REDIS_URL=settings.redis_url or "",
-                   IOC_DATA_DIR=str(data_dir), IOC_PARTITIONS="4", IOC_APP_ID=app_id, IOC_WORKER_ROLE=role)
+                   IOC_DATA_DIR=str(data_dir), IOC_PARTITIONS="4", IOC_APP_ID=app_id, IOC_WORKER_ROLE=role,
+                   IOC_CLOCK_OFFSET_FILE=str(clock_file))
         for n in range(workers):
             port = free_port()
             trace_dir = stack.run_dir / f"memtrace-{n}" if trace_every_s > 0 else None
@@ -129,6 +198,9 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         result.memory = [WorkerMemory(p.name) for p in procs]
         reader = OutcomeReader(settings.kafka_bootstrap or "")
         reader.start()
+        if respond and role == "all":
+            responder = WardResponder(settings, clock_for(clock_file), unattended, reassigned)
+            responder.start()
         stop = threading.Event()
 
         def sent(message: object, partition: int, offset: int) -> None:
@@ -139,8 +211,10 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             "settings": settings, "sim": sim, "rate": rate, "duration_s": duration, "stop": stop, "on_sent": sent},
             name="soak-producer", daemon=True)
         t0 = time.monotonic()
+        fast_clock.start()
         producer.start()
-        tell(f"soak: {workers} workers ({role}), {rate:g} events/s for {minutes:g} min; logs in {stack.run_dir}")
+        tell(f"soak: {workers} workers ({role}), {rate:g} events/s for {minutes:g} min, lifecycle clock x{clock_speed:g}"
+             f"{', ward responder on' if responder else ''}; logs in {stack.run_dir}")
         freeze_at = duration / 2 if redis_freeze_s > 0 else None
         frozen_until: float | None = None
         thawed_at: float | None = None
@@ -177,6 +251,13 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         _sample(result, procs, urls, time.monotonic() - t0)
         for memory, proc in zip(result.memory, procs, strict=True):
             memory.end_mb = rss_mb(proc.pid) or 0.0
+        totals = scrape(urls)
+        result.lifecycle = {
+            "status_applied": totals.total("ioc_status_updates_total"),
+            "status_deadlettered": totals.total("ioc_deadletter_total", source="status"),
+            "escalations": totals.total("ioc_escalations_total"),
+            "open_incidents_gauge": totals.total("ioc_open_incidents"),
+        }
         with lock:
             final = list(origins)
         result.produced = len(final)
@@ -190,10 +271,20 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                 result.diagnosis = [f"diagnosis failed: {type(exc).__name__}: {exc}"]
     finally:
         result.elapsed_s = time.monotonic() - started_wall
+        if responder is not None:
+            responder.stop()
+            result.responder = responder.stats.to_json()
+            if responder.error is not None:
+                result.responder["error"] = f"{type(responder.error).__name__}: {responder.error}"
+        if fast_clock is not None:
+            fast_clock.stop()
         if reader is not None:
             reader.stop()
         for proc in procs:
             proc.stop(timeout_s=20.0)
+        if trace_every_s > 0:
+            result.memtrace = {f"worker-{n}": read_memtrace(stack.run_dir / f"memtrace-{n}" / "memtrace.log")
+                               for n in range(len(procs))}
         stack.stop()
     return result
 
@@ -225,12 +316,24 @@ def _sample(result: SoakResult, procs: list[ManagedProcess], urls: list[str], t:
               help="tracemalloc traceback depth with --trace-memory; 0: only RSS and structure sizes.")
 @click.option("--role", type=click.Choice(["all", "pipeline"]), default="all", show_default=True,
               help="The workers' role: 'pipeline' leaves the incident lifecycle (and its tables) out.")
+@click.option("--clock-speed", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="How many times faster than the wall clock the workers' lifecycle clock runs (SLAs, "
+                   "retention); 60: an hour of retention passes in a minute. 1: real time.")
+@click.option("--responder/--no-responder", "respond", default=True, show_default=True,
+              help="A ward-system stand-in acknowledges, resolves and closes incidents via ioc.status.")
+@click.option("--unattended", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="Share of incidents the responder never answers (they stay open and escalate).")
+@click.option("--reassigned", type=click.FloatRange(0, 1), default=0.03, show_default=True,
+              help="Share of incidents the responder hands to another ward.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_dir: Path | None, trace_every: float,
-         trace_frames: int, role: str, as_json: bool) -> None:
+         trace_frames: int, role: str, clock_speed: float, respond: bool, unattended: float, reassigned: float,
+         as_json: bool) -> None:
     """Soak at the design rate; reports worker RSS at start and end, peak lag and conservation."""
+    if unattended + reassigned > 1:
+        raise click.BadParameter("--unattended plus --reassigned is more than 1", param_hint="--reassigned")
     result = run_soak(minutes, rate, workers, redis_freeze, data_dir or load_settings().data_dir, trace_every,
-                      trace_frames, role)
+                      trace_frames, role, clock_speed, respond, unattended, reassigned)
     if as_json:
         click.echo(orjson.dumps(result.to_json()).decode())
     else:
@@ -242,6 +345,14 @@ def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_di
             j = m.to_json()
             click.echo(f"{m.name}: RSS start {j['rss_start_mb']} MB, end {j['rss_end_mb']} MB, "
                        f"peak {j['rss_peak_mb']} MB ({j['growth_pct']}%)")
+        if result.responder is not None:
+            click.echo(f"responder: {orjson.dumps(result.responder).decode()}")
+        if result.lifecycle:
+            click.echo(f"lifecycle (worker counters): {orjson.dumps(result.lifecycle).decode()}")
+        for worker, samples in result.memtrace.items():
+            for sample in samples:
+                click.echo(f"{worker} t={sample['t']:.0f}s " + " ".join(
+                    f"{name.removeprefix('lifecycle.')}={value:g}" for name, value in sample.items() if name != "t"))
         for line in result.diagnosis:
             click.echo(f"diagnosis: {line}")
     sys.exit(0 if result.lost == 0 else 1)

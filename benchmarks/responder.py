@@ -1,0 +1,166 @@
+"""A ward system stand-in for the soak: it acknowledges, resolves and closes the incidents the
+lifecycle opens, so incidents close and leave the worker's memory as they do in operation.
+
+It reads ``ioc.incidents`` (every incident's state, keyed by id) and answers on ``ioc.status``
+exactly as the contract says (``streams/contracts/status.schema.json``, checked locally with the
+parser the worker uses, keyed by the sending ward), as ``ioc incidents ack/resolve`` does.
+
+What it does with a newly routed incident, timed on the worker's clock (the clock the SLAs run on;
+the soak can run it fast), from the moment the incident was routed to the ward:
+
+* ``unattended`` share: nothing (it stays open and escalates, as an incident nobody works on does);
+* ``reassigned`` share: "not ours" to another ward after 2-10 min; the new ward's copy is then
+  handled like any other incident;
+* the rest: acknowledged after 2-12 min, resolved 15-45 min after routing, and ``closed`` (the
+  citizen or the ward confirms) 5-20 min after resolving for half of them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from routers.incidents.timeutil import parse_time
+from streams import kafka_clients, topics
+from streams.lifecycle.clock import Clock
+from streams.lifecycle.contract import parse_status_update
+from streams.settings import Settings
+
+CLOSE_SHARE = 0.5
+_WARDS_REMEMBERED = 200  # candidate wards for reassignment
+
+
+@dataclass
+class ResponderStats:
+    incidents: int = 0  # distinct (ward, incident) copies seen routed
+    unattended: int = 0
+    sent: dict[str, int] = field(default_factory=dict)  # status -> updates sent
+    pending: int = 0  # actions planned but not yet due at the end
+    send_failed: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {"incidents": self.incidents, "unattended": self.unattended, "sent": dict(sorted(self.sent.items())),
+                "pending": self.pending, "send_failed": self.send_failed}
+
+
+@dataclass(order=True)
+class _Action:
+    due: datetime
+    seq: int
+    ward: str = field(compare=False)
+    incident: str = field(compare=False)
+    status: str = field(compare=False)
+    extra: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+class WardResponder:
+    """Runs in a background thread between :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, settings: Settings, clock: Clock, unattended: float = 0.02, reassigned: float = 0.03,
+                 seed: int = 7) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.unattended = unattended
+        self.reassigned = reassigned
+        self.stats = ResponderStats()
+        self.error: BaseException | None = None
+        self._rng = random.Random(seed)
+        self._queue: list[_Action] = []
+        self._seq = 0
+        self._planned: set[tuple[str, str]] = set()  # copies with a plan, until they are done
+        self._wards: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ward-responder", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.stats.pending = len(self._queue)
+
+    # -- planning ---------------------------------------------------------------------------------
+    def _after(self, at: datetime, low_min: float, high_min: float) -> datetime:
+        return at + timedelta(minutes=self._rng.uniform(low_min, high_min))
+
+    def _plan(self, ward: str, incident: str, status: str, due: datetime, **extra: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, _Action(due, self._seq, ward, incident, status, extra))
+
+    def observe(self, state: dict[str, Any]) -> None:
+        """One ``ioc.incidents`` state: plan the ward's answers to a newly routed copy."""
+        ward, incident, status = state["ward"], state["id"], state["status"]
+        key = (ward, incident)
+        if state.get("moved_to") is not None or status in ("resolved", "closed"):
+            self._planned.discard(key)  # done: no later state of this copy is routed again
+            return
+        if status != "routed" or key in self._planned:
+            return
+        self._planned.add(key)
+        self.stats.incidents += 1
+        if ward not in self._wards:
+            self._wards.append(ward)
+            del self._wards[:-_WARDS_REMEMBERED]
+        routed_at = parse_time(state["updated_at"] or state["created_at"])
+        fate = self._rng.random()
+        others = [w for w in self._wards if w != ward]
+        if fate < self.unattended:
+            self.stats.unattended += 1
+        elif fate < self.unattended + self.reassigned and others:
+            self._plan(ward, incident, "reassigned", self._after(routed_at, 2, 10), to_ward=self._rng.choice(others),
+                       note="soak: not ours")
+        else:
+            self._plan(ward, incident, "acknowledged", self._after(routed_at, 2, 12))
+            resolved = self._after(routed_at, 15, 45)
+            self._plan(ward, incident, "resolved", resolved,
+                       result={"outcome": "fixed", "summary": "soak: handled by the ward"})
+            if self._rng.random() < CLOSE_SHARE:
+                self._plan(ward, incident, "closed", self._after(resolved, 5, 20))
+
+    def due(self, now: datetime) -> list[dict[str, Any]]:
+        """The status updates due at ``now`` (worker clock), in due order, as contract messages."""
+        out: list[dict[str, Any]] = []
+        while self._queue and self._queue[0].due <= now:
+            action = heapq.heappop(self._queue)
+            out.append({"update_id": f"soak-{uuid.uuid4()}", "incident_id": action.incident, "ward": action.ward,
+                        "status": action.status, "actor": "soak-responder", **action.extra})
+        return out
+
+    # -- the thread -------------------------------------------------------------------------------
+    def _failed(self, exc: BaseException) -> None:
+        self.stats.send_failed += 1
+
+    def _run(self) -> None:
+        try:
+            consumer = KafkaConsumer(**kafka_clients.kafka_python(
+                self.settings, enable_auto_commit=False, auto_offset_reset="earliest", client_id="ioc-soak-responder"))
+            producer = KafkaProducer(**kafka_clients.kafka_python(
+                self.settings, linger_ms=20, acks=1, client_id="ioc-soak-responder"))
+            try:
+                consumer.assign([TopicPartition(topics.INCIDENTS, p)
+                                 for p in sorted(consumer.partitions_for_topic(topics.INCIDENTS) or ())])
+                while not self._stop.is_set():
+                    for records in consumer.poll(timeout_ms=200, max_records=2000).values():
+                        for record in records:
+                            if record.value:
+                                self.observe(orjson.loads(record.value)["data"])
+                    for update in self.due(self.clock.now()):
+                        raw = orjson.dumps(update)
+                        parse_status_update(raw)  # what the worker would dead-letter for its shape never leaves
+                        producer.send(topics.STATUS, key=update["ward"].encode(), value=raw).add_errback(self._failed)
+                        self.stats.sent[update["status"]] = self.stats.sent.get(update["status"], 0) + 1
+                producer.flush(timeout=30)
+            finally:
+                consumer.close()
+                producer.close(timeout=10)
+        except BaseException as exc:  # reported by the soak, not swallowed
+            self.error = exc

@@ -1,0 +1,60 @@
+"""The soak's ward responder: what it plans for a routed incident, and that its messages meet the
+ioc.status contract (the same parser the worker uses)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+
+from benchmarks.responder import WardResponder
+from routers.incidents.timeutil import fmt
+from streams.lifecycle.clock import SystemClock
+from streams.lifecycle.contract import parse_status_update
+from streams.settings import Settings
+from tests.routers.incidents.factories import T0
+
+
+def state(incident: str, ward: str, status: str = "routed", moved_to: str | None = None) -> dict:
+    return {"id": incident, "ward": ward, "status": status, "moved_to": moved_to,
+            "created_at": fmt(T0), "updated_at": fmt(T0)}
+
+
+def responder(**kw: float) -> WardResponder:
+    return WardResponder(Settings(), SystemClock(), **kw)
+
+
+def test_a_routed_incident_is_acknowledged_then_resolved_within_the_hour() -> None:
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142"))
+    r.observe(state("inc-1", "27142"))  # an escalation re-publishes the state: planned once
+    assert r.due(T0 + timedelta(minutes=1)) == []
+    updates = r.due(T0 + timedelta(hours=2))
+    assert [u["status"] for u in updates][:2] == ["acknowledged", "resolved"]
+    assert {u["status"] for u in updates} <= {"acknowledged", "resolved", "closed"}
+    assert r.stats.incidents == 1 and r.due(T0 + timedelta(days=1)) == []
+    for update in updates:
+        parsed, _body = parse_status_update(orjson.dumps(update))
+        assert parsed.incident_id == "inc-1" and parsed.ward == "27142"
+
+
+def test_shares_of_unattended_and_reassigned() -> None:
+    r = responder(unattended=0.2, reassigned=0.1)
+    for n in range(1000):
+        r.observe(state(f"inc-{n}", f"{27000 + n % 50}"))
+    updates = r.due(T0 + timedelta(days=1))
+    statuses = [u["status"] for u in updates]
+    assert 150 <= r.stats.unattended <= 250
+    assert 60 <= statuses.count("reassigned") <= 140
+    assert statuses.count("resolved") == 1000 - r.stats.unattended - statuses.count("reassigned")
+    assert all(u["to_ward"] != u["ward"] for u in updates if u["status"] == "reassigned")
+
+
+def test_done_copies_are_forgotten_and_a_new_wards_copy_is_planned() -> None:
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142"))
+    r.observe(state("inc-1", "27142", status="reassigned", moved_to="26740"))
+    r.observe(state("inc-1", "26740"))  # the new owner's copy, routed there
+    assert r.stats.incidents == 2
+    r.observe(state("inc-1", "26740", status="resolved"))
+    assert r._planned == set()
