@@ -112,6 +112,9 @@ class Generation:
         if radius_m < 0 or not math.isfinite(radius_m):
             return []
         pad = degrees_for(radius_m, lat)
+        pure = self.index.pure_ward_around(lon, lat, pad)
+        if pure is not None:  # the circle lies in one cell no boundary crosses: most points
+            return [] if pure == EMPTY else [(pure, 0.0)]
         point = shapely.Point(lon, lat)
         hits = self.tree.query(shapely.box(lon - pad, lat - pad, lon + pad, lat + pad))
         found: list[tuple[int, float]] = []

@@ -305,6 +305,36 @@ class PointIndex:
             if v >= EMPTY:
                 return v
 
+    def pure_ward_around(self, lon: float, lat: float, pad: float) -> int | None:
+        """The ward (or ``EMPTY``) of a cell no boundary crosses that holds the whole square
+        ``lon +- pad, lat +- pad``; None when the square reaches into a boundary-crossed cell or
+        off the grid. Then no other ward is within ``pad`` of the point, without any geometry."""
+        fx = (lon - self._x0) * self._inv
+        fy = (lat - self._y0) * self._inv
+        if not (0.0 <= fx < self._nx and 0.0 <= fy < self._ny):
+            return None
+        ix = int(fx)
+        iy = int(fy)
+        v = self._slots[iy * self._nx + ix]
+        fx -= ix
+        fy -= iy
+        p = pad * self._inv  # the pad in units of the current cell's side
+        slots = self._slots
+        while True:
+            if v >= EMPTY:
+                return v if p <= fx <= 1.0 - p and p <= fy <= 1.0 - p else None
+            c = -v - 2
+            if c & 1:
+                return None  # a mixed leaf: a boundary runs through it
+            fx *= 4.0
+            fy *= 4.0
+            p *= 4.0
+            cx = int(fx)
+            cy = int(fy)
+            fx -= cx
+            fy -= cy
+            v = slots[self._nroot + (c >> 1) * 16 + cy * 4 + cx]
+
     def _exact(self, leaf: int, lon: float, lat: float) -> int:
         cand = self._cand
         geoms = self._geoms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import NamedTuple
 
@@ -36,38 +37,52 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
         body = envelope.unroutable(outcome.event, outcome.location, now)
         body["iocorigin"] = origin_text
         return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), orjson.dumps(body))]
-    out = []
     ward_key = outcome.location.ward.code.encode() if outcome.location.ward else b"city"
-    for target in outcome.decision.targets:
-        body = envelope.routed(outcome.event, outcome.location, outcome.decision, target, now)
+    event_key = outcome.event.id.encode()
+    targets = (*outcome.decision.targets, "lifecycle")
+    out = []
+    for target, body in zip(targets, envelope.routed_all(outcome.event, outcome.location, outcome.decision,
+                                                          targets, now), strict=True):
         body["iocorigin"] = origin_text
-        out.append(Outgoing(topics.target_topic(target), outcome.event.id.encode(), orjson.dumps(body)))
-    lifecycle = envelope.routed(outcome.event, outcome.location, outcome.decision, "lifecycle", now)
-    lifecycle["iocorigin"] = origin_text
-    out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(lifecycle)))
+        if target == "lifecycle":
+            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body)))
+        else:
+            out.append(Outgoing(topics.target_topic(target), event_key, orjson.dumps(body)))
     return out
+
+
+# ``Counter.labels`` validates and looks up its arguments on every call (~5 us); the label sets are
+# bounded (ward x kind at most), so each child is looked up once.
+_ingested = functools.cache(metrics.ingested.labels)
+_deadletter = functools.cache(metrics.deadletter.labels)
+_corrections = functools.cache(metrics.corrections.labels)
+_unroutable = functools.cache(metrics.unroutable.labels)
+_routed = functools.cache(metrics.routed.labels)
+_suppressed = functools.cache(metrics.suppressed.labels)
+_rule_hits = functools.cache(metrics.rule_hits.labels)
+_published = functools.cache(metrics.published.labels)
 
 
 def count(outcome: Outcome, origin_topic: str) -> None:
     source = _SOURCE_OF_TOPIC.get(origin_topic, "unknown")
-    metrics.ingested.labels(source).inc()
+    _ingested(source).inc()
     if isinstance(outcome, DeadLetter):
-        metrics.deadletter.labels(outcome.reason, source).inc()
+        _deadletter(outcome.reason, source).inc()
         return
     for correction in outcome.location.corrections:
-        metrics.corrections.labels(correction).inc()
+        _corrections(correction).inc()
     if isinstance(outcome, Unroutable):
-        metrics.unroutable.labels(outcome.location.reason or outcome.location.status).inc()
+        _unroutable(outcome.location.reason or outcome.location.status).inc()
         return
     decision = outcome.decision
     ward = outcome.location.ward.code if outcome.location.ward else "none"
-    metrics.routed.labels(ward, outcome.event.kind).inc()
+    _routed(ward, outcome.event.kind).inc()
     if decision.suppressed:
-        metrics.suppressed.labels(decision.suppressed).inc()
+        _suppressed(decision.suppressed).inc()
     for rule in decision.matched:
-        metrics.rule_hits.labels(rule).inc()
+        _rule_hits(rule).inc()
     for target in decision.targets:
-        metrics.published.labels(target.partition(":")[0]).inc()
+        _published(target.partition(":")[0]).inc()
 
 
 def is_routed(outcome: Outcome) -> bool:

@@ -87,3 +87,20 @@ def test_batch_matches_single_on_synthetic_grid() -> None:
     single = [index.ward_at(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)]
     assert list(index.wards_at(xs, ys)) == single
     assert (np.array(single) == _truth(np.array(cells, dtype=object), xs, ys)).all()
+
+
+def test_wards_within_fast_path_gives_the_full_answer(approx_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points whose accuracy square lies in one boundary-free cell skip the geometry; the answer must
+    be what the full geometric search gives, for every point and radius (also near boundaries)."""
+    generation = BoundaryRegistry(approx_data_dir).load_active()
+    rng = np.random.default_rng(3)
+    xmin, ymin, xmax, ymax = shapely.total_bounds(generation.geoms[[w.code.startswith("26") for w in generation.wards]])
+    cases = [(float(rng.uniform(ymin, ymax)), float(rng.uniform(xmin, xmax)), float(r))
+             for r in rng.choice([5.0, 30.0, 100.0, 400.0], 600)]
+    fast = [generation.wards_within(lat, lon, r) for lat, lon, r in cases]
+    monkeypatch.setattr(PointIndex, "pure_ward_around", lambda self, lon, lat, pad: None)
+    full = [generation.wards_within(lat, lon, r) for lat, lon, r in cases]
+    assert fast == full
+    monkeypatch.undo()
+    skipped = sum(generation.index.pure_ward_around(lon, lat, 30.0 / 100_000) is not None for lat, lon, _ in cases)
+    assert skipped > len(cases) // 2  # the fast path is taken for most points at a 30 m accuracy
