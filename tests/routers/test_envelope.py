@@ -1,0 +1,38 @@
+"""Envelope ids stay the uuid5 values consumers already dedupe on; shared parts are built once."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from routers.envelope import _NAMESPACE, stable_id
+
+
+@pytest.mark.parametrize("parts", [("ev-1", "ward:27139"), ("Phường 7, Quận 3 ✓", "agency:fire"), ("",),
+                                   ("ioc.in.reports", "2", "47")])
+def test_stable_id_is_uuid5_of_the_joined_parts(parts: tuple[str, ...]) -> None:
+    assert stable_id(*parts) == str(uuid.uuid5(_NAMESPACE, "|".join(parts)))
+
+
+def test_routed_all_matches_routed_one_by_one_and_keeps_personal_data_to_the_owner() -> None:
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from routers import envelope
+    from routers.decision import Decision, Sla
+    from routers.ingest import decode
+    from routers.locate.result import Location, WardRef
+
+    event = decode("ioc.in.reports", orjson.dumps({
+        "id": "r-9", "category": "fire", "location": {"lat": 10.78, "lon": 106.69}, "reported_at": "2026-06-01T18:00:00Z",
+        "description": "Cháy! Gọi lại số 0912345678", "reporter": {"name": "Trần Thị Hoa", "phone": "0912345678"}}))
+    location = Location("resolved", WardRef("27139", "Phường Xuân Hòa", "79"), "point", "g1", "official", ())
+    decision = Decision(("agency:fire", "ward:27139", "city-ioc"), "P1", Sla(300, 3600), ("root", "fire"), "v1")
+    now = datetime(2026, 6, 1, 11, tzinfo=UTC)
+    together = envelope.routed_all(event, location, decision, (*decision.targets, "lifecycle"), now)
+    one_by_one = [envelope.routed(event, location, decision, t, now) for t in (*decision.targets, "lifecycle")]
+    assert together == one_by_one
+    owner = [body for body in together if orjson.dumps(body).find(b"0912345678") >= 0]
+    assert [body["ioctarget"] for body in owner] == ["ward:27139"]
