@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import stack_env
+from tests.support import embedded_stack_in, stack_env
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_BOUNDARIES = Path(os.environ.get("IOC_SHARED_BOUNDARIES", REPO.parent / "shared" / "boundaries"))
@@ -24,13 +24,8 @@ def shared_boundaries() -> Path:
 @pytest.fixture(scope="session")
 def embedded_stack(tmp_path_factory: pytest.TempPathFactory):
     """The real embedded broker (Tansu) and Redis (Valkey), started once per test session."""
-    from streams.embedded.stack import EmbeddedStack
-    from streams.settings import Settings
-
-    run_dir = tmp_path_factory.mktemp("embedded")
-    stack = EmbeddedStack(Settings(data_dir=run_dir / "data", partitions=4), run_dir=run_dir).start()
-    yield stack
-    stack.stop()
+    with embedded_stack_in(tmp_path_factory.mktemp("embedded")) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

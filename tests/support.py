@@ -7,6 +7,15 @@ from pathlib import Path
 from typing import Any
 
 
+def embedded_stack_in(run_dir: Path, partitions: int = 4) -> Any:
+    """A real embedded broker (Tansu) and Redis (Valkey) on free loopback ports, not started yet:
+    use it as a context manager (``with embedded_stack_in(dir) as stack``), which stops both."""
+    from streams.embedded.stack import EmbeddedStack
+    from streams.settings import Settings
+
+    return EmbeddedStack(Settings(data_dir=run_dir / "data", partitions=partitions), run_dir=run_dir)
+
+
 def stack_env(embedded_stack: Any, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of an `ioc` child process pointed at the session broker, Redis and data dir."""
     env = dict(os.environ)

@@ -33,6 +33,7 @@ ROOT_DEG = 1.0 / 64.0  # ~1.7 km at Vietnam's latitudes
 BRANCH = 4  # children per side when a cell is split
 DEPTH = 2  # splits below the root: leaves are ROOT_DEG / 16, ~108 m
 EMPTY = -1
+_OFF_GRID = -2  # encodes internal node 0, which _descend never returns: free to mean "outside the grid"
 
 Progress = Callable[[str, int], None]
 
@@ -279,61 +280,49 @@ class PointIndex:
 
     def ward_at(self, lon: float, lat: float) -> int:
         """Index of the ward covering the point (boundary inclusive), or ``EMPTY``."""
-        fx = (lon - self._x0) * self._inv
-        fy = (lat - self._y0) * self._inv
-        if not (0.0 <= fx < self._nx and 0.0 <= fy < self._ny):
-            return EMPTY
-        ix = int(fx)
-        iy = int(fy)
-        v = self._slots[iy * self._nx + ix]
+        v, _fx, _fy, _scale = self._descend(lon, lat)
         if v >= EMPTY:
             return v
-        fx -= ix
-        fy -= iy
-        slots = self._slots
-        while True:
-            c = -v - 2
-            if c & 1:
-                return self._exact(c >> 1, lon, lat)
-            fx *= 4.0
-            fy *= 4.0
-            cx = int(fx)
-            cy = int(fy)
-            fx -= cx
-            fy -= cy
-            v = slots[self._nroot + (c >> 1) * 16 + cy * 4 + cx]
-            if v >= EMPTY:
-                return v
+        if v == _OFF_GRID:
+            return EMPTY
+        return self._exact((-v - 2) >> 1, lon, lat)
 
     def pure_ward_around(self, lon: float, lat: float, pad: float) -> int | None:
         """The ward (or ``EMPTY``) of a cell no boundary crosses that holds the whole square
         ``lon +- pad, lat +- pad``; None when the square reaches into a boundary-crossed cell or
         off the grid. Then no other ward is within ``pad`` of the point, without any geometry."""
+        v, fx, fy, scale = self._descend(lon, lat)
+        if v < EMPTY:
+            return None  # a mixed leaf (a boundary runs through it) or off the grid
+        p = pad * self._inv * scale  # the pad in units of the cell's side
+        return v if p <= fx <= 1.0 - p and p <= fy <= 1.0 - p else None
+
+    def _descend(self, lon: float, lat: float) -> tuple[int, float, float, float]:
+        """``(slot, fx, fy, scale)`` of the cell the point falls in where the tree stops: a pure slot
+        (a ward or ``EMPTY``) or a mixed leaf (``v <= -2``, odd code), the point's position in that
+        cell (0..1 on each side) and how many such cells fit in a root cell's side; ``_OFF_GRID``
+        as the slot when the point is outside the grid."""
         fx = (lon - self._x0) * self._inv
         fy = (lat - self._y0) * self._inv
         if not (0.0 <= fx < self._nx and 0.0 <= fy < self._ny):
-            return None
+            return _OFF_GRID, 0.0, 0.0, 1.0
         ix = int(fx)
         iy = int(fy)
         v = self._slots[iy * self._nx + ix]
         fx -= ix
         fy -= iy
-        p = pad * self._inv  # the pad in units of the current cell's side
+        scale = 1.0
         slots = self._slots
-        while True:
-            if v >= EMPTY:
-                return v if p <= fx <= 1.0 - p and p <= fy <= 1.0 - p else None
-            c = -v - 2
-            if c & 1:
-                return None  # a mixed leaf: a boundary runs through it
+        while v < EMPTY and not (-v - 2) & 1:
             fx *= 4.0
             fy *= 4.0
-            p *= 4.0
+            scale *= 4.0
             cx = int(fx)
             cy = int(fy)
             fx -= cx
             fy -= cy
-            v = slots[self._nroot + (c >> 1) * 16 + cy * 4 + cx]
+            v = slots[self._nroot + ((-v - 2) >> 1) * 16 + cy * 4 + cx]
+        return v, fx, fy, scale
 
     def _exact(self, leaf: int, lon: float, lat: float) -> int:
         cand = self._cand

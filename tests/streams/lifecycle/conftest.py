@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import embedded_stack_in
+
 
 @pytest.fixture(scope="package")
 def lifecycle_stack(tmp_path_factory: pytest.TempPathFactory):
-    from streams.embedded.stack import EmbeddedStack
-    from streams.settings import Settings
-
-    run_dir = tmp_path_factory.mktemp("lifecycle-stack")
-    stack = EmbeddedStack(Settings(data_dir=run_dir / "data", partitions=4), run_dir=run_dir).start()
-    yield stack
-    stack.stop()
+    with embedded_stack_in(tmp_path_factory.mktemp("lifecycle-stack")) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="package")
