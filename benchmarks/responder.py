@@ -11,8 +11,12 @@ the soak can run it fast), from the moment the incident was routed to the ward:
 * ``unattended`` share: nothing (it stays open and escalates, as an incident nobody works on does);
 * ``reassigned`` share: "not ours" to another ward after 2-10 min; the new ward's copy is then
   handled like any other incident;
-* the rest: acknowledged after 2-12 min, resolved 15-45 min after routing, and ``closed`` (the
-  citizen or the ward confirms) 5-20 min after resolving for half of them.
+* the rest: acknowledged after 20-110 % of the incident's acknowledge SLA but within 2-12 min
+  (so about one in ten short-SLA incidents escalates), resolved 10-40 min after that, and
+  ``closed`` (the citizen or the ward confirms) 5-20 min after resolving for half of them.
+
+Everything is answered within about an hour of worker time, so with the soak's fast clock the
+lifecycle reaches its steady state (open + closed-and-kept incidents) within minutes.
 """
 
 from __future__ import annotations
@@ -119,8 +123,11 @@ class WardResponder:
             self._plan(ward, incident, "reassigned", self._after(routed_at, 2, 10), to_ward=self._rng.choice(others),
                        note="soak: not ours")
         else:
-            self._plan(ward, incident, "acknowledged", self._after(routed_at, 2, 12))
-            resolved = self._after(routed_at, 15, 45)
+            ack_s = float((state.get("sla") or {}).get("ack_s") or 3600)
+            acknowledged = routed_at + timedelta(seconds=min(self._rng.uniform(0.2, 1.1) * ack_s,
+                                                             self._rng.uniform(120, 720)))
+            self._plan(ward, incident, "acknowledged", acknowledged)
+            resolved = self._after(acknowledged, 10, 40)
             self._plan(ward, incident, "resolved", resolved,
                        result={"outcome": "fixed", "summary": "soak: handled by the ward"})
             if self._rng.random() < CLOSE_SHARE:

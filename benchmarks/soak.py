@@ -90,7 +90,7 @@ class SoakResult:
     diagnosis: list[str] = field(default_factory=list)  # for lost messages (see benchmarks.chaos.diagnose)
     clock_speed: float = 1.0
     responder: dict[str, object] | None = None
-    lifecycle: dict[str, float] = field(default_factory=dict)  # worker counters at the end, summed
+    lifecycle: dict[str, float | None] = field(default_factory=dict)  # worker counters at the end, summed
     memtrace: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # worker -> samples
 
     def to_json(self) -> dict[str, object]:
@@ -139,6 +139,37 @@ class FastClock:
         self._thread.join(timeout=5)
 
 
+class LifecycleBacklog:
+    """Messages on the lifecycle's inputs (``ioc.routed``, ``ioc.status``, its commands topic) that
+    the app's consumer group has not committed: whether the lifecycle keeps up (the intake lag in
+    the samples says nothing about it). Tansu answers ListOffsets with the last batch's base offset
+    + 1, so a reading can be short by up to one batch per partition."""
+
+    def __init__(self, settings: Settings, group: str) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        from streams import kafka_clients, topics
+
+        # group_id only to fetch its committed offsets: this consumer never subscribes, so it never
+        # joins the group nor commits
+        self.consumer = KafkaConsumer(**kafka_clients.kafka_python(settings, group_id=group, enable_auto_commit=False,
+                                                                   client_id="ioc-soak-backlog"))
+        names = (topics.ROUTED, topics.STATUS, f"{group}-lifecycle-commands")
+        self.partitions = [TopicPartition(name, p) for name in names
+                           for p in sorted(self.consumer.partitions_for_topic(name) or ())]
+
+    def read(self) -> int | None:
+        try:
+            ends = self.consumer.end_offsets(self.partitions)
+            committed = {tp: self.consumer.committed(tp) or 0 for tp in self.partitions}
+        except Exception:  # a reading is informative only; the soak goes on
+            return None
+        return sum(max(end - committed[tp], 0) for tp, end in ends.items())
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
 def read_memtrace(log: Path) -> list[dict[str, float]]:
     """The RSS and structure sizes of each report in a :mod:`benchmarks.memtrace` log."""
     samples: list[dict[str, float]] = []
@@ -174,6 +205,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
     reader: OutcomeReader | None = None
     responder: WardResponder | None = None
     fast_clock: FastClock | None = None
+    backlog: LifecycleBacklog | None = None
     origins: list[str] = []
     lock = threading.Lock()
     try:
@@ -201,6 +233,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         if respond and role == "all":
             responder = WardResponder(settings, clock_for(clock_file), unattended, reassigned)
             responder.start()
+        if role == "all":
+            backlog = LifecycleBacklog(settings, app_id)
         stop = threading.Event()
 
         def sent(message: object, partition: int, offset: int) -> None:
@@ -232,7 +266,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                     stack.redis.resume()
                     thawed_at = now
                     tell(f"soak: Redis thawed at {now:.0f}s")
-                _sample(result, procs, urls, now)
+                _sample(result, procs, urls, now, backlog)
                 if thawed_at is not None and result.lag_after_freeze_drained_s is None and result.samples[-1]["lag"] == 0:
                     result.lag_after_freeze_drained_s = round(now - thawed_at, 1)
                 bar.update(int(min(now, duration)) - shown)
@@ -248,7 +282,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             if reader.missing(snapshot) == 0:
                 break
             time.sleep(1.0)
-        _sample(result, procs, urls, time.monotonic() - t0)
+        _sample(result, procs, urls, time.monotonic() - t0, backlog)
         for memory, proc in zip(result.memory, procs, strict=True):
             memory.end_mb = rss_mb(proc.pid) or 0.0
         totals = scrape(urls)
@@ -257,7 +291,12 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             "status_deadlettered": totals.total("ioc_deadletter_total", source="status"),
             "escalations": totals.total("ioc_escalations_total"),
             "open_incidents_gauge": totals.total("ioc_open_incidents"),
+            "backlog_at_end": result.samples[-1].get("lifecycle_backlog"),
         }
+        for labels, value in totals.samples.get("ioc_deadletter_total", {}).items():
+            named = dict(labels)
+            if named.get("source") == "status":
+                result.lifecycle[f"status_deadlettered.{named.get('reason')}"] = value
         with lock:
             final = list(origins)
         result.produced = len(final)
@@ -278,6 +317,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                 result.responder["error"] = f"{type(responder.error).__name__}: {responder.error}"
         if fast_clock is not None:
             fast_clock.stop()
+        if backlog is not None:
+            backlog.close()
         if reader is not None:
             reader.stop()
         for proc in procs:
@@ -289,7 +330,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
     return result
 
 
-def _sample(result: SoakResult, procs: list[ManagedProcess], urls: list[str], t: float) -> None:
+def _sample(result: SoakResult, procs: list[ManagedProcess], urls: list[str], t: float,
+            backlog: LifecycleBacklog | None = None) -> None:
     total = 0.0
     for memory, proc in zip(result.memory, procs, strict=True):
         rss = rss_mb(proc.pid) or 0.0
@@ -299,7 +341,11 @@ def _sample(result: SoakResult, procs: list[ManagedProcess], urls: list[str], t:
             memory.start_mb = rss
     lag = int(scrape(urls).total("ioc_consumer_lag_messages"))
     result.peak_lag = max(result.peak_lag, lag)
-    result.samples.append({"t": round(t, 1), "rss_mb": round(total, 1), "lag": lag})
+    sample: dict[str, float] = {"t": round(t, 1), "rss_mb": round(total, 1), "lag": lag}
+    behind = backlog.read() if backlog is not None else None
+    if behind is not None:
+        sample["lifecycle_backlog"] = behind
+    result.samples.append(sample)
 
 
 @click.command()

@@ -26,12 +26,13 @@ def responder(**kw: float) -> WardResponder:
 
 def test_a_routed_incident_is_acknowledged_then_resolved_within_the_hour() -> None:
     r = responder(unattended=0.0, reassigned=0.0)
-    r.observe(state("inc-1", "27142"))
+    r.observe(state("inc-1", "27142") | {"sla": {"ack_s": 120, "resolve_s": 7200}})
     r.observe(state("inc-1", "27142"))  # an escalation re-publishes the state: planned once
-    assert r.due(T0 + timedelta(minutes=1)) == []
+    assert r.due(T0 + timedelta(seconds=23)) == []  # not before 20 % of the acknowledge SLA
+    assert [u["status"] for u in r.due(T0 + timedelta(seconds=132))] == ["acknowledged"]  # 110 %
     updates = r.due(T0 + timedelta(hours=2))
-    assert [u["status"] for u in updates][:2] == ["acknowledged", "resolved"]
-    assert {u["status"] for u in updates} <= {"acknowledged", "resolved", "closed"}
+    assert [u["status"] for u in updates][:1] == ["resolved"]
+    assert {u["status"] for u in updates} <= {"resolved", "closed"}
     assert r.stats.incidents == 1 and r.due(T0 + timedelta(days=1)) == []
     for update in updates:
         parsed, _body = parse_status_update(orjson.dumps(update))
