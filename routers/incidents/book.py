@@ -307,6 +307,16 @@ class IncidentBook:
                 effects.signals.append(Signal("breach", (kind, updated.priority)))
         return effects
 
+    def trim_cache(self) -> int:
+        """Drop decoded copies of incidents no longer in the table; returns how many went. The
+        owner drops its own on forgetting, but a worker holding a standby copy of the table sees
+        forgotten incidents vanish through the changelog only, and would keep their decoded copies
+        (up to the cache's 50,000 cap)."""
+        stale = [key for key in list(self._decoded) if key not in self.incidents]
+        for key in stale:
+            self._decoded.pop(key, None)
+        return len(stale)
+
     def wards_to_housekeep(self, now: datetime) -> list[str]:
         """Wards with a closed incident past retention, or with incidents whose marks are due an age check."""
         now_s = now.timestamp()

@@ -323,6 +323,7 @@ async def sla_timer() -> None:
 async def housekeeping() -> None:
     """Forget long-closed incidents in the tables (via the owning partition), age out the index."""
     now = services().clock.now()
+    book().trim_cache()  # in-process only: no table write, so it needs no partition
     wards = book().wards_to_housekeep(now)
     if wards:
         await _deliver((COMMANDS, w.encode(), orjson.dumps({"kind": "housekeep", "ward": w})) for w in wards)

@@ -175,3 +175,20 @@ def test_a_steady_stream_keeps_the_state_flat() -> None:
     assert sizes[6 * 60 - 1][0] == sizes[3 * 60][0]
     assert abs(sizes[6 * 60 - 1][1] - sizes[3 * 60][1]) <= per_minute * 10
     assert len(book.open_in(WARD)) == per_minute * resolve_after
+
+
+def test_a_standby_copy_drops_decoded_incidents_the_owner_forgot() -> None:
+    """Two workers over one table: the owner forgets an incident, the standby's decoded copy goes
+    at its next housekeeping timer run."""
+    incidents: dict = {}
+    wards: dict = {}
+    seen: dict = {}
+    owner = IncidentBook(incidents, wards, seen, retention_s=HOUR)
+    standby = IncidentBook(incidents, wards, seen, retention_s=HOUR)
+    owner.on_routed(routed_event("rep-1"), T0)
+    inc = incident_id("rep-1")
+    resolve(owner, inc, T0)
+    assert standby.get(WARD, inc) is not None  # e.g. the SLA timer's scan decoded it
+    housekeep(owner, T0 + timedelta(seconds=HOUR + 1))
+    assert incidents == {} and standby.trim_cache() == 1
+    assert standby._decoded == {} and standby.trim_cache() == 0
