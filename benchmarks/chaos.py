@@ -448,17 +448,18 @@ class ChaosRun:
 def diagnose(bootstrap: str, group: str, lost: list[str]) -> list[str]:
     """For each lost origin: the intake message, the event it decodes to, the group's committed
     offset on its partition, and whether any output names that event (under another origin)."""
-    from kafka import KafkaAdminClient
-
     from routers.exceptions import Rejected
     from routers.ingest import decode
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-chaos-diagnose")
+    # the group's committed offsets, read without joining it (kafka-python 3 dropped
+    # KafkaAdminClient.list_consumer_group_offsets)
+    group_reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                 client_id="ioc-chaos-diagnose")
     try:
-        committed = {(tp.topic, tp.partition): meta.offset
-                     for tp, meta in admin.list_consumer_group_offsets(group).items()}
+        origins = {(topic, int(partition)) for topic, partition, _ in (o.rsplit("/", 2) for o in lost)}
+        committed = {key: group_reader.committed(TopicPartition(*key)) for key in origins}
     finally:
-        admin.close()
+        group_reader.close()
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="ioc-chaos-diagnose",
                              consumer_timeout_ms=3000, max_partition_fetch_bytes=4 * 1024 * 1024)
     wanted: dict[str, str] = {}
