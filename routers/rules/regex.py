@@ -16,7 +16,7 @@ Vietnamese text, so :func:`compile_rule_regex` rewrites or refuses them before R
 - ``\\b``/``\\B`` are ASCII-only in RE2 and cannot be rewritten without lookaround: ``\\bnổ\\b``
   would never match "tiếng nổ lớn", so they are refused with the anchored alternative;
 - ``{,n}`` means 0..n to Python but a literal ``{,n}`` to RE2: refused, write ``{0,n}``;
-- ``\\Z`` (Python's end of text) is written ``\\z`` for RE2; ``\\uXXXX``/``\\UXXXXXXXX`` become
+- ``\\Z`` (Python's end of text) is written ``\\z`` for RE2; ``\\uhhhh``/``\\Uhhhhhhhh`` become
   ``\\x{...}``.
 
 Text and pattern are both compared in Unicode NFC (precomposed) form, so a description typed with
@@ -109,7 +109,7 @@ def _repetition_without_minimum(pattern: str, at: int) -> int:
 
 
 def _codepoint_escape(pattern: str, at: int) -> tuple[str, int]:
-    r"""``\uXXXX`` or ``\UXXXXXXXX`` at ``at`` -> (``\x{...}``, length consumed)."""
+    r"""``\uhhhh`` or ``\Uhhhhhhhh`` at ``at`` -> (``\x{...}``, length consumed)."""
     width = 4 if pattern[at + 1] == "u" else 8
     digits = pattern[at + 2:at + 2 + width]
     if len(digits) != width or not set(digits) <= _HEX:
