@@ -165,6 +165,15 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: (generation, partition) -> the first offset fetched in that generation
+        self._fetch_heads: dict[tuple[int, Any], int] = {}
+        #: partition -> the offset that must be handed to the streams next
+        self._expected_next: dict[Any, int] = {}
+        #: partition -> [offset awaited after a seek, next check time, check interval]
+        self._awaited_heads: dict[Any, list[Any]] = {}
+        #: partition -> (offset sought back to, since when)
+        self._rewinds: dict[Any, tuple[int, float]] = {}
+        #: partition -> the lowest offset a flow-control resume dropped from the streams' queues
         self._cleared_heads: dict[Any, int] = {}
         _report_cleared_queues(self.app.flow_control, self._cleared_heads)
 
@@ -201,7 +210,7 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
         """Faust's conversion, remembering the first offset fetched per partition in this consumer
         generation: where consumption (re)started, the head no commit may pass while unacked."""
         message = super()._to_message(tp, record)
-        heads: dict[Any, int] = self.__dict__.setdefault("_fetch_heads", {})
+        heads = self._fetch_heads
         key = (message.generation_id, tp)
         if key not in heads:
             if len(heads) > 4096:  # old generations' heads are of no use: keep the dict small
@@ -215,10 +224,10 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
         Messages fetched between an assignment and this seek were skipped by the streams (flow
         control is off while the tables recover); the seek is what brings them back."""
         await super().perform_seek()
-        heads: dict[Any, int] = self.__dict__.get("_fetch_heads", {})
+        heads = self._fetch_heads
         generation = self.app.consumer_generation_id
-        expected = self._next_offsets()
-        awaited = self._awaited_heads()
+        expected = self._expected_next
+        awaited = self._awaited_heads
         for tp in self.assignment():
             committed = self._read_offset.get(tp)
             head = committed if committed is not None else heads.get((generation, tp))
@@ -247,15 +256,15 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
           after the seek: the partition is sent back to the lowest dropped offset.
 
         Only partitions with acks (the agents' inputs) are checked; changelogs may be compacted."""
-        expected = self._next_offsets()
-        awaited = self._awaited_heads()
+        expected = self._expected_next
+        awaited = self._awaited_heads
         rewound: set[Any] = set()
         held_back = False
         if self._cleared_heads:
-            await self._refetch_cleared(expected)
+            await self._refetch_cleared()
         async for tp, message in super().getmany(timeout):
             if self._cleared_heads:
-                rewound |= await self._refetch_cleared(expected)
+                rewound |= await self._refetch_cleared()
             if tp in rewound:
                 continue  # the rest of this fetch is fetched again after the seek
             if self.app.topics.acks_enabled_for(tp.topic):
@@ -275,15 +284,16 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
         if held_back:
             await asyncio.sleep(FLOW_RETRY_S)  # flow control resumes when recovery ends; don't spin
         if awaited:
-            await self._check_awaited_heads(awaited)
+            await self._check_awaited_heads()
 
-    async def _check_awaited_heads(self, awaited: dict[Any, list[Any]]) -> None:
+    async def _check_awaited_heads(self) -> None:
         """A partition whose committed offset was never handed over although the fetcher moved past
         it (Faust drops fetched records of a partition it does not count as active yet) goes back to
         it. Without this, a quiet partition's message would wait for the next message to show the
         hole. Checked with a growing interval until the head is handed over."""
         now = time.monotonic()
         assigned = self.assignment()
+        awaited = self._awaited_heads
         for tp, entry in list(awaited.items()):
             want, check_at, interval = entry
             if tp not in assigned:
@@ -301,7 +311,7 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
                          tp.topic, tp.partition, position, want, want)
                 await self.seek(tp, want)
 
-    async def _refetch_cleared(self, expected: dict[Any, int]) -> set[Any]:
+    async def _refetch_cleared(self) -> set[Any]:
         """Seek back to the messages a flow-control resume dropped from the streams' queues."""
         cleared = dict(self._cleared_heads)
         self._cleared_heads.clear()
@@ -311,17 +321,13 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
                 log.info("%s[%d]: flow control dropped queued messages from %d on; fetching again from %d",
                          tp.topic, tp.partition, offset, offset)
                 await self.seek(tp, offset)
-                expected[tp] = offset
+                self._expected_next[tp] = offset
         return set(cleared)
-
-    def _awaited_heads(self) -> dict[Any, list[Any]]:
-        """Partition -> [offset that must be handed over next after a seek, next check time, interval]."""
-        return cast(dict[Any, list[Any]], self.__dict__.setdefault("_awaited_heads_", {}))
 
     async def _rewind(self, tp: Any, want: int, got: int) -> bool:
         """Seek ``tp`` back to ``want``; False (accept the hole) once that did not help for a while,
         e.g. when retention deleted the offsets in between."""
-        tries: dict[Any, tuple[int, float]] = self.__dict__.setdefault("_rewinds", {})
+        tries = self._rewinds
         offset, since = tries.get(tp, (want, time.monotonic()))
         if offset != want:
             since = time.monotonic()
@@ -338,13 +344,10 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
         for tp in revoked:  # a partition that comes back later starts from its committed offset
-            self._next_offsets().pop(tp, None)
-            self._awaited_heads().pop(tp, None)
-            self.__dict__.get("_rewinds", {}).pop(tp, None)
+            self._expected_next.pop(tp, None)
+            self._awaited_heads.pop(tp, None)
+            self._rewinds.pop(tp, None)
         await super().on_partitions_revoked(revoked)
-
-    def _next_offsets(self) -> dict[Any, int]:
-        return cast(dict[Any, int], self.__dict__.setdefault("_expected_next", {}))
 
     def _new_offset(self, tp: Any) -> int | None:
         """Faust's commit offset, but never past an unacked head. ``committed`` is the next offset
@@ -354,7 +357,7 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
         acked = self._acked[tp]
         head = self._committed_offset[tp]
         if head is None:
-            head = self.__dict__.get("_fetch_heads", {}).get((self.app.consumer_generation_id, tp))
+            head = self._fetch_heads.get((self.app.consumer_generation_id, tp))
         if acked and head is not None and not self._gap[tp] and min(acked) > head:
             return None
         return cast(int | None, super()._new_offset(tp))
