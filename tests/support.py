@@ -16,6 +16,20 @@ def embedded_stack_in(run_dir: Path, partitions: int = 4) -> Any:
     return EmbeddedStack(Settings(data_dir=run_dir / "data", partitions=partitions), run_dir=run_dir)
 
 
+def intake_committed(bootstrap: str, group: str) -> bool:
+    """``group`` has committed the end of every intake partition (read without joining the group)."""
+    from kafka import KafkaConsumer
+
+    from streams import topics
+
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return all(not end or (reader.committed(tp) or 0) >= end
+                   for intake in topics.INTAKE for tp, end in end_offsets(bootstrap, intake).items())
+    finally:
+        reader.close()
+
+
 def stack_env(embedded_stack: Any, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of an `ioc` child process pointed at the session broker, Redis and data dir."""
     env = dict(os.environ)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.support import end_offsets, stack_env  # noqa: F401  (re-exported for the dashboard tests)
+from tests.support import end_offsets, intake_committed, stack_env  # noqa: F401  (re-exported for the dashboard tests)
 
 
 def simulate(env: dict[str, str], count: int, rate: float, seed: int = 7) -> subprocess.Popen[bytes]:
@@ -72,32 +72,17 @@ def routed_by_ward(bootstrap: str, topic: str, start: dict[TopicPartition, int])
 def wait_quiet(metrics_url: str, bootstrap: str, topic: str, group: str = "ioc-router", timeout_s: float = 120) -> None:
     """Until the worker has finished earlier traffic (earlier tests share it): its consumer group has
     committed every intake message, and neither its counters nor ``topic`` move for two seconds."""
-    from streams import topics
     from streams.scrape import scrape
-
-    # reads the group's committed offsets without joining it (no subscribe, no commit)
-    reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-
-    def committed_all() -> bool:
-        for intake in topics.INTAKE:
-            for tp, end in end_offsets(bootstrap, intake).items():
-                done = reader.committed(tp)
-                if end and (done is None or done < end):
-                    return False
-        return True
 
     def snapshot() -> tuple[float, int]:
         return scrape([metrics_url]).total("ioc_ingested_total"), sum(end_offsets(bootstrap, topic).values())
 
-    try:
-        deadline = time.monotonic() + timeout_s
-        last = snapshot()
-        while time.monotonic() < deadline:
-            time.sleep(2.0)
-            now = snapshot()
-            if now == last and committed_all():
-                return
-            last = now
-        raise AssertionError(f"the worker was still busy after {timeout_s:.0f}s")
-    finally:
-        reader.close()
+    deadline = time.monotonic() + timeout_s
+    last = snapshot()
+    while time.monotonic() < deadline:
+        time.sleep(2.0)
+        now = snapshot()
+        if now == last and intake_committed(bootstrap, group):
+            return
+        last = now
+    raise AssertionError(f"the worker was still busy after {timeout_s:.0f}s")

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from benchmarks.scaleout import Fleet
 from streams import topics
 from streams.conservation import Ledger, Verdict, read_topics, verdict
 from streams.settings import Settings
 from streams.simulator.run import build_scenario, produce, register_scenario_devices
-from tests.support import end_offsets
+from tests.support import intake_committed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -56,16 +55,6 @@ class Intake:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-
-
-def _committed_everything(settings: Settings, group: str) -> bool:
-    """The group's committed offset is the end of every intake partition (read without joining it)."""
-    reader = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        ends = {tp: end for t in topics.INTAKE for tp, end in end_offsets(settings.kafka_bootstrap, t).items()}
-        return all(not end or (reader.committed(tp) or 0) >= end for tp, end in ends.items())
-    finally:
-        reader.close()
 
 
 def _clean_shutdown(log: Path) -> None:
@@ -116,7 +105,7 @@ def story(scale_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
                                  idle_s=2.0)
             told.result = verdict(produced, ledger)
             # once the group committed every intake offset, a message without an outcome is lost for good
-            if told.result.lost == 0 or time.monotonic() > deadline or _committed_everything(scale_settings, fleet.app_id):
+            if told.result.lost == 0 or time.monotonic() > deadline or intake_committed(scale_settings.kafka_bootstrap or "", fleet.app_id):
                 break
             time.sleep(3)
         print(f"\nscale-out: {told.result.line()}, e.g. lost {told.result.lost_examples}; "
