@@ -11,9 +11,13 @@ labelled ``approximate`` everywhere it is used. How the polygons are made:
 3. A pre-merger ward that was split between several new wards: its cell is divided again,
    among the receiving wards only, by the Voronoi cells of those wards' other sites (their
    unsplit predecessors and their own centroids). The old centroid's own neighbourhood is then
-   given by a vote of three weak signals (the receiver that division puts there, the receiver
-   whose centroid is nearest relative to its size, the package's "default" receiver); when the
-   vote overrules the division, the old centroid becomes one more site, labelled with the winner.
+   given by a plurality of weak signals (the receiver that division puts there, the receiver
+   whose centroid is nearest relative to its size, the package's "default" receiver, the
+   receiver with most other predecessors whose geocoded bounding box contains the old centroid,
+   the receiver carrying the old ward's name); when the vote overrules the division, the old
+   centroid becomes one more site, labelled with the winner. A disk around the old centroid
+   (0.4 times the radius of a circle of the old ward's bounding-box area) goes whole to the
+   winner.
 4. Cells are dissolved per new ward and clipped to disks around the ward's sites (radius twice
    the radius of a circle of the ward's area, at least 1.5 km), so the open sea and the
    neighbouring countries stay outside every ward.
@@ -24,11 +28,13 @@ Measured against the real polygons in ``../shared/boundaries``: see ``make bench
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 import shapely
+from unidecode import unidecode
 
 from routers.boundaries.legacy_geocodes import district_fallback_keys
 from routers.boundaries.lineage import AdminData, OldUnit, admin_data
@@ -38,9 +44,10 @@ _SCALE_X = math.cos(math.radians(16.0))  # Vietnam spans 8-23 N; 16 N is its mid
 _KM_PER_DEG = 111.32
 CLIP_FACTOR = 2.0
 CLIP_MIN_KM = 1.5
+CORE_FRACTION = 0.4  # 0.2-0.6 measured; larger cores start to cost uniform agreement
 # Recorded as the generation's origin; BoundaryRegistry.ensure_default rebuilds a default built
 # by an earlier version of this module (bump the suffix whenever the polygons change).
-ORIGIN = "vietnamadminunits/approximate-v2"
+ORIGIN = "vietnamadminunits/approximate-v3"
 
 Progress = Callable[[str, int], None]
 
@@ -123,15 +130,72 @@ def _nearest_for_size(data: AdminData, old: OldUnit) -> str:
     return min(old.new_codes, key=cost)
 
 
-def _centroid_receiver(data: AdminData, old: OldUnit, pieces: list[tuple[shapely.Geometry, str]]) -> str:
-    """Majority of three signals for the receiver that holds the old centroid; with no majority
-    the division's own answer stands. Each alone is right for ~80 % of split wards nationwide,
-    the vote for a little more (measured on the official polygons, see docs/boundaries.md)."""
+_UNIT_PREFIX = re.compile(r"^(phuong|xa|thi tran|dac khu)\s+")
+
+
+def _short_name(name: str) -> str:
+    return _UNIT_PREFIX.sub("", unidecode(name).lower().strip())
+
+
+def _namesake(data: AdminData, old: OldUnit) -> str | None:
+    """The receiver that carries the old ward's name (Phường Cửa Nam -> new Phường Cửa Nam), if one
+    does: the name usually follows the old ward's core."""
+    same = [c for c in old.new_codes if _short_name(data.new_by_code[c].name) == _short_name(old.name)]
+    return same[0] if len(same) == 1 else None
+
+
+def _boxes_around(old: OldUnit, neighbours: dict[str, list[OldUnit]]) -> str | None:
+    """The receiver with the most other predecessors whose geocoded bounding box contains the old
+    centroid, when one receiver has strictly the most: those old wards bordered the centroid."""
+    counts = {
+        code: sum(
+            1
+            for other in neighbours.get(code, ())
+            if other.key != old.key
+            and other.bounds is not None
+            and other.bounds[0] <= old.lon <= other.bounds[2]
+            and other.bounds[1] <= old.lat <= other.bounds[3]
+        )
+        for code in old.new_codes
+    }
+    best = max(counts.values())
+    leaders = [code for code, n in counts.items() if n == best]
+    return leaders[0] if best > 0 and len(leaders) == 1 else None
+
+
+def _centroid_receiver(
+    data: AdminData,
+    old: OldUnit,
+    pieces: list[tuple[shapely.Geometry, str]],
+    neighbours: dict[str, list[OldUnit]],
+) -> str:
+    """Plurality of weak signals for the receiver that holds the old centroid; on a tie the
+    division's own answer stands. Each alone is right for 60-80 % of split wards nationwide, the
+    vote for a little more (measured on the official polygons, see docs/boundaries.md)."""
     at = shapely.Point(old.lon, old.lat)
     divided = next((label for piece, label in pieces if piece.covers(at)), old.default_code)
     votes = [divided, _nearest_for_size(data, old), old.default_code]
-    winner, count = Counter(votes).most_common(1)[0]
-    return winner if count > 1 else divided
+    votes += [v for v in (_boxes_around(old, neighbours), _namesake(data, old)) if v is not None]
+    ranked = Counter(votes).most_common(2)
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return divided
+    return ranked[0][0]
+
+
+def _core(old: OldUnit, cell: shapely.Geometry) -> shapely.Geometry:
+    """The split old ward's centre neighbourhood, kept whole in the receiver that holds the centroid:
+    split lines follow roads, rivers and dykes, which rarely cut through the old ward's centre, but
+    the division among the receivers' sites often passes close to it. Radius: CORE_FRACTION of the
+    radius of a circle as large as the old ward's geocoded bounding box (of its cell without one)."""
+    if old.bounds is not None:
+        lon0, lat0, lon1, lat1 = old.bounds
+        area = (lon1 - lon0) * _SCALE_X * (lat1 - lat0)
+    else:
+        area = cell.area * _SCALE_X
+    radius = CORE_FRACTION * math.sqrt(area / math.pi)
+    disk = shapely.buffer(shapely.Point(old.lon * _SCALE_X, old.lat), radius, quad_segs=8)
+    disk = shapely.transform(disk, lambda c: c * np.array([1.0 / _SCALE_X, 1.0]))
+    return shapely.intersection(disk, cell)
 
 
 def _divide_split_cells(
@@ -139,6 +203,12 @@ def _divide_split_cells(
 ) -> tuple[list[shapely.Geometry], list[str]]:
     out_cells: list[shapely.Geometry] = []
     out_labels: list[str] = []
+    fallback = district_fallback_keys()
+    neighbours: dict[str, list[OldUnit]] = {}
+    for unit in data.old_units:
+        if unit.key not in fallback:
+            for code in unit.new_codes:
+                neighbours.setdefault(code, []).append(unit)
     for i, label in enumerate(labels):
         if not label.startswith("split:"):
             out_cells.append(cells[i])
@@ -147,10 +217,15 @@ def _divide_split_cells(
         old = data.old_by_key[label[6:]]
         pieces = _divide(data, old, cells[i], (xs, ys, labels))
         at = shapely.Point(old.lon, old.lat)
-        winner = _centroid_receiver(data, old, pieces)
+        winner = _centroid_receiver(data, old, pieces, neighbours)
         if not any(piece_label == winner and piece.covers(at) for piece, piece_label in pieces):
             pieces = _divide(data, old, cells[i], (xs, ys, labels), at_centroid=winner)
+        core = _core(old, cells[i])
+        pieces = [(shapely.difference(piece, core), piece_label) for piece, piece_label in pieces]
+        pieces.append((core, winner))
         for piece, piece_label in pieces:
+            if piece.is_empty:
+                continue
             out_cells.append(piece)
             out_labels.append(piece_label)
     return out_cells, out_labels

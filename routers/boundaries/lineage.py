@@ -1,7 +1,7 @@
 """Administrative units before and after the 1 July 2025 merger, from ``vietnamadminunits`` (MIT).
 
 The package ships a SQLite table of the 3,321 post-merger wards (centroid, area, keywords), a table
-of the ~10,000 pre-merger wards (centroid, bounding box) and ``converter_2025.json``, which maps
+of the ~10,000 pre-merger wards (geocoded point and bounding box) and ``converter_2025.json``, which maps
 every old ward key ``<province>_<district>_<ward>`` either to exactly one new ward or, for the
 wards that were split, to the list of new wards that received a part. We read those files
 directly (read-only) rather than through ``convert_address``, which geocodes split wards over
@@ -48,6 +48,7 @@ class OldUnit:
     lon: float
     new_codes: tuple[str, ...]  # one code, or every receiving ward when the old ward was split
     default_code: str  # the receiving ward the package marks as the main one
+    bounds: tuple[float, float, float, float] | None = None  # geocoder's (lon_min, lat_min, lon_max, lat_max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,17 @@ def _package_data_dir() -> Path:
     return Path(vietnamadminunits.__file__).resolve().parent / "data"
 
 
+def _parse_bounds(text: str | None) -> tuple[float, float, float, float] | None:
+    """``"lat,lon – lat,lon"`` (south-west, north-east corners) as (lon_min, lat_min, lon_max, lat_max)."""
+    if not text:
+        return None
+    try:
+        (lat0, lon0), (lat1, lon1) = (map(float, corner.split(",")) for corner in text.split("–"))
+    except ValueError:
+        return None
+    return (min(lon0, lon1), min(lat0, lat1), max(lon0, lon1), max(lat0, lat1))
+
+
 @functools.cache
 def admin_data() -> AdminData:
     """Load (once per process) the pre- and post-merger units and the old-to-new mapping."""
@@ -75,7 +87,7 @@ def admin_data() -> AdminData:
         old_rows = conn.execute(
             "SELECT provinceKey, districtKey, wardKey, coalesce(ward, district), district, province, "
             "coalesce(wardCode, districtCode), coalesce(wardLat, districtLat), "
-            "coalesce(wardLon, districtLon) FROM admin_units_legacy"
+            "coalesce(wardLon, districtLon), wardBounds FROM admin_units_legacy"
         ).fetchall()
     new_units = tuple(
         NewUnit(
@@ -107,7 +119,7 @@ def admin_data() -> AdminData:
             )
             targets[old_key] = (tuple(sorted(set(codes))), default)
     old_units = []
-    for pkey, dkey, wkey, name, district, province, code, lat, lon in old_rows:
+    for pkey, dkey, wkey, name, district, province, code, lat, lon, bounds in old_rows:
         key = f"{pkey}_{dkey}_{wkey or ''}"
         if key not in targets or lat is None:
             continue
@@ -124,6 +136,7 @@ def admin_data() -> AdminData:
                 lon=float(lon),
                 new_codes=new_codes,
                 default_code=default,
+                bounds=_parse_bounds(bounds),
             )
         )
     return AdminData(
