@@ -21,7 +21,7 @@ from streams import metrics, topics
 from streams.app import app
 from streams.faust_tuning import Outgoing, forward_batches
 from streams.pipeline import context
-from streams.pipeline.publish import Origin, count, outgoing
+from streams.pipeline.publish import Origin, Tally, outgoing
 from streams.rules_live.active import active_ruleset
 
 BATCH_MAX = 1000
@@ -87,10 +87,12 @@ async def handle_batch(batch: Sequence[Any]) -> list[Outgoing]:
     outcomes = await _route(await _placed(batch, services), services)
     now = datetime.now(UTC)
     messages: list[Outgoing] = []
+    tally = Tally()
     for event, outcome in zip(batch, outcomes, strict=True):
         message = event.message
         messages.extend(outgoing(outcome, Origin(message.topic, message.partition, message.offset), event.value, now))
-        count(outcome, message.topic)
+        tally.add(outcome, message.topic)
+    tally.flush()
     queued = time.time()
     for event in batch:
         if event.message.timestamp:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+from collections.abc import Callable
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -15,6 +17,7 @@ from streams import metrics, topics
 from streams.faust_tuning import Outgoing
 
 _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SENSORS: "sensor"}
+_target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few hundred targets, each seen often
 
 
 class Origin(NamedTuple):
@@ -47,7 +50,7 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
         if target == "lifecycle":
             out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body)))
         else:
-            out.append(Outgoing(topics.target_topic(target), event_key, orjson.dumps(body)))
+            out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body)))
     return out
 
 
@@ -62,27 +65,47 @@ _suppressed = functools.cache(metrics.suppressed.labels)
 _rule_hits = functools.cache(metrics.rule_hits.labels)
 _published = functools.cache(metrics.published.labels)
 
+Child = Callable[..., Any]
 
-def count(outcome: Outcome, origin_topic: str) -> None:
-    source = _SOURCE_OF_TOPIC.get(origin_topic, "unknown")
-    _ingested(source).inc()
-    if isinstance(outcome, DeadLetter):
-        _deadletter(outcome.reason, source).inc()
-        return
-    for correction in outcome.location.corrections:
-        _corrections(correction).inc()
-    if isinstance(outcome, Unroutable):
-        _unroutable(outcome.location.reason or outcome.location.status).inc()
-        return
-    decision = outcome.decision
-    ward = outcome.location.ward.code if outcome.location.ward else "none"
-    _routed(ward, outcome.event.kind).inc()
-    if decision.suppressed:
-        _suppressed(decision.suppressed).inc()
-    for rule in decision.matched:
-        _rule_hits(rule).inc()
-    for target in decision.targets:
-        _published(target.partition(":")[0]).inc()
+
+class Tally:
+    """The metrics of a batch's outcomes, added to the counters once per label set.
+
+    An ``inc()`` takes the child's lock and costs ~1.7 us; an event moves four or five counters,
+    so counting per event was a tenth of the routing core's CPU. Scrapes see a batch at once.
+    """
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: collections.Counter[tuple[Child, tuple[str, ...]]] = collections.Counter()
+
+    def add(self, outcome: Outcome, origin_topic: str) -> None:
+        counts = self._counts
+        source = _SOURCE_OF_TOPIC.get(origin_topic, "unknown")
+        counts[_ingested, (source,)] += 1
+        if isinstance(outcome, DeadLetter):
+            counts[_deadletter, (outcome.reason, source)] += 1
+            return
+        for correction in outcome.location.corrections:
+            counts[_corrections, (correction,)] += 1
+        if isinstance(outcome, Unroutable):
+            counts[_unroutable, (outcome.location.reason or outcome.location.status,)] += 1
+            return
+        decision = outcome.decision
+        ward = outcome.location.ward.code if outcome.location.ward else "none"
+        counts[_routed, (ward, outcome.event.kind)] += 1
+        if decision.suppressed:
+            counts[_suppressed, (decision.suppressed,)] += 1
+        for rule in decision.matched:
+            counts[_rule_hits, (rule,)] += 1
+        for target in decision.targets:
+            counts[_published, (target.partition(":")[0],)] += 1
+
+    def flush(self) -> None:
+        for (child, labels), amount in self._counts.items():
+            child(*labels).inc(amount)
+        self._counts.clear()
 
 
 def is_routed(outcome: Outcome) -> bool:

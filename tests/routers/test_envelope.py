@@ -36,3 +36,24 @@ def test_routed_all_matches_routed_one_by_one_and_keeps_personal_data_to_the_own
     assert together == one_by_one
     owner = [body for body in together if orjson.dumps(body).find(b"0912345678") >= 0]
     assert [body["ioctarget"] for body in owner] == ["ward:27139"]
+
+
+@pytest.mark.parametrize("fields", [
+    {"description": "Ngập sâu, gọi 0912345678", "reporter": {"name": "Hoa", "phone": "0912345678"}},
+    {"description": "", "reporter": {"name": "Hoa", "phone": "0912345678"}},
+    {"description": "Khói đen", "address": "P.7, Q.3, TP.HCM"},
+    {"reporter": {"name": "An", "phone": "0903000111"}, "location": {"lat": 106.69, "lon": 10.78}},  # swapped: corrections
+    {},
+], ids=["description+reporter", "empty description", "description only", "reporter only, corrected", "neither"])
+def test_the_owners_event_json_is_the_public_one_plus_personal_data_in_the_same_key_order(fields: dict) -> None:
+    import orjson
+
+    from routers import envelope
+    from routers.ingest import decode
+
+    report = {"id": "r-1", "category": "flooding", "location": {"lat": 10.78, "lon": 106.69, "accuracy_m": 20},
+              "reported_at": "2026-06-01T18:00:00Z", "channel": "app", **fields}
+    event = decode("ioc.in.reports", orjson.dumps(report))
+    public = envelope.event_to_json(event, include_personal_data=False)
+    derived = envelope._with_personal_data(public, event)
+    assert list(derived.items()) == list(envelope.event_to_json(event, include_personal_data=True).items())

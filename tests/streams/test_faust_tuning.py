@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import tempfile
 import time
 import uuid
 
@@ -235,7 +236,8 @@ def run_forwarder(run) -> None:  # type: ignore[no-untyped-def]
 
     @app.agent(source)
     async def forward(stream):  # type: ignore[no-untyped-def]
-        await faust_tuning.forward_batches(stream, handle, send, max_batch=100, within=0.05)
+        await faust_tuning.forward_batches(stream, handle, faust_tuning.publish_each(send), max_batch=100,
+                                            within=0.05)
 
     faust_tuning.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
 
@@ -318,3 +320,64 @@ def test_a_worker_killed_before_delivery_loses_nothing(kafka_bootstrap: str, mon
     finally:
         worker_b.stop()
     assert sorted(wanted - seen) == []
+
+
+@pytest.mark.integration
+def test_batch_publisher_puts_every_key_where_producer_send_would(kafka_bootstrap: str) -> None:
+    """One record batch per topic-partition, split when full; keys hash to the partitions the
+    producer's own ``send`` picks (murmur2), keyless messages still arrive."""
+    import faust
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from benchmarks._broker import create_topics
+    from streams.embedded.process import free_port
+
+    tag = uuid.uuid4().hex[:8]
+    wide, narrow = f"t.{tag}.wide", f"t.{tag}.narrow"
+    create_topics(kafka_bootstrap, [wide], 4)
+    create_topics(kafka_bootstrap, [narrow], 1)
+    app = faust.App(f"t-{tag}", broker=f"kafka://{kafka_bootstrap}", web_port=free_port(), web_bind="127.0.0.1",
+                    datadir=tempfile.mkdtemp(prefix="ioc-test-faust-"),
+                    producer_max_batch_size=4096)  # small batches: the publisher must split them
+    sent = [Outgoing(wide, f"k{i}".encode(), b"v" * (i % 700)) for i in range(600)]
+    sent += [Outgoing(narrow, f"n{i}".encode(), f"{i}".encode(), headers=[("h", b"1")]) for i in range(200)]
+    sent += [Outgoing(wide, None, b"keyless-%d" % i) for i in range(20)]
+    sent += [Outgoing(wide, b"pinned", b"to partition 3", partition=3)]
+
+    async def publish_and_read() -> dict[tuple[str, bytes], tuple[int, bytes, list]]:
+        publish = faust_tuning.batch_publisher(app)
+        try:
+            futures = await publish(sent)
+            assert len(futures) > 5  # split into several batches per partition of the wide topic
+            await asyncio.gather(*futures)
+        finally:
+            await app.producer.stop()
+        reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False,
+                                  auto_offset_reset="earliest")
+        await reader.start()
+        try:
+            tps = [TopicPartition(wide, p) for p in range(4)] + [TopicPartition(narrow, 0)]
+            reader.assign(tps)
+            await reader.seek_to_beginning(*tps)
+            got: dict[tuple[str, bytes], tuple[int, bytes, list]] = {}
+            deadline = time.monotonic() + 30
+            while len(got) < len(sent) and time.monotonic() < deadline:
+                for tp, records in (await reader.getmany(timeout_ms=200)).items():
+                    for r in records:
+                        got[tp.topic, r.key if r.key is not None else r.value] = (tp.partition, r.value, list(r.headers))
+        finally:
+            await reader.stop()
+        return got
+
+    got = asyncio.run(publish_and_read())
+    assert len(got) == len(sent)
+    murmur2 = DefaultPartitioner()
+    for message in sent:
+        partition, value, headers = got[message.topic, message.key if message.key is not None else message.value]
+        assert value == message.value
+        assert headers == list(message.headers or [])
+        if message.partition is not None:
+            assert partition == message.partition
+        elif message.key is not None and message.topic == wide:
+            assert partition == murmur2(message.key, [0, 1, 2, 3], [0, 1, 2, 3])
