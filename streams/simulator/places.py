@@ -4,6 +4,7 @@ and the pre-merger ward names that old-format addresses still use."""
 from __future__ import annotations
 
 import json
+import math
 import random
 import unicodedata
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ def legacy_wards(province_code: str) -> tuple[LegacyWard, ...]:
     for district_key, by_ward in data["DICT_PROVINCE_DISTRICT_WARD_NO_ACCENTED"][key].items():
         district = districts[district_key]["district"]
         for ward in by_ward.values():
+            # island districts without wards (Hoàng Sa in Da Nang, Côn Đảo, ...) have a NaN placeholder
+            if not isinstance(ward["ward"], str) or not math.isfinite(float(ward["wardLat"])):
+                continue
             wards.append(LegacyWard(ward["ward"], district, float(ward["wardLat"]), float(ward["wardLon"])))
     return tuple(sorted(wards, key=lambda w: (w.district, w.name)))
 

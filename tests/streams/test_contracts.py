@@ -104,3 +104,21 @@ def test_deadletter_and_unroutable_envelopes_match_schema() -> None:
     lost["iocorigin"] = "ioc.in.camera/0/1"
     jsonschema.validate(lost, schema("ioc.unroutable"))
     assert lost["data"]["reason"] == "unknown_device"
+
+
+@pytest.mark.parametrize("city", ["hcmc", "hanoi", "danang"])
+def test_every_old_ward_of_a_city_makes_an_old_address(city: str) -> None:
+    """The package lists island districts without wards (Hoàng Sa in Da Nang) with a NaN ward:
+    the simulator must never pick one (it crashed on it)."""
+    import math
+    import random
+
+    from streams.simulator.places import CITIES, legacy_wards, old_address
+
+    wards = legacy_wards(CITIES[city])
+    assert len(wards) > 40
+    rng = random.Random(5)
+    for ward in wards:
+        assert isinstance(ward.name, str) and math.isfinite(ward.lat) and math.isfinite(ward.lon)
+        street, old_ward, district, province = old_address(ward, CITIES[city], rng).split(", ")
+        assert street and old_ward and district and province

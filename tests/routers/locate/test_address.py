@@ -96,3 +96,19 @@ def test_split_wards_match_published_lineage(
     city = "TP.HCM" if province_code == "79" else "Hà Nội"
     match = resolve_address(f"{old_name}, {city}")
     assert match is not None and set(match.codes) == published
+
+
+def test_spellings_of_one_place_are_parsed_once(monkeypatch) -> None:
+    from routers.locate import address
+
+    address.clear_address_cache()
+    parsed: list[str] = []
+    real_parse = address._parse
+    monkeypatch.setattr(address, "_parse", lambda norm: parsed.append(norm) or real_parse(norm))
+    spellings = ["Phường 7, Quận 3, TP.HCM", "P.7, Q.3, Thành phố Hồ Chí Minh", "Phuong 7, Quan 3, TP. Ho Chi Minh",
+                 "F7, Q3, TPHCM"]
+    answers = {address.resolve_address(text) for text in spellings}
+    assert len(answers) == 1 and None not in answers
+    assert len(parsed) == 1
+    address.resolve_address("Phường 14, Quận 3, TP.HCM")  # another place: parsed again
+    assert len(parsed) == 2
