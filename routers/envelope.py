@@ -42,7 +42,10 @@ _VARIANT = {d: "89ab"[int(d, 16) & 0x3] for d in "0123456789abcdef"}
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 UTC with milliseconds: ``2025-07-01T01:00:00.000Z``."""
+    if moment.tzinfo is not UTC:  # ingest already gives UTC: skip the conversion then
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 _last_iso: tuple[datetime, str] | None = None

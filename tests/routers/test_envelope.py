@@ -57,3 +57,13 @@ def test_the_owners_event_json_is_the_public_one_plus_personal_data_in_the_same_
     public = envelope.event_to_json(event, include_personal_data=False)
     derived = envelope._with_personal_data(public, event)
     assert list(derived.items()) == list(envelope.event_to_json(event, include_personal_data=True).items())
+
+
+def test_iso_is_utc_with_milliseconds_and_z() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from routers.envelope import iso
+
+    assert iso(datetime(2025, 7, 1, 8, 0, tzinfo=timezone(timedelta(hours=7)))) == "2025-07-01T01:00:00.000Z"
+    assert iso(datetime(2025, 7, 1, 1, 0, 0, 999999, tzinfo=UTC)) == "2025-07-01T01:00:00.999Z"
+    assert iso(datetime(2025, 7, 1, 1, 0, 0, 1000, tzinfo=UTC)) == "2025-07-01T01:00:00.001Z"
