@@ -377,11 +377,6 @@ def load_ruleset(text: str, source: str = "<rules>") -> Ruleset:
     by_kind: dict[str, list[Threshold]] = {}
     for threshold in thresholds:
         by_kind.setdefault(threshold.sensor_kind, []).append(threshold)
-    all_matchers = [
-        *(mt for r in root.walk() for mt in r.matchers),
-        *(mt for q in quiet for mt in q.matchers),
-        *(mt for i in inhibit for mt in (*i.source, *i.target)),
-    ]
     return Ruleset(
         version=f"{data['version']}+{digest[:7]}",
         declared_version=data["version"],
@@ -394,7 +389,6 @@ def load_ruleset(text: str, source: str = "<rules>") -> Ruleset:
         quiet_windows=quiet,
         inhibit_rules=inhibit,
         description=str(data.get("description", "")),
-        needs_clock=m.uses_clock(tuple(all_matchers)),
         thresholds_by_kind=MappingProxyType({k: tuple(v) for k, v in by_kind.items()}),
         inhibit_by_id=MappingProxyType({rule.id: rule for rule in inhibit}),
     )

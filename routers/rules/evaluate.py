@@ -33,7 +33,8 @@ not) marks it ``inhibited:<rule>``. Suppressed decisions keep their targets. An 
 matching an inhibit rule's ``source`` raises/refreshes an inhibitor over its ward or province.
 
 Time: ``at`` (default ``event.occurred_at``; a naive value is Asia/Ho_Chi_Minh local time) drives
-time/weekday matchers, quiet windows and inhibitor expiry; local minute-of-day is computed once.
+time/weekday matchers, quiet windows and inhibitor expiry; the local minute of day and weekday are
+computed at most once, when a time/weekday matcher first reads them.
 
 What the pipeline calls::
 
@@ -48,15 +49,16 @@ What the pipeline calls::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from routers.categories import SENSOR_KINDS, family_of
-from routers.decision import Decision, Sla
+from routers.decision import Decision, Priority, Sla
 from routers.events import Event
 from routers.locate.result import Location
-from routers.rules.clock import as_aware, local_minute_and_weekday_at
-from routers.rules.matchers import Facts, all_match, first_failure
+from routers.rules.clock import as_aware
+from routers.rules.matchers import Facts, first_failure
 from routers.rules.model import Route, Ruleset
 from routers.rules.state import EMPTY_CONTEXT, NO_CHANGE, Inhibitor, RuleContext, SensorState, StateChange
 
@@ -115,47 +117,57 @@ def build_facts(
                     opened=tuple(sorted(open_now - before)),
                     cleared=tuple(sorted(before - open_now)),
                 )
+    # positional: Facts' field order (keyword arguments cost measurably on this per-event path)
     facts = Facts(
-        source=source,
-        kind=kind,
-        category=kind if source == "report" else None,
-        label=kind if source == "camera" else None,
-        sensor_kind=kind if source == "sensor" else None,
-        family=family_of(source, kind),
-        ward=ward,
-        wards=wards,
-        province=ward_ref.province_code if ward_ref is not None else None,
-        device=event.device_id,
-        channel=event.channel,
-        description=event.description,
-        address=event.address,
-        confidence=event.confidence,
-        value=value,
-        threshold=open_now,
-        epoch=when.timestamp(),
+        source,
+        kind,
+        kind if source == "report" else None,  # category
+        kind if source == "camera" else None,  # label
+        kind if source == "sensor" else None,  # sensor_kind
+        family_of(source, kind),
+        ward,
+        wards,
+        ward_ref.province_code if ward_ref is not None else None,
+        event.device_id,
+        event.channel,
+        event.description,
+        event.address,
+        event.confidence,
+        value,
+        open_now,  # threshold
+        when.timestamp(),  # epoch
     )
-    if ruleset.needs_clock:
-        facts.minute, facts.weekday = local_minute_and_weekday_at(facts.epoch)
     return facts, change
 
 
-def _match(route: Route, facts: Facts, found: list[Route]) -> bool:
-    """Alertmanager's Route.Match (see the module docstring); ``dispatch`` only skips children
-    whose membership test would fail (routers.rules.dispatch)."""
-    if not all_match(route.matchers, facts):
-        return False
+def _match(route: Route, facts: Facts, found: list[Route]) -> None:
+    """Alertmanager's Route.Match (see the module docstring) for a ``route`` whose own matchers
+    hold; ``dispatch`` only skips children whose membership test would fail, and their steps
+    leave out the membership test the dispatch value already passed (routers.rules.dispatch)."""
     start = len(found)
     dispatch_on = route.dispatch_on
-    children = route.children if dispatch_on is None else route.dispatch.get(dispatch_on(facts), route.dispatch_rest)
-    for child in children:
-        if _match(child, facts, found) and not child.continue_:
+    steps = route.steps if dispatch_on is None else route.dispatch_steps.get(dispatch_on(facts), route.dispatch_rest_steps)
+    for child, test, continue_, has_children in steps:
+        if test is not None and not test(facts):
+            continue
+        if has_children:
+            _match(child, facts, found)
+        else:
+            found.append(child)
+        if not continue_:
             break
     if len(found) == start:
         found.append(route)
-    return True
 
 
-def _primary(found: list[Route]) -> Route:
+def _walk(ruleset: Ruleset, facts: Facts) -> list[Route]:
+    """The matched nodes, in walk order (the root has no matchers: it always matches)."""
+    found: list[Route] = []
+    _match(ruleset.root, facts, found)
+    return found
+
+
+def _primary(found: Sequence[Route]) -> Route:
     """The node whose grouping the decision uses: the first matched node without ``continue``
     (where the walk stopped; ``continue`` nodes are usually add-on notifications), else the first."""
     for route in found:
@@ -183,6 +195,68 @@ def _group_value(facts: Facts, field: str) -> str:
     return "-" if value is None else str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a decision takes from its matched nodes alone: the same for every event that matches
+    the same nodes, so it is derived once per combination (cached in ``Ruleset.outcomes``)."""
+
+    matched: tuple[str, ...]
+    priority: Priority
+    sla: Sla
+    group_id: str
+    group_fields: tuple[tuple[str, str], ...]  # ("|<field>=", field) over the primary's group_by
+    group_window_s: int
+    wants_ward: bool  # some node targets "ward"
+    # explain lines up to and including the first node targeting "ward" (the ward note, when
+    # there is one, goes right after it), then the rest
+    explain_head: tuple[str, ...]
+    explain_tail: tuple[str, ...]
+    # the literal targets before the first "ward" and after it (without those already listed)
+    targets_head: tuple[str, ...]
+    targets_tail: tuple[str, ...]
+    suppress: str | None  # set when every node suppresses: the first node's reason
+    suppress_why: str | None
+
+
+def _outcome(found: tuple[Route, ...]) -> _Outcome:
+    first = _primary(found)
+    wants_ward = False
+    explain_head: list[str] = []
+    explain_tail: list[str] = []
+    targets_head: list[str] = []
+    targets_tail: list[str] = []
+    for route in found:
+        (explain_tail if wants_ward else explain_head).append(route.explain)
+        for target in route.targets:
+            if target == "ward":
+                wants_ward = True
+            elif target not in targets_head and target not in targets_tail:
+                (targets_tail if wants_ward else targets_head).append(target)
+    all_suppress = all(route.suppress is not None for route in found)
+    return _Outcome(
+        matched=tuple(route.id for route in found),
+        priority=min(route.priority for route in found),
+        sla=Sla(min(route.sla.ack_s for route in found), min(route.sla.resolve_s for route in found)),
+        group_id=first.id,
+        group_fields=tuple((f"|{field}=", field) for field in first.group_by),
+        group_window_s=first.group_window_s,
+        wants_ward=wants_ward,
+        explain_head=tuple(explain_head),
+        explain_tail=tuple(explain_tail),
+        targets_head=tuple(targets_head),
+        targets_tail=tuple(targets_tail),
+        suppress=found[0].suppress if all_suppress else None,
+        suppress_why=f"suppressed by route {found[0].id}: {found[0].suppress}" if all_suppress else None,
+    )
+
+
+_OUTCOMES_MAX = 4096  # distinct matched-node combinations kept per ruleset (a few dozen in practice)
+
+
+def _holds(test: Callable[[Facts], bool] | None, facts: Facts) -> bool:
+    return test is None or test(facts)
+
+
 def _suppression(ruleset: Ruleset, facts: Facts, context: RuleContext) -> tuple[str | None, str | None]:
     epoch = facts.epoch
     for window in ruleset.quiet_windows:
@@ -190,7 +264,7 @@ def _suppression(ruleset: Ruleset, facts: Facts, context: RuleContext) -> tuple[
             continue
         if window.end_epoch is not None and epoch >= window.end_epoch:
             continue
-        if all_match(window.matchers, facts):
+        if window.test is None or window.test(facts):
             return f"quiet:{window.id}", f"suppressed by quiet window {window.id}"
     for inhibitor in context.inhibitors:
         if not inhibitor.active(epoch):
@@ -198,7 +272,7 @@ def _suppression(ruleset: Ruleset, facts: Facts, context: RuleContext) -> tuple[
         rule = ruleset.inhibit_by_id.get(inhibitor.rule)
         if rule is None or not inhibitor.covers(facts.wards, facts.province):
             continue
-        if all_match(rule.target, facts) and not all_match(rule.source, facts):
+        if _holds(rule.target_test, facts) and not _holds(rule.source_test, facts):
             return f"inhibited:{rule.id}", (
                 f"suppressed by inhibit rule {rule.id} (raised by {inhibitor.raised_by or 'an event'})"
             )
@@ -208,7 +282,8 @@ def _suppression(ruleset: Ruleset, facts: Facts, context: RuleContext) -> tuple[
 def _raise(ruleset: Ruleset, facts: Facts, event_id: str) -> tuple[Inhibitor, ...]:
     raised: list[Inhibitor] = []
     for rule in ruleset.inhibit_rules:
-        if not all_match(rule.source, facts):
+        source_test = rule.source_test
+        if source_test is not None and not source_test(facts):
             continue
         until = facts.epoch + rule.hold_s
         if rule.scope == "province" and facts.province is not None:
@@ -228,8 +303,13 @@ def evaluate_with_state(
     """Route one event; return the decision and the state the caller must store."""
     ctx = context or EMPTY_CONTEXT
     facts, change = build_facts(ruleset, event, location, at, ctx)
-    found: list[Route] = []
-    _match(ruleset.root, facts, found)
+    key = tuple(_walk(ruleset, facts))
+    outcomes = ruleset.outcomes
+    outcome = outcomes.get(key)
+    if outcome is None:
+        if len(outcomes) >= _OUTCOMES_MAX:
+            outcomes.clear()
+        outcome = outcomes[key] = _outcome(key)
 
     trace = [f"rules {ruleset.version}"]
     ward_label = facts.ward or ("+".join(facts.wards) if facts.wards else "-")
@@ -240,37 +320,29 @@ def evaluate_with_state(
     for threshold_id in change.cleared:
         trace.append(f"threshold {threshold_id} cleared at value {facts.value:g}")
 
-    targets: list[str] = []
-    ward_targets: tuple[str, ...] | None = None
-    first = _primary(found)
-    priority = first.priority
-    ack, resolve = first.sla.ack_s, first.sla.resolve_s
-    all_suppress = True
-    for route in found:
-        trace.append(route.explain)
-        if route.priority < priority:
-            priority = route.priority
-        if route.sla.ack_s < ack:
-            ack = route.sla.ack_s
-        if route.sla.resolve_s < resolve:
-            resolve = route.sla.resolve_s
-        if route.suppress is None:
-            all_suppress = False
-        for target in route.targets:
-            if target == "ward":
-                if ward_targets is None:
-                    ward_targets, note = _ward_targets(facts, location)
-                    if note:
-                        trace.append(note)
-                for expanded in ward_targets:
-                    if expanded not in targets:
-                        targets.append(expanded)
-            elif target not in targets:
-                targets.append(target)
+    trace.extend(outcome.explain_head)
+    if not outcome.wants_ward:
+        targets = outcome.targets_head
+    elif location.status == "resolved" and facts.ward is not None:
+        # "ward:<code>" cannot equal a literal target (city-ioc, agency:<name>): no duplicates to drop
+        targets = (*outcome.targets_head, f"ward:{facts.ward}", *outcome.targets_tail)
+    else:
+        ward_targets, note = _ward_targets(facts, location)
+        if note:
+            trace.append(note)
+        merged = list(outcome.targets_head)
+        for target in (*ward_targets, *outcome.targets_tail):
+            if target not in merged:
+                merged.append(target)
+        targets = tuple(merged)
+    trace.extend(outcome.explain_tail)
 
-    suppressed, why = _suppression(ruleset, facts, ctx)
-    if suppressed is None and all_suppress:
-        suppressed, why = found[0].suppress, f"suppressed by route {found[0].id}: {found[0].suppress}"
+    if ruleset.quiet_windows or ctx.inhibitors:
+        suppressed, why = _suppression(ruleset, facts, ctx)
+    else:
+        suppressed, why = None, None
+    if suppressed is None and outcome.suppress is not None:
+        suppressed, why = outcome.suppress, outcome.suppress_why
     if why:
         trace.append(why)
     raised: tuple[Inhibitor, ...] = ()
@@ -281,19 +353,19 @@ def evaluate_with_state(
         if raised:
             change = StateChange(change.sensor, change.opened, change.cleared, raised)
 
-    group_key = first.id
-    for field in first.group_by:
-        group_key += f"|{field}={_group_value(facts, field)}"
+    group_key = outcome.group_id
+    for prefix, field in outcome.group_fields:
+        group_key += prefix + _group_value(facts, field)
     decision = Decision(
-        targets=tuple(targets),
-        priority=priority,
-        sla=Sla(ack, resolve),
-        matched=tuple(route.id for route in found),
-        rules_version=ruleset.version,
-        suppressed=suppressed,
-        group_key=group_key,
-        group_window_s=first.group_window_s,
-        trace=tuple(trace),
+        targets,
+        outcome.priority,
+        outcome.sla,
+        outcome.matched,
+        ruleset.version,
+        suppressed,
+        group_key,
+        tuple(trace),
+        outcome.group_window_s,
     )
     return Evaluation(decision, change)
 
@@ -323,9 +395,7 @@ class WalkStep:
 def walk(ruleset: Ruleset, facts: Facts) -> list[WalkStep]:
     """Every node the Alertmanager walk visits, with the matcher that decided it."""
     steps: list[WalkStep] = []
-    found: list[Route] = []
-    _match(ruleset.root, facts, found)
-    delivered = {id(route) for route in found}
+    delivered = {id(route) for route in _walk(ruleset, facts)}
 
     def visit(route: Route, depth: int) -> bool:
         failed = first_failure(route.matchers, facts)

@@ -22,12 +22,13 @@ Semantics (all matchers of a block must hold; an empty block matches everything)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
-from routers.rules.clock import in_window
+from routers.rules.clock import in_window, local_minute_and_weekday_at
 from routers.rules.regex import RuleRegex
 
 
@@ -52,8 +53,24 @@ class Facts:
     value: float | None
     threshold: frozenset[str]  # open hysteresis thresholds after this reading
     epoch: float
-    minute: int = -1  # local minute of day; -1 when the ruleset has no clock matchers
-    weekday: int = -1
+    # local (minute of day, weekday), worked out on first read: most events meet no clock matcher
+    clock: tuple[int, int] | None = field(default=None, repr=False)
+
+    @property
+    def minute(self) -> int:
+        """Local minute of day (Asia/Ho_Chi_Minh)."""
+        return self.local_clock()[0]
+
+    @property
+    def weekday(self) -> int:
+        """Local weekday, Monday 0."""
+        return self.local_clock()[1]
+
+    def local_clock(self) -> tuple[int, int]:
+        clock = self.clock
+        if clock is None:
+            clock = self.clock = local_minute_and_weekday_at(self.epoch)
+        return clock
 
 
 class Matcher:
@@ -172,7 +189,11 @@ class TimeOfDay(Matcher):
 
     def test(self, facts: Facts) -> bool:
         minute = facts.minute
-        return any(in_window(minute, window) for window in self.windows)
+        # a plain loop, not any(<generator>): one generator per call is the larger cost here
+        for window in self.windows:  # noqa: SIM110
+            if in_window(minute, window):
+                return True
+        return False
 
 
 class Weekday(Matcher):
@@ -192,6 +213,21 @@ def all_match(matchers: tuple[Matcher, ...], facts: Facts) -> bool:
         if not matcher.test(facts):
             return False
     return True
+
+
+def compile_test(matchers: tuple[Matcher, ...]) -> Callable[[Facts], bool] | None:
+    """``all_match(matchers, facts)`` as one callable (None: an empty block, which always holds).
+
+    One or two matchers, the usual block, skip the loop: their bound ``test`` methods are called
+    directly."""
+    if not matchers:
+        return None
+    if len(matchers) == 1:
+        return matchers[0].test
+    if len(matchers) == 2:
+        first, second = matchers[0].test, matchers[1].test
+        return lambda facts: first(facts) and second(facts)
+    return partial(all_match, matchers)
 
 
 def first_failure(matchers: tuple[Matcher, ...], facts: Facts) -> Matcher | None:

@@ -11,9 +11,23 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from routers.decision import Priority, Sla
-from routers.rules.matchers import Matcher
+from routers.rules.matchers import Facts, Matcher, compile_test
 
 Scope = Literal["ward", "province"]
+
+
+# One child as the walk tries it: (child, the test it must pass (None: none), its continue flag,
+# whether it has children). A plain tuple: unpacked once per child on the per-event path.
+Step = tuple["Route", Callable[[Facts], bool] | None, bool, bool]
+
+
+def step(child: Route) -> Step:
+    return step_testing(child, child.test)
+
+
+def step_testing(child: Route, test: Callable[[Facts], bool] | None) -> Step:
+    """``child`` as a walk step passing ``test`` instead of its own matchers (the caller knows the rest hold)."""
+    return (child, test, child.continue_, bool(child.children))
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +57,17 @@ class Route:
     dispatch_on: Callable[[Any], Any] | None = None
     dispatch: Mapping[str, tuple[Route, ...]] = field(default_factory=dict)
     dispatch_rest: tuple[Route, ...] = ()
+    # The same tables as walk steps, each child's test without the membership matcher the
+    # dispatch value already satisfies (built with them).
+    dispatch_steps: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
+    dispatch_rest_steps: tuple[Step, ...] = ()
+    # ``matchers`` as one callable (None: matches everything), so the walk makes one call per node
+    test: Callable[[Facts], bool] | None = field(init=False, repr=False)
+    steps: tuple[Step, ...] = field(init=False, repr=False)  # every child as a walk step, in file order
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", compile_test(self.matchers))
+        object.__setattr__(self, "steps", tuple(step(child) for child in self.children))
 
     def walk(self) -> list[Route]:
         """This node and all descendants, depth first, in file order."""
@@ -82,6 +107,10 @@ class QuietWindow:
     start_epoch: float | None
     end_epoch: float | None
     description: str = ""
+    test: Callable[[Facts], bool] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", compile_test(self.matchers))
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +125,12 @@ class InhibitRule:
     scope: Scope
     hold_s: int
     description: str = ""
+    source_test: Callable[[Facts], bool] | None = field(init=False, repr=False)
+    target_test: Callable[[Facts], bool] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source_test", compile_test(self.source))
+        object.__setattr__(self, "target_test", compile_test(self.target))
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,11 +146,13 @@ class Ruleset:
     quiet_windows: tuple[QuietWindow, ...]
     inhibit_rules: tuple[InhibitRule, ...]
     description: str = ""
-    needs_clock: bool = False
     thresholds_by_kind: MappingProxyType[str, tuple[Threshold, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
     inhibit_by_id: MappingProxyType[str, InhibitRule] = field(default_factory=lambda: MappingProxyType({}))
+    # What evaluation derives from a walk's matched nodes alone (targets, priority, trace lines...),
+    # filled lazily by routers.rules.evaluate: key = the matched nodes, in walk order.
+    outcomes: dict[tuple[Route, ...], Any] = field(default_factory=dict, init=False, repr=False)
 
     def routes(self) -> list[Route]:
         return self.root.walk()

@@ -73,7 +73,9 @@ class RuleRegex:
     """A compiled rule regex: :meth:`fullmatch` is anchored at both ends, like Alertmanager's ``=~``.
 
     ``source`` is the pattern as the rules file wrote it (the explain trace shows it);
-    ``translated`` is what RE2 compiled.
+    ``translated`` is what RE2 compiled, as UTF-8 bytes: the wrapper's ``str`` path maps byte
+    offsets back to character offsets on every call, which a yes/no answer does not need, and
+    RE2 runs the same UTF-8 program on the same bytes either way.
     """
 
     __slots__ = ("source", "translated", "_compiled")
@@ -86,7 +88,7 @@ class RuleRegex:
     def fullmatch(self, text: str) -> bool:
         if not text.isascii() and not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
-        return self._compiled.fullmatch(text) is not None
+        return self._compiled.fullmatch(text.encode("utf-8")) is not None
 
     def __repr__(self) -> str:
         return f"RuleRegex({self.source!r})"
@@ -207,7 +209,7 @@ def compile_rule_regex(pattern: str) -> RuleRegex:
     normalized = unicodedata.normalize("NFC", pattern)
     translated = translate(normalized)
     try:
-        compiled = re2.compile(translated, _options())
+        compiled = re2.compile(translated.encode("utf-8"), _options())
     except re2.error as exc:
         detail = exc.args[0] if exc.args else exc
         message = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)

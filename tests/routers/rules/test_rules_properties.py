@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from routers.categories import REPORT_CATEGORIES
 from routers.rules import evaluate, load_ruleset
 from routers.rules.clock import LOCAL_TZ, in_window, local_minute_and_weekday, parse_window
-from tests.routers.rules.rules_helpers import at_ward, report
+from tests.routers.rules.rules_helpers import ambiguous, at_ward, report, unresolved
 
 CATEGORIES = sorted(REPORT_CATEGORIES)[:8]
 WARDS = ["26734", "27139", "27142"]
@@ -60,18 +60,21 @@ def number_ids(node: dict[str, Any], counter: list[int]) -> None:
         number_ids(child, counter)
 
 
-def reference_matches(block: dict[str, Any], category: str, ward: str, description: str | None) -> bool:
+def reference_matches(block: dict[str, Any], category: str, ward: str | tuple[str, ...],
+                      description: str | None) -> bool:
+    wards = (ward,) if isinstance(ward, str) else ward  # several: the candidates of an ambiguous location
     if "category" in block and category not in block["category"]:
         return False
     if "category_not" in block and category in block["category_not"]:
         return False
-    if "ward" in block and ward not in block["ward"]:
+    if "ward" in block and not set(wards) & set(block["ward"]):
         return False
     return not ("description_regex" in block
                 and (description is None or re.fullmatch(block["description_regex"], description) is None))
 
 
-def reference_walk(node: dict[str, Any], category: str, ward: str, description: str | None) -> list[dict] | None:
+def reference_walk(node: dict[str, Any], category: str, ward: str | tuple[str, ...],
+                   description: str | None) -> list[dict] | None:
     if not reference_matches(node.get("match", {}), category, ward, description):
         return None
     found: list[dict] = []
@@ -130,6 +133,51 @@ def test_walk_and_merge_agree_with_the_reference(children, category, ward, descr
     assert decision.targets == tuple(wanted_targets)
     assert decision.priority == min(inherited(node, parents[node["id"]], "priority") for node in expected)
     assert decision.targets  # every event ends somewhere
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    children=st.lists(trees(), max_size=8),
+    category=st.sampled_from(CATEGORIES),
+    ward=st.sampled_from(WARDS),
+    description=st.one_of(st.none(), st.sampled_from(["a smoke b", "ab", "no", "Smoke"])),
+)
+def test_targets_and_trace_agree_with_the_reference_whatever_the_location(children, category, ward,
+                                                                         description) -> None:
+    """The same matched nodes under each location status, on one ruleset (evaluation reuses what it
+    derived from the nodes): the "ward" target expands, duplicates drop, and the ward note sits
+    right after the first node that targets the ward."""
+    root = {"targets": ["ward"], "priority": "P4", "sla": {"acknowledge": "1h", "resolve": "2h"}, "routes": children}
+    number_ids(root, [0])
+    ruleset = load_ruleset(yaml.safe_dump({"version": "prop", "agencies": ["a", "b"], "route": root}))
+    parents = with_parents(root)
+    other = "99999"
+    cases = [
+        (at_ward(ward), (ward,), [f"ward:{ward}"], None),
+        (ambiguous(ward, other), (ward, other), [f"ward:{ward}", f"ward:{other}"],
+         "ward target: ambiguous location, sent to all 2 candidate wards"),
+        (unresolved(), (), ["city-ioc"], "ward target: location unresolved, sent to city-ioc instead"),
+    ]
+    for location, wards, expanded, note in cases:
+        decision = evaluate(ruleset, report(category, description=description), location)
+        expected = reference_walk(root, category, wards, description)
+        assert expected is not None
+        assert decision.matched == tuple(node["id"] for node in expected)
+        wanted_targets: list[str] = []
+        wanted_trace: list[str] = []
+        for node in expected:
+            wanted_trace.append(f"route {node['id']} (")
+            for target in inherited(node, parents[node["id"]], "targets"):
+                if target == "ward" and note is not None and note not in wanted_trace:
+                    wanted_trace.append(note)
+                for name in expanded if target == "ward" else [target]:
+                    if name not in wanted_targets:
+                        wanted_targets.append(name)
+        assert decision.targets == tuple(wanted_targets)
+        body = decision.trace[2:]  # after the rules version and the boundary line
+        assert len(body) == len(wanted_trace)
+        for line, wanted in zip(body, wanted_trace, strict=True):
+            assert line == wanted if wanted == note else line.startswith(wanted)
 
 
 @given(
