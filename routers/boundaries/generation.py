@@ -26,6 +26,13 @@ _M_PER_DEG_LON_EQUATOR = 111_320.0
 
 _MIN_METRES_PER_DEGREE = 100_000.0  # lower bound of metres per degree of lat or lon up to 24 deg N
 
+# The ufuncs themselves (the Python wrappers cost more than the geometry of a small ward), and one
+# geopy geodesic whose measure() gives the kilometres that geodesic(a, b) sums (WGS-84 in km).
+_intersects_xy = shapely.lib.intersects_xy
+_distance = shapely.lib.distance
+_shortest_line = shapely.lib.shortest_line
+_GEODESIC = geodesic()
+
 
 def degrees_for(metres: float, lat: float) -> float:
     """A radius in degrees that is at least ``metres`` in every direction at latitude ``lat``."""
@@ -43,6 +50,7 @@ class Generation:
         self.wards: tuple[Ward, ...] = tuple(wards)
         self.geoms = geoms
         self.index = PointIndex(index, geoms)
+        self._geom_list: list[shapely.Geometry] = list(geoms)
         self._by_code = {w.code: i for i, w in enumerate(self.wards)}
         self._geojson_cache: dict[tuple[str | None, float], dict[str, object]] = {}
 
@@ -98,7 +106,7 @@ class Generation:
         i = self.index.ward_at(lon, lat)
         return None if i == EMPTY else self.wards[i]
 
-    # -- geometry queries off the hot path ----------------------------------------------
+    # -- geometry queries (wards_within is on the hot path for reports with an accuracy) --------
     @cached_property
     def tree(self) -> shapely.STRtree:
         return shapely.STRtree(self.geoms)
@@ -115,24 +123,37 @@ class Generation:
         pure = self.index.pure_ward_around(lon, lat, pad)
         if pure is not None:  # the circle lies in one cell no boundary crosses: most points
             return [] if pure == EMPTY else [(pure, 0.0)]
-        point = shapely.Point(lon, lat)
-        hits = self.tree.query(shapely.box(lon - pad, lat - pad, lon + pad, lat + pad))
+        return self.wards_within_square(lat, lon, radius_m, pad)
+
+    def wards_within_square(
+        self, lat: float, lon: float, radius_m: float, pad: float, exclude: int = EMPTY
+    ) -> list[tuple[int, float]]:
+        """:meth:`wards_within` without the one-cell shortcut, for a caller that already knows it
+        fails; ``pad`` is ``degrees_for(radius_m, lat)`` and ``exclude`` a ward left out."""
+        # The wards of the index cells the square reaches hold every ward of the tree query below
+        # that can qualify: one further than ``pad`` (in degrees) is further than the radius.
+        near = self.index.wards_near(lon, lat, pad)
+        if near is None:  # a wide radius or the edge of the grid
+            near = self.tree.query(shapely.box(lon - pad, lat - pad, lon + pad, lat + pad)).tolist()
         found: list[tuple[int, float]] = []
-        indices = sorted(int(h) for h in hits)
-        # One vectorized planar distance first: a degree is at least ~100 km anywhere in Vietnam
-        # (latitude <= 24 deg), so a ward further than radius/100 km in degrees cannot qualify and
-        # needs no geodesic measurement. Most points are deep inside one ward: this skips them all.
-        planar = shapely.distance(self.geoms[indices], point) if indices else []
-        for i, degrees in zip(indices, planar, strict=True):
+        geoms = self._geom_list
+        point = None
+        for i in near:
+            if i == exclude:
+                continue
+            geom = geoms[i]
+            if point is None:
+                point = shapely.Point(lon, lat)
+            # A degree is at least ~100 km anywhere in Vietnam (latitude <= 24 deg), so a ward
+            # further than radius/100 km in degrees cannot qualify and needs no geodesic.
+            degrees = _distance(geom, point)
             if degrees * _MIN_METRES_PER_DEGREE > radius_m:
                 continue
-            geom = self.geoms[i]
-            if degrees == 0.0 and shapely.intersects_xy(geom, lon, lat):
+            if degrees == 0.0 and _intersects_xy(geom, lon, lat):
                 found.append((i, 0.0))
                 continue
-            near = shapely.shortest_line(point, geom)
-            (_, _), (x, y) = shapely.get_coordinates(near).tolist()
-            metres = geodesic((lat, lon), (y, x)).meters
+            (_, _), (x, y) = shapely.get_coordinates(_shortest_line(point, geom)).tolist()
+            metres = _GEODESIC.measure((lat, lon), (y, x)) * 1000.0  # = geodesic(...).meters
             if metres <= radius_m:
                 found.append((i, round(metres, 1)))
         found.sort(key=lambda item: (item[1], self.wards[item[0]].code))

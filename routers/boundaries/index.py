@@ -34,6 +34,7 @@ BRANCH = 4  # children per side when a cell is split
 DEPTH = 2  # splits below the root: leaves are ROOT_DEG / 16, ~108 m
 EMPTY = -1
 _OFF_GRID = -2  # encodes internal node 0, which _descend never returns: free to mean "outside the grid"
+_LEAF_MEMO = 1 << 18  # completed mixed leaves remembered by wards_near (~100 bytes each)
 
 Progress = Callable[[str, int], None]
 
@@ -257,6 +258,13 @@ class PointIndex:
         "_geoms",
         "_geom_array",
         "_test",
+        "_depth",
+        "_leaf_inv",
+        "_leaf_deg",
+        "_leaf_nx",
+        "_leaf_ny",
+        "_leaf_wards",
+        "_tree",
     )
 
     def __init__(self, arrays: IndexArrays, geoms: np.ndarray) -> None:
@@ -277,6 +285,14 @@ class PointIndex:
         self._geom_array = geoms
         shapely.prepare(geoms)
         self._test = shapely.lib.intersects_xy  # the ufunc itself: skips the Python wrapper
+        self._depth = int(depth)
+        fan = BRANCH ** self._depth
+        self._leaf_inv = self._inv * fan
+        self._leaf_deg = root_deg / fan
+        self._leaf_nx = self._nx * fan
+        self._leaf_ny = self._ny * fan
+        self._leaf_wards: dict[int, tuple[int, ...]] = {}
+        self._tree: shapely.STRtree | None = None
 
     def ward_at(self, lon: float, lat: float) -> int:
         """Index of the ward covering the point (boundary inclusive), or ``EMPTY``."""
@@ -287,6 +303,18 @@ class PointIndex:
             return EMPTY
         return self._exact((-v - 2) >> 1, lon, lat)
 
+    def ward_around(self, lon: float, lat: float, pad: float) -> tuple[int, bool]:
+        """:meth:`ward_at` and whether :meth:`pure_ward_around` would answer, in one descent:
+        ``(ward or EMPTY, True)`` when the square ``lon +- pad, lat +- pad`` lies in the point's
+        cell and no boundary crosses that cell, ``(ward or EMPTY, False)`` otherwise."""
+        v, fx, fy, scale = self._descend(lon, lat)
+        if v >= EMPTY:
+            p = pad * self._inv * scale
+            return v, p <= fx <= 1.0 - p and p <= fy <= 1.0 - p
+        if v == _OFF_GRID:
+            return EMPTY, False
+        return self._exact((-v - 2) >> 1, lon, lat), False
+
     def pure_ward_around(self, lon: float, lat: float, pad: float) -> int | None:
         """The ward (or ``EMPTY``) of a cell no boundary crosses that holds the whole square
         ``lon +- pad, lat +- pad``; None when the square reaches into a boundary-crossed cell or
@@ -296,6 +324,74 @@ class PointIndex:
             return None  # a mixed leaf (a boundary runs through it) or off the grid
         p = pad * self._inv * scale  # the pad in units of the cell's side
         return v if p <= fx <= 1.0 - p and p <= fy <= 1.0 - p else None
+
+    def wards_near(self, lon: float, lat: float, pad: float, max_span: int = 3) -> set[int] | None:
+        """Every ward that covers some part of the square ``lon +- pad, lat +- pad`` (and possibly a
+        few more that merely come close): the wards of the pure cells and of the mixed leaves the
+        square reaches. None when the square spans more than ``max_span`` leaves on a side or leaves
+        the grid (then a tree query is cheaper than walking the cells).
+
+        A ward that covers part of a cell and is not listed for it contains the whole cell: its
+        boundary would have marked the cell (see :func:`build_index`). For a pure cell that ward is
+        its label (wards do not overlap); a mixed leaf lists only the wards whose boundaries come
+        near it, so its complete set is checked once at its centre (:meth:`_wards_of_leaf`)."""
+        k = self._leaf_inv
+        fx0 = (lon - pad - self._x0) * k
+        fy0 = (lat - pad - self._y0) * k
+        fx1 = (lon + pad - self._x0) * k
+        fy1 = (lat + pad - self._y0) * k
+        if not (fx0 >= 0.0 and fy0 >= 0.0 and fx1 < self._leaf_nx and fy1 < self._leaf_ny):
+            return None
+        lx0 = int(fx0)
+        ly0 = int(fy0)
+        lx1 = int(fx1)
+        ly1 = int(fy1)
+        if lx1 - lx0 >= max_span or ly1 - ly0 >= max_span:
+            return None
+        slots = self._slots
+        nx = self._nx
+        nroot = self._nroot
+        top = 2 * self._depth  # BRANCH == 4: two bits of a leaf coordinate per level
+        found: set[int] = set()
+        leaves: dict[int, tuple[int, int]] = {}
+        for ly in range(ly0, ly1 + 1):
+            for lx in range(lx0, lx1 + 1):
+                v = slots[(ly >> top) * nx + (lx >> top)]
+                shift = top
+                while v < EMPTY and not (-v - 2) & 1:
+                    shift -= 2
+                    v = slots[nroot + ((-v - 2) >> 1) * 16 + ((ly >> shift) & 3) * 4 + ((lx >> shift) & 3)]
+                if v >= 0:
+                    found.add(v)
+                elif v < EMPTY:
+                    leaves[(-v - 2) >> 1] = (lx, ly)
+        for leaf, (lx, ly) in leaves.items():
+            wards = self._leaf_wards.get(leaf)
+            if wards is None:
+                wards = self._wards_of_leaf(leaf, lx, ly)
+            found.update(wards)
+        return found
+
+    def _wards_of_leaf(self, leaf: int, lx: int, ly: int) -> tuple[int, ...]:
+        """The mixed leaf's candidates plus any ward containing its centre (remembered).
+
+        Leaves are marked by boundaries within a quarter leaf of them, so a leaf lying wholly inside
+        a ward can be mixed because of another ward's nearby boundary without listing the ward
+        around it (over a thousand such leaves in the approximate nationwide generation).
+        """
+        listed = set(self._cand[self._off[leaf] : self._off[leaf + 1]])
+        cx = self._x0 + (lx + 0.5) * self._leaf_deg
+        cy = self._y0 + (ly + 0.5) * self._leaf_deg
+        if self._tree is None:
+            self._tree = shapely.STRtree(self._geom_array)
+        for w in self._tree.query(shapely.Point(cx, cy)).tolist():
+            if w not in listed and self._test(self._geoms[w], cx, cy):
+                listed.add(w)
+        wards = tuple(sorted(listed))
+        if len(self._leaf_wards) >= _LEAF_MEMO:
+            self._leaf_wards.clear()  # a bound on memory; the hot leaves are found again quickly
+        self._leaf_wards[leaf] = wards
+        return wards
 
     def _descend(self, lon: float, lat: float) -> tuple[int, float, float, float]:
         """``(slot, fx, fy, scale)`` of the cell the point falls in where the tree stops: a pure slot

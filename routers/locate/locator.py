@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from routers.boundaries.generation import Generation
+from routers.boundaries.generation import Generation, degrees_for
 from routers.boundaries.index import EMPTY
 from routers.boundaries.lineage import admin_data
 from routers.events import GeoPoint
@@ -37,6 +37,7 @@ from routers.locate.result import Candidate, Location, Method, WardRef
 NO_GENERATION_FOR_TIME = "no_generation_for_time"
 _LAT_MIN, _LAT_MAX = VIETNAM_LAT
 _LON_MIN, _LON_MAX = VIETNAM_LON
+_MAX_ACCURACY_M = 100_000  # the largest accuracy check_accuracy accepts
 
 
 class _Serving:
@@ -110,19 +111,37 @@ class Locator:
     def locate_point(
         self, lat: float, lon: float, accuracy_m: float | None = None, at: datetime | None = None
     ) -> Location:
-        # Fast path: a plain float pair inside Vietnam's box (NaN fails every comparison).
+        # Fast path: a plain float pair inside Vietnam's box and no or a plain accuracy within
+        # range (NaN fails every comparison): the checks below would pass them unchanged.
         if (
-            accuracy_m is None
-            and at is None
-            and type(lat) is float
+            type(lat) is float
             and type(lon) is float
             and _LAT_MIN <= lat <= _LAT_MAX
             and _LON_MIN <= lon <= _LON_MAX
+            and (
+                accuracy_m is None
+                or ((type(accuracy_m) is float or type(accuracy_m) is int) and 0 <= accuracy_m <= _MAX_ACCURACY_M)
+            )
         ):
-            serving = self._pick_now()
-            i = serving.generation.index.ward_at(lon, lat)
-            if i != EMPTY and not self._current_corrections:
-                return serving.plain[i]
+            serving, picked = self._pick(at)
+            if not picked:
+                gen = serving.generation
+                if not accuracy_m:
+                    i = gen.index.ward_at(lon, lat)
+                    if i != EMPTY:
+                        return serving.plain[i]
+                else:
+                    metres = float(accuracy_m)
+                    pad = degrees_for(metres, lat)
+                    i, alone = gen.index.ward_around(lon, lat, pad)
+                    if i != EMPTY:
+                        if alone:  # the accuracy square lies in one cell no boundary crosses
+                            return serving.plain[i]
+                        near = gen.wards_within_square(lat, lon, metres, pad, exclude=i)
+                        if not near:
+                            return serving.plain[i]
+                        others = self._as_candidates(serving, near)
+                        return Location("resolved", serving.refs[i], "point", gen.id, gen.source, others)
         y, x, corrections = check_coordinates(lat, lon)
         radius = check_accuracy(accuracy_m)
         serving, picked = self._pick(at)
