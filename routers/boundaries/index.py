@@ -6,14 +6,16 @@ The hot path of the worker is "which ward contains (lon, lat)?". A shapely STRtr
 * a root grid of square cells (``ROOT_DEG`` degrees, a power of two so cell arithmetic is exact);
 * a cell that no ward boundary crosses is *pure*: it stores the ward that covers it (or "empty");
 * a cell a boundary crosses is split 4 x 4, ``DEPTH`` times; a boundary-crossed cell at the last
-  level is a *mixed leaf* that lists the wards whose boundaries cross it, and only those are tested
+  level is a *mixed leaf* that lists every ward covering any part of it, and only those are tested
   exactly (prepared shapely polygons, boundary inclusive). Candidates are tried in ward order
   (wards are sorted by code), which is the deterministic tie-break for points on a shared edge.
 
 Which cells a boundary crosses is found by sampling every boundary at half a leaf and marking the
 sample's leaf plus the neighbours it is within a quarter leaf of: every point of a boundary lies
 within a quarter leaf of a sample, so no crossed leaf is missed (a few extra leaves are harmless:
-they only cost an exact test). Pure cells take the ward containing their centre.
+they only cost an exact test). A ward covering part of a mixed leaf either has its boundary
+crossing the leaf or covers all of it, so a mixed leaf lists the wards whose boundaries marked it
+plus the wards containing its centre. Pure cells take the ward containing their centre.
 
 Slot encoding (int32): ``v >= 0`` ward index, ``-1`` empty, ``v <= -2`` with ``c = -v - 2``:
 ``c`` even -> internal node ``c >> 1`` (16 child slots), ``c`` odd -> mixed leaf ``c >> 1``.
@@ -34,7 +36,10 @@ BRANCH = 4  # children per side when a cell is split
 DEPTH = 2  # splits below the root: leaves are ROOT_DEG / 16, ~108 m
 EMPTY = -1
 _OFF_GRID = -2  # encodes internal node 0, which _descend never returns: free to mean "outside the grid"
-_LEAF_MEMO = 1 << 18  # completed mixed leaves remembered by wards_near (~100 bytes each)
+# The builder's version, stored with the arrays. 1 (files without one) listed only the wards whose
+# boundaries marked a leaf, missing the ward around a leaf marked by a neighbour's nearby boundary:
+# compiled.read_compiled rebuilds such an index at load.
+INDEX_VERSION = 2
 
 Progress = Callable[[str, int], None]
 
@@ -47,6 +52,7 @@ class IndexArrays:
     slots: np.ndarray  # int32
     cand_off: np.ndarray  # int32, len = mixed leaves + 1
     cand: np.ndarray  # int32 ward indices
+    version: int = INDEX_VERSION  # the builder that made them (see INDEX_VERSION)
 
 
 def _encode_node(node: np.ndarray) -> np.ndarray:
@@ -107,6 +113,45 @@ def _crossed_leaf_keys(
     return _sorted_unique((ay * nxl + ax) * nward + ward)
 
 
+def _centre_wards(
+    geoms: np.ndarray,
+    first_ward: int,
+    pairs: np.ndarray,
+    mixed_leaf: np.ndarray,
+    x0: float,
+    y0: float,
+    leaf_deg: float,
+    nxl: int,
+    nward: int,
+) -> np.ndarray:
+    """Keys ``leaf_id * nward + ward`` of the wards (``first_ward`` onwards, a chunk) that contain
+    a mixed leaf's centre and are not in ``pairs`` (sorted keys); ``mixed_leaf`` holds the sorted
+    leaf ids. The leaves whose centres a ward's bounding box can hold are found row by row in the
+    sorted ids: cheaper than a tree query with a point per leaf (making the points dominates)."""
+    bounds = shapely.bounds(geoms[first_ward : first_ward + _WARD_CHUNK])
+    # Columns/rows whose centres can lie in the box; one more on each side costs one exact test.
+    lx0 = np.floor((bounds[:, 0] - x0) / leaf_deg - 0.5).astype(np.int64)
+    lx1 = np.ceil((bounds[:, 2] - x0) / leaf_deg - 0.5).astype(np.int64)
+    ly0 = np.floor((bounds[:, 1] - y0) / leaf_deg - 0.5).astype(np.int64)
+    ly1 = np.ceil((bounds[:, 3] - y0) / leaf_deg - 0.5).astype(np.int64)
+    rows = ly1 - ly0 + 1
+    ward = np.repeat(np.arange(len(bounds), dtype=np.int64), rows)
+    row = ly0[ward] + np.arange(len(ward)) - np.repeat(np.cumsum(rows) - rows, rows)
+    start = np.searchsorted(mixed_leaf, row * nxl + lx0[ward], side="left")
+    counts = np.searchsorted(mixed_leaf, row * nxl + lx1[ward], side="right") - start
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    leaf = mixed_leaf[np.repeat(start, counts) + within]
+    ward = np.repeat(ward, counts) + first_ward
+    keys = leaf * nward + ward
+    pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
+    unlisted = pairs[pos] != keys
+    leaf, ward, keys = leaf[unlisted], ward[unlisted], keys[unlisted]
+    inside = shapely.intersects_xy(
+        geoms[ward], x0 + (leaf % nxl + 0.5) * leaf_deg, y0 + (leaf // nxl + 0.5) * leaf_deg
+    )
+    return keys[inside]
+
+
 def _label_points(tree: shapely.STRtree, geoms: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Ward index containing each point (lowest index wins), ``EMPTY`` where none does.
 
@@ -158,6 +203,19 @@ def build_index(
     step("marked boundary cells", 1)
     pairs = np.sort(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.int64)
     del chunks
+    # A leaf is also marked by a boundary that passes within a quarter leaf without crossing it,
+    # so it can lie wholly inside a ward whose own boundary stays away (1,486 such leaves in the
+    # approximate nationwide generation before INDEX_VERSION 2). Any ward covering part of a leaf
+    # either crosses it (listed above) or covers all of it, its centre included: adding the wards
+    # around each mixed leaf's centre makes the list every ward that covers any part of the leaf.
+    mixed_leaf = pairs[_run_starts(pairs // nward)] // nward
+    extra = [
+        _centre_wards(geoms, lo, pairs, mixed_leaf, x0, y0, leaf_deg, nxl, nward)
+        for lo in range(0, len(geoms), _WARD_CHUNK)
+    ]
+    if extra:
+        pairs = np.sort(np.concatenate([pairs, *extra]))
+    step("completed boundary cells", 1)
     pair_leaf = pairs // nward
     pair_ward = (pairs % nward).astype(np.int32)
     first = _run_starts(pair_leaf)
@@ -239,7 +297,9 @@ def build_index(
         step(f"labelled level {level} cells", 1)
 
     params = np.array([x0, y0, root_deg, nx, ny, branch, depth], dtype=np.float64)
-    return IndexArrays(params=params, slots=slots, cand_off=cand_off, cand=cand.astype(np.int32))
+    return IndexArrays(
+        params=params, slots=slots, cand_off=cand_off, cand=cand.astype(np.int32), version=INDEX_VERSION
+    )
 
 
 class PointIndex:
@@ -260,17 +320,16 @@ class PointIndex:
         "_test",
         "_depth",
         "_leaf_inv",
-        "_leaf_deg",
         "_leaf_nx",
         "_leaf_ny",
-        "_leaf_wards",
-        "_tree",
     )
 
     def __init__(self, arrays: IndexArrays, geoms: np.ndarray) -> None:
         x0, y0, root_deg, nx, ny, branch, depth = arrays.params.tolist()
         if int(branch) != BRANCH:
             raise ValueError(f"index built with branch {branch}, this code reads {BRANCH}")
+        if arrays.version != INDEX_VERSION:  # an older builder's leaves can miss a covering ward
+            raise ValueError(f"index built by builder {arrays.version}, this code needs {INDEX_VERSION}")
         self._x0 = x0
         self._y0 = y0
         self._inv = 1.0 / root_deg
@@ -288,11 +347,8 @@ class PointIndex:
         self._depth = int(depth)
         fan = BRANCH ** self._depth
         self._leaf_inv = self._inv * fan
-        self._leaf_deg = root_deg / fan
         self._leaf_nx = self._nx * fan
         self._leaf_ny = self._ny * fan
-        self._leaf_wards: dict[int, tuple[int, ...]] = {}
-        self._tree: shapely.STRtree | None = None
 
     def ward_at(self, lon: float, lat: float) -> int:
         """Index of the ward covering the point (boundary inclusive), or ``EMPTY``."""
@@ -331,10 +387,8 @@ class PointIndex:
         square reaches. None when the square spans more than ``max_span`` leaves on a side or leaves
         the grid (then a tree query is cheaper than walking the cells).
 
-        A ward that covers part of a cell and is not listed for it contains the whole cell: its
-        boundary would have marked the cell (see :func:`build_index`). For a pure cell that ward is
-        its label (wards do not overlap); a mixed leaf lists only the wards whose boundaries come
-        near it, so its complete set is checked once at its centre (:meth:`_wards_of_leaf`)."""
+        A ward covering part of a cell is listed for it: the label of a pure cell (wards do not
+        overlap), one of a mixed leaf's candidates (see :func:`build_index`)."""
         k = self._leaf_inv
         fx0 = (lon - pad - self._x0) * k
         fy0 = (lat - pad - self._y0) * k
@@ -349,11 +403,12 @@ class PointIndex:
         if lx1 - lx0 >= max_span or ly1 - ly0 >= max_span:
             return None
         slots = self._slots
+        off = self._off
+        cand = self._cand
         nx = self._nx
         nroot = self._nroot
         top = 2 * self._depth  # BRANCH == 4: two bits of a leaf coordinate per level
         found: set[int] = set()
-        leaves: dict[int, tuple[int, int]] = {}
         for ly in range(ly0, ly1 + 1):
             for lx in range(lx0, lx1 + 1):
                 v = slots[(ly >> top) * nx + (lx >> top)]
@@ -364,34 +419,9 @@ class PointIndex:
                 if v >= 0:
                     found.add(v)
                 elif v < EMPTY:
-                    leaves[(-v - 2) >> 1] = (lx, ly)
-        for leaf, (lx, ly) in leaves.items():
-            wards = self._leaf_wards.get(leaf)
-            if wards is None:
-                wards = self._wards_of_leaf(leaf, lx, ly)
-            found.update(wards)
+                    leaf = (-v - 2) >> 1
+                    found.update(cand[off[leaf] : off[leaf + 1]])
         return found
-
-    def _wards_of_leaf(self, leaf: int, lx: int, ly: int) -> tuple[int, ...]:
-        """The mixed leaf's candidates plus any ward containing its centre (remembered).
-
-        Leaves are marked by boundaries within a quarter leaf of them, so a leaf lying wholly inside
-        a ward can be mixed because of another ward's nearby boundary without listing the ward
-        around it (over a thousand such leaves in the approximate nationwide generation).
-        """
-        listed = set(self._cand[self._off[leaf] : self._off[leaf + 1]])
-        cx = self._x0 + (lx + 0.5) * self._leaf_deg
-        cy = self._y0 + (ly + 0.5) * self._leaf_deg
-        if self._tree is None:
-            self._tree = shapely.STRtree(self._geom_array)
-        for w in self._tree.query(shapely.Point(cx, cy)).tolist():
-            if w not in listed and self._test(self._geoms[w], cx, cy):
-                listed.add(w)
-        wards = tuple(sorted(listed))
-        if len(self._leaf_wards) >= _LEAF_MEMO:
-            self._leaf_wards.clear()  # a bound on memory; the hot leaves are found again quickly
-        self._leaf_wards[leaf] = wards
-        return wards
 
     def _descend(self, lon: float, lat: float) -> tuple[int, float, float, float]:
         """``(slot, fx, fy, scale)`` of the cell the point falls in where the tree stops: a pure slot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 import shapely
 
+from routers.boundaries import compiled
+from routers.boundaries.index import EMPTY, INDEX_VERSION, IndexArrays, PointIndex, build_index
 from routers.boundaries.model import Ward, WardSet
 from routers.boundaries.registry import MERGER_DATE, VIETNAM_TZ, BoundaryRegistry
 from routers.exceptions import BoundaryError
@@ -107,3 +110,89 @@ def test_nationwide_generation_loads_fast(approx_data_dir: Path) -> None:
     elapsed = time.perf_counter() - started
     assert len(gen.wards) == 3321
     assert elapsed < 2.0, f"loading took {elapsed:.2f}s"
+
+
+def _sliver_over_a_ward() -> tuple[WardSet, float, float]:
+    """A big ward and a thin one laid over it: the leaves beside the sliver are marked only by its
+    boundary, while they lie wholly inside the big ward. Returns the wards and such a point."""
+    leaf = 1.0 / 64.0 / 16.0
+    x0, y0 = 106.5 + 40 * leaf, 10.5 + 40 * leaf
+    big = shapely.box(106.5, 10.5, 106.5 + 100 * leaf, 10.5 + 100 * leaf)
+    sliver = shapely.box(x0 + 0.1 * leaf, y0 - 3 * leaf, x0 + 0.4 * leaf, y0 + 3 * leaf)
+    wards = [
+        Ward(code, code, "79", "Thành phố Hồ Chí Minh", 1.0, None, (g.centroid.y, g.centroid.x))
+        for code, g in (("26734", big), ("26737", sliver))
+    ]
+    return WardSet(wards, np.array([big, sliver], dtype=object)), x0 + 0.55 * leaf, y0 + 0.5 * leaf
+
+
+def _write_as_builder_1(path: Path) -> None:
+    """Rewrite a compiled file as the first index builder left it: no ``index_version``, and the
+    big ward missing from the leaves the sliver's boundary marked (the big ward's own boundary is
+    far from them), so they list only the sliver."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files if key != "index_version"}
+    off, cand = arrays["cand_off"], arrays["cand"]
+    lists = [cand[a:b].tolist() for a, b in zip(off[:-1], off[1:], strict=True)]
+    assert sum(ws == [0, 1] for ws in lists) >= 6 and all(ws in ([0], [0, 1]) for ws in lists)
+    lists = [[1] if ws == [0, 1] else ws for ws in lists]
+    arrays["cand"] = np.array([w for ws in lists for w in ws], dtype=np.int32)
+    arrays["cand_off"] = np.concatenate([[0], np.cumsum([len(ws) for ws in lists])]).astype(np.int32)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def test_an_index_from_the_first_builder_is_rebuilt_at_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wards, lon, lat = _sliver_over_a_ward()
+    registry = BoundaryRegistry(tmp_path)
+    meta = registry.activate(registry.add(wards, name="sliver").id)
+    path = registry.path_of(meta)
+    assert registry.load(meta.id).index.ward_at(lon, lat) == 0
+    _write_as_builder_1(path)
+    with np.load(path) as data:
+        old = PointIndex(
+            IndexArrays(data["params"], data["slots"], data["cand_off"], data["cand"], version=INDEX_VERSION),
+            wards.geoms,
+        )
+    assert old.ward_at(lon, lat) == EMPTY  # what builder 1's lists answered
+
+    with caplog.at_level("WARNING", logger="routers.boundaries.compiled"):
+        gen = BoundaryRegistry(tmp_path).load_active()
+    assert gen.index.ward_at(lon, lat) == 0
+    assert f"generation {meta.id} has a point index from builder 1" in caplog.text
+    assert "file rewritten" in caplog.text
+    with np.load(path) as data:
+        assert int(data["index_version"][0]) == INDEX_VERSION
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="routers.boundaries.compiled"):
+        assert BoundaryRegistry(tmp_path).load_active().index.ward_at(lon, lat) == 0
+    assert caplog.text == ""  # rebuilt once: the rewritten file is current
+    assert sorted(p.name for p in path.parent.iterdir()) == ["registry.json", "registry.lock", path.name]
+
+
+def test_an_old_index_is_rebuilt_even_where_the_file_cannot_be_rewritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wards, lon, lat = _sliver_over_a_ward()
+    registry = BoundaryRegistry(tmp_path)
+    meta = registry.activate(registry.add(wards, name="sliver").id)
+    _write_as_builder_1(registry.path_of(meta))
+
+    def read_only(*_args: object) -> None:
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(compiled, "write_compiled", read_only)
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="routers.boundaries.compiled"):
+            assert BoundaryRegistry(tmp_path).load_active().index.ward_at(lon, lat) == 0
+        assert "file not rewritten" in caplog.text and "Read-only file system" in caplog.text
+
+
+def test_the_point_index_refuses_arrays_of_another_builder() -> None:
+    wards, _, _ = _sliver_over_a_ward()
+    arrays = build_index(wards.geoms, shapely.STRtree(wards.geoms))
+    with pytest.raises(ValueError, match="builder 1"):
+        PointIndex(dataclasses.replace(arrays, version=1), wards.geoms)

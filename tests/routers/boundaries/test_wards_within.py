@@ -93,11 +93,11 @@ def _generation(polygons: list[shapely.Geometry]) -> Generation:
     return Generation(meta, wards, geoms, build_index(geoms, shapely.STRtree(geoms)))
 
 
-def test_a_leaf_inside_a_ward_that_does_not_list_it() -> None:
-    """A mixed leaf lists the wards whose boundaries come near it; a ward covering the whole leaf
-    is not among them when another ward's boundary made the leaf mixed (here a sliver laid over
-    the big ward, the approximate generation has over a thousand such leaves without overlaps).
-    The cell search must still report the ward around the point."""
+def test_a_leaf_inside_a_ward_marked_by_another_boundary() -> None:
+    """A leaf is marked mixed by a boundary passing near it; a ward covering the whole leaf, whose
+    own boundary stays away, must still be among its candidates (here a sliver laid over the big
+    ward; the approximate generation had 1,486 such leaves without overlaps before the index
+    listed the ward around each leaf's centre). Both the point and the cell search see it."""
     leaf = 1.0 / 64.0 / 16.0
     x0, y0 = 106.5 + 40 * leaf, 10.5 + 40 * leaf  # a leaf's corner, far inside the big ward
     big = shapely.box(106.5, 10.5, 106.5 + 100 * leaf, 10.5 + 100 * leaf)
@@ -107,11 +107,12 @@ def test_a_leaf_inside_a_ward_that_does_not_list_it() -> None:
     pad = degrees_for(20.0, lat)
     assert x0 < lon - pad and lon + pad < x0 + leaf  # the square stays in the point's leaf, ...
     assert gen.index._descend(lon, lat)[0] < EMPTY  # ... which is mixed ...
-    assert gen.index.ward_at(lon, lat) == EMPTY  # ... and lists only the sliver
+    assert gen.index.ward_at(lon, lat) == 0  # ... and lists the big ward around it
     expected = _reference(gen, lat, lon, 20.0)
     assert [w for w, _ in expected] == [0, 1]
     assert gen.wards_within(lat, lon, 20.0) == expected
     assert gen.index.wards_near(lon, lat, pad) == {0, 1}
+    assert gen.index.ward_around(lon, lat, pad) == (0, False)
 
 
 def test_cells_outside_the_grid_or_too_many_fall_back_to_the_tree() -> None:
