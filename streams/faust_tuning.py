@@ -111,6 +111,15 @@ REWIND_GIVE_UP_S = 60.0  # a hole that seeking back does not fill for this long 
 FLOW_RETRY_S = 0.05
 HEAD_CHECK_S = 1.0  # after a seek, when to look whether the committed offset was handed over
 HEAD_CHECK_MAX_S = 30.0
+# How long a fetch may wait on the broker for partitions with no new data, and how long one
+# getmany may wait for records. Faust waits 1.5 s and 1 s. Its flow control takes a partition
+# whose stream queue is under pressure out of the fetch, so a busy partition routinely sits out
+# while quiet ones (here the camera and sensor intake) long-poll: the fetch for quiet partitions
+# then held the busy one back for up to 1.5 s, and a getmany over quiet partitions only waited
+# a second although the busy partition was eligible again after a few milliseconds. With both
+# short the pipeline worker stopped idling a third of the time (docs/performance.md).
+FETCH_MAX_WAIT_MS = 100
+GETMANY_MAX_WAIT_S = 0.1
 
 
 def step_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
@@ -153,6 +162,17 @@ async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
             return stop.value
 
 
+class ResponsiveConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, whose aiokafka consumer waits at most ``FETCH_MAX_WAIT_MS`` on the
+    broker for a fetch (Faust builds it with 1,500 ms and no setting to change it)."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # read by AIOKafkaConsumer.start() when it builds the Fetcher (tests check it arrives there)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
 class FastDeliveryConsumer(aiokafka_driver.Consumer):
     """Faust's aiokafka Consumer, minus four Tasks per message, with safer acks across rebalances.
 
@@ -164,6 +184,9 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
     the rest of the callback) when it really has to wait, e.g. on a full buffer or during a
     rebalance, where the suspend-flow race is what matters.
     """
+
+    def _new_consumer_thread(self) -> ResponsiveConsumerThread:
+        return ResponsiveConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -257,14 +280,15 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
         * the resume at the end of recovery empties the streams' queues, also of messages fetched
           after the seek: the partition is sent back to the lowest dropped offset.
 
-        Only partitions with acks (the agents' inputs) are checked; changelogs may be compacted."""
+        Only partitions with acks (the agents' inputs) are checked; changelogs may be compacted.
+        One call waits at most ``GETMANY_MAX_WAIT_S`` for records (see there why)."""
         expected = self._expected_next
         awaited = self._awaited_heads
         rewound: set[Any] = set()
         held_back = False
         if self._cleared_heads:
             await self._refetch_cleared()
-        async for tp, message in super().getmany(timeout):
+        async for tp, message in super().getmany(min(timeout, GETMANY_MAX_WAIT_S)):
             if self._cleared_heads:
                 rewound |= await self._refetch_cleared()
             if tp in rewound:

@@ -143,6 +143,26 @@ def test_wait_first_slow_path_lets_a_flow_suspension_win_over_a_blocked_callback
     assert asyncio.run(scenario()) == ["callback abandoned", "winner is suspend_flow: True"]
 
 
+@pytest.mark.integration
+def test_the_consumer_fetches_with_short_waits(kafka_bootstrap: str) -> None:
+    """Faust's 1.5 s fetch wait and 1 s getmany wait stalled a busy partition behind quiet ones;
+    the aiokafka consumer Faust builds must carry our wait into the Fetcher it starts."""
+
+    async def scenario() -> None:
+        app = faust.App(f"t-{uuid.uuid4().hex[:6]}", broker=f"kafka://{kafka_bootstrap}")
+        faust_tuning.install(app)
+        thread = app.consumer._thread
+        assert isinstance(thread, faust_tuning.ResponsiveConsumerThread)
+        consumer = thread._create_worker_consumer(app.transport)
+        await consumer.start()
+        try:
+            assert consumer._fetcher._fetch_max_wait_ms == faust_tuning.FETCH_MAX_WAIT_MS == 100
+        finally:
+            await consumer.stop()
+
+    asyncio.run(scenario())
+
+
 def test_install_refuses_an_app_whose_consumer_already_exists() -> None:
     app = _app()
     app.consumer  # noqa: B018 - creating it is the point
