@@ -168,12 +168,35 @@ def unroutable(event: Event, location: Location, now: datetime) -> dict[str, Any
     }
 
 
+# A message refused as too large is kept in the dead letter only up to this many bytes: all of it
+# would make the dead letter larger than what was refused (base64 adds a third) and could exceed
+# the broker's message size limit, so the dead letter could never be published. The whole
+# message stays in its intake topic at the topic/partition/offset the dead letter names.
+TOO_LARGE_KEPT_BYTES = 64 * 1024
+
+
 def deadletter(
     raw: bytes, reason: str, error: str, topic: str, partition: int, offset: int, now: datetime, preview: str
 ) -> dict[str, Any]:
-    """The original bytes travel base64-encoded (``data_base64``), the preview is masked text."""
+    """The original bytes travel base64-encoded (``data_base64``), the preview is masked text.
+    Of a ``too_large`` message only the first :data:`TOO_LARGE_KEPT_BYTES` are kept, with its size
+    and SHA-256 to identify it."""
     import base64
 
+    kept = raw[:TOO_LARGE_KEPT_BYTES] if reason == "too_large" else raw
+    data: dict[str, Any] = {
+        "reason": reason,
+        "error": error,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "preview": preview,
+        "original_base64": base64.b64encode(kept).decode("ascii"),
+        "original_size": len(raw),
+        "original_truncated": len(kept) < len(raw),
+    }
+    if len(kept) < len(raw):
+        data["original_sha256"] = hashlib.sha256(raw).hexdigest()
     return {
         "specversion": SPECVERSION,
         "id": stable_id(topic, str(partition), str(offset)),
@@ -183,13 +206,5 @@ def deadletter(
         "time": iso(now),
         "datacontenttype": "application/json",
         "iocreason": reason,
-        "data": {
-            "reason": reason,
-            "error": error,
-            "topic": topic,
-            "partition": partition,
-            "offset": offset,
-            "preview": preview,
-            "original_base64": base64.b64encode(raw).decode("ascii"),
-        },
+        "data": data,
     }

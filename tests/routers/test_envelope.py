@@ -67,3 +67,31 @@ def test_iso_is_utc_with_milliseconds_and_z() -> None:
     assert iso(datetime(2025, 7, 1, 8, 0, tzinfo=timezone(timedelta(hours=7)))) == "2025-07-01T01:00:00.000Z"
     assert iso(datetime(2025, 7, 1, 1, 0, 0, 999999, tzinfo=UTC)) == "2025-07-01T01:00:00.999Z"
     assert iso(datetime(2025, 7, 1, 1, 0, 0, 1000, tzinfo=UTC)) == "2025-07-01T01:00:00.001Z"
+
+
+def test_a_too_large_message_is_dead_lettered_with_its_head_size_and_digest_only() -> None:
+    import base64
+    import hashlib
+    from datetime import UTC, datetime
+
+    import jsonschema
+    import orjson
+
+    from routers.envelope import TOO_LARGE_KEPT_BYTES, deadletter
+    from streams.contracts import schema
+
+    huge = b'{"description": "' + b"x" * 2_000_000 + b'"}'
+    body = deadletter(huge, "too_large", "over the cap", "ioc.in.reports", 1, 42, datetime.now(UTC), preview="...")
+    body["iocorigin"] = "ioc.in.reports/1/42"
+    jsonschema.validate(body, schema("ioc.deadletter"))
+    data = body["data"]
+    assert base64.b64decode(data["original_base64"]) == huge[:TOO_LARGE_KEPT_BYTES]
+    assert (data["original_size"], data["original_truncated"]) == (len(huge), True)
+    assert data["original_sha256"] == hashlib.sha256(huge).hexdigest()
+    assert len(orjson.dumps(body)) < 100_000  # publishable under any broker's default 1 MB limit
+
+    small = b'{"id": 1, broken'
+    body = deadletter(small, "malformed_json", "bad", "ioc.in.reports", 0, 7, datetime.now(UTC), preview="...")
+    assert base64.b64decode(body["data"]["original_base64"]) == small
+    assert (body["data"]["original_size"], body["data"]["original_truncated"]) == (len(small), False)
+    assert "original_sha256" not in body["data"]
