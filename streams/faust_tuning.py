@@ -64,6 +64,11 @@ def app_settings(settings: Settings) -> dict[str, Any]:
         # 5 ms linger let one request carry a whole batch from forward_batches.
         "producer_max_batch_size": 256 * 1024,
         "producer_linger": 0.005,
+        # A stream queue under pressure takes its partition out of the fetch until it is half
+        # empty again. With the default 4,096 a 1,000-event batch kept flipping the intake
+        # partitions out and back in, and each return waited for a fresh fetch; 16,384 (~30 MB
+        # of events at most per worker) kept the pipeline fed: 0.17-0.19x -> 0.25-0.26x.
+        "stream_buffer_maxsize": 16_384,
         # The default Monitor does per-event bookkeeping (dicts, deques, time.monotonic()) on
         # every message in, event in/out and send; our metrics live in streams.metrics instead.
         "Monitor": "streams.faust_tuning:LeanMonitor",

@@ -178,6 +178,7 @@ def test_app_settings_are_accepted_by_faust_and_select_the_lean_monitor() -> Non
     assert app.conf.broker_session_timeout == 10.0
     assert app.conf.producer_max_batch_size == 256 * 1024
     assert app.conf.producer_linger == 0.005
+    assert app.conf.stream_buffer_maxsize == 16_384
     assert isinstance(app.monitor, LeanMonitor)
 
 
