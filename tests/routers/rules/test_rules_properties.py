@@ -106,13 +106,17 @@ def with_parents(root: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return parents
 
 
+# A random routing tree and one report to walk it with (both walk tests draw the same inputs).
+TREE_AND_REPORT = {
+    "children": st.lists(trees(), max_size=8),
+    "category": st.sampled_from(CATEGORIES),
+    "ward": st.sampled_from(WARDS),
+    "description": st.one_of(st.none(), st.sampled_from(["a smoke b", "ab", "no", "Smoke"])),
+}
+
+
 @settings(max_examples=150, deadline=None)
-@given(
-    children=st.lists(trees(), max_size=8),
-    category=st.sampled_from(CATEGORIES),
-    ward=st.sampled_from(WARDS),
-    description=st.one_of(st.none(), st.sampled_from(["a smoke b", "ab", "no", "Smoke"])),
-)
+@given(**TREE_AND_REPORT)
 def test_walk_and_merge_agree_with_the_reference(children, category, ward, description) -> None:
     root = {"targets": ["ward"], "priority": "P4", "sla": {"acknowledge": "1h", "resolve": "2h"}, "routes": children}
     number_ids(root, [0])
@@ -136,12 +140,7 @@ def test_walk_and_merge_agree_with_the_reference(children, category, ward, descr
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    children=st.lists(trees(), max_size=8),
-    category=st.sampled_from(CATEGORIES),
-    ward=st.sampled_from(WARDS),
-    description=st.one_of(st.none(), st.sampled_from(["a smoke b", "ab", "no", "Smoke"])),
-)
+@given(**TREE_AND_REPORT)
 def test_targets_and_trace_agree_with_the_reference_whatever_the_location(children, category, ward,
                                                                          description) -> None:
     """The same matched nodes under each location status, on one ruleset (evaluation reuses what it
