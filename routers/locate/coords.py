@@ -42,11 +42,14 @@ def check_coordinates(lat: object, lon: object) -> tuple[float, float, tuple[str
     return y, x, ()
 
 
+MAX_ACCURACY_M = 100_000  # a radius beyond this says nothing about where the event is
+
+
 def check_accuracy(accuracy_m: object) -> float | None:
     """The accuracy radius in metres, or None; negative, NaN or absurd values are rejected."""
     if accuracy_m is None:
         return None
     value = _number(accuracy_m, "accuracy") if not isinstance(accuracy_m, bool) else None
-    if value is None or value < 0 or value > 100_000:
-        raise Rejected("invalid_coordinates", f"accuracy {accuracy_m!r} m is not within 0..100000")
+    if value is None or value < 0 or value > MAX_ACCURACY_M:
+        raise Rejected("invalid_coordinates", f"accuracy {accuracy_m!r} m is not within 0..{MAX_ACCURACY_M}")
     return value

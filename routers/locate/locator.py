@@ -31,13 +31,12 @@ from routers.boundaries.lineage import admin_data
 from routers.events import GeoPoint
 from routers.exceptions import BoundaryError, Rejected
 from routers.locate.address import _key, check_address, resolve_address
-from routers.locate.coords import VIETNAM_LAT, VIETNAM_LON, check_accuracy, check_coordinates
+from routers.locate.coords import MAX_ACCURACY_M, VIETNAM_LAT, VIETNAM_LON, check_accuracy, check_coordinates
 from routers.locate.result import Candidate, Location, Method, WardRef
 
 NO_GENERATION_FOR_TIME = "no_generation_for_time"
 _LAT_MIN, _LAT_MAX = VIETNAM_LAT
 _LON_MIN, _LON_MAX = VIETNAM_LON
-_MAX_ACCURACY_M = 100_000  # the largest accuracy check_accuracy accepts
 
 
 class _Serving:
@@ -120,7 +119,7 @@ class Locator:
             and _LON_MIN <= lon <= _LON_MAX
             and (
                 accuracy_m is None
-                or ((type(accuracy_m) is float or type(accuracy_m) is int) and 0 <= accuracy_m <= _MAX_ACCURACY_M)
+                or ((type(accuracy_m) is float or type(accuracy_m) is int) and 0 <= accuracy_m <= MAX_ACCURACY_M)
             )
         ):
             serving, picked = self._pick(at)
