@@ -365,8 +365,7 @@ class PointIndex:
         cell and no boundary crosses that cell, ``(ward or EMPTY, False)`` otherwise."""
         v, fx, fy, scale = self._descend(lon, lat)
         if v >= EMPTY:
-            p = pad * self._inv * scale
-            return v, p <= fx <= 1.0 - p and p <= fy <= 1.0 - p
+            return v, self._square_fits(fx, fy, scale, pad)
         if v == _OFF_GRID:
             return EMPTY, False
         return self._exact((-v - 2) >> 1, lon, lat), False
@@ -378,8 +377,13 @@ class PointIndex:
         v, fx, fy, scale = self._descend(lon, lat)
         if v < EMPTY:
             return None  # a mixed leaf (a boundary runs through it) or off the grid
+        return v if self._square_fits(fx, fy, scale, pad) else None
+
+    def _square_fits(self, fx: float, fy: float, scale: float, pad: float) -> bool:
+        """Whether the square of half-side ``pad`` around a point at ``fx, fy`` (0..1 in its cell,
+        as :meth:`_descend` gives them) lies inside that cell."""
         p = pad * self._inv * scale  # the pad in units of the cell's side
-        return v if p <= fx <= 1.0 - p and p <= fy <= 1.0 - p else None
+        return p <= fx <= 1.0 - p and p <= fy <= 1.0 - p
 
     def wards_near(self, lon: float, lat: float, pad: float, max_span: int = 3) -> set[int] | None:
         """Every ward that covers some part of the square ``lon +- pad, lat +- pad`` (and possibly a
