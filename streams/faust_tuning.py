@@ -441,34 +441,8 @@ class Outgoing(NamedTuple):
 
 
 BatchHandler = Callable[[Sequence[EventT]], Iterable[Outgoing] | Awaitable[Iterable[Outgoing]]]
-SendFn = Callable[[Outgoing], Awaitable[asyncio.Future]]
 # Queues a batch's messages; the futures resolve when the broker has acknowledged all of them.
 Publish = Callable[[Sequence[Outgoing]], Awaitable[list[asyncio.Future]]]
-
-
-def producer_send(app: AppT) -> SendFn:
-    """Per-message ``send`` through Faust's producer, which returns once the message is queued in
-    aiokafka's batch (the returned future resolves when the broker acknowledged it)."""
-
-    producer: Any = None
-
-    async def send(message: Outgoing) -> asyncio.Future:
-        nonlocal producer
-        if producer is None:  # resolved once: maybe_start_producer costs a StampedeWrapper call
-            producer = await app.maybe_start_producer()
-        return await producer.send(message.topic, message.key, message.value, message.partition, None,
-                                   message.headers)  # type: ignore[return-value]
-
-    return send
-
-
-def publish_each(send: SendFn) -> Publish:
-    """A :data:`Publish` from a per-message ``send`` (tests use it to withhold single messages)."""
-
-    async def publish(messages: Sequence[Outgoing]) -> list[asyncio.Future]:
-        return [await send(message) for message in messages]
-
-    return publish
 
 
 def batch_publisher(app: AppT) -> Publish:

@@ -12,7 +12,7 @@ import orjson
 
 from routers import envelope
 from routers.privacy import mask_personal_data
-from routers.route import DeadLetter, Outcome, Routed, Unroutable
+from routers.route import DeadLetter, Outcome, Unroutable
 from streams import metrics, topics
 from streams.faust_tuning import Outgoing
 
@@ -107,6 +107,3 @@ class Tally:
             child(*labels).inc(amount)
         self._counts.clear()
 
-
-def is_routed(outcome: Outcome) -> bool:
-    return isinstance(outcome, Routed)

@@ -233,7 +233,7 @@ WITHHOLD_AFTER_ENV = "IOC_TEST_WITHHOLD_AFTER"
 
 
 def run_forwarder(run) -> None:  # type: ignore[no-untyped-def]
-    """A tuned forwarder; with IOC_TEST_WITHHOLD_AFTER=k, sends after the k-th never complete
+    """A tuned forwarder; with IOC_TEST_WITHHOLD_AFTER=k, messages after the k-th are never sent
     (as if the broker never acknowledged them), so those input offsets must never be committed."""
     from benchmarks.throughput import _faust_app
 
@@ -242,23 +242,24 @@ def run_forwarder(run) -> None:  # type: ignore[no-untyped-def]
     faust_tuning.install(app)
     source = app.topic(run.source, key_serializer="raw", value_serializer="raw")
     withhold_after = int(os.environ.get(WITHHOLD_AFTER_ENV, "-1"))
-    real_send = faust_tuning.producer_send(app)
+    real_publish = faust_tuning.batch_publisher(app)
     sent = 0
 
-    async def send(message: Outgoing) -> asyncio.Future:
+    async def publish(messages: list[Outgoing]) -> list[asyncio.Future]:
         nonlocal sent
-        sent += 1
-        if 0 <= withhold_after < sent:
-            return asyncio.get_running_loop().create_future()  # never acknowledged
-        return await real_send(message)
+        allowed = messages if withhold_after < 0 else messages[:max(withhold_after - sent, 0)]
+        sent += len(messages)
+        futures = await real_publish(allowed) if allowed else []
+        if len(allowed) < len(messages):
+            futures.append(asyncio.get_running_loop().create_future())  # the rest: never acknowledged
+        return futures
 
     def handle(events):  # type: ignore[no-untyped-def]
         return [Outgoing(run.sink, event.key, event.value) for event in events]
 
     @app.agent(source)
     async def forward(stream):  # type: ignore[no-untyped-def]
-        await faust_tuning.forward_batches(stream, handle, faust_tuning.publish_each(send), max_batch=100,
-                                            within=0.05)
+        await faust_tuning.forward_batches(stream, handle, publish, max_batch=100, within=0.05)
 
     faust_tuning.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
 
