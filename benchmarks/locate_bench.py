@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from routers.boundaries.diff import agreement
+from routers.boundaries.diff import agreement, urban_points
 from routers.boundaries.generation import Generation
 from routers.boundaries.importer import validate_features
-from routers.boundaries.lineage import admin_data
 from routers.boundaries.registry import BoundaryRegistry
 from routers.boundaries.sources import read_features
 from routers.locate.address import clear_address_cache, resolve_address
@@ -116,19 +115,6 @@ def _rss_mb(data_dir: Path, gen_id: str) -> float:
     return float(out.stdout.strip())
 
 
-
-
-def _urban_points(official: Generation, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    xmin, ymin, xmax, ymax = shapely.total_bounds(official.geoms)
-    olds = [u for u in admin_data().old_units if xmin < u.lon < xmax and ymin < u.lat < ymax]
-    cx = np.repeat([u.lon for u in olds], 20)
-    cy = np.repeat([u.lat for u in olds], 20)
-    r = 150.0 * np.sqrt(rng.uniform(0, 1, len(cx)))
-    theta = rng.uniform(0, 2 * np.pi, len(cx))
-    return cx + r * np.cos(theta) / 107_000, cy + r * np.sin(theta) / 110_600
-
-
 def main() -> None:
     print("locate: point-to-ward on real polygons")
     if not (SHARED / "vn2025-79-hcmc.geojson.gz").is_file():
@@ -207,7 +193,11 @@ def main() -> None:
             official = registry.load(ids[name])
             ux, uy = _land_points(official, 200_000, seed=int(province))
             uniform = agreement(approx, official, ux, uy)
-            urban = agreement(approx, official, *_urban_points(official, seed=int(province)))
+            urban = agreement(
+                approx,
+                official,
+                *urban_points(shapely.total_bounds(official.geoms), np.random.default_rng(int(province))),
+            )
             print(
                 f"    {name:<18} uniform over land {uniform:6.1%}   urban-weighted (<=150 m of old ward centroids) {urban:6.1%}"
             )

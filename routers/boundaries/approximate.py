@@ -10,14 +10,14 @@ labelled ``approximate`` everywhere it is used. How the polygons are made:
    stretched east-west at Vietnam's latitudes).
 3. A pre-merger ward that was split between several new wards: its cell is divided again,
    among the receiving wards only, by the Voronoi cells of those wards' other sites (their
-   unsplit predecessors and their own centroids). The old centroid's own neighbourhood is then
-   given by a plurality of weak signals (the receiver that division puts there, the receiver
-   whose centroid is nearest relative to its size, the package's "default" receiver, the
-   receiver with most other predecessors whose geocoded bounding box contains the old centroid,
-   the receiver carrying the old ward's name); when the vote overrules the division, the old
-   centroid becomes one more site, labelled with the winner. A disk around the old centroid
-   (0.4 times the radius of a circle of the old ward's bounding-box area) goes whole to the
-   winner.
+   unsplit predecessors and their own centroids). Which receiver holds the old centroid's own
+   neighbourhood is scored from what the package tells about each receiver (RECEIVER_FEATURES:
+   its size and distance, its share of that division, its sites inside the old ward's geocoded
+   box, whether it is the package's "default", kept the old name or code) with weights
+   calibrated on real polygons of other provinces (RECEIVER_WEIGHTS). When the winner is not the
+   receiver the division puts there, the old centroid becomes one more site, labelled with the
+   winner. A disk around the old centroid (0.4 times the radius of a circle of the old ward's
+   bounding-box area) goes whole to the winner.
 4. Cells are dissolved per new ward and clipped to disks around the ward's sites (radius twice
    the radius of a circle of the ward's area, at least 1.5 km), so the open sea and the
    neighbouring countries stay outside every ward.
@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import shapely
@@ -47,9 +46,10 @@ CLIP_MIN_KM = 1.5
 CORE_FRACTION = 0.4  # 0.2-0.6 measured; larger cores start to cost uniform agreement
 # Recorded as the generation's origin; BoundaryRegistry.ensure_default rebuilds a default built
 # by an earlier version of this module (bump the suffix whenever the polygons change).
-ORIGIN = "vietnamadminunits/approximate-v3"
+ORIGIN = "vietnamadminunits/approximate-v4"
 
 Progress = Callable[[str, int], None]
+Sites = tuple[np.ndarray, np.ndarray, np.ndarray]  # lon, lat, label of every Voronoi site
 
 
 def _dedupe(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -93,7 +93,7 @@ def _divide(
     data: AdminData,
     old: OldUnit,
     cell: shapely.Geometry,
-    sites: tuple[np.ndarray, np.ndarray, np.ndarray],
+    sites: Sites,
     at_centroid: str | None = None,
 ) -> list[tuple[shapely.Geometry, str]]:
     """Pieces of a split old ward's ``cell``, by the Voronoi cells of its receivers' other sites
@@ -118,18 +118,6 @@ def _divide(
     ]
 
 
-def _nearest_for_size(data: AdminData, old: OldUnit) -> str:
-    """The receiver whose centroid is nearest to the old centroid, distance relative to the
-    receiver's size (a large new ward reaches farther from its centroid)."""
-
-    def cost(code: str) -> float:
-        new = data.new_by_code[code]
-        d2 = ((new.lon - old.lon) * _SCALE_X) ** 2 + (new.lat - old.lat) ** 2
-        return d2 / (new.area_km2 if new.area_km2 and new.area_km2 > 0 else 10.0)
-
-    return min(old.new_codes, key=cost)
-
-
 _UNIT_PREFIX = re.compile(r"^(phuong|xa|thi tran|dac khu)\s+")
 
 
@@ -144,42 +132,74 @@ def _namesake(data: AdminData, old: OldUnit) -> str | None:
     return same[0] if len(same) == 1 else None
 
 
-def _boxes_around(old: OldUnit, neighbours: dict[str, list[OldUnit]]) -> str | None:
-    """The receiver with the most other predecessors whose geocoded bounding box contains the old
-    centroid, when one receiver has strictly the most: those old wards bordered the centroid."""
-    counts = {
-        code: sum(
-            1
-            for other in neighbours.get(code, ())
-            if other.key != old.key
-            and other.bounds is not None
-            and other.bounds[0] <= old.lon <= other.bounds[2]
-            and other.bounds[1] <= old.lat <= other.bounds[3]
+# What is known about each receiver of a split old ward, as numbers (see receiver_features).
+RECEIVER_FEATURES = (
+    "is_default",  # the package marks it as the old ward's main receiver
+    "is_namesake",  # it carries the old ward's name
+    "keeps_code",  # it kept the old ward's code (a new ward keeps its main predecessor's code)
+    "log_distance_for_size",  # log of (distance from the old centroid to its centroid / sqrt of its area)
+    "division_share",  # share of the old ward's cell the division among receivers' sites gives it
+    "log_site_distance",  # log of (distance from the old centroid to its nearest site / old ward's size)
+    "sites_inside",  # how many of its sites lie in the old ward's geocoded bounding box
+    "log_area_ratio",  # log of (its area / the old ward's estimated area)
+)
+# Weights of a conditional logit over the receivers, fitted by ``python -m benchmarks.calibrate_receivers``
+# on the split wards of the 31 provinces other than Hanoi, HCMC and Da Nang (simplified nationwide
+# polygons), so the three cities the agreement benchmark measures are held out. Larger, nearer
+# receivers whose sites lie inside the old ward, and the ones that kept its name or code, win.
+RECEIVER_WEIGHTS = (0.229, 1.403, 1.282, -0.936, 0.887, -0.341, 0.385, 0.557)
+_BOX_AREA_SHARE = 0.5  # a ward covers about half of its geocoded bounding box (median 0.51 in Hanoi)
+
+
+def receiver_features(
+    data: AdminData, old: OldUnit, pieces: list[tuple[shapely.Geometry, str]], sites: Sites
+) -> dict[str, tuple[float, ...]]:
+    """For each receiver of the split ``old`` ward, the RECEIVER_FEATURES values; ``pieces`` is the
+    division of its cell among the receivers' other sites, ``sites`` all sites and their labels."""
+    xs, ys, labels = sites
+    namesake = _namesake(data, old)
+    total = sum(piece.area for piece, _label in pieces) or 1.0
+    if old.bounds is not None:
+        lon0, lat0, lon1, lat1 = old.bounds
+        box_deg2 = (lon1 - lon0) * _SCALE_X * (lat1 - lat0)
+    else:
+        lon0 = lat0 = lon1 = lat1 = math.nan
+        box_deg2 = 1e-4
+    size_deg = math.sqrt(box_deg2) if box_deg2 > 0 else 1e-2
+    old_km2 = max(_BOX_AREA_SHARE * box_deg2 * _KM_PER_DEG**2, 1e-3)
+    features: dict[str, tuple[float, ...]] = {}
+    for code in old.new_codes:
+        new = data.new_by_code[code]
+        area = new.area_km2 if new.area_km2 and new.area_km2 > 0 else 10.0
+        distance_km = math.hypot((new.lon - old.lon) * _SCALE_X, new.lat - old.lat) * _KM_PER_DEG
+        mine = labels == code
+        sx, sy = np.r_[xs[mine], new.lon], np.r_[ys[mine], new.lat]
+        site_deg = float(np.hypot((sx - old.lon) * _SCALE_X, sy - old.lat).min())
+        inside = int(((sx >= lon0) & (sx <= lon1) & (sy >= lat0) & (sy <= lat1)).sum())
+        features[code] = (
+            float(code == old.default_code),
+            float(code == namesake),
+            float(code == old.code),
+            math.log((distance_km + 0.05) / math.sqrt(area)),
+            sum(piece.area for piece, label in pieces if label == code) / total,
+            math.log(site_deg / size_deg + 0.01),
+            float(inside),
+            math.log(area / old_km2),
         )
-        for code in old.new_codes
-    }
-    best = max(counts.values())
-    leaders = [code for code, n in counts.items() if n == best]
-    return leaders[0] if best > 0 and len(leaders) == 1 else None
+    return features
 
 
 def _centroid_receiver(
-    data: AdminData,
-    old: OldUnit,
-    pieces: list[tuple[shapely.Geometry, str]],
-    neighbours: dict[str, list[OldUnit]],
+    data: AdminData, old: OldUnit, pieces: list[tuple[shapely.Geometry, str]], sites: Sites
 ) -> str:
-    """Plurality of weak signals for the receiver that holds the old centroid; on a tie the
-    division's own answer stands. Each alone is right for 60-80 % of split wards nationwide, the
-    vote for a little more (measured on the official polygons, see docs/boundaries.md)."""
-    at = shapely.Point(old.lon, old.lat)
-    divided = next((label for piece, label in pieces if piece.covers(at)), old.default_code)
-    votes = [divided, _nearest_for_size(data, old), old.default_code]
-    votes += [v for v in (_boxes_around(old, neighbours), _namesake(data, old)) if v is not None]
-    ranked = Counter(votes).most_common(2)
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return divided
-    return ranked[0][0]
+    """The receiver most likely to hold the old centroid: the best RECEIVER_WEIGHTS score. Each signal
+    alone is right for 60-82 % of split wards nationwide; together for ~86 % (docs/boundaries.md)."""
+    features = receiver_features(data, old, pieces, sites)
+
+    def score(code: str) -> float:
+        return sum(w * f for w, f in zip(RECEIVER_WEIGHTS, features[code], strict=True))
+
+    return max(old.new_codes, key=lambda code: (score(code), code == old.default_code))
 
 
 def _core(old: OldUnit, cell: shapely.Geometry) -> shapely.Geometry:
@@ -198,47 +218,61 @@ def _core(old: OldUnit, cell: shapely.Geometry) -> shapely.Geometry:
     return shapely.intersection(disk, cell)
 
 
+def _split_cells(
+    data: AdminData, sites: Sites, cells: np.ndarray
+) -> Iterator[tuple[OldUnit, shapely.Geometry, list[tuple[shapely.Geometry, str]]]]:
+    """Each split old ward's cell and its division among the receivers' other sites."""
+    for i, label in enumerate(sites[2]):
+        if label.startswith("split:"):
+            old = data.old_by_key[label[6:]]
+            yield old, cells[i], _divide(data, old, cells[i], sites)
+
+
 def _divide_split_cells(
-    data: AdminData, xs: np.ndarray, ys: np.ndarray, labels: np.ndarray, cells: np.ndarray
+    data: AdminData, sites: Sites, cells: np.ndarray
 ) -> tuple[list[shapely.Geometry], list[str]]:
-    out_cells: list[shapely.Geometry] = []
-    out_labels: list[str] = []
-    fallback = district_fallback_keys()
-    neighbours: dict[str, list[OldUnit]] = {}
-    for unit in data.old_units:
-        if unit.key not in fallback:
-            for code in unit.new_codes:
-                neighbours.setdefault(code, []).append(unit)
-    for i, label in enumerate(labels):
-        if not label.startswith("split:"):
-            out_cells.append(cells[i])
-            out_labels.append(label)
-            continue
-        old = data.old_by_key[label[6:]]
-        pieces = _divide(data, old, cells[i], (xs, ys, labels))
+    out_cells = [cell for cell, label in zip(cells, sites[2], strict=True) if not label.startswith("split:")]
+    out_labels = [str(label) for label in sites[2] if not label.startswith("split:")]
+    for old, cell, pieces in _split_cells(data, sites, cells):
         at = shapely.Point(old.lon, old.lat)
-        winner = _centroid_receiver(data, old, pieces, neighbours)
+        winner = _centroid_receiver(data, old, pieces, sites)
         if not any(piece_label == winner and piece.covers(at) for piece, piece_label in pieces):
-            pieces = _divide(data, old, cells[i], (xs, ys, labels), at_centroid=winner)
-        core = _core(old, cells[i])
+            pieces = _divide(data, old, cell, sites, at_centroid=winner)
+        core = _core(old, cell)
         pieces = [(shapely.difference(piece, core), piece_label) for piece, piece_label in pieces]
         pieces.append((core, winner))
         for piece, piece_label in pieces:
-            if piece.is_empty:
-                continue
-            out_cells.append(piece)
-            out_labels.append(piece_label)
+            if not piece.is_empty:
+                out_cells.append(piece)
+                out_labels.append(piece_label)
     return out_cells, out_labels
+
+
+def _sites_and_cells(data: AdminData) -> tuple[Sites, np.ndarray]:
+    xs, ys, labels = _sites(data)
+    cells = _voronoi(xs, ys, (xs.min() - 2, ys.min() - 2, xs.max() + 2, ys.max() + 2))
+    return (xs, ys, labels), cells
+
+
+def split_ward_features() -> list[tuple[OldUnit, dict[str, tuple[float, ...]]]]:
+    """Every split old ward with its receivers' RECEIVER_FEATURES, as the builder sees them (for
+    calibrating RECEIVER_WEIGHTS against real polygons)."""
+    data = admin_data()
+    sites, cells = _sites_and_cells(data)
+    return [
+        (old, receiver_features(data, old, pieces, sites))
+        for old, _cell, pieces in _split_cells(data, sites, cells)
+    ]
 
 
 def build_approximate(progress: Progress | None = None) -> WardSet:
     """Approximate polygons for every post-merger ward (sorted by code)."""
     step = progress or (lambda _label, _n: None)
     data = admin_data()
-    xs, ys, labels = _sites(data)
-    cells = _voronoi(xs, ys, (xs.min() - 2, ys.min() - 2, xs.max() + 2, ys.max() + 2))
+    sites, cells = _sites_and_cells(data)
+    xs, ys, labels = sites
     step("voronoi cells", 1)
-    pieces, piece_labels = _divide_split_cells(data, xs, ys, labels, cells)
+    pieces, piece_labels = _divide_split_cells(data, sites, cells)
     step("split wards divided", 1)
     pieces_of: dict[str, list[shapely.Geometry]] = {}
     for piece, label in zip(pieces, piece_labels, strict=True):

@@ -1,4 +1,5 @@
-"""What changed between two generations: wards added, removed, renamed, and area moved."""
+"""What changed between two generations (wards added, removed, renamed, area moved), and how well
+one reproduces another (``agreement``, on uniform or ``urban_points``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import shapely
 
 from routers.boundaries.generation import Generation
+from routers.boundaries.lineage import admin_data
 
 _M_PER_DEG = 111_320.0
 MIN_MOVED_KM2 = 0.001  # 1,000 m2: below this a changed outline is digitising noise
@@ -83,3 +85,21 @@ def agreement(approx: Generation, official: Generation, xs: np.ndarray, ys: np.n
     official_codes = np.array([official.wards[i].code for i in truth[inside]])
     approx_codes = np.array([approx.wards[i].code if i >= 0 else "" for i in got[inside]])
     return float((official_codes == approx_codes).mean())
+
+
+URBAN_RADIUS_M = 150.0
+URBAN_POINTS_PER_WARD = 20
+
+
+def urban_points(
+    bounds: tuple[float, float, float, float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points where people are: URBAN_POINTS_PER_WARD uniform within URBAN_RADIUS_M of every
+    pre-merger ward centroid inside ``bounds`` (lon_min, lat_min, lon_max, lat_max)."""
+    xmin, ymin, xmax, ymax = bounds
+    olds = [u for u in admin_data().old_units if xmin < u.lon < xmax and ymin < u.lat < ymax]
+    cx = np.repeat([u.lon for u in olds], URBAN_POINTS_PER_WARD)
+    cy = np.repeat([u.lat for u in olds], URBAN_POINTS_PER_WARD)
+    r = URBAN_RADIUS_M * np.sqrt(rng.uniform(0, 1, len(cx)))
+    theta = rng.uniform(0, 2 * np.pi, len(cx))
+    return cx + r * np.cos(theta) / 107_000, cy + r * np.sin(theta) / 110_600
