@@ -7,7 +7,10 @@ labelled ``approximate`` everywhere it is used. How the polygons are made:
    post-merger ward centroid labelled with itself. An old centroid that is only its district's
    (the package's geocoder fell back to the district, see ``legacy_geocodes``) is left out.
 2. Voronoi cells of the sites (in a lon/lat plane scaled by cos 16 deg so cells are not
-   stretched east-west at Vietnam's latitudes).
+   stretched east-west at Vietnam's latitudes), then fitted to the geocoded bounding boxes the
+   package gives for old wards (a ward lies within its box): a point inside some boxes goes to
+   the nearest site whose box contains it, a point in no box stays with its Voronoi site. A new
+   ward's own centroid takes the envelope of its predecessors' boxes.
 3. A pre-merger ward that was split between several new wards: its cell is divided again,
    among the receiving wards only, by the Voronoi cells of those wards' other sites (their
    unsplit predecessors and their own centroids). Which receiver holds the old centroid's own
@@ -49,7 +52,8 @@ CORE_FRACTION = 0.4  # 0.2-0.6 measured; larger cores start to cost uniform agre
 ORIGIN = "vietnamadminunits/approximate-v4"
 
 Progress = Callable[[str, int], None]
-Sites = tuple[np.ndarray, np.ndarray, np.ndarray]  # lon, lat, label of every Voronoi site
+Sites = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # lon, lat, label, box of every site
+_NO_BOX = (math.nan, math.nan, math.nan, math.nan)
 
 
 def _dedupe(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -68,11 +72,15 @@ def _voronoi(xs: np.ndarray, ys: np.ndarray, envelope: tuple[float, float, float
     return np.asarray(shapely.transform(cells, lambda c: c * unscale))
 
 
-def _sites(data: AdminData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Site coordinates and labels: a new ward code, or ``split:<old key>`` for split wards."""
+def _sites(data: AdminData) -> Sites:
+    """Site coordinates and labels (a new ward code, or ``split:<old key>`` for split wards), and
+    each site's box (lon_min, lat_min, lon_max, lat_max; NaN when unknown): an old ward's geocoded
+    bounding box, or for a new ward's own centroid the envelope of its predecessors' boxes."""
     xs: list[float] = []
     ys: list[float] = []
     labels: list[str] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    envelopes: dict[str, tuple[float, float, float, float]] = {}
     fallback = district_fallback_keys()
     for old in data.old_units:
         if old.key in fallback:
@@ -80,13 +88,79 @@ def _sites(data: AdminData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         xs.append(old.lon)
         ys.append(old.lat)
         labels.append(old.new_codes[0] if len(old.new_codes) == 1 else f"split:{old.key}")
+        boxes.append(old.bounds or _NO_BOX)
+        if old.bounds is not None:
+            for code in old.new_codes:
+                x0, y0, x1, y1 = envelopes.get(code, old.bounds)
+                envelopes[code] = (
+                    min(x0, old.bounds[0]),
+                    min(y0, old.bounds[1]),
+                    max(x1, old.bounds[2]),
+                    max(y1, old.bounds[3]),
+                )
     for new in data.new_units:
         xs.append(new.lon)
         ys.append(new.lat)
         labels.append(new.code)
+        boxes.append(envelopes.get(new.code, _NO_BOX))
     x, y, lab = np.array(xs), np.array(ys), np.array(labels, dtype=object)
     keep = _dedupe(x, y)
-    return x[keep], y[keep], lab[keep]
+    return x[keep], y[keep], lab[keep], np.array(boxes, dtype=float)[keep]
+
+
+def _boxed_cells(xs: np.ndarray, ys: np.ndarray, boxes: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """The Voronoi ``cells`` corrected by the sites' boxes: a point inside some site's box goes to
+    the nearest site whose box contains it (a ward lies within its geocoded bounding box), a point
+    in no box stays with its Voronoi site. Worked in the scaled plane, where distances are even."""
+    ids = np.flatnonzero(~np.isnan(boxes).any(axis=1))
+    if not len(ids):
+        return cells
+    b = boxes[ids] * np.array([_SCALE_X, 1.0, _SCALE_X, 1.0])
+    px, py = xs[ids] * _SCALE_X, ys[ids]
+    rects = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
+    left, right = shapely.STRtree(rects).query(rects, predicate="intersects")
+    pair = left != right
+    i, j = left[pair], right[pair]
+    # Where the boxes of sites i and j overlap, site i loses the part nearer to site j: the whole
+    # overlap when all its corners are nearer to j, nothing when none is, else the overlap clipped
+    # by the half-plane beyond their bisector (a square reaching past the overlap).
+    ox0, oy0 = np.maximum(b[i, 0], b[j, 0]), np.maximum(b[i, 1], b[j, 1])
+    ox1, oy1 = np.minimum(b[i, 2], b[j, 2]), np.minimum(b[i, 3], b[j, 3])
+    mx, my = (px[i] + px[j]) / 2, (py[i] + py[j]) / 2
+    nx, ny = px[j] - px[i], py[j] - py[i]
+    side = np.stack([(cx - mx) * nx + (cy - my) * ny for cx in (ox0, ox1) for cy in (oy0, oy1)])
+    whole = (side >= 0).all(axis=0)
+    partly = ~whole & (side > 0).any(axis=0)
+    lost = np.full(len(i), None, dtype=object)
+    lost[whole] = shapely.box(ox0[whole], oy0[whole], ox1[whole], oy1[whole])
+    k = np.flatnonzero(partly)
+    unit = np.hypot(nx[k], ny[k])  # sites are distinct (deduplicated), so unit > 0
+    ux, uy = nx[k] / unit, ny[k] / unit
+    reach = 2.0 * np.hypot(ox1[k] - ox0[k], oy1[k] - oy0[k]) + 1e-6
+    ax, ay = mx[k], my[k]
+    beyond = shapely.polygons(
+        np.stack(
+            [
+                np.c_[ax - uy * reach, ay + ux * reach],
+                np.c_[ax - uy * reach + ux * reach, ay + ux * reach + uy * reach],
+                np.c_[ax + uy * reach + ux * reach, ay - ux * reach + uy * reach],
+                np.c_[ax + uy * reach, ay - ux * reach],
+            ],
+            axis=1,
+        )
+    )
+    lost[k] = shapely.intersection(shapely.box(ox0[k], oy0[k], ox1[k], oy1[k]), beyond)
+    has = ~shapely.is_missing(lost)
+    i, lost = i[has], lost[has]
+    lost_union = shapely.lib.unary_union(
+        shapely.geometrycollections(lost, indices=i, out=np.full(len(ids), None))
+    )
+    lost_union = np.where(shapely.is_missing(lost_union), shapely.Polygon(), lost_union)
+    kept = shapely.difference(rects, lost_union)
+    scaled = shapely.transform(cells, lambda c: c * np.array([_SCALE_X, 1.0]))
+    out = np.asarray(shapely.difference(scaled, shapely.union_all(rects)))
+    out[ids] = shapely.union(out[ids], kept)
+    return np.asarray(shapely.transform(out, lambda c: c * np.array([1.0 / _SCALE_X, 1.0])))
 
 
 def _divide(
@@ -98,7 +172,7 @@ def _divide(
 ) -> list[tuple[shapely.Geometry, str]]:
     """Pieces of a split old ward's ``cell``, by the Voronoi cells of its receivers' other sites
     (plus the old centroid itself, labelled ``at_centroid``, when given)."""
-    xs, ys, labels = sites
+    xs, ys, labels, _boxes = sites
     receivers = old.new_codes
     mine = np.isin(labels, receivers)
     sx = np.r_[xs[mine], [data.new_by_code[c].lon for c in receivers]]
@@ -156,7 +230,7 @@ def receiver_features(
 ) -> dict[str, tuple[float, ...]]:
     """For each receiver of the split ``old`` ward, the RECEIVER_FEATURES values; ``pieces`` is the
     division of its cell among the receivers' other sites, ``sites`` all sites and their labels."""
-    xs, ys, labels = sites
+    xs, ys, labels, _boxes = sites
     namesake = _namesake(data, old)
     total = sum(piece.area for piece, _label in pieces) or 1.0
     if old.bounds is not None:
@@ -220,25 +294,31 @@ def _core(old: OldUnit, cell: shapely.Geometry) -> shapely.Geometry:
 
 def _split_cells(
     data: AdminData, sites: Sites, cells: np.ndarray
-) -> Iterator[tuple[OldUnit, shapely.Geometry, list[tuple[shapely.Geometry, str]]]]:
-    """Each split old ward's cell and its division among the receivers' other sites."""
+) -> Iterator[tuple[int, OldUnit, list[tuple[shapely.Geometry, str]]]]:
+    """Each split old ward (site index, unit) and the division of its cell among the receivers'
+    other sites."""
     for i, label in enumerate(sites[2]):
         if label.startswith("split:"):
             old = data.old_by_key[label[6:]]
-            yield old, cells[i], _divide(data, old, cells[i], sites)
+            yield i, old, _divide(data, old, cells[i], sites)
 
 
 def _divide_split_cells(
-    data: AdminData, sites: Sites, cells: np.ndarray
+    data: AdminData, sites: Sites, cells: np.ndarray, shapes: np.ndarray
 ) -> tuple[list[shapely.Geometry], list[str]]:
-    out_cells = [cell for cell, label in zip(cells, sites[2], strict=True) if not label.startswith("split:")]
-    out_labels = [str(label) for label in sites[2] if not label.startswith("split:")]
-    for old, cell, pieces in _split_cells(data, sites, cells):
+    """Every site's shape, with each split old ward's shape divided among its receivers. The
+    receiver holding the old centroid is chosen on the plain Voronoi ``cells`` (what the weights
+    were calibrated on); the division itself is made on the box-corrected ``shapes``."""
+    labels = sites[2]
+    out_cells = [shape for shape, label in zip(shapes, labels, strict=True) if not label.startswith("split:")]
+    out_labels = [str(label) for label in labels if not label.startswith("split:")]
+    for i, old, voronoi_pieces in _split_cells(data, sites, cells):
         at = shapely.Point(old.lon, old.lat)
-        winner = _centroid_receiver(data, old, pieces, sites)
+        winner = _centroid_receiver(data, old, voronoi_pieces, sites)
+        pieces = _divide(data, old, shapes[i], sites)
         if not any(piece_label == winner and piece.covers(at) for piece, piece_label in pieces):
-            pieces = _divide(data, old, cell, sites, at_centroid=winner)
-        core = _core(old, cell)
+            pieces = _divide(data, old, shapes[i], sites, at_centroid=winner)
+        core = _core(old, shapes[i])
         pieces = [(shapely.difference(piece, core), piece_label) for piece, piece_label in pieces]
         pieces.append((core, winner))
         for piece, piece_label in pieces:
@@ -249,9 +329,9 @@ def _divide_split_cells(
 
 
 def _sites_and_cells(data: AdminData) -> tuple[Sites, np.ndarray]:
-    xs, ys, labels = _sites(data)
-    cells = _voronoi(xs, ys, (xs.min() - 2, ys.min() - 2, xs.max() + 2, ys.max() + 2))
-    return (xs, ys, labels), cells
+    sites = _sites(data)
+    xs, ys = sites[0], sites[1]
+    return sites, _voronoi(xs, ys, (xs.min() - 2, ys.min() - 2, xs.max() + 2, ys.max() + 2))
 
 
 def split_ward_features() -> list[tuple[OldUnit, dict[str, tuple[float, ...]]]]:
@@ -261,7 +341,7 @@ def split_ward_features() -> list[tuple[OldUnit, dict[str, tuple[float, ...]]]]:
     sites, cells = _sites_and_cells(data)
     return [
         (old, receiver_features(data, old, pieces, sites))
-        for old, _cell, pieces in _split_cells(data, sites, cells)
+        for _i, old, pieces in _split_cells(data, sites, cells)
     ]
 
 
@@ -270,9 +350,11 @@ def build_approximate(progress: Progress | None = None) -> WardSet:
     step = progress or (lambda _label, _n: None)
     data = admin_data()
     sites, cells = _sites_and_cells(data)
-    xs, ys, labels = sites
+    xs, ys, labels, boxes = sites
     step("voronoi cells", 1)
-    pieces, piece_labels = _divide_split_cells(data, sites, cells)
+    shapes = _boxed_cells(xs, ys, boxes, cells)
+    step("cells fitted to the geocoded boxes", 1)
+    pieces, piece_labels = _divide_split_cells(data, sites, cells, shapes)
     step("split wards divided", 1)
     pieces_of: dict[str, list[shapely.Geometry]] = {}
     for piece, label in zip(pieces, piece_labels, strict=True):
