@@ -158,7 +158,11 @@ def _boxed_cells(xs: np.ndarray, ys: np.ndarray, boxes: np.ndarray, cells: np.nd
     lost_union = np.where(shapely.is_missing(lost_union), shapely.Polygon(), lost_union)
     kept = shapely.difference(rects, lost_union)
     scaled = shapely.transform(cells, lambda c: c * np.array([_SCALE_X, 1.0]))
-    out = np.asarray(shapely.difference(scaled, shapely.union_all(rects)))
+    covered = shapely.union_all(rects)
+    shapely.prepare(covered)
+    inside = shapely.contains_properly(covered, scaled)  # most cells: nothing left outside the boxes
+    out = np.full(len(scaled), shapely.Polygon(), dtype=object)
+    out[~inside] = shapely.difference(scaled[~inside], covered)
     out[ids] = shapely.union(out[ids], kept)
     return np.asarray(shapely.transform(out, lambda c: c * np.array([1.0 / _SCALE_X, 1.0])))
 
