@@ -151,7 +151,7 @@ def _boxed_cells(xs: np.ndarray, ys: np.ndarray, boxes: np.ndarray, cells: np.nd
     )
     lost[k] = shapely.intersection(shapely.box(ox0[k], oy0[k], ox1[k], oy1[k]), beyond)
     has = ~shapely.is_missing(lost)
-    i, lost = i[has], lost[has]
+    i, lost = i[has], lost[has]  # still sorted by i (STRtree.query groups by input), as required here
     lost_union = shapely.lib.unary_union(
         shapely.geometrycollections(lost, indices=i, out=np.full(len(ids), None))
     )
