@@ -10,7 +10,7 @@ labelled ``approximate`` everywhere it is used. How the polygons are made:
    stretched east-west at Vietnam's latitudes), then fitted to the geocoded bounding boxes the
    package gives for old wards (a ward lies within its box): a point inside some boxes goes to
    the nearest site whose box contains it, a point in no box stays with its Voronoi site. A new
-   ward's own centroid takes the envelope of its predecessors' boxes.
+   ward's own centroid gets a small square around itself (CENTROID_BOX_FRACTION).
 3. A pre-merger ward that was split between several new wards: its cell is divided again,
    among the receiving wards only, by the Voronoi cells of those wards' other sites (their
    unsplit predecessors and their own centroids). Which receiver holds the old centroid's own
@@ -47,6 +47,7 @@ _KM_PER_DEG = 111.32
 CLIP_FACTOR = 2.0
 CLIP_MIN_KM = 1.5
 CORE_FRACTION = 0.4  # 0.2-0.6 measured; larger cores start to cost uniform agreement
+CENTROID_BOX_FRACTION = 0.5  # 1.0 measured: a little more agreement, five times as many fragmented wards
 # Recorded as the generation's origin; BoundaryRegistry.ensure_default rebuilds a default built
 # by an earlier version of this module (bump the suffix whenever the polygons change).
 ORIGIN = "vietnamadminunits/approximate-v4"
@@ -74,13 +75,14 @@ def _voronoi(xs: np.ndarray, ys: np.ndarray, envelope: tuple[float, float, float
 
 def _sites(data: AdminData) -> Sites:
     """Site coordinates and labels (a new ward code, or ``split:<old key>`` for split wards), and
-    each site's box (lon_min, lat_min, lon_max, lat_max; NaN when unknown): an old ward's geocoded
-    bounding box, or for a new ward's own centroid the envelope of its predecessors' boxes."""
+    each site's box (lon_min, lat_min, lon_max, lat_max): an old ward's geocoded bounding box (NaN
+    when unknown); around a new ward's own centroid, a square of half-side CENTROID_BOX_FRACTION
+    times the radius of a circle of the ward's area (the centroid is a point known to be in the
+    ward, not its extent: the envelope of its predecessors' boxes scattered wards into fragments)."""
     xs: list[float] = []
     ys: list[float] = []
     labels: list[str] = []
     boxes: list[tuple[float, float, float, float]] = []
-    envelopes: dict[str, tuple[float, float, float, float]] = {}
     fallback = district_fallback_keys()
     for old in data.old_units:
         if old.key in fallback:
@@ -89,20 +91,13 @@ def _sites(data: AdminData) -> Sites:
         ys.append(old.lat)
         labels.append(old.new_codes[0] if len(old.new_codes) == 1 else f"split:{old.key}")
         boxes.append(old.bounds or _NO_BOX)
-        if old.bounds is not None:
-            for code in old.new_codes:
-                x0, y0, x1, y1 = envelopes.get(code, old.bounds)
-                envelopes[code] = (
-                    min(x0, old.bounds[0]),
-                    min(y0, old.bounds[1]),
-                    max(x1, old.bounds[2]),
-                    max(y1, old.bounds[3]),
-                )
     for new in data.new_units:
         xs.append(new.lon)
         ys.append(new.lat)
         labels.append(new.code)
-        boxes.append(envelopes.get(new.code, _NO_BOX))
+        area = new.area_km2 if new.area_km2 and new.area_km2 > 0 else 10.0
+        half = CENTROID_BOX_FRACTION * math.sqrt(area / math.pi) / _KM_PER_DEG
+        boxes.append((new.lon - half / _SCALE_X, new.lat - half, new.lon + half / _SCALE_X, new.lat + half))
     x, y, lab = np.array(xs), np.array(ys), np.array(labels, dtype=object)
     keep = _dedupe(x, y)
     return x[keep], y[keep], lab[keep], np.array(boxes, dtype=float)[keep]
