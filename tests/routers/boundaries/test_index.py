@@ -168,8 +168,9 @@ def _check_mixed_leaves_and_points(geoms: np.ndarray, index: PointIndex, seed: i
 
 def test_mixed_leaves_list_the_ward_around_them_approximate(approx_data_dir: Path) -> None:
     gen = BoundaryRegistry(approx_data_dir).load_active()
-    # Builder 1 left 1,486 leaves without the ward around them: the test must reach such leaves.
-    assert _check_mixed_leaves_and_points(gen.geoms, gen.index, seed=5) > 1000
+    # Builder 1 left such leaves without the ward around them (1,486 of them with the v3 polygons,
+    # 737 with v4's): the test must reach many of them.
+    assert _check_mixed_leaves_and_points(gen.geoms, gen.index, seed=5) > 500
 
 
 @pytest.mark.realdata
