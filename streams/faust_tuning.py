@@ -36,6 +36,7 @@ from typing import Any, NamedTuple, cast
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.protocol.fetch import FetchRequest
 from faust.sensors.monitor import Monitor
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import AppT, EventT, StreamT
@@ -168,15 +169,55 @@ async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
             return stop.value
 
 
+async def fetched_ends(client: Any, listed: dict[Any, int]) -> dict[Any, int]:
+    """Each partition's end (the next offset to be written) as a fetch reports it, never below
+    ``listed`` (what ListOffsets answered). Tansu 0.6 answers ListOffsets(latest) with the base
+    offset of the last record batch + 1, short of the end when that batch held several records; Faust
+    restores a table from its changelog up to that answer, so a worker restarted on the embedded
+    broker lost the table writes of the changelog's last batch. A fetch from just before that answer
+    carries the true high watermark (Apache Kafka answers both alike: nothing changes there)."""
+    ends = dict(listed)
+    by_node: dict[int, dict[str, list[tuple[int, int, int]]]] = collections.defaultdict(
+        lambda: collections.defaultdict(list)
+    )
+    keys = {(tp.topic, tp.partition): tp for tp in listed}
+    for tp, end in listed.items():
+        node = client.cluster.leader_for_partition(tp)
+        if end > 0 and node is not None and node >= 0:
+            by_node[node][tp.topic].append((tp.partition, end - 1, 1024))
+    for node, topics in by_node.items():
+        try:
+            # min_bytes 1: Tansu answers a fetch that may return nothing with no partitions at all;
+            # the record at end - 1 exists, so the broker answers at once
+            request = FetchRequest(FETCH_MAX_WAIT_MS, 1, 1 << 20, 0, list(topics.items()))
+            response = await client.send(node, request)
+        except Exception as exc:  # the listed ends are the fallback, as before
+            log.warning("high watermark fetch from broker %s failed: %s", node, exc)
+            continue
+        for topic, partitions in response.topics:
+            for partition, error_code, highwater, *_rest in partitions:
+                tp = keys.get((topic, partition))
+                if tp is not None and error_code == 0 and highwater is not None:
+                    ends[tp] = max(ends[tp], highwater)
+    return ends
+
+
 class ResponsiveConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
     """Faust's consumer thread, whose aiokafka consumer waits at most ``FETCH_MAX_WAIT_MS`` on the
-    broker for a fetch (Faust builds it with 1,500 ms and no setting to change it)."""
+    broker for a fetch (Faust builds it with 1,500 ms and no setting to change it), and whose
+    partition ends (for table recovery) are the fetched high watermarks (``fetched_ends``)."""
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # read by AIOKafkaConsumer.start() when it builds the Fetcher (tests check it arrives there)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
+
+    async def _highwaters(self, partitions: Any) -> Any:
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:  # last stable offsets: ListOffsets is not involved
+            return listed
+        return await fetched_ends(self._ensure_consumer()._client, dict(listed))
 
 
 class FastDeliveryConsumer(aiokafka_driver.Consumer):

@@ -403,3 +403,46 @@ def test_batch_publisher_puts_every_key_where_producer_send_would(kafka_bootstra
             assert partition == message.partition
         elif message.key is not None and message.topic == wide:
             assert partition == murmur2(message.key, [0, 1, 2, 3], [0, 1, 2, 3])
+
+
+@pytest.mark.integration
+def test_partition_ends_for_table_recovery_count_every_record_of_the_last_batch(kafka_bootstrap: str) -> None:
+    """Faust restores a table from its changelog up to the partition ends the consumer thread
+    reports: they must be the true ends, also when the last record batch holds several records
+    (the embedded broker's ListOffsets answers short of the end there)."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from benchmarks._broker import create_topics
+    from tests.support import end_offsets
+
+    tag = uuid.uuid4().hex[:8]
+    topic, empty = f"t.{tag}.changelog", f"t.{tag}.empty"
+    create_topics(kafka_bootstrap, [topic, empty], 2)
+
+    async def ends() -> tuple[dict, dict]:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=200)
+        await producer.start()
+        try:
+            # 1 record, then 6 in one batch on partition 0; 3 in one batch on partition 1
+            await (await producer.send(topic, b"first", key=b"k", partition=0))
+            sent = [await producer.send(topic, b"v%d" % i, key=b"k", partition=0) for i in range(6)]
+            sent += [await producer.send(topic, b"w%d" % i, key=b"k", partition=1) for i in range(3)]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(t, p) for t in (topic, empty) for p in (0, 1)]
+            listed = await consumer.end_offsets(tps)
+            return listed, await faust_tuning.fetched_ends(consumer._client, dict(listed))
+        finally:
+            await consumer.stop()
+
+    listed, fetched = asyncio.run(ends())
+    truth = {**end_offsets(kafka_bootstrap, topic), **end_offsets(kafka_bootstrap, empty)}
+    assert {(tp.topic, tp.partition): n for tp, n in fetched.items()} == {
+        (tp.topic, tp.partition): n for tp, n in truth.items()
+    }
+    assert fetched[next(tp for tp in fetched if tp.topic == topic and tp.partition == 0)] == 7
+    assert all(fetched[tp] >= listed[tp] for tp in listed)
