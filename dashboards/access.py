@@ -32,7 +32,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from routers.exceptions import Rejected
-from routers.privacy import mask_phone
+from routers.privacy import mask_phone, mask_phone_field
 
 COOKIE = "ioc_dashboard_token"
 ALL_WARDS = "*"
@@ -151,11 +151,11 @@ def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> s
 
 
 def mask_reporter(reporter: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Names hidden, phones keep their first 3 and last 2 digits (``routers.privacy``)."""
+    """Names hidden; phones, whatever their format, keep only their last 2 digits (``routers.privacy``)."""
     if not reporter:
         return None
     name, phone = reporter.get("name"), reporter.get("phone")
-    return {"name": MASKED_NAME if name else None, "phone": mask_phone(str(phone)) if phone else None}
+    return {"name": MASKED_NAME if name else None, "phone": mask_phone_field(phone) if phone else None}
 
 
 def for_viewer(item: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from routers.decision import Decision
 from routers.events import Event
 from routers.locate.result import Location
-from routers.privacy import mask_phone
+from routers.privacy import mask_personal_data, mask_phone, masked_preview
 
 SPECVERSION = "1.0"
 SOURCE = "urn:ioc-router"
@@ -176,9 +176,11 @@ TOO_LARGE_KEPT_BYTES = 64 * 1024
 
 
 def deadletter(
-    raw: bytes, reason: str, error: str, topic: str, partition: int, offset: int, now: datetime, preview: str
+    raw: bytes, reason: str, error: str, topic: str, partition: int, offset: int, now: datetime,
+    preview: str | None = None,
 ) -> dict[str, Any]:
-    """The original bytes travel base64-encoded (``data_base64``), the preview is masked text.
+    """The original bytes travel base64-encoded (``data_base64``); the preview (by default the start
+    of ``raw``) and the error are masked here (a decoder's error may quote the field it refused).
     Of a ``too_large`` message only the first :data:`TOO_LARGE_KEPT_BYTES` are kept, with its size
     and SHA-256 to identify it."""
     import base64
@@ -186,11 +188,11 @@ def deadletter(
     kept = raw[:TOO_LARGE_KEPT_BYTES] if reason == "too_large" else raw
     data: dict[str, Any] = {
         "reason": reason,
-        "error": error,
+        "error": mask_personal_data(error),
         "topic": topic,
         "partition": partition,
         "offset": offset,
-        "preview": preview,
+        "preview": masked_preview(raw) if preview is None else mask_personal_data(preview),
         "original_base64": base64.b64encode(kept).decode("ascii"),
         "original_size": len(raw),
         "original_truncated": len(kept) < len(raw),

@@ -1,21 +1,127 @@
 """Personal data protection (Decree 13/2023): mask phone numbers and reporter names wherever
-text leaves the owning ward's topic (other topics' descriptions, dead-letter previews, logs, the
-dashboard)."""
+text leaves the owning ward's topic (other topics' descriptions, dead-letter previews and errors,
+logs, the dashboard).
+
+A phone number is personal in every format people write it, so free text is searched by meaning,
+with libphonenumber's matcher (the ``phonenumbers`` port), not by one pattern: Vietnamese mobiles
+and landlines with any separators, ``+84``/``84``/``0`` prefixes, parentheses, slashes, dots,
+full-width digits, and foreign numbers in international form.
+
+* **Leniency POSSIBLE**, chosen on purpose: VALID and stricter levels refuse numbers outside the
+  assigned ranges (old 11-digit mobiles, a mistyped digit) and numbers glued to a letter
+  (``SĐT0903123456``), which would then pass in clear. POSSIBLE only asks for a possible length:
+  it also masks some amounts written with dot groups (``1.500.000``); on a non-owner's copy that
+  is the safe error.
+* **A cheap pre-filter** keeps the hot path fast: the matcher runs only on text holding seven
+  digits (any script's decimal digits) close together; most descriptions hold none.
+* **A backstop** masks what the matcher refuses but is a number all the same: ``+`` and eight or
+  more digits, or a run of ten or more digits (a digit too many, glued to other digits).
+
+A masked number keeps its separators and its last two digits: ``(***) ***-**34``.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# Vietnamese mobile/landline numbers, with or without +84, spaces, dots or dashes. Bounded: no
-# nested quantifiers, so the scan is linear in the input.
-_PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\d)")
+from phonenumbers import Leniency, PhoneNumberMatcher
+
+REGION = "VN"  # numbers written without a country code are read as Vietnamese
+LENIENCY = Leniency.POSSIBLE
+KEPT_DIGITS = 2
+MASK = "*"
+MASKED_NAME = "***"
+
+# Seven digits, each at most four characters from the next: no phone number is shorter (a
+# Vietnamese landline without its area code has seven or eight). ``\d`` is every script's decimal
+# digit, full-width ones included. Bounded repetition: linear in the input.
+_MAYBE_PHONE = re.compile(r"\d(?:\D{0,4}\d){6}")
+# What the matcher refuses but is a number all the same: an international number with slashes
+# (``+33/6/10/00/00/00`` looks like a date to it), and a run of ten or more digits (a number with a
+# digit too many, glued to the next) with at most one space, dot or dash between two of them (not
+# slashes or colons: dates and times stay readable).
+_BACKSTOP = re.compile(r"\+[\s(]{0,3}\d(?:[\s./\-()]{0,3}\d){7,}|\d(?:[ .\-]?\d){9,}")
+_DIGIT = re.compile(r"\d")
+# One character for one (offsets stay valid): full-width forms to ASCII, and the separators people
+# type that libphonenumber does not know as such.
+_UNKNOWN_SEPARATORS = {"_": "-", "\u00b7": "-", "\u2022": "-", "|": "-"}
+_SEPARATORS = str.maketrans({
+    **{chr(code): _UNKNOWN_SEPARATORS.get(chr(code - 0xFEE0), chr(code - 0xFEE0)) for code in range(0xFF01, 0xFF5F)},
+    "\u3000": " ", **_UNKNOWN_SEPARATORS,
+})
+# A decimal fraction (a coordinate: ``106.7009``) is a possible seven- to nine-digit number to the
+# matcher; nobody writes a phone number that way.
+_DECIMAL = re.compile(r"\d{1,3}\.\d{4,6}")
+_LETTER = re.compile(r"[^\W\d_]")
 _NAME_FIELD = re.compile(r'("name"\s*:\s*")([^"\\]{0,200})(")')
 
 
+def _hide_digits(text: str) -> str:
+    """Every digit of ``text`` but the last :data:`KEPT_DIGITS` replaced by :data:`MASK`."""
+    total = len(_DIGIT.findall(text))
+    if total <= KEPT_DIGITS:
+        return MASK * len(text) if total else text
+    seen = 0
+
+    def one(match: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return match.group(0) if seen > total - KEPT_DIGITS else MASK
+
+    return _DIGIT.sub(one, text)
+
+
+def _phone_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    spans = []
+    for match in PhoneNumberMatcher(text, REGION, leniency=LENIENCY):
+        letter = _LETTER.search(match.raw_string)
+        if letter is not None:
+            # the matcher reads a letter as an extension mark (``x``, ``ext``): a motorbike plate
+            # ``59-X1 123.45`` would be masked. Only what comes before the letter can be a number.
+            head = match.raw_string[:letter.start()]
+            spans.extend(_phone_spans(head, offset + match.start) if _MAYBE_PHONE.search(head) else ())
+        elif not _DECIMAL.fullmatch(match.raw_string):
+            spans.append((offset + match.start, offset + match.end))
+    return spans
+
+
+def _splice(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the digits of each span hidden (same length: offsets stay valid)."""
+    out, last = [], 0
+    for start, end in spans:
+        out += (text[last:start], _hide_digits(text[start:end]))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
 def mask_phone(text: str) -> str:
-    return _PHONE.sub(lambda m: m.group(0)[:3] + "*" * max(len(m.group(0)) - 5, 0) + m.group(0)[-2:], text)
+    """Free text with every phone number in it masked (see the module doc)."""
+    if not text or _MAYBE_PHONE.search(text) is None:
+        return text
+    masked = _splice(text, _phone_spans(text.translate(_SEPARATORS)))
+    return _splice(masked, [m.span() for m in _BACKSTOP.finditer(masked.translate(_SEPARATORS))])
+
+
+def mask_phone_field(phone: object) -> str | None:
+    """A structured phone field (``reporter.phone``) for anyone but the owning ward: whatever its
+    format, only its last two digits stay, one ``*`` per other digit; ``None`` stays ``None``."""
+    if phone is None:
+        return None
+    digits = [str(unicodedata.digit(c)) for c in str(phone) if c.isdecimal()]
+    if len(digits) <= KEPT_DIGITS * 2:  # too short to keep anything without giving most of it away
+        return MASK * max(len(digits), 3)
+    return MASK * (len(digits) - KEPT_DIGITS) + "".join(digits[-KEPT_DIGITS:])
 
 
 def mask_personal_data(text: str) -> str:
-    """Phone numbers keep their first 3 and last 2 digits; JSON ``"name"`` values are hidden."""
-    return _NAME_FIELD.sub(r"\1***\3", mask_phone(text))
+    """Phone numbers masked (last two digits kept); JSON ``"name"`` values hidden."""
+    return _NAME_FIELD.sub(r"\1" + MASKED_NAME + r"\3", mask_phone(text))
+
+
+def masked_preview(raw: bytes, chars: int = 300) -> str:
+    """The first ``chars`` characters of ``raw`` as masked text. Masked before it is cut: a number
+    cut in two at the end would keep too few digits for the matcher and pass in clear. Four bytes
+    a character at most, so a number (32 characters) crossing the decoded window lies past the cut."""
+    return mask_personal_data(raw[: chars * 4 + 128].decode("utf-8", "replace"))[:chars]

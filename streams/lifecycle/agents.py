@@ -39,7 +39,6 @@ from routers.incidents import (
     update_from_json,
 )
 from routers.incidents.model import incident_from_json
-from routers.privacy import mask_personal_data
 from streams import metrics, topics
 from streams.app import app
 from streams.lifecycle import queries
@@ -169,9 +168,8 @@ async def publish(effects: Effects, the_book: IncidentBook) -> None:
 async def dead_letter(raw: bytes, rejected: Rejected, origin: tuple[str, int, int], key: bytes | None,
                       extra: dict[str, str] | None = None) -> None:
     topic, partition, offset = origin
-    preview = mask_personal_data(raw[:300].decode("utf-8", "replace"))
     body = envelope.deadletter(raw, rejected.reason, rejected.detail, topic, partition, offset,
-                               services().clock.now(), preview)
+                               services().clock.now())
     body["source"] = f"{envelope.SOURCE}/lifecycle"
     body.update(extra or {})
     metrics.deadletter.labels(rejected.reason, "status" if topic == topics.STATUS else "lifecycle").inc()

@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 import orjson
 
 from routers import envelope
-from routers.privacy import mask_personal_data
 from routers.route import DeadLetter, Outcome, Unroutable
 from streams import metrics, topics
 from streams.faust_tuning import Outgoing
@@ -32,7 +31,6 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
     if isinstance(outcome, DeadLetter):
         body = envelope.deadletter(
             raw or b"", outcome.reason, outcome.error, origin.topic, origin.partition, origin.offset, now,
-            preview=mask_personal_data((raw or b"")[:300].decode("utf-8", "replace")),
         )
         body["iocorigin"] = origin_text
         return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body))]
