@@ -73,7 +73,7 @@ def _hide_digits(text: str) -> str:
 
 
 def _phone_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
-    spans = []
+    spans: list[tuple[int, int]] = []
     for match in PhoneNumberMatcher(text, REGION, leniency=LENIENCY):
         letter = _LETTER.search(match.raw_string)
         if letter is not None:
@@ -88,7 +88,8 @@ def _phone_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
 def _splice(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` with the digits of each span hidden (same length: offsets stay valid)."""
-    out, last = [], 0
+    out: list[str] = []
+    last = 0
     for start, end in spans:
         out += (text[last:start], _hide_digits(text[start:end]))
         last = end
