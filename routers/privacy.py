@@ -38,10 +38,10 @@ MASKED_NAME = "***"
 # digit, full-width ones included. Bounded repetition: linear in the input.
 _MAYBE_PHONE = re.compile(r"\d(?:\D{0,4}\d){6}")
 # What the matcher refuses but is a number all the same: an international number with slashes
-# (``+33/6/10/00/00/00`` looks like a date to it), and a run of ten or more digits (a number with a
-# digit too many, glued to the next) with at most one space, dot or dash between two of them (not
-# slashes or colons: dates and times stay readable).
-_BACKSTOP = re.compile(r"\+[\s(]{0,3}\d(?:[\s./\-()]{0,3}\d){7,}|\d(?:[ .\-]?\d){9,}")
+# (``+33/6/10/00/00/00`` looks like a date to it), and ten or more digits in a row (a number with a
+# digit too many, or glued to the next; also a citizen id). Separated digit groups without a ``+``
+# are left to the matcher: dates and times (``01.06.2026 18:00``) stay readable.
+_BACKSTOP = re.compile(r"\+[\s(]{0,3}\d(?:[\s./\-()]{0,3}\d){7,}|\d{10,}")
 _DIGIT = re.compile(r"\d")
 # One character for one (offsets stay valid): full-width forms to ASCII, and the separators people
 # type that libphonenumber does not know as such.
@@ -50,9 +50,14 @@ _SEPARATORS = str.maketrans({
     **{chr(code): _UNKNOWN_SEPARATORS.get(chr(code - 0xFEE0), chr(code - 0xFEE0)) for code in range(0xFF01, 0xFF5F)},
     "\u3000": " ", **_UNKNOWN_SEPARATORS,
 })
-# A decimal fraction (a coordinate: ``106.7009``) is a possible seven- to nine-digit number to the
-# matcher; nobody writes a phone number that way.
-_DECIMAL = re.compile(r"\d{1,3}\.\d{4,6}")
+# Shapes the matcher takes for possible numbers but nobody writes a phone number as.
+_NOT_A_PHONE = re.compile(
+    r"\d{1,3}\.\d{4,6}"  # a decimal fraction: a coordinate, 106.7009
+    r"|(?:[12]\d{3}-[01]\d-[0-3]\d|[0-3]?\d([./-])[01]?\d\1(?:[12]\d)?\d\d)(?: [0-2]?\d)?"  # a date (and hour)
+    r"|[1-9]\d{0,2}(?:\.\d{1,3}){3}"  # an IPv4 address, 10.244.1.17
+)
+_ALL_DIGITS = re.compile(r"\d+")
+_HEX_LETTERS = frozenset("abcdefABCDEF")
 _LETTER = re.compile(r"[^\W\d_]")
 _NAME_FIELD = re.compile(r'("name"\s*:\s*")([^"\\]{0,200})(")')
 
@@ -81,9 +86,16 @@ def _phone_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
             # ``59-X1 123.45`` would be masked. Only what comes before the letter can be a number.
             head = match.raw_string[:letter.start()]
             spans.extend(_phone_spans(head, offset + match.start) if _MAYBE_PHONE.search(head) else ())
-        elif not _DECIMAL.fullmatch(match.raw_string):
+        elif not _NOT_A_PHONE.fullmatch(match.raw_string) and not _in_hex(text, match.start, match.end):
             spans.append((offset + match.start, offset + match.end))
     return spans
+
+
+def _in_hex(text: str, start: int, end: int) -> bool:
+    """Bare digits glued to a hex letter are part of an id or a hash (``4c1a-123456789abc``); a
+    longer number there is still caught by the backstop."""
+    return bool(_ALL_DIGITS.fullmatch(text, start, end)) and (
+        (start > 0 and text[start - 1] in _HEX_LETTERS) or (end < len(text) and text[end] in _HEX_LETTERS))
 
 
 def _splice(text: str, spans: list[tuple[int, int]]) -> str:

@@ -68,6 +68,8 @@ def test_the_issue_examples() -> None:
     "toạ độ 10.7769, 106.7009",
     "xe máy 59-X1 123.45 đỗ trên vỉa hè",  # a motorbike plate: the matcher reads X as an extension mark
     "xe 51G-123.45 đỗ trái phép",
+    "báo lúc 2026-06-01 18:00, ngày 01.06.2026 18:30",
+    "broker 10.244.1.17:9093, id 3f2a9c1e-5d4b-4c1a-9e8f-1234567abcde",
     "",
 ])
 def test_text_without_phone_numbers_is_kept(text: str) -> None:
