@@ -19,8 +19,6 @@ name), or in the ``ioc_dashboard_token`` cookie that ``/?token=<token>`` sets fo
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -33,6 +31,7 @@ from jsonschema import Draft202012Validator
 
 from routers.exceptions import Rejected
 from routers.privacy import mask_phone, mask_phone_field
+from streams import webguard
 
 COOKIE = "ioc_dashboard_token"
 ALL_WARDS = "*"
@@ -73,6 +72,16 @@ class Viewer:
 
     def may_see_personal_data(self, ward: str | None) -> bool:
         return ALL_WARDS in self.wards or (ward is not None and ward in self.wards)
+
+    @property
+    def ward_scope(self) -> frozenset[str] | None:
+        """Least privilege: a ward viewer sees its wards' incidents and feed only; the operator,
+        a city-wide viewer and an open dashboard (``None``) see every ward, masked as above."""
+        return None if not self.wards or ALL_WARDS in self.wards else self.wards
+
+    def may_see_ward(self, ward: str | None) -> bool:
+        scope = self.ward_scope
+        return scope is None or (ward is not None and ward in scope)
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "wards": sorted(self.wards)}
@@ -137,17 +146,8 @@ class AccessPolicy:
 
 
 def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
-    authorization = headers.get("Authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value:
-        return value.strip()
-    if scheme.lower() == "basic" and value:
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return decoded.partition(":")[2] or None
-    return cookies.get(COOKIE) or None
+    """Bearer, basic auth's password, or the wall screen's cookie (:func:`streams.webguard.presented_token`)."""
+    return webguard.presented_token(headers, cookies, COOKIE)
 
 
 def mask_reporter(reporter: Mapping[str, Any] | None) -> dict[str, Any] | None:

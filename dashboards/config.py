@@ -4,7 +4,12 @@
   when ``IOC_PROMETHEUS_URL`` is not set;
 * ``IOC_PROMETHEUS_WORKER_JOB``: the Prometheus scrape job of the workers (default ``ioc-worker``);
 * ``IOC_DASHBOARD_TOKEN_FILE``: a file holding the operator token (instead of ``IOC_DASHBOARD_TOKEN``);
-* ``IOC_DASHBOARD_VIEWERS``: the ward viewers file (see :mod:`dashboards.access`).
+* ``IOC_DASHBOARD_VIEWERS``: the ward viewers file (see :mod:`dashboards.access`);
+* ``IOC_DASHBOARD_HOST``: the bind address (beyond loopback, the dashboard is closed until a token
+  or viewers file is configured);
+* ``IOC_DASHBOARD_TRUST_FORWARDED_PROTO``: ``1`` when a TLS-terminating proxy in front sets
+  ``X-Forwarded-Proto`` (and clients cannot reach the dashboard around it): the login cookie is
+  then ``Secure`` for ``https`` requests.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ class DashboardConfig:
     worker_metrics_urls: tuple[str, ...]
     prometheus_worker_job: str
     access: AccessPolicy
+    host: str = "127.0.0.1"
+    trust_forwarded_proto: bool = False
 
     @property
     def metrics_source(self) -> str:
@@ -55,4 +62,6 @@ def load_config(settings: Settings, city: str | None = None, environ: Mapping[st
         worker_metrics_urls=urls,
         prometheus_worker_job=env.get("IOC_PROMETHEUS_WORKER_JOB") or "ioc-worker",
         access=AccessPolicy(operator_token=token or None, viewers=viewers),
+        host=env.get("IOC_DASHBOARD_HOST") or "127.0.0.1",
+        trust_forwarded_proto=env.get("IOC_DASHBOARD_TRUST_FORWARDED_PROTO", "").lower() in ("1", "true", "yes"),
     )

@@ -25,7 +25,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboards import selfmetrics
-from dashboards.access import COOKIE, Viewer, for_viewer
+from dashboards.access import ANONYMOUS, COOKIE, Viewer, for_viewer
 from dashboards.boundaries import BoundaryView
 from dashboards.config import DashboardConfig
 from dashboards.feed import FeedHub, KafkaFeed, item_from_incident
@@ -34,13 +34,13 @@ from dashboards.mapdata import Scope
 from dashboards.overview import MetricsView
 from routers.categories import CAMERA_LABELS, REPORT_CATEGORIES, SENSOR_KINDS
 from routers.exceptions import BoundaryError
+from streams import webguard
 from streams.lifecycle import queries
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 HEARTBEAT_S = 15.0
-OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 class MetricsSource(Protocol):
@@ -84,27 +84,20 @@ def _bad_scope(request: web.Request) -> web.Response:
 
 
 # -- access -----------------------------------------------------------------------------------
-@web.middleware
-async def access_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.path in OPEN_PATHS:
-        return await handler(request)
-    policy = request.app[PARTS].config.access
-    offered = request.query.get("token")
-    if offered and policy.viewer_for_token(offered) is not None:
-        # a wall screen opened with ?token=...: keep it in a cookie and drop it from the address bar
-        query = {k: v for k, v in request.query.items() if k != "token"}
-        target = request.rel_url.with_query(query)
-        response = web.HTTPFound(str(target))
-        response.set_cookie(COOKIE, offered, httponly=True, samesite="Strict", path="/")
-        raise response
-    viewer = policy.authenticate(request.headers, request.cookies)
-    if viewer is None:
-        return _json(
-            {"error": "unauthorized", "message": "this dashboard needs a token (Bearer, basic auth or ?token=)"},
-            status=401, headers={"WWW-Authenticate": 'Basic realm="ioc-dashboard", charset="UTF-8"'},
-        )
-    request[VIEWER] = viewer
-    return await handler(request)
+def dashboard_gate(config: DashboardConfig) -> webguard.Gate[Viewer]:
+    """The access policy's viewer of a request; closed beyond loopback when nothing is configured."""
+    policy = config.access
+    if policy.required:
+        return webguard.Gate(lambda r: policy.authenticate(r.headers, r.cookies), VIEWER, realm="ioc-dashboard",
+                             refusal="this dashboard needs a token (Bearer, basic auth or ?token=)")
+    if webguard.is_loopback(config.host):
+        return webguard.Gate(lambda r: ANONYMOUS, VIEWER, realm="ioc-dashboard")
+    return webguard.Gate(lambda r: None, VIEWER, realm="ioc-dashboard", refusal=webguard.closed_message(config.host))
+
+
+def visible_wards(request: web.Request) -> frozenset[str] | None:
+    """The wards whose incidents and feed this viewer may see; ``None``: all of them."""
+    return request[VIEWER].ward_scope
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -242,7 +235,8 @@ async def feed(request: web.Request) -> web.StreamResponse:
     try:
         await _send(response, "status", parts.hub.status)
         for item in list(parts.hub.items):
-            await _send(response, "item", for_viewer(item, viewer))
+            if viewer.may_see_ward(item.get("ward")):
+                await _send(response, "item", for_viewer(item, viewer))
         while True:
             try:
                 kind, payload = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
@@ -251,7 +245,10 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 continue
             if kind == "close":
                 break
-            await _send(response, kind, for_viewer(payload, viewer) if kind == "item" else payload)
+            if kind != "item":
+                await _send(response, kind, payload)
+            elif viewer.may_see_ward(payload.get("ward")):
+                await _send(response, kind, for_viewer(payload, viewer))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -264,15 +261,34 @@ async def incidents_list(request: web.Request) -> web.Response:
     index = request.app[PARTS].incidents.index()
     if index is None:
         return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
-    status, body = await queries.list_response(index, request.query)
-    return _json(body, status=status)
+    wards = visible_wards(request)
+    if wards is None:
+        status, body = await queries.list_response(index, request.query)
+        return _json(body, status=status)
+    # a ward viewer: its own wards only, one query each, merged newest first
+    asked = request.query.get("ward")
+    if asked and asked not in wards:
+        return _json({"error": "forbidden_ward", "message": f"this viewer may not see ward {asked}"}, status=403)
+    incidents: list[dict[str, Any]] = []
+    for code in [asked] if asked else sorted(wards):
+        status, body = await queries.list_response(index, {**request.query, "ward": code})
+        if status != 200:
+            return _json(body, status=status)
+        incidents.extend(body["incidents"])
+    incidents.sort(key=lambda i: str(i.get("updated_at") or i.get("created_at") or ""), reverse=True)
+    limit = queries.parse_query(request.query).limit
+    return _json({"incidents": incidents[:limit], "count": min(len(incidents), limit)})
 
 
 async def incident_detail(request: web.Request) -> web.Response:
     index = request.app[PARTS].incidents.index()
     if index is None:
         return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
-    status, body = await queries.detail_response(index, request.match_info["incident_id"])
+    incident_id = request.match_info["incident_id"]
+    status, body = await queries.detail_response(index, incident_id)
+    wards = visible_wards(request)
+    if wards is not None and status == 200 and body.get("ward") not in wards:
+        status, body = 404, {"error": "unknown_incident", "message": f"no incident {incident_id} (or it aged out)"}
     return _json(body, status=status)
 
 
@@ -303,7 +319,11 @@ async def _cleanup(app: web.Application) -> None:
 
 
 def create_app(parts: Parts) -> web.Application:
-    app = web.Application(middlewares=[access_middleware])
+    app = web.Application()
+    config = parts.config
+    login = webguard.token_login(lambda token: config.access.viewer_for_token(token) is not None, COOKIE,
+                                 config.trust_forwarded_proto)
+    webguard.harden(app, dashboard_gate(config), webguard.PAGE_CSP, before_gate=(login,))
     app[PARTS] = parts
     app.router.add_get("/", index)
     app.router.add_get("/healthz", health)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
+from aiohttp import web
 
-from streams import kafka_clients
+from streams import kafka_clients, webguard
 from streams.settings import Settings, SettingsError, check
 
 AGENT_PACKAGES = ["streams.pipeline", "streams.lifecycle", "streams.rules_live", "streams.web"]
@@ -52,6 +53,20 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "web_in_thread": False,
         "datadir": str(settings.data_dir / "faust"),
     }
+
+
+WEB_CALLER = web.RequestKey("caller", str)
+
+
+def worker_gate(settings: Settings) -> webguard.Gate[str]:
+    """Who may use the worker's APIs (``/api/incidents``): the same operator token as the dashboard
+    (``IOC_DASHBOARD_TOKEN``/``_FILE``); with none configured, open on loopback only."""
+    return webguard.token_gate(settings.dashboard_token, settings.worker_web_host, WEB_CALLER, realm="ioc-worker")
+
+
+def harden_web(faust_app: faust.App, settings: Settings) -> None:
+    """Close the worker's web server (Faust's aiohttp application): call once, before it starts."""
+    webguard.harden(faust_app.web.web_app, worker_gate(settings))
 
 
 def refuse_exactly_once_without_transactions(settings: Settings,

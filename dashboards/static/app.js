@@ -112,7 +112,8 @@ function fmtDuration(seconds) {
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") node.className = v; else node.setAttribute(k, v);
+    // style through the CSSOM: the Content-Security-Policy refuses inline style attributes
+    if (k === "class") node.className = v; else if (k === "style") node.style.cssText = v; else node.setAttribute(k, v);
   }
   for (const child of children) {
     if (child === null || child === undefined) continue;

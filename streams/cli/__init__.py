@@ -72,3 +72,6 @@ def main() -> None:
 
     Start with `ioc up` (embedded Kafka and Redis, worker, simulator, dashboard).
     """
+    from streams import logredact
+
+    logredact.install()  # no token, password or phone number in any log line of any command

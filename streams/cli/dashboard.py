@@ -25,6 +25,7 @@ def dashboard(port: int | None, city: str | None, host: str) -> None:
     from dashboards.config import load_config
     from dashboards.server import build_parts, create_app
     from routers.exceptions import Rejected
+    from streams.webguard import closed_message, is_loopback
 
     settings = load_settings()
     if port is not None:
@@ -33,12 +34,14 @@ def dashboard(port: int | None, city: str | None, host: str) -> None:
         config = load_config(settings, city)
     except (Rejected, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
+    config = dataclasses.replace(config, host=host)
     parts = build_parts(config)
     s = config.settings
     source = {"prometheus": f"Prometheus {s.prometheus_url}",
               "workers": f"{len(config.worker_metrics_urls)} worker /metrics URL(s)",
               "none": "none (set IOC_PROMETHEUS_URL or IOC_WORKER_METRICS_URLS)"}[config.metrics_source]
-    access = "token required" if config.access.required else "open (no IOC_DASHBOARD_TOKEN)"
+    access = ("token required" if config.access.required else "open (no IOC_DASHBOARD_TOKEN, loopback only)"
+              if is_loopback(host) else f"CLOSED: {closed_message(host)}")
     click.echo(f"dashboard: http://{host}:{s.dashboard_port}/  city {config.city}, metrics from {source}, {access}",
                err=True)
     web.run_app(create_app(parts), host=host, port=s.dashboard_port, print=None, shutdown_timeout=3.0,

@@ -340,8 +340,6 @@ def _json(web: Any, status: int, body: dict[str, Any]) -> Any:
 
 @app.page("/api/incidents")
 async def incidents_page(web: Any, request: Any) -> Any:
-    if not queries.authorized(request.headers, services().settings.dashboard_token):
-        return _json(web, 401, {"error": "unauthorized", "message": "bearer token required"})
     index = services().index()
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
@@ -351,8 +349,6 @@ async def incidents_page(web: Any, request: Any) -> Any:
 
 @app.page("/api/incidents/{incident_id}")
 async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
-    if not queries.authorized(request.headers, services().settings.dashboard_token):
-        return _json(web, 401, {"error": "unauthorized", "message": "bearer token required"})
     index = services().index()
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})

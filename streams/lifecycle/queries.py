@@ -55,8 +55,3 @@ async def detail_response(index: IncidentIndex, incident_id: str) -> tuple[int, 
     if body is None:
         return 404, {"error": "unknown_incident", "message": f"no incident {incident_id} (or it aged out)"}
     return 200, body
-
-
-def authorized(headers: Mapping[str, str], token: str | None) -> bool:
-    """With ``IOC_DASHBOARD_TOKEN`` set, the API needs ``Authorization: Bearer <token>``."""
-    return token is None or headers.get("Authorization", "") == f"Bearer {token}"

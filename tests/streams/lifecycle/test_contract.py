@@ -15,7 +15,7 @@ from routers.exceptions import Rejected
 from streams.contracts import schema
 from streams.lifecycle.clock import OffsetFileClock, SystemClock, advance, clock_for
 from streams.lifecycle.contract import SCHEMA_FILE, parse_status_update
-from streams.lifecycle.queries import authorized, parse_query
+from streams.lifecycle.queries import parse_query
 
 GOOD = {"update_id": "u1", "incident_id": "inc-1", "ward": "27142", "status": "acknowledged"}
 
@@ -83,12 +83,6 @@ def test_query_parsed() -> None:
     query = parse_query({"ward": "27142", "status": "open,resolved", "since": "2026-06-12T00:00:00+07:00", "limit": "5"})
     assert query.ward == "27142" and query.statuses == {"open", "resolved"} and query.limit == 5
     assert query.since == datetime(2026, 6, 11, 17, 0, tzinfo=UTC)
-
-
-def test_bearer_token() -> None:
-    assert authorized({}, None)
-    assert not authorized({}, "s3cret")
-    assert authorized({"Authorization": "Bearer s3cret"}, "s3cret")
 
 
 def test_offset_clock_follows_the_file_and_never_goes_back(tmp_path) -> None:
