@@ -1,10 +1,14 @@
 """Decree 13/2023: a planted phone number and reporter name travel only to the owning ward.
 
-A real worker (log level info) and a real dashboard run on the session broker and Redis. One
-valid report and one invalid report carry a unique phone and name. Then every place the data
-could leak is searched: every topic on the broker (read from the beginning), the dead-letter
-envelopes, every Redis key, the worker's log, its /metrics, and the dashboard's API answers
-including the live feed as a viewer without access sees it.
+A real worker (log level info) and a real dashboard run on the session broker and Redis, both with
+the operator token, the dashboard with two ward viewers (the owning ward's and another ward's).
+One valid report and one invalid report carry a unique phone and name; then every phone format of
+the held-out list (``tests/data/phone_formats.txt``) is planted in a report's phone field and in
+its description. Then every place the data could leak is searched from outside: every topic on
+the broker (read from the beginning), the dead-letter envelopes, every Redis key, the worker's
+log, its /metrics and /api/incidents, and the dashboard's API answers and live feed as the
+operator, as the other ward's viewer and without a token. Only the owning ward's topic and the
+owning ward's viewer may show them in clear.
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ import socket
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from dashboards.access import token_hash
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
 from streams.embedded.process import ManagedProcess, free_port
+from tests.routers.test_privacy import held_out_formats
 from tests.support import stack_env
 
 pytestmark = pytest.mark.integration
@@ -42,6 +50,10 @@ def _forms(text: str) -> list[bytes]:
 
 
 NEEDLES = {"phone": _forms(PHONE), "name": _forms(NAME)}
+OPERATOR_TOKEN = f"operator-{RNG.randrange(10**12)}"
+OWNER_TOKEN = f"owner-ward-{RNG.randrange(10**12)}"
+OTHER_TOKEN = f"other-ward-{RNG.randrange(10**12)}"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 def _found(blob: bytes) -> list[str]:
@@ -49,14 +61,36 @@ def _found(blob: bytes) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def privacy_run(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: pytest.TempPathFactory):
-    """A worker with its own consumer group and an info-level log, plus a dashboard; both stopped after."""
+def wards(data_dir: Path) -> tuple[Any, Any, Any]:
+    """The active generation, the ward that owns the planted reports and another ward of HCMC."""
+    generation = BoundaryRegistry(data_dir).load_active()
+    city = generation.wards_in_province("79")
+    return generation, city[3], city[7]
+
+
+@pytest.fixture(scope="module")
+def privacy_run(embedded_stack, data_dir: Path, topics_ready, wards, tmp_path_factory: pytest.TempPathFactory):
+    """A worker with its own consumer group and an info-level log, plus a dashboard, both with the
+    operator token (from a file) and the dashboard with two ward viewers; both stopped after."""
     logs = tmp_path_factory.mktemp("privacy")
+    _generation, owner, other = wards
+    token_file = logs / "token"
+    token_file.write_text(OPERATOR_TOKEN + "\n", encoding="utf-8")
+    viewers = logs / "viewers.yaml"
+    viewers.write_text(f"""viewers:
+  - name: owner-duty
+    token_sha256: {token_hash(OWNER_TOKEN)}
+    wards: ["{owner.code}"]
+  - name: other-duty
+    token_sha256: {token_hash(OTHER_TOKEN)}
+    wards: ["{other.code}"]
+""", encoding="utf-8")
     worker_port = free_port()
     worker = ManagedProcess(
         "privacy-worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(worker_port)], worker_port,
         logs / "worker.log", ready_timeout_s=120,
-        env=stack_env(embedded_stack, data_dir, IOC_APP_ID=f"ioc-privacy-{RNG.randrange(10**6)}", IOC_LOG_LEVEL="info"),
+        env=stack_env(embedded_stack, data_dir, IOC_APP_ID=f"ioc-privacy-{RNG.randrange(10**6)}", IOC_LOG_LEVEL="info",
+                      IOC_DASHBOARD_TOKEN_FILE=str(token_file)),
     )
     dashboard_port = free_port()
     try:
@@ -64,7 +98,8 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: 
             "privacy-dashboard",
             [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(dashboard_port), "--city", "hcmc"],
             dashboard_port, logs / "dashboard.log", ready_timeout_s=60,
-            env=stack_env(embedded_stack, data_dir, IOC_WORKER_METRICS_URLS=f"http://127.0.0.1:{worker_port}/metrics"),
+            env=stack_env(embedded_stack, data_dir, IOC_WORKER_METRICS_URLS=f"http://127.0.0.1:{worker_port}/metrics",
+                          IOC_DASHBOARD_TOKEN_FILE=str(token_file), IOC_DASHBOARD_VIEWERS=str(viewers)),
         )
     except Exception:
         worker.stop()
@@ -77,20 +112,22 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: 
 
 
 class FeedRecorder:
-    """The dashboard's live feed (server-sent events) as an anonymous viewer sees it, recorded in the
-    background from ``start()`` until ``stop()``: the raw HTTP bytes (chunk framing included; the
+    """The dashboard's live feed (server-sent events) as one viewer (``token``) sees it, recorded in
+    the background from ``start()`` until ``stop()``: the raw HTTP bytes (chunk framing included; the
     searches only look for substrings). Watching from before the report is sent means the test does
     not depend on the report still being in the hub's short backlog when a screen connects."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, token: str) -> None:
         self.port = port
+        self.token = token
         self.chunks: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._record, name="feed-recorder", daemon=True)
 
     def _record(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall(b"GET /api/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+            sock.sendall(b"GET /api/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                         b"Authorization: Bearer " + self.token.encode() + b"\r\n\r\n")
             sock.settimeout(0.5)
             while not self._stop.is_set():
                 try:
@@ -120,9 +157,17 @@ class FeedRecorder:
         return self.seen()
 
 
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def _get(url: str, headers: dict[str, str] | None = None) -> bytes:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
         return response.read()
+
+
+def _status(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
 
 
 def _all_topics(bootstrap: str) -> dict[str, list[bytes]]:
@@ -165,17 +210,17 @@ def _redis_values(url: str) -> bytes:
         client.close()
 
 
-def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, data_dir: Path, privacy_run) -> None:
+def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, data_dir: Path, privacy_run,
+                                                             wards) -> None:
     bootstrap = embedded_stack.settings.kafka_bootstrap
-    generation = BoundaryRegistry(data_dir).load_active()
-    ward = generation.wards_in_province("79")[3]
+    generation, ward, _other = wards
     lat, lon = generation.random_point_in(ward.code, random.Random(5))
     report_id = f"privacy-{RNG.randrange(10**9)}"
     good = {"id": report_id, "channel": "hotline", "category": "flooding", "description": "Nước ngập sâu 50cm",
             "location": {"lat": lat, "lon": lon}, "reported_at": "2026-06-01T18:00:00+07:00",
             "reporter": {"name": NAME, "phone": PHONE}}
     bad = {**good, "id": f"{report_id}-bad", "category": "ufo_sighting"}  # rejected: goes to dead-letter
-    feed = FeedRecorder(privacy_run["dashboard_port"]).start()
+    feed = FeedRecorder(privacy_run["dashboard_port"], OPERATOR_TOKEN).start()
     assert feed.wait_for(b"event: status", 10.0), "the dashboard feed did not answer"
 
     producer = KafkaProducer(bootstrap_servers=bootstrap)
@@ -208,8 +253,9 @@ def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, dat
         f"the test needs a non-owner target to prove anything; the report reached only {reached}"
     # dead-letter: the preview is masked; the original bytes are kept for replay, base64-encoded (documented)
     dead_letters = [orjson.loads(m.split(b"\x00", 1)[1]) for m in seen[topics.DEADLETTER]]
-    mine = [d for d in dead_letters if f"{report_id}-bad" in d["data"].get("preview", "")]
-    assert mine, "the rejected report's dead-letter was not found by its (unmasked) id"
+    # (found by the original bytes: the preview masks the id too, its nine digits could be a phone number)
+    mine = [d for d in dead_letters if f"{report_id}-bad".encode() in base64.b64decode(d["data"].get("original_base64", ""))]
+    assert mine, "the rejected report's dead-letter was not found"
     for body in mine:
         visible = orjson.dumps({**body, "data": {**body["data"], "original_base64": ""}})
         assert _found(visible) == [], f"personal data in a dead-letter outside original_base64: {body}"
@@ -225,10 +271,127 @@ def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, dat
     assert _found(log_text) == []
     assert _found(_get(f"http://127.0.0.1:{privacy_run['worker_port']}/metrics")) == []
 
-    # 4. the dashboard: every JSON endpoint, and the live feed as seen by a viewer without access
+    # 4. the dashboard: every JSON endpoint, and the live feed as the operator (no personal data) sees it
     port = privacy_run["dashboard_port"]
     for path in ("/api/overview", "/api/map", "/api/labels", "/api/incidents", "/metrics"):
-        assert _found(_get(f"http://127.0.0.1:{port}{path}")) == [], path
+        assert _found(_get(f"http://127.0.0.1:{port}{path}", OPERATOR)) == [], path
     assert feed.wait_for(report_id.encode(), 10.0), "the planted report is not in the dashboard feed (nothing was checked)"
     assert _found(feed.stop()) == []
     assert _found(privacy_run["dashboard"].log_path.read_bytes()) == []
+
+
+# -- the held-out phone formats -------------------------------------------------------------------
+HELD_OUT = held_out_formats()
+RUN = f"privacy-held-out-{RNG.randrange(10**9)}"
+
+
+def _digits(text: str) -> str:
+    return "".join(str(int(c)) for c in text if c.isdecimal())
+
+
+def _in_clear(strings: list[str]) -> set[str]:
+    """The held-out numbers readable in any of ``strings``: as written, or as their digits (but the
+    last two, which masking keeps) in a row."""
+    found: set[str] = set()
+    for text in strings:
+        digits = _digits(text)
+        if len(digits) < 7:
+            continue
+        found.update(phone for phone in HELD_OUT if phone in text or _digits(phone)[:-2] in digits)
+    return found
+
+
+def _strings(node: Any, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Every string in a JSON document (keys too), but the values of keys in ``skip``."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() if k not in skip for s in [k, *_strings(v, skip)]]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item, skip)]
+    return []
+
+
+def _json_strings(raw: bytes) -> list[str]:
+    try:
+        return _strings(orjson.loads(raw), frozenset({"original_base64"}))  # dead letters keep it (documented)
+    except orjson.JSONDecodeError:
+        return [raw.decode("utf-8", "replace")]
+
+
+def test_held_out_phone_formats_are_in_clear_only_for_the_owning_ward(embedded_stack, privacy_run, wards) -> None:
+    bootstrap = embedded_stack.settings.kafka_bootstrap
+    generation, owner, other = wards
+    rng = random.Random(21)
+    reports = []
+    for n, phone in enumerate(HELD_OUT):
+        lat, lon = generation.random_point_in(owner.code, rng)
+        reports.append({"id": f"{RUN}-{n}", "channel": "app", "category": "flooding",
+                        "description": f"Nước ngập sâu 40cm trước nhà, gọi {phone} giúp tôi",
+                        "location": {"lat": lat, "lon": lon}, "reported_at": "2026-06-01T18:00:00+07:00",
+                        "reporter": {"name": f"Người báo {n}", "phone": phone}})
+    port = privacy_run["dashboard_port"]
+    feeds = {who: FeedRecorder(port, token).start()
+             for who, token in (("operator", OPERATOR_TOKEN), ("owner", OWNER_TOKEN), ("other", OTHER_TOKEN))}
+    for recorder in feeds.values():
+        assert recorder.wait_for(b"event: status", 10.0), "the dashboard feed did not answer"
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for report in reports:
+        producer.send(topics.REPORTS, key=report["id"].encode(), value=orjson.dumps(report))
+    producer.flush(timeout=30)
+    producer.close()
+
+    owner_topic = topics.ward_topic(owner.code)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        seen = _all_topics(bootstrap)
+        arrived = {r["id"] for r in reports if any(r["id"].encode() + b'"' in m for m in seen.get(owner_topic, []))}
+        if len(arrived) == len(reports):
+            break
+        time.sleep(2)
+    else:
+        pytest.fail(f"only {len(arrived)} of {len(reports)} planted reports reached {owner_topic}")
+    time.sleep(5)  # the lifecycle's notices and the serving index
+    seen = _all_topics(bootstrap)
+
+    # 1. topics: every message about these reports, on every topic but the owning ward's and the intake
+    mine = {name: [m for m in messages if RUN.encode() in m] for name, messages in seen.items()}
+    assert _in_clear([s for m in mine[owner_topic] for s in _json_strings(m.split(b"\x00", 1)[1])]) == set(HELD_OUT)
+    reached = sorted(name for name, messages in mine.items() if messages)
+    assert any(n.startswith("ioc.agency.") or n == topics.CITY_IOC for n in reached), reached
+    leaks = {name: sorted(_in_clear([s for m in messages for s in _json_strings(m.split(b"\x00", 1)[1])]))
+             for name, messages in mine.items() if name not in (owner_topic, topics.REPORTS)}
+    assert {name: found for name, found in leaks.items() if found} == {}
+
+    # 2. Redis: the serving index and everything else
+    assert _in_clear(_redis_values(embedded_stack.settings.redis_url).decode("utf-8", "replace").splitlines()) == set()
+
+    # 3. the worker: its API closed without the token, no personal data with it; /metrics; its log
+    worker = f"http://127.0.0.1:{privacy_run['worker_port']}"
+    assert _status(f"{worker}/api/incidents") == 401
+    assert _status(f"{worker}/api/incidents", {"Authorization": "Bearer wrong"}) == 401
+    listed = _get(f"{worker}/api/incidents?ward={owner.code}", OPERATOR)
+    assert RUN.encode() in listed, "the planted reports are not in the worker's incidents (nothing was checked)"
+    assert _in_clear(_strings(orjson.loads(listed))) == set()
+    assert _in_clear(_get(f"{worker}/metrics").decode().splitlines()) == set()
+    assert _in_clear(privacy_run["worker"].log_path.read_text("utf-8", "replace").splitlines()) == set()
+
+    # 4. the dashboard: closed without a token; every answer to the operator and the other ward's viewer
+    dashboard = f"http://127.0.0.1:{port}"
+    for path in ("/", "/api/overview", "/api/incidents", "/api/feed"):
+        assert _status(f"{dashboard}{path}") == 401, path
+    for token in (OPERATOR_TOKEN, OTHER_TOKEN, OWNER_TOKEN):
+        auth = {"Authorization": f"Bearer {token}"}
+        for path in ("/api/overview", "/api/map", "/api/labels", f"/api/incidents?ward={owner.code}", "/api/incidents",
+                     "/metrics"):
+            answer = _get(f"{dashboard}{path}", auth) if _status(f"{dashboard}{path}", auth) == 200 else b"{}"
+            assert _in_clear(_strings(orjson.loads(answer)) if path != "/metrics" else answer.decode().splitlines()) \
+                == set(), (token, path)
+    recorded = {who: recorder.stop().decode("utf-8", "replace") for who, recorder in feeds.items()}
+    assert all(r["id"] in recorded["owner"] for r in reports), "the owning ward's viewer did not get every report"
+    assert _in_clear(recorded["owner"].splitlines()) == set(HELD_OUT)  # in clear for the owning ward only
+    assert all(r["id"] in recorded["operator"] for r in reports)
+    assert _in_clear(recorded["operator"].splitlines()) == set()
+    assert RUN not in recorded["other"] and _in_clear(recorded["other"].splitlines()) == set()
+    assert _in_clear(privacy_run["dashboard"].log_path.read_text("utf-8", "replace").splitlines()) == set()
