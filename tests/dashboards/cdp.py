@@ -127,6 +127,17 @@ class Chromium:
             await asyncio.sleep(interval_s)
         raise TimeoutError(f"{expression!r} still {last!r} after {timeout_s}s; console: {self.console[-5:]}")
 
+    async def watch_csp(self) -> None:
+        """From the next navigation on, record every Content-Security-Policy violation of the page
+        (read them with :meth:`csp_violations`)."""
+        await self.send("Page.addScriptToEvaluateOnNewDocument", source=(
+            "window.__cspViolations = [];"
+            "document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push("
+            "`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"))
+
+    async def csp_violations(self) -> list[str]:
+        return list(await self.evaluate("window.__cspViolations || []"))
+
     async def screenshot(self, path: Path) -> Path:
         result = await self.send("Page.captureScreenshot", format="png")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,7 @@ def test_dashboard_during_a_run(tmp_path: Path, live_dashboard: tuple[str, dict[
         profile = tmp_path / "profile"
         profile.mkdir()
         browser = await Chromium(profile, width=1680, height=1500).start()
+        await browser.watch_csp()  # issue 21: the page works under its Content-Security-Policy
         try:
             timings["city_168"] = await first_paint(browser, f"{url}/?token={TOKEN}", len(city_codes))
             drawn = await browser.evaluate("[...document.querySelectorAll('#wards path')].map(p => p.dataset.code).sort()")
@@ -108,6 +109,7 @@ def test_dashboard_during_a_run(tmp_path: Path, live_dashboard: tuple[str, dict[
             await browser.wait_for("document.querySelectorAll('#feed li').length >= 1", 30)
             await asyncio.sleep(1.0)
             await browser.screenshot(SHOTS / "dashboard-national-en.png")
+            assert await browser.csp_violations() == []
         finally:
             await browser.stop()
 
@@ -132,6 +134,7 @@ def test_page_says_plainly_when_there_is_no_data(tmp_path: Path, data_dir: Path,
         profile = tmp_path / "profile"
         profile.mkdir()
         browser = await Chromium(profile, width=1680, height=1100).start()
+        await browser.watch_csp()
         try:
             await first_paint(browser, f"{url}/?lang=en", 168)
             text = await browser.wait_for("!document.getElementById('banner-metrics').hidden && "
@@ -144,6 +147,7 @@ def test_page_says_plainly_when_there_is_no_data(tmp_path: Path, data_dir: Path,
             feed = await browser.evaluate("document.getElementById('feed-empty').textContent")
             assert "Feed not connected" in feed
             await browser.screenshot(SHOTS / "dashboard-no-data-en.png")
+            assert await browser.csp_violations() == []
         finally:
             await browser.stop()
 
