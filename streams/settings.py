@@ -72,7 +72,7 @@ DOCUMENTATION: dict[str, str] = {
     "nearest_max_m": "A point in no ward goes to the nearest ward within this many metres (geodesic).",
     "rules_file": "Rules YAML used when no version was applied to ioc.config.rules; unset: the built-in default ruleset.",
     "city": "Default city for the simulator and the dashboard map: hcmc, hanoi or danang.",
-    "dashboard_token": "When set, the dashboard and HTTP API require this bearer token; secret: may come from IOC_DASHBOARD_TOKEN_FILE.",
+    "dashboard_token": "Operator token: the dashboard and the workers' APIs (/api/incidents) require it (Bearer or basic auth; /healthz and /metrics stay open); secret: may come from IOC_DASHBOARD_TOKEN_FILE. Unset: open on 127.0.0.1 only, closed to everyone beyond loopback.",
     "log_level": "Worker log level: crit, error, warn, info or debug.",
     "clock_offset_file": "Testing aid: a file holding seconds to add to the worker clock (SLA timers), re-read on change.",
     "kafka_security_protocol": "Kafka security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (production: SASL_SSL).",
