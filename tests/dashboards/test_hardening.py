@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from routers.events import Event, GeoPoint, Reporter, Source
 from routers.locate.result import Location, WardRef
 from tests.dashboards.conftest import make_parts, serve
 from tests.dashboards.test_api import read_feed, run
+from tests.streams.test_webguard import raw_get
 
 BEN_THANH = WardRef("26740", "Phường Bến Thành", "79")
 XUAN_HOA = WardRef("27142", "Phường Xuân Hòa", "79")
@@ -82,21 +82,12 @@ def test_the_page_has_no_inline_script_or_style() -> None:
     assert all('src="/static/' in tag for tag in page.split("<script")[1:])
 
 
-def raw_get(port: int, target: str) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).split(b"\r\n\r\n")[0].decode()
-
-
 def test_the_token_login_never_redirects_off_the_site(generation: Any, tmp_path: Path) -> None:
     async def body(client: TestClient) -> None:
         for target, expected in (("//evil.example/x?token=operator-token", "/evil.example/x"),
                                  ("////evil.example/x?token=operator-token&lang=en", "/evil.example/x?lang=en"),
                                  ("/\\evil.example?token=operator-token", "/evil.example")):
-            head = await asyncio.to_thread(raw_get, client.port, target)
+            head = (await asyncio.to_thread(raw_get, client.port, target)).split(b"\r\n\r\n")[0].decode()
             assert head.startswith("HTTP/1.1 302"), head
             location = next(line.split(": ", 1)[1] for line in head.split("\r\n") if line.startswith("Location"))
             assert location == expected
