@@ -64,9 +64,16 @@ def worker_gate(settings: Settings) -> webguard.Gate[str]:
     return webguard.token_gate(settings.dashboard_token, settings.worker_web_host, WEB_CALLER, realm="ioc-worker")
 
 
+_HARDENED = web.AppKey("ioc_hardened", bool)
+
+
 def harden_web(faust_app: faust.App, settings: Settings) -> None:
-    """Close the worker's web server (Faust's aiohttp application): call once, before it starts."""
-    webguard.harden(faust_app.web.web_app, worker_gate(settings))
+    """Close the worker's web server (Faust's aiohttp application) before it starts; :func:`configure`
+    does it, so every worker is closed. Once per application: a second call changes nothing."""
+    web_app = faust_app.web.web_app
+    if not web_app.get(_HARDENED):
+        webguard.harden(web_app, worker_gate(settings))
+        web_app[_HARDENED] = True
 
 
 def refuse_exactly_once_without_transactions(settings: Settings,
@@ -101,4 +108,5 @@ def configure(settings: Settings, role: str = "all", **extra: Any) -> faust.App:
     # and the module-level App must exist before agents register, so set it before configuring.
     app._default_options = (settings.app_id, app._default_options[1])
     app.config_from_object(options)
+    harden_web(app, settings)
     return app

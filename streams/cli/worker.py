@@ -24,7 +24,7 @@ def worker(web_port: int | None, role: str) -> None:
     from importlib.metadata import version
 
     from streams import faust_tuning, metrics
-    from streams.app import configure, harden_web
+    from streams.app import configure
     from streams.embedded.process import free_port
     from streams.pipeline import context
     from streams.rules_live.active import active_ruleset
@@ -41,7 +41,6 @@ def worker(web_port: int | None, role: str) -> None:
     except Exception as exc:
         raise click.ClickException(f"rules: {exc}") from None
     app = configure(settings, role, **faust_tuning.app_settings(settings))
-    harden_web(app, settings)
     faust_tuning.install(app)
     if role != "lifecycle":
         context.install(context.build(settings))

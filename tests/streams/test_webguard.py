@@ -283,10 +283,11 @@ def test_log_records_lose_tokens_passwords_and_phone_numbers(caplog: pytest.LogC
     assert "token=***" in logged and "Bearer ***" in logged and "redis://***@redis" in logged
 
 
-def test_the_worker_web_server_is_hardened() -> None:
+def test_the_worker_web_server_is_hardened_once() -> None:
     import faust
 
     app = faust.App("t-webguard", web_enabled=True)
     harden_web(app, Settings(dashboard_token=TOKEN, worker_web_host="0.0.0.0"))
+    harden_web(app, Settings(dashboard_token=TOKEN, worker_web_host="0.0.0.0"))
     assert len(app.web.web_app.middlewares) == 1
-    assert app.web.web_app.on_response_prepare
+    assert len(app.web.web_app.on_response_prepare) == 1
