@@ -2,7 +2,7 @@
 :func:`redact` when it is created (a log record factory: it holds whatever handlers, formatters
 or libraries, Faust's included, do later).
 
-* tokens: ``?token=``/``&token=`` values, ``Authorization``/``Bearer``/``Basic`` credentials,
+* tokens: ``token=``, ``api_key=`` (Open311), ``secret=`` values, ``Authorization``/``Bearer``/``Basic`` credentials,
   passwords in URLs (``redis://:secret@host``) become ``***``;
 * phone numbers and JSON ``"name"`` values are masked (:func:`routers.privacy.mask_personal_data`);
 * aiohttp's report of a malformed or over-long request (``BadHttpMessage``, ``LineTooLong``: its
@@ -21,7 +21,8 @@ from routers.privacy import mask_personal_data
 
 REDACTED = "***"
 _SECRETS = re.compile(
-    r"(?i)(\btoken=|\bauthorization:\s*(?:bearer|basic)?\s*|\b(?:bearer|basic)\s+|\bpassword[=:]\s*)"
+    r"(?i)(\b(?:token|access_token|api_?key|secret)=|\bauthorization:\s*(?:bearer|basic)?\s*|\b(?:bearer|basic)\s+"
+    r"|\bpassword[=:]\s*)"
     r"[^\s&\"',;]+"
     r"|(?<=://)[^\s/@:]*:[^\s/@]+(?=@)"  # user:password@ in a URL
 )

@@ -273,6 +273,7 @@ def test_log_records_lose_tokens_passwords_and_phone_numbers(caplog: pytest.LogC
     log = logging.getLogger("tests.webguard")
     with caplog.at_level(logging.INFO):
         log.info("GET /?token=%s Authorization: Bearer %s redis://:%s@redis:6379/0", TOKEN, TOKEN, TOKEN)
+        log.info("POST /open311/v2/requests.json?api_key=%s&service_code=001", TOKEN)
         log.info("reporter called from (097) 888-1234, {\"name\": \"Nguyễn Văn An\"}")
         try:
             raise ValueError(f"bad token={TOKEN} from 097/888/1234")
@@ -281,6 +282,7 @@ def test_log_records_lose_tokens_passwords_and_phone_numbers(caplog: pytest.LogC
     logged = caplog.text
     assert TOKEN not in logged and "888" not in logged and "Nguyễn" not in logged
     assert "token=***" in logged and "Bearer ***" in logged and "redis://***@redis" in logged
+    assert "api_key=***&service_code=001" in logged
 
 
 def test_the_worker_web_server_is_hardened_once() -> None:
