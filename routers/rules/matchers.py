@@ -8,10 +8,13 @@ Semantics (all matchers of a block must hold; an empty block matches everything)
 
 - ``<field>: [a, b]``        the field's value is one of the list (``ward`` matches when any of the
   event's wards is listed: the located ward, or every candidate of an ambiguous location);
-- ``<field>_not: [a, b]``    the field has a value and it is none of the list, or it has no value;
-- ``<field>_regex: RE``      the whole value matches RE (anchored, as Alertmanager ``=~``); an
-  absent value never matches; RE is RE2's linear-time dialect (:mod:`routers.rules.regex`);
-- ``<field>_not_regex: RE``  the negation of ``_regex`` (an absent value matches);
+- ``<field>_not: [a, b]``    the value is none of the list;
+- ``<field>_regex: RE``      the whole value matches RE (anchored, as Alertmanager ``=~``); RE is
+  RE2's linear-time dialect (:mod:`routers.rules.regex`);
+- ``<field>_not_regex: RE``  the negation of ``_regex``;
+
+An absent field reads as the empty string, as a missing label does in Alertmanager: ``x_regex:
+".*"`` and ``x_not: [a]`` match an event without ``x``, ``x: [a]`` does not (``x: [""]`` does);
 - ``confidence_gte/value_gte: x`` value >= x; ``confidence_lt/value_lt: x`` value < x; an absent
   value never matches either;
 - ``threshold: [id]``        the sensor's hysteresis threshold ``id`` is open after this reading;
@@ -73,6 +76,9 @@ class Facts:
         return clock
 
 
+ABSENT = ("",)  # how a multi-valued fact without values reads: one empty label value
+
+
 class Matcher:
     """One compiled condition; ``text`` is how the explain trace shows it."""
 
@@ -104,7 +110,7 @@ class InSet(Matcher):
 
     def test(self, facts: Facts) -> bool:
         value = self.get(facts)
-        return (value in self.values) is not self.negate
+        return ((value if value is not None else "") in self.values) is not self.negate
 
 
 class AnyInSet(Matcher):
@@ -119,7 +125,7 @@ class AnyInSet(Matcher):
         self.negate = negate
 
     def test(self, facts: Facts) -> bool:
-        hit = not self.values.isdisjoint(self.get(facts))
+        hit = not self.values.isdisjoint(self.get(facts) or ABSENT)
         return hit is not self.negate
 
 
@@ -137,9 +143,9 @@ class Regex(Matcher):
     def test(self, facts: Facts) -> bool:
         value = self.get(facts)
         if self.multi:
-            hit = any(self.pattern.fullmatch(v) for v in value)
+            hit = any(self.pattern.fullmatch(v) for v in value or ABSENT)
         else:
-            hit = value is not None and self.pattern.fullmatch(value)
+            hit = self.pattern.fullmatch(value if value is not None else "")
         return hit is not self.negate
 
 
