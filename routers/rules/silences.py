@@ -27,8 +27,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from routers.rules.clock import LOCAL_TZ
 from routers.rules.matchers import ABSENT, AnyInSet, Facts, InSet, Matcher, all_match
 from routers.rules.problems import RulesFileError
 
@@ -36,6 +38,10 @@ _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)(.*)$", re.DO
 _SUFFIX = {"=": "", "!=": "_not", "=~": "_regex", "!~": "_not_regex"}
 NOT_IN_SILENCES = frozenset({"threshold", "time", "weekdays"})
 MAX_COMMENT = 2000
+
+
+def _local(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class SilenceError(ValueError):
@@ -126,6 +132,13 @@ class Silence:
             return self
         starts = min(self.starts_at, now)
         return replace(self, starts_at=starts, ends_at=now, updated_at=now)
+
+    def describe(self, now: float) -> dict[str, Any]:
+        """The silence as ``ioc silence ... --json`` prints it and the dashboard serves it at ``now``."""
+        state = self.state(now)
+        return {**self.to_json(), "state": state,
+                "remaining_s": round(self.ends_at - now, 1) if state != "expired" else 0.0,
+                "starts_at_local": _local(self.starts_at), "ends_at_local": _local(self.ends_at)}
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "match": list(self.match), "starts_at": self.starts_at, "ends_at": self.ends_at,
