@@ -144,7 +144,8 @@ class _Loader:
         for index, name in enumerate(raw or ()):
             found = self.intervals.get(name)
             if found is None:
-                self.problem((*path, index), f"undefined time interval {name!r} used in {path[-1]}"
+                where = "route" if "route" in path else "quiet window"
+                self.problem((*path, index), f'undefined time interval "{name}" used in {where}'
                                              f"{_suggest(name, self.intervals)}")
             elif found not in out:
                 out.append(found)
@@ -156,7 +157,7 @@ class _Loader:
             path: PathKey = ("time_intervals", index)
             name = item["name"]
             if name in out:
-                self.problem((*path, "name"), f"time interval {name!r} is not unique")
+                self.problem((*path, "name"), f'time interval "{name}" is not unique')
             entries = []
             for number, entry in enumerate(item["time_intervals"]):
                 epath = (*path, "time_intervals", number)
@@ -300,7 +301,7 @@ class _Loader:
         if "group_by" in node:
             for index, name in enumerate(node["group_by"]):
                 if name in node["group_by"][:index]:
-                    self.problem((*path, "group_by", index), f"duplicated label {name!r} in group_by")
+                    self.problem((*path, "group_by", index), f'duplicated label "{name}" in group_by')
         matchers = self.matchers(node.get("match"), (*path, "match"))
         targets = self.targets(node["targets"], (*path, "targets")) if "targets" in node else None
         sla_node = node.get("sla", {})
