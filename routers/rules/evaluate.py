@@ -345,7 +345,9 @@ def finish(ruleset: Ruleset, prepared: Prepared, inhibitors: Sequence[Inhibitor]
            silences: SilenceIndex | None = None, now: float | None = None) -> Evaluation:
     """Hold back or not (:mod:`routers.rules.holdback`), then the decision."""
     facts, outcome = prepared.facts, prepared.outcome
-    trace = [*prepared.trace, *prepared.muted_why]
+    trace = prepared.trace  # finished once: extended in place
+    if prepared.muted_why:
+        trace.extend(prepared.muted_why)
     if ruleset.quiet_windows or inhibitors or silences is not None:
         suppressed, why = held_back(ruleset, facts, inhibitors, silences, now)
     else:

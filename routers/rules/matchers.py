@@ -130,11 +130,12 @@ class AnyInSet(Matcher):
 
 
 class Regex(Matcher):
-    __slots__ = ("get", "pattern", "negate", "multi")
+    __slots__ = ("field", "get", "pattern", "negate", "multi")
 
     def __init__(self, field: str, pattern: RuleRegex, negate: bool, multi: bool = False) -> None:
         shown = "ward" if multi else field
         super().__init__(f"{shown} {'!~' if negate else '=~'} /{pattern.source}/")
+        self.field = field
         self.get = attrgetter(field)
         self.pattern = pattern
         self.negate = negate

@@ -12,9 +12,11 @@ Time: a silence is *pending* before ``starts_at``, *active* in [``starts_at``, `
 function takes ``now``.
 
 :class:`SilenceIndex` answers "which active silences match this event" without testing every
-silence: each silence is filed under the values of one of its equality matchers (the field most
-discriminating for it), so an event is tested only against silences filed under its own values,
-plus the few with no equality matcher.
+silence: each silence is filed under the values of one of its equality matchers (the field with
+the most distinct values), so an event is tested only against silences filed under its own
+values; silences with only regexes are filed by field, and all the regexes on one field run as one
+RE2 set per event; only the rest (e.g. only negative matchers besides a regex on ``ward``) are
+tested one by one.
 
     >>> silence = new_silence(["device=cam-q1-017"], starts_at=0, ends_at=7200, created_by="an",
     ...                       comment="camera under repair", silence_id="s-1")
@@ -31,8 +33,9 @@ from datetime import datetime
 from typing import Any
 
 from routers.rules.clock import LOCAL_TZ
-from routers.rules.matchers import ABSENT, AnyInSet, Facts, InSet, Matcher, all_match
+from routers.rules.matchers import ABSENT, AnyInSet, Facts, InSet, Matcher, Regex, all_match
 from routers.rules.problems import RulesFileError
+from routers.rules.regex import RegexSet
 
 _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)(.*)$", re.DOTALL)
 _SUFFIX = {"=": "", "!=": "_not", "=~": "_regex", "!~": "_not_regex"}
@@ -180,35 +183,63 @@ def new_silence(match: Sequence[str], *, starts_at: float, ends_at: float, creat
                    matchers)
 
 
+# Which equality matcher a silence is filed under when it has several: the field with the most
+# distinct values first, so each filing holds few silences (device ids and wards before kinds).
+FILING_ORDER = ("device", "wards", "channel", "category", "label", "sensor_kind", "kind", "family", "province",
+                "source")
+
+
 def _filing(silence: Silence) -> tuple[str, frozenset[str]] | None:
-    """The fact and values a silence is filed under: its first equality matcher, or None."""
+    """The fact and values a silence is filed under: its most selective equality matcher, or None."""
+    best: tuple[int, str, frozenset[str]] | None = None
     for matcher in silence.matchers:
         if isinstance(matcher, InSet) and not matcher.negate:
-            return matcher.field, matcher.values
-        if isinstance(matcher, AnyInSet) and not matcher.negate:
-            return "wards", matcher.values
+            name = matcher.field
+        elif isinstance(matcher, AnyInSet) and not matcher.negate:
+            name = "wards"
+        else:
+            continue
+        rank = FILING_ORDER.index(name) if name in FILING_ORDER else len(FILING_ORDER)
+        if best is None or rank < best[0]:
+            best = (rank, name, matcher.values)
+    return None if best is None else (best[1], best[2])
+
+
+def _regex_filing(silence: Silence) -> Regex | None:
+    """For a silence with no equality matcher: a regex on a single-valued field it must pass."""
+    for matcher in silence.matchers:
+        if isinstance(matcher, Regex) and not matcher.negate and not matcher.multi:
+            return matcher
     return None
 
 
 class SilenceIndex:
     """The silences of one moment, filed for lookup: ``matching(facts, now)`` tests only silences
-    filed under the event's own values (and the unfiled ones). Build a new index when the set changes."""
+    filed under the event's own values, those whose regex matched the event's field (all such
+    regexes on one field run as one RE2 set), and the rest. Build a new index when the set changes."""
 
-    __slots__ = ("_by_field", "_unfiled", "size")
+    __slots__ = ("_by_field", "_by_regex", "_unfiled", "size")
 
     def __init__(self, silences: Iterable[Silence]) -> None:
         self._by_field: dict[str, dict[str, list[Silence]]] = {}
         self._unfiled: list[Silence] = []
         self.size = 0
+        by_regex: dict[str, list[tuple[Regex, Silence]]] = {}
         for silence in silences:
             self.size += 1
             filing = _filing(silence)
-            if filing is None:
-                self._unfiled.append(silence)
+            if filing is not None:
+                table = self._by_field.setdefault(filing[0], {})
+                for value in filing[1]:
+                    table.setdefault(value, []).append(silence)
                 continue
-            table = self._by_field.setdefault(filing[0], {})
-            for value in filing[1]:
-                table.setdefault(value, []).append(silence)
+            regex = _regex_filing(silence)
+            if regex is not None:
+                by_regex.setdefault(regex.field, []).append((regex, silence))
+            else:
+                self._unfiled.append(silence)
+        self._by_regex = [(name, RegexSet([r.pattern for r, _ in pairs]), [s for _, s in pairs])
+                          for name, pairs in by_regex.items()]
 
     def matching(self, facts: Facts, now: float) -> list[Silence]:
         """The active silences matching ``facts`` at ``now``, ordered by id."""
@@ -220,7 +251,12 @@ class SilenceIndex:
                     found.extend(table.get(ward, ()))
             else:
                 found.extend(table.get(value if value is not None else "", ()))
+        for name, regexes, members in self._by_regex:
+            value = getattr(facts, name)
+            found.extend(members[i] for i in regexes.matching(value if value is not None else ""))
         found.extend(self._unfiled)
+        if not found:
+            return found
         hits = {s.id: s for s in found if s.starts_at <= now < s.ends_at and s.matches(facts)}
         return [hits[key] for key in sorted(hits)]
 
