@@ -30,10 +30,10 @@ from routers.rules import matchers as m
 from routers.rules.clock import parse_duration, parse_local_time, parse_weekdays, parse_window
 from routers.rules.dispatch import with_dispatch
 from routers.rules.model import InhibitRule, QuietWindow, Route, Ruleset, Threshold
-from routers.rules.timeintervals import NamedInterval, build_time_interval, time_interval_problems
 from routers.rules.problems import Problem, RulesFileError
 from routers.rules.regex import RegexRefused, RuleRegex, compile_rule_regex
 from routers.rules.schema import SET_FIELDS, rules_schema
+from routers.rules.timeintervals import NamedInterval, build_time_interval, time_interval_problems
 from routers.rules.yamlsource import PathKey, YamlDocument, read_yaml
 
 DEFAULT_GROUP_BY = ("ward", "kind")

@@ -22,7 +22,7 @@ import click
 import orjson
 
 from routers.rules.clock import LOCAL_TZ, parse_duration, parse_local_time
-from routers.rules.silences import Silence, SilenceError, new_silence
+from routers.rules.silences import SilenceError, new_silence
 from streams.settings import load_settings
 
 
