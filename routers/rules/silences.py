@@ -264,11 +264,16 @@ class SilenceIndex:
 EMPTY_INDEX = SilenceIndex(())
 
 
+RETENTION_S = 5 * 24 * 3600  # expired silences are kept this long (Alertmanager's --data.retention, 120h)
+
+
 class SilenceBook:
     """Every silence known, by id, the latest version of each (by ``updated_at``), and the index of
-    those not yet expired. Pure: the streams side feeds it records and the time."""
+    those not yet expired. Silences expired for longer than ``retention_s`` are dropped when the
+    index is rebuilt. Pure: the streams side feeds it records and the time."""
 
-    def __init__(self) -> None:
+    def __init__(self, retention_s: float = RETENTION_S) -> None:
+        self.retention_s = retention_s
         self._by_id: dict[str, Silence] = {}
         self._index: SilenceIndex = EMPTY_INDEX
         self._index_until = float("inf")  # the index holds no silence that expired before this
@@ -295,6 +300,8 @@ class SilenceBook:
     def index(self, now: float) -> SilenceIndex:
         """The index of silences not expired at ``now`` (rebuilt when the set changed or one expired)."""
         if now >= self._index_until:
+            for stale in [k for k, s in self._by_id.items() if s.ends_at < now - self.retention_s]:
+                del self._by_id[stale]
             live = [s for s in self._by_id.values() if s.ends_at > now]
             self._index = SilenceIndex(live)
             self._index_until = min((s.ends_at for s in live), default=float("inf"))

@@ -13,6 +13,7 @@ drops a silence once its end has passed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +76,7 @@ def read_silences(kafka: kafka_clients.KafkaTarget, topic: str = topics.CONFIG_S
     book = SilenceBook()
     for record in read_compacted(kafka, topic):
         apply_to(book, record)
+    book.index(time.time())  # drops silences expired longer ago than the retention, as the workers do
     return book
 
 

@@ -248,3 +248,14 @@ def test_a_silenced_event_names_the_silence_in_its_trace() -> None:
     assert "silenced by s-9 (an: repair)" in decision.trace
     later = evaluate_batch(RULES, [(event, at_ward())], {}, (), SilenceIndex([silence]), now=NOON_UTC.timestamp() + 60)
     assert later.evaluations[0].decision.suppressed is None  # expired at its end, no restart needed
+
+
+def test_book_forgets_silences_expired_longer_than_the_retention() -> None:
+    book = SilenceBook(retention_s=1000)
+    book.apply(make(["device=cam-1"], 0, 100, "old"))
+    book.apply(make(["device=cam-2"], 0, 5000, "new"))
+    book.index(1050)
+    assert book.get("old") is not None  # expired 950 s ago: still listed by `ioc silence list --all`
+    book.apply(make(["device=cam-3"], 0, 9000, "other"))  # any change rebuilds the index later
+    book.index(1200)
+    assert book.get("old") is None and book.get("new") is not None
