@@ -45,7 +45,8 @@ def raise_inhibitors(ruleset: Ruleset, facts: Facts, event_id: str) -> tuple[Inh
     """The inhibitors an event raises: one per rule whose ``source`` it matches (within its area)."""
     raised: list[Inhibitor] = []
     for rule in ruleset.inhibit_rules:
-        if not _holds(rule.source_test, facts):
+        source_test = rule.source_test
+        if source_test is not None and not source_test(facts):
             continue
         until = facts.epoch + rule.hold_s
         equal = equal_values(rule, facts) if rule.equal else ()

@@ -130,7 +130,7 @@ class AnyInSet(Matcher):
 
 
 class Regex(Matcher):
-    __slots__ = ("field", "get", "pattern", "negate", "multi")
+    __slots__ = ("field", "get", "pattern", "negate", "multi", "on_absent")
 
     def __init__(self, field: str, pattern: RuleRegex, negate: bool, multi: bool = False) -> None:
         shown = "ward" if multi else field
@@ -140,13 +140,19 @@ class Regex(Matcher):
         self.pattern = pattern
         self.negate = negate
         self.multi = multi
+        # the answer for an absent value (""), worked out once: most reports have no description
+        self.on_absent = pattern.fullmatch("") is not negate
 
     def test(self, facts: Facts) -> bool:
         value = self.get(facts)
         if self.multi:
-            hit = any(self.pattern.fullmatch(v) for v in value or ABSENT)
+            if not value:
+                return self.on_absent
+            hit = any(self.pattern.fullmatch(v) for v in value)
+        elif value is None:
+            return self.on_absent
         else:
-            hit = self.pattern.fullmatch(value if value is not None else "")
+            hit = self.pattern.fullmatch(value)
         return hit is not self.negate
 
 
