@@ -68,7 +68,7 @@ def with_token_file(env: dict[str, str], mounted: str, tmp_path: Path) -> dict[s
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n", encoding="utf-8")
     out = {k: str(v) for k, v in env.items()}
-    for variable, value in list(out.items()):  # the other mounted secrets (Kafka password, Redis URL)
+    for variable in list(out):  # the other mounted secrets (Kafka password, Redis URL)
         if variable.endswith(("_FILE", "_CAFILE")) and variable != TOKEN_VARIABLE:
             stand_in = tmp_path / variable
             stand_in.write_text("rediss://:x@redis:6380/0" if "REDIS" in variable else "stand-in", encoding="utf-8")
