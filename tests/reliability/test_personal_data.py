@@ -375,6 +375,7 @@ def test_held_out_phone_formats_are_in_clear_only_for_the_owning_ward(embedded_s
     assert RUN.encode() in listed, "the planted reports are not in the worker's incidents (nothing was checked)"
     assert _in_clear(_strings(orjson.loads(listed))) == set()
     assert _in_clear(_get(f"{worker}/metrics").decode().splitlines()) == set()
+    _send_over_long_requests(privacy_run["worker_port"])
     assert _in_clear(privacy_run["worker"].log_path.read_text("utf-8", "replace").splitlines()) == set()
 
     # 4. the dashboard: closed without a token; every answer to the operator and the other ward's viewer
@@ -394,4 +395,23 @@ def test_held_out_phone_formats_are_in_clear_only_for_the_owning_ward(embedded_s
     assert all(r["id"] in recorded["operator"] for r in reports)
     assert _in_clear(recorded["operator"].splitlines()) == set()
     assert RUN not in recorded["other"] and _in_clear(recorded["other"].splitlines()) == set()
+    _send_over_long_requests(port)
+    time.sleep(1)
     assert _in_clear(privacy_run["dashboard"].log_path.read_text("utf-8", "replace").splitlines()) == set()
+
+    # 5. no token in either log, though over-long requests made aiohttp log what it refused
+    for process in (privacy_run["worker"], privacy_run["dashboard"]):
+        text = process.log_path.read_text("utf-8", "replace")
+        assert "refused a malformed or over-long HTTP request" in text, process.log_path
+        assert OPERATOR_TOKEN not in text and OWNER_TOKEN not in text, process.log_path
+
+
+def _send_over_long_requests(port: int) -> None:
+    """A request line and a header over aiohttp's 8 KiB limits, each carrying a token in its first
+    100 bytes (what aiohttp's error log quotes)."""
+    pad = "a" * 9000
+    for request in (f"GET /?token={OPERATOR_TOKEN}&pad={pad} HTTP/1.1\r\nHost: x\r\n\r\n",
+                    f"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OWNER_TOKEN}{pad}\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request.encode())
+            assert sock.recv(65536).split(b" ")[1] == b"400"
