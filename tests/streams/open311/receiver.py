@@ -27,6 +27,7 @@ class Received:
 class PortalReceiver:
     fail_first: int = 1  # answers 503 to the first N tries of each Idempotency-Key
     always_fail: bool = False
+    fail_status: int = 503
     accepted: list[Received] = field(default_factory=list)
     refused: list[Received] = field(default_factory=list)
     tries: dict[str, int] = field(default_factory=dict)
@@ -44,7 +45,7 @@ class PortalReceiver:
                     receiver.tries[key] = receiver.tries.get(key, 0) + 1
                     fail = receiver.always_fail or receiver.tries[key] <= receiver.fail_first
                     (receiver.refused if fail else receiver.accepted).append(item)
-                self.send_response(503 if fail else 202)
+                self.send_response(receiver.fail_status if fail else 202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
