@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from unidecode import unidecode
+
 from routers.exceptions import Rejected
 from routers.ingest.reports import CHANNELS
-from unidecode import unidecode
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MIN_KEY_CHARS = 16

@@ -78,7 +78,7 @@ class Deliverer:
                 retry_after = response.headers.get("Retry-After")
                 seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
                 return Attempt(response.status, portal.outcome(response.status), f"HTTP {response.status}", seconds)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return Attempt(None, "error", f"{type(exc).__name__}: {exc}"[:300])
 
     async def deliver(self, url: str, body: bytes, result_id: str) -> Attempt:

@@ -95,8 +95,8 @@ class RequestStore:
         for row in rows:
             if not row:
                 continue
-            fields = {_text(k): v for k, v in row.items()}
-            record = orjson.loads(fields.pop("record"))
+            fields = {_text(k) or "": v for k, v in row.items()}
+            record: dict[str, Any] = orjson.loads(fields.pop("record"))
             found.append((record, {k: _text(v) or None for k, v in fields.items()}))
         return found
 

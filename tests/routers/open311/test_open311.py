@@ -9,6 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
 
@@ -20,6 +21,7 @@ from routers.open311.errors import GeoReportError
 from routers.open311.intake import build_report
 from routers.open311.ratelimit import RateLimiter
 from routers.open311.view import parse_request_query, service_request
+from streams.contracts import schema
 
 NOW = datetime(2026, 6, 12, 9, 0, tzinfo=UTC)
 KEYS = parse_api_keys("portal1022:portal:portal-key-0123456789\nzalo-app:zalo:zalo-key-0123456789abc")
@@ -51,6 +53,7 @@ def test_a_full_post_becomes_a_report_in_the_existing_contract() -> None:
         "reporter": {"name": "Lan Nguyễn", "phone": "0903123456", "email": "lan@example.vn"},
         "media_urls": ["https://m.vn/1.jpg", "https://m.vn/2.jpg"],
     }
+    jsonschema.validate(report, schema("ioc.in.reports"))  # the existing contract, extended additively
     event = decode_report(orjson.loads(orjson.dumps(report)))  # what the pipeline will read
     assert event.reporter is not None and event.reporter.email == "lan@example.vn"
     assert event.media == ("https://m.vn/1.jpg", "https://m.vn/2.jpg")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import stack_env
 from tests.streams.open311.receiver import PortalReceiver
+from tests.support import stack_env
 
 API_KEY = "test-portal-key-0123456789"
 FUZZ_KEY = "test-fuzz-key-0123456789ab"
