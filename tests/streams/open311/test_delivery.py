@@ -50,15 +50,11 @@ def dead_letters(bootstrap: str, since_ms: int) -> list[dict[str, Any]]:
         consumer.close()
 
 
-def test_retries_until_the_portal_accepts_then_signed_and_idempotent(kafka_bootstrap: str, topics_ready) -> None:
-    from streams.open311.delivery import DeliveryService
+def handle_all(service: Any, kafka_bootstrap: str, messages: list[tuple[bytes, bytes | None, int, int]]) -> float:
+    """Run ``service.handle`` on each (body, key, partition, offset) with a real session and producer;
+    returns the seconds it took."""
 
-    receiver = PortalReceiver(fail_first=2)
-    url = receiver.start()
-    service = DeliveryService(settings_for(kafka_bootstrap, url))
-    body = orjson.dumps(RESULT)
-
-    async def run() -> None:
+    async def run() -> float:
         import aiohttp
         from aiokafka import AIOKafkaProducer
 
@@ -68,15 +64,28 @@ def test_retries_until_the_portal_accepts_then_signed_and_idempotent(kafka_boots
         service.deliverer = Deliverer(service.settings, service.session)
         service.producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await service.producer.start()
+        started = time.monotonic()
         try:
-            await service.handle(body, b"r-1", 0, 1)
-            await service.handle(body, b"r-1", 0, 1)  # a redelivery: same Idempotency-Key
+            for message in messages:
+                await service.handle(*message)
+            return time.monotonic() - started
         finally:
             await service.producer.stop()
             await service.session.close()
 
+    return asyncio.run(run())
+
+
+def test_retries_until_the_portal_accepts_then_signed_and_idempotent(kafka_bootstrap: str, topics_ready) -> None:
+    from streams.open311.delivery import DeliveryService
+
+    receiver = PortalReceiver(fail_first=2)
+    url = receiver.start()
+    service = DeliveryService(settings_for(kafka_bootstrap, url))
+    body = orjson.dumps(RESULT)
+
     try:
-        asyncio.run(run())
+        handle_all(service, kafka_bootstrap, [(body, b"r-1", 0, 1), (body, b"r-1", 0, 1)])  # a redelivery: same key
     finally:
         receiver.stop()
     assert receiver.tries["res-1"] == 4 and len(receiver.refused) == 2 and len(receiver.accepted) == 2
@@ -97,27 +106,10 @@ def test_out_of_attempts_and_refused_results_are_dead_lettered(kafka_bootstrap: 
     service = DeliveryService(settings_for(kafka_bootstrap, f"{url},http://127.0.0.1:9/nobody-listens,{refusing_url}"))
     body = orjson.dumps({**RESULT, "id": "res-dead"})
 
-    async def run() -> None:
-        import aiohttp
-        from aiokafka import AIOKafkaProducer
-
-        from streams.open311.delivery import Deliverer
-
-        service.session = aiohttp.ClientSession()
-        service.deliverer = Deliverer(service.settings, service.session)
-        service.producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-        await service.producer.start()
-        try:
-            started = time.monotonic()
-            await service.handle(body, b"r-1", 2, 77)
-            assert time.monotonic() - started >= 0.05 + 0.1 * 0.5 + 0.2 * 0.5  # three backoffs were waited out
-            await service.handle(b"not json", None, 2, 78)
-        finally:
-            await service.producer.stop()
-            await service.session.close()
-
     try:
-        asyncio.run(run())
+        took = handle_all(service, kafka_bootstrap, [(body, b"r-1", 2, 77)])
+        assert took >= 0.05 * 0.5 + 0.1 * 0.5 + 0.2 * 0.5  # three backoffs were waited out
+        handle_all(service, kafka_bootstrap, [(b"not json", None, 2, 78)])
     finally:
         down.stop()
         refusing.stop()
