@@ -21,6 +21,12 @@ class Outcome:
     state: str  # routed | unroutable | deadletter
     incident_id: str | None = None
     reason: str | None = None
+    # the incident's last known status, ward and result, kept with the request so that it still
+    # reads "closed" with the ward's notes after the incident's own document aged out (7 days)
+    incident_status: str | None = None
+    ward: str | None = None
+    ward_name: str | None = None
+    summary: str | None = None
 
 
 def _data(envelope: Any) -> dict[str, Any] | None:
@@ -33,8 +39,15 @@ def from_incident(envelope: Any) -> list[Outcome]:
     data = _data(envelope)
     if data is None or not isinstance(data.get("id"), str):
         return []
-    return [Outcome(e["event_id"], ROUTED, incident_id=data["id"]) for e in data.get("evidence") or ()
+    result = data.get("result") if isinstance(data.get("result"), dict) else {}
+    known = {"incident_status": _str(data.get("status")), "ward": _str(data.get("ward")),
+             "ward_name": _str(data.get("ward_name")), "summary": _str(result.get("summary"))}
+    return [Outcome(e["event_id"], ROUTED, incident_id=data["id"], **known) for e in data.get("evidence") or ()
             if isinstance(e, dict) and e.get("source") == "report" and isinstance(e.get("event_id"), str)]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def from_unroutable(envelope: Any) -> Outcome | None:

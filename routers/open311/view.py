@@ -66,12 +66,20 @@ def _notes(tracking: Mapping[str, Any], incident: Mapping[str, Any] | None, agen
     return NOTES[RECEIVED]
 
 
+def remembered(tracking: Mapping[str, Any]) -> dict[str, Any]:
+    """What the tracker kept of an incident: enough for status, notes and the responsible ward."""
+    return {"id": tracking.get("incident"), "status": tracking.get("incident_status"), "ward": tracking.get("ward"),
+            "ward_name": tracking.get("ward_name"), "result": {"summary": tracking.get("summary")}, "history": []}
+
+
 def service_request(record: Mapping[str, Any], tracking: Mapping[str, Any],
                     incident: Mapping[str, Any] | None) -> dict[str, Any]:
     """One GeoReport v2 service request (no personal data: the API never kept any)."""
     state = tracking.get("state") or RECEIVED
+    if state == ROUTED and incident is None and tracking.get("incident_status"):
+        incident = remembered(tracking)  # the incident's document aged out of the serving index
     if state == ROUTED and incident is None:
-        state = RECEIVED  # the incident document expired or is not indexed yet
+        state = RECEIVED  # not indexed yet
     closed = state in TERMINAL or (incident is not None and incident.get("status") in CLOSED_STATUSES)
     agency = None
     expected = None

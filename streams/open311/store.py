@@ -2,7 +2,8 @@
 
 * ``<app>:open311:request:<id>``: a hash, ``record`` (JSON: what GET shows, no personal data) and
   the tracking fields ``state`` (received|routed|unroutable|deadletter), ``incident``, ``reason``,
-  ``updated_at``; it expires :data:`TTL_S` after the last change.
+  ``updated_at`` and the incident's last known ``incident_status``, ``ward``, ``ward_name``,
+  ``summary``; it expires :data:`TTL_S` after the last change.
 * ``<app>:open311:requests``: sorted set of ids by request time, for ``GET requests.json``.
 
 A tracking update only touches a request that exists (one Lua script), so following the
@@ -29,8 +30,12 @@ _TRACK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local state = redis.call('HGET', KEYS[1], 'state')
 if (state == 'unroutable' or state == 'deadletter') and ARGV[1] == 'routed' then return 0 end
-if state == ARGV[1] and redis.call('HGET', KEYS[1], 'incident') == ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[1], 'incident', ARGV[2], 'reason', ARGV[3], 'updated_at', ARGV[4])
+local known = redis.call('HMGET', KEYS[1], 'incident', 'incident_status', 'summary', 'ward')
+if state == ARGV[1] and known[1] == ARGV[2] and known[2] == ARGV[6] and known[3] == ARGV[9] and known[4] == ARGV[7] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'incident', ARGV[2], 'reason', ARGV[3], 'updated_at', ARGV[4],
+           'incident_status', ARGV[6], 'ward', ARGV[7], 'ward_name', ARGV[8], 'summary', ARGV[9])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
@@ -79,7 +84,9 @@ class RequestStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for o in outcomes:
                 await self._track(keys=[self.key(o.report_id)],
-                                  args=[o.state, o.incident_id or "", o.reason or "", stamp, self.ttl_s], client=pipe)
+                                  args=[o.state, o.incident_id or "", o.reason or "", stamp, self.ttl_s,
+                                        o.incident_status or "", o.ward or "", o.ward_name or "", o.summary or ""],
+                                  client=pipe)
             results = await pipe.execute()
         return [o for o, changed in zip(outcomes, results, strict=True) if int(changed)]
 

@@ -131,6 +131,10 @@ def test_an_incident_becomes_a_georeport_service_request() -> None:
     resolved = {**INCIDENT, "status": "resolved", "result": {"outcome": "fixed", "summary": "Đã nạo vét cống"}}
     closed = service_request(RECORD, {"state": "routed", "incident": "inc-1"}, resolved)
     assert closed["status"] == "closed" and closed["status_notes"] == "Đã nạo vét cống"
+    aged_out = service_request(RECORD, {"state": "routed", "incident": "inc-1", "incident_status": "closed",
+                                        "ward": "27139", "ward_name": "Phường Xuân Hòa", "summary": "Đã nạo vét cống"}, None)
+    assert aged_out["status"] == "closed" and aged_out["status_notes"] == "Đã nạo vét cống"
+    assert aged_out["agency_responsible"] == "Phường Xuân Hòa (27139)"
     for state, reason in (("unroutable", "address_unresolved"), ("deadletter", "missing_field")):
         gone = service_request(RECORD, {"state": state, "reason": reason}, None)
         assert gone["status"] == "closed" and reason in gone["status_notes"]
@@ -162,9 +166,12 @@ def test_default_window_is_the_last_90_days() -> None:
 
 
 def test_tracking_reads_reports_back_from_pipeline_outputs() -> None:
-    incident = {"data": {"id": "inc-1", "evidence": [{"event_id": "o311-1", "source": "report"},
-                                                     {"event_id": "cam-1", "source": "camera"}]}}
-    assert tracking.from_incident(incident) == [tracking.Outcome("o311-1", "routed", incident_id="inc-1")]
+    incident = {"data": {"id": "inc-1", "status": "resolved", "ward": "27139", "ward_name": "Phường Xuân Hòa",
+                         "result": {"outcome": "fixed", "summary": "Xong"},
+                         "evidence": [{"event_id": "o311-1", "source": "report"}, {"event_id": "cam-1", "source": "camera"}]}}
+    assert tracking.from_incident(incident) == [tracking.Outcome(
+        "o311-1", "routed", incident_id="inc-1", incident_status="resolved", ward="27139", ward_name="Phường Xuân Hòa",
+        summary="Xong")]
     unroutable = {"data": {"reason": "outside_boundaries", "event": {"id": "o311-2", "source": "report"}}}
     assert tracking.from_unroutable(unroutable) == tracking.Outcome("o311-2", "unroutable", reason="outside_boundaries")
     original = base64.b64encode(orjson.dumps({"id": "o311-3"})).decode()

@@ -113,7 +113,8 @@ def test_services_from_a_real_client_and_plain_http(open311_api: str) -> None:
 
 
 def test_report_read_back_resolved_by_the_ward_and_delivered_signed(
-        open311_api: str, pipeline_worker: str, portal_delivery: str, portal_receiver: Any, kafka_bootstrap: str) -> None:
+        open311_api: str, pipeline_worker: str, portal_delivery: str, portal_receiver: Any, kafka_bootstrap: str,
+        redis_url: str) -> None:
     from georeport import GeoReport
 
     prepared = civicbot_client(open311_api).create_request(
@@ -165,6 +166,13 @@ def test_report_read_back_resolved_by_the_ward_and_delivered_signed(
 
     closed = poll(lambda: reader.get_service_request(request_id), lambda r: r["status"] == "closed", 30, "closing")
     assert closed["status_notes"] == "Đã nạo vét cống, nước đã rút"
+    # the tracker keeps the outcome with the request: still "closed" after the incident's document ages out
+    import redis
+
+    kept = poll(lambda: redis.Redis.from_url(redis_url).hgetall(f"ioc-router:open311:request:{request_id}"),
+                lambda h: h.get(b"incident_status") == b"resolved", 30, "tracking the resolution")
+    assert kept[b"summary"].decode() == "Đã nạo vét cống, nước đã rút" and kept[b"ward"] == WARD_XUAN_HOA.encode()
+    assert b"Lan" not in b"".join(kept.values()) and b"0903" not in b"".join(kept.values())
     assert closed["extended_attributes"]["incident_status"] == "resolved"
     listed = reader.get_service_requests(service_request_id=request_id)
     assert [r["service_request_id"] for r in listed] == [request_id]
