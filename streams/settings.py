@@ -96,7 +96,7 @@ DOCUMENTATION: dict[str, str] = {
     "api_port": "Port of `ioc api`; 0 picks a free one (`ioc up` does when it is taken).",
     "api_keys": "Open311 API clients, `name:key` or `name:channel:key` (channel: portal, app, zalo, ...), comma- or newline-separated; secret: may come from IOC_API_KEYS_FILE. Unset: every POST is refused (`ioc up` makes a demo key).",
     "api_jurisdictions": "Open311 jurisdiction_id values, `city` or `id=city` (city: hcmc, hanoi, danang), comma-separated; the first is the default when a client sends none.",
-    "api_rate_per_minute": "POSTs per minute and API key (and GETs per minute per key or client address), per `ioc api` process; over it: 429.",
+    "api_rate_per_minute": "POSTs per minute and API key, per `ioc api` process (GETs: ten times as many, per key or client address); over it: 429.",
     "api_max_body_bytes": "Largest request body `ioc api` reads; larger: 413.",
     "portal_urls": "Portal endpoint(s) `ioc deliver` POSTs each result on ioc.out.results to, comma-separated. Unset: no delivery.",
     "portal_secret": "HMAC-SHA256 key that signs each delivery (X-IOC-Signature); secret: may come from IOC_PORTAL_SECRET_FILE.",

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 BASE = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+GET_RATE_FACTOR = 10  # GETs allowed per minute = this x IOC_API_RATE_PER_MINUTE
 MAX_LISTED = 10_000  # requests read from the time index per GET requests.json before filtering
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,7 +65,8 @@ class ApiParts:
     store: RequestStore
     index: IncidentIndex
     produce: Callable[[str, bytes], Awaitable[None]]  # (key, value) -> the broker acknowledged it
-    limiter: RateLimiter
+    limiter: RateLimiter  # POSTs, per key
+    get_limiter: RateLimiter  # GETs, per key or client address: reading is cheaper, clients poll
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     new_id: Callable[[datetime], str] = field(default=lambda now: f"o311-{now:%Y%m%d}-{uuid.uuid4().hex[:16]}")
 
@@ -124,18 +126,17 @@ def middlewares(extra: Iterable[Any] = ()) -> list[Any]:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _limit(request: web.Request, subject: str) -> None:
-    parts = request.app[PARTS]
-    if not parts.limiter.allow(subject, time.monotonic()):
-        retry = parts.limiter.retry_after_s(subject)
-        raise web.HTTPTooManyRequests(headers={"Retry-After": str(retry)},
-                                      reason=f"more than {parts.settings.api_rate_per_minute} requests a minute")
+def _limit(limiter: RateLimiter, subject: str) -> None:
+    if not limiter.allow(subject, time.monotonic()):
+        raise web.HTTPTooManyRequests(headers={"Retry-After": str(limiter.retry_after_s(subject))},
+                                      reason=f"more than {limiter.capacity:.0f} requests a minute")
 
 
-def _get_subject(request: web.Request) -> str:
+def _limit_get(request: web.Request) -> None:
     """GETs need no key; a client that sends one is limited per key, others per address."""
-    client = request.app[PARTS].keys.client_for(request.query.get("api_key"))
-    return f"key:{client.name}" if client is not None else f"addr:{request.remote or 'unknown'}"
+    parts = request.app[PARTS]
+    client = parts.keys.client_for(request.query.get("api_key"))
+    _limit(parts.get_limiter, f"key:{client.name}" if client is not None else f"addr:{request.remote or 'unknown'}")
 
 
 def _check_jurisdiction(request: web.Request) -> None:
@@ -190,20 +191,20 @@ async def discovery(request: web.Request) -> web.Response:
 
 async def services(request: web.Request) -> web.Response:
     _check_jurisdiction(request)
-    _limit(request, _get_subject(request))
+    _limit_get(request)
     return _json(catalogue.service_list())
 
 
 async def service_definition(request: web.Request) -> web.Response:
     _check_jurisdiction(request)
-    _limit(request, _get_subject(request))
+    _limit_get(request)
     return _json(catalogue.service_definition(request.match_info["code"]))
 
 
 async def create_request(request: web.Request) -> web.Response:
     parts = request.app[PARTS]
     form = await _form(request)
-    _limit(request, f"key:{authenticate(form, parts.keys).name}")
+    _limit(parts.limiter, f"key:{authenticate(form, parts.keys).name}")
     now = parts.clock()
     accepted = build_report(form, parts.keys, parts.jurisdictions, parts.new_id(now), now,
                             max_message_bytes=parts.settings.max_message_bytes)
@@ -235,7 +236,7 @@ async def _views(parts: ApiParts, ids: list[str]) -> list[dict[str, Any]]:
 async def list_requests(request: web.Request) -> web.Response:
     parts = request.app[PARTS]
     _check_jurisdiction(request)
-    _limit(request, _get_subject(request))
+    _limit_get(request)
     query = parse_request_query(request.query, parts.clock())
     if query.ids:
         ids = list(query.ids)
@@ -248,7 +249,7 @@ async def list_requests(request: web.Request) -> web.Response:
 async def get_request(request: web.Request) -> web.Response:
     parts = request.app[PARTS]
     _check_jurisdiction(request)
-    _limit(request, _get_subject(request))
+    _limit_get(request)
     request_id = request.match_info["id"]
     found = await _views(parts, [request_id])
     if not found:
@@ -320,7 +321,8 @@ class ApiService:
 
         parts = ApiParts(self.settings, self.keys, self.jurisdictions, store,
                          IncidentIndex(self.redis, self.settings.app_id), produce,
-                         RateLimiter(self.settings.api_rate_per_minute), clock)
+                         RateLimiter(self.settings.api_rate_per_minute),
+                         RateLimiter(self.settings.api_rate_per_minute * GET_RATE_FACTOR), clock)
         self.runner = web.AppRunner(build_app(parts), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port)

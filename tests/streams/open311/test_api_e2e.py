@@ -265,3 +265,30 @@ def test_unroutable_and_dead_lettered_posts_are_closed_not_open_forever(
     got = poll(lambda: http("GET", f"{open311_api}/requests/{skewed}.json")[1][0],
                lambda r: r["status"] == "closed", 90, "dead letter")
     assert got["extended_attributes"] == {"ioc_state": "deadletter", "media_urls": [], "reason": "missing_field"}
+
+
+def test_rate_limit_per_key_answers_429_with_retry_after(embedded_stack: Any, data_dir: Any, topics_ready: Any,
+                                                         tmp_path: Any) -> None:
+    import sys
+
+    from streams.embedded.process import ManagedProcess, free_port
+    from tests.streams.open311.conftest import API_KEYS, wait_http
+    from tests.support import stack_env
+
+    port = free_port()
+    process = ManagedProcess("open311-api-limited", [sys.executable, "-m", "streams.cli", "api", "--port", str(port)],
+                             port, tmp_path / "api.log", ready_timeout_s=60,
+                             env=stack_env(embedded_stack, data_dir, IOC_API_KEYS=API_KEYS, IOC_API_RATE_PER_MINUTE="3"))
+    base = f"http://127.0.0.1:{port}/open311/v2"
+    try:
+        wait_http(f"{base}/services.json")
+        answers = [http("POST", f"{base}/requests.json", {"api_key": API_KEY})[:2] for _ in range(4)]
+        assert [status for status, _ in answers] == [400, 400, 400, 429]  # counted per key, before validation
+        status, body, headers = http("POST", f"{base}/requests.json", {"api_key": API_KEY})
+        assert status == 429 and body[0]["code"] == "rate_limited" and int(headers["Retry-After"]) >= 1
+        other = http("POST", f"{base}/requests.json", {"api_key": "test-fuzz-key-0123456789ab"})
+        assert other[0] == 400  # another key has its own bucket
+        gets = [http("GET", f"{base}/requests/o311-none.json")[0] for _ in range(31)]
+        assert gets.count(404) == 29 and gets[-1] == 429  # ten times the POST rate; one GET went to wait_http
+    finally:
+        process.stop(timeout_s=10)
