@@ -39,7 +39,8 @@ def from_incident(envelope: Any) -> list[Outcome]:
     data = _data(envelope)
     if data is None or not isinstance(data.get("id"), str):
         return []
-    result = data.get("result") if isinstance(data.get("result"), dict) else {}
+    raw_result = data.get("result")
+    result: dict[str, Any] = raw_result if isinstance(raw_result, dict) else {}
     known = {"incident_status": _str(data.get("status")), "ward": _str(data.get("ward")),
              "ward_name": _str(data.get("ward_name")), "summary": _str(result.get("summary"))}
     return [Outcome(e["event_id"], ROUTED, incident_id=data["id"], **known) for e in data.get("evidence") or ()

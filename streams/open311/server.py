@@ -204,6 +204,8 @@ async def service_definition(request: web.Request) -> web.Response:
 async def create_request(request: web.Request) -> web.Response:
     parts = request.app[PARTS]
     form = await _form(request)
+    if "api_key" not in form and "api_key" in request.query:  # some clients put the key in the URL
+        form = {**form, "api_key": request.query.getall("api_key")}
     _limit(parts.limiter, f"key:{authenticate(form, parts.keys).name}")
     now = parts.clock()
     accepted = build_report(form, parts.keys, parts.jurisdictions, parts.new_id(now), now,

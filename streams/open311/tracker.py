@@ -92,37 +92,32 @@ class Tracker:
         while True:
             try:
                 batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                if not batches:
-                    continue
-                outcomes: list[Outcome] = []
-                ends: dict[str, int] = {}
-                for tp, records in batches.items():
-                    for record in records:
-                        outcomes.extend(outcomes_of(tp.topic, record.value))
-                    ends[f"{tp.topic}/{tp.partition}"] = records[-1].offset + 1
-                for changed in await self.store.track(outcomes, self.clock()):
-                    metrics.api_tracked.labels(changed.state).inc()
-                await self.store.redis.hset(self.positions_key, mapping=ends)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis or the broker away: keep the position, try again
-                log.warning("open311 tracker: %s: %s", type(exc).__name__, exc)
-                for tp, offset in await self._committed_positions():
-                    consumer.seek(tp, offset)
+            except Exception as exc:  # the broker away: aiokafka reconnects, we wait
+                log.warning("open311 tracker: reading: %s: %s", type(exc).__name__, exc)
                 await asyncio.sleep(1.0)
+                continue
+            while batches:
+                try:
+                    await self._take(batches)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis away: the batch is written again, nothing skipped
+                    log.warning("open311 tracker: recording: %s: %s", type(exc).__name__, exc)
+                    await asyncio.sleep(1.0)
 
-    async def _committed_positions(self) -> list[tuple[Any, int]]:
-        from aiokafka import TopicPartition
-
-        try:
-            stored = await self.store.redis.hgetall(self.positions_key)
-        except Exception:
-            return []
-        found = []
-        for k, v in stored.items():
-            topic, _, partition = (k.decode() if isinstance(k, bytes) else k).rpartition("/")
-            found.append((TopicPartition(topic, int(partition)), int(v)))
-        return found
+    async def _take(self, batches: dict[Any, list[Any]]) -> None:
+        outcomes: list[Outcome] = []
+        ends: dict[str, int] = {}
+        for tp, records in batches.items():
+            for record in records:
+                outcomes.extend(outcomes_of(tp.topic, record.value))
+            ends[f"{tp.topic}/{tp.partition}"] = records[-1].offset + 1
+        for changed in await self.store.track(outcomes, self.clock()):
+            metrics.api_tracked.labels(changed.state).inc()
+        await self.store.redis.hset(self.positions_key, mapping=ends)
 
     async def stop(self) -> None:
         if self._task is not None:
