@@ -189,6 +189,17 @@ def test_plain_http_post_new_format_and_error_arrays(open311_api: str) -> None:
     assert status == 200 and got[0]["extended_attributes"]["media_urls"] == form["media_url"]
     assert got[0]["lat"] == 10.779 and got[0]["long"] == 106.688
 
+    # multipart/form-data (a photo file part is ignored: photos come as media_url) and a JSON object
+    import requests
+
+    answer = requests.post(f"{open311_api}/requests.json", data={**form, "media_url": form["media_url"][0]},
+                           files={"media": ("p.jpg", b"\xff\xd8\xff", "image/jpeg")}, timeout=15)
+    assert answer.status_code == 200 and answer.json()[0]["service_request_id"].startswith("o311-")
+    answer = requests.post(f"{open311_api}/requests.json", json={**form, "lat": 10.779, "long": 106.688}, timeout=15)
+    assert answer.status_code == 200, answer.text
+    answer = requests.post(f"{open311_api}/requests.json", json=[form], timeout=15)
+    assert answer.status_code == 400 and answer.json()[0]["code"] == "bad_body"
+
     cases = [
         ({**form, "api_key": "wrong-key-0123456789"}, 403, "invalid_api_key"),
         ({k: v for k, v in form.items() if k != "api_key"}, 403, "invalid_api_key"),
