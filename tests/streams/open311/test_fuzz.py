@@ -46,6 +46,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(open311_api: str
     root = open311_api.removesuffix("/open311/v2")
     schema = schemathesis.openapi.from_dict(json.loads(DOCUMENT.read_text("utf-8")))
     sent: dict[str, int] = {}
+    created: list[str] = []
 
     def run(operation: Any, mode: Any, examples: int) -> None:
         @given(case=operation.as_strategy(generation_mode=mode), code=st.sampled_from(sorted(REPORT_CATEGORIES)))
@@ -61,7 +62,16 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(open311_api: str
                 case.body["api_key"] = FUZZ_KEY  # and a real service code half of the time
                 if n % 2:
                     case.body["service_code"] = code
+                if n % 8 == 1:  # and a place, so that the rest of the generated form decides
+                    case.body.update(lat=10.78, long=106.69)
+            if n % 2 and isinstance(case.path_parameters, dict):  # half of the time a resource that exists
+                if "service_code" in case.path_parameters:
+                    case.path_parameters["service_code"] = code
+                if "service_request_id" in case.path_parameters and created:
+                    case.path_parameters["service_request_id"] = created[n % len(created)]
             response = case.call_and_validate(base_url=root, checks=checks)
+            if operation.method.upper() == "POST" and response.status_code == 200:
+                created.append(response.json()[0]["service_request_id"])
             key = f"{operation.label} {response.status_code}"
             sent[key] = sent.get(key, 0) + 1
 
@@ -78,3 +88,5 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(open311_api: str
     assert total >= 2000, sent
     assert not [k for k in sent if int(k.rsplit(" ", 1)[1]) >= 500], sent
     assert sent.get("POST /open311/v2/requests.json 200", 0) >= 50  # fuzzed reports reached the decoder and the broker
+    assert sent.get("GET /open311/v2/requests/{service_request_id}.json 200", 0) >= 50  # and were read back
+    assert sent.get("GET /open311/v2/services/{service_code}.json 200", 0) >= 50
