@@ -1,8 +1,8 @@
 """Run every benchmark section in turn: ``python -m benchmarks [section ...]``.
 
 Sections: throughput (pipeline vs raw passthrough on the embedded broker), locate (point-to-ward),
-rules (rule evaluation cost), scaleout (events/s per worker count), privacy (phone masking
-cost per event, the library beside the old regex).
+rules (rule evaluation cost), scaleout (events/s per worker count), open311 (API POSTs/s and p99),
+privacy (phone masking cost per event, the library beside the old regex).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ SECTIONS = {
     "locate": "benchmarks.locate_bench",
     "rules": "benchmarks.rules_bench",
     "scaleout": "benchmarks.scaleout",
+    "open311": "benchmarks.open311_bench",
     "privacy": "benchmarks.privacy_bench",
 }
 
