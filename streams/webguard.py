@@ -184,6 +184,13 @@ def harden(app: web.Application, gate: Gate[Any], csp: str = API_CSP,
     """Close ``app``: ``before_gate`` middlewares (e.g. :func:`token_login`), then the gate, ahead
     of the app's own; security headers on every response. Call before the app starts."""
     app.middlewares[0:0] = [*before_gate, gate_middleware(gate)]
+    return add_security_headers(app, csp)
+
+
+def add_security_headers(app: web.Application, csp: str = API_CSP) -> web.Application:
+    """The headers of :func:`security_headers` on every response of ``app`` (static files, errors
+    and streamed answers too), for a service whose access is its own business (Open311's public
+    GETs and ``api_key`` POSTs). Call before the app starts."""
     headers = security_headers(csp)
 
     async def add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:

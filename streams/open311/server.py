@@ -37,7 +37,7 @@ from routers.open311.errors import GeoReportError, bad_request, not_found
 from routers.open311.intake import Form, authenticate, build_report, jurisdiction_of
 from routers.open311.ratelimit import RateLimiter
 from routers.open311.view import parse_request_query, select, service_request
-from streams import metrics, topics
+from streams import metrics, topics, webguard
 from streams.lifecycle.serving import IncidentIndex
 from streams.open311.store import RequestStore
 from streams.settings import Settings
@@ -273,6 +273,7 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 def build_app(parts: ApiParts, extra_middlewares: Iterable[Any] = ()) -> web.Application:
     app = web.Application(middlewares=middlewares(extra_middlewares), client_max_size=parts.settings.api_max_body_bytes)
+    webguard.add_security_headers(app, webguard.API_CSP)  # issue 21: every answer, errors included
     app[PARTS] = parts
     app.router.add_get("/open311/discovery.json", discovery)
     app.router.add_get(f"{BASE}/services.json", services)
