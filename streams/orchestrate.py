@@ -103,7 +103,8 @@ class LocalRun:
         generation = registry.load_active()
         self.ward_names = {w.code: w.name for w in generation.wards}
         city_wards = generation.wards_in_province(CITIES[self.options.city])
-        banner = " - APPROXIMATE polygons: import official ones with `ioc boundaries import`" if generation.source == "approximate" else ""
+        banner = (" - built-in REFERENCE polygons (not official survey boundaries): import a city's official file "
+                  "with `ioc boundaries import`" if "reference" in generation.source.split("+") else "")
         self.say(f"boundaries {generation.id} ({generation.source}, {len(generation.wards)} wards){banner}")
         create_topics(s, [w.code for w in generation.wards])
         self.say(f"topics     {', '.join(topics.INTAKE)} -> ioc.ward.<code> ({len(city_wards)} in {self.options.city}), "
