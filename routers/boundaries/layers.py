@@ -17,6 +17,7 @@ import random
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import shapely
 
 from routers.boundaries.generation import Generation
 from routers.boundaries.index import EMPTY
@@ -107,6 +108,12 @@ class Layers:
         if gen is None:
             raise BoundaryError(f"ward {code!r} is not served by the active boundaries ({self.id})")
         return gen.ward(code)
+
+    def geometry(self, code: str) -> shapely.Geometry:
+        gen = self._ward_layer.get(code)
+        if gen is None:
+            raise BoundaryError(f"ward {code!r} is not served by the active boundaries ({self.id})")
+        return gen.geometry(code)
 
     def ward_of(self, lat: float, lon: float) -> Ward | None:
         for gen, provinces in zip(self.layers, self.served, strict=True):
