@@ -11,6 +11,7 @@ import numpy as np
 import shapely
 
 from routers.boundaries.generation import Generation
+from routers.boundaries.names import same_name
 
 _M_PER_DEG = 111_320.0
 MIN_MOVED_KM2 = 0.001  # 1,000 m2: below this a changed outline is digitising noise
@@ -58,7 +59,7 @@ def diff_generations(a: Generation, b: Generation) -> GenerationDiff:
         result.removed.append({"code": code, "name": w.name, "area_km2": round(_km2(a.geometry(code)), 3)})
     for code in sorted(codes_a & codes_b):
         wa, wb = a.ward(code), b.ward(code)
-        if wa.name != wb.name:
+        if not same_name(wa.name, wb.name):  # "Hoà"/"Hòa" is one name
             result.renamed.append({"code": code, "from": wa.name, "to": wb.name})
         ga, gb = a.geometry(code), b.geometry(code)
         if shapely.equals_exact(ga, gb, 0.0) if ga.geom_type == gb.geom_type else False:

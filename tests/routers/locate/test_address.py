@@ -42,7 +42,7 @@ CASES = [
     # provinces that no longer exist
     ("Phường Phú Cường, TP. Thủ Dầu Một, Bình Dương", "legacy", ("25747",)),
     ("Xã Long Sơn, TP Vũng Tàu, Bà Rịa-Vũng Tàu", "legacy", ("26545",)),
-    ("Xa Long Son, BR-VT", "legacy", ("26545",)),
+    ("Xa Long Son, BR-VT", "new", ("26545",)),  # the new Xã Long Sơn took the old one's land
     ("Phường Cẩm Phô, TP. Hội An, Quảng Nam", "legacy", ("20410",)),
     # a new ward sharing an old district's name is only that ward when named as a ward
     ("Phường Bình Thạnh, TP.HCM", "new", ("26929",)),
@@ -68,7 +68,8 @@ def test_no_fuzzy_guess(address: str) -> None:
 def test_normalize_expands_old_abbreviations() -> None:
     assert normalize_address("P.7, Q.3, TP.HCM") == "Phường 7, Quận 3, Thành phố Hồ Chí Minh"
     assert normalize_address("TT. Củ Chi, H. Củ Chi") == "Thị trấn Củ Chi, Huyện Củ Chi"
-    assert normalize_address("F12,  Q10\t, TX. X") == "Phường 12, Quận 10 , Thị xã X"
+    assert normalize_address("F12,  Q10\t, TX. Dĩ An") == "Phường 12, Quận 10 , Thị xã Dĩ An"
+    assert normalize_address("x. Yên Bình, tp Hà Nội") == "Xã Yên Bình, Thành phố Hà Nội"
 
 
 def test_long_and_non_text_addresses_are_rejected() -> None:
