@@ -11,12 +11,15 @@ the network and silently picks one.
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import vietnamadminunits
+
+from routers.boundaries.names import plain_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +149,35 @@ def admin_data() -> AdminData:
         new_by_key=new_by_key,
         old_by_key={u.key: u for u in old_units},
     )
+
+
+_ITEM = re.compile(r",\s*(?![^()]*\))")  # commas outside parentheses
+_REMAINDER = re.compile(r"\s*\(phần còn lại[^)]*\)\s*$")  # "(what was left after ... went to ...)"
+_QUALIFIED = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")  # "Phường 4 (Quận 3)"
+
+
+@functools.lru_cache(maxsize=8192)
+def _predecessors(text: str) -> tuple[tuple[str, str | None], ...]:
+    items: list[tuple[str, str | None]] = []
+    for item in _ITEM.split(text):
+        item = _REMAINDER.sub("", item.strip())
+        qualified = _QUALIFIED.match(item)
+        if qualified:
+            items.append((plain_key(qualified.group(1)), plain_key(qualified.group(2))))
+        else:
+            items.append((plain_key(item), None))
+    return tuple(items)
+
+
+def predecessor_score(predecessors: str | None, name: str, district: str) -> int:
+    """How a new ward's published predecessors (the ``predecessors`` text of the reference data,
+    e.g. "Phường 4 (Quận 3), Phường Võ Thị Sáu") name an old ward: 2 with its district given,
+    1 by name alone, 0 not at all."""
+    if not predecessors:
+        return 0
+    key, district_key = plain_key(name), plain_key(district)
+    best = 0
+    for item, qualifier in _predecessors(predecessors):
+        if item == key:
+            best = max(best, 2 if qualifier == district_key else 1 if qualifier is None else 0)
+    return best

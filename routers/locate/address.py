@@ -61,8 +61,11 @@ _EXPANSIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bX\b\.?\s*", "Xã "),
     )
 )
-_SEPARATORS = re.compile(r"\s*[,;|\n]\s*|\s+[-–—]\s*|\s*[-–—]\s+|\s*[–—]\s*")
-_DASH = re.compile(r"\s*-\s*")
+_SEPARATORS = re.compile(r"\s*[,;|\n]\s*")
+_DASHES = re.compile(r"\s+[-–—]\s*|\s*[-–—]\s+|\s*[–—]\s*")
+# Old province names people still write that the package's keywords lack (renamed in 2025).
+_PROVINCE_ALIASES = {"thuathienhue": "thanhphohue", "tthue": "thanhphohue"}
+MAX_FREE_CUT_WORDS = 10  # a part without separators or type words: try every cut up to this size
 
 WardType = Literal["ward", "district", "city", "province", ""]
 # Type words a unit's name starts with, accented and typed without accents.
@@ -81,7 +84,7 @@ _NOT_A_UNIT = re.compile(
     re.IGNORECASE,
 )
 _COUNTRY = frozenset({"vietnam", "vn"})
-MAX_SPLITS = 8  # type words inside one part worth trying every way of cutting at
+MAX_SPLITS = 9  # cut points inside one part worth trying every way of cutting at (512 ways)
 
 @dataclass(frozen=True, slots=True)
 class AddressMatch:
@@ -90,6 +93,7 @@ class AddressMatch:
     kind: Literal["new", "legacy"]
     codes: tuple[str, ...]
     detail: str
+    old: tuple[tuple[str, str], ...] = ()  # the old wards named: (ward, district), for legacy matches
 
 
 def _key(text: str) -> str:
@@ -173,21 +177,24 @@ def _type_of(text: str) -> tuple[WardType, str]:
 
 def _is_known(text: str, t: UnitTables) -> bool:
     key = plain_key(text)
-    return key in t.all_keywords
+    return key in t.all_keywords or key in _PROVINCE_ALIASES
 
 
 def _parts(norm: str) -> list[str]:
     """The address cut at separators and, inside a separator-free run, before type words."""
     t = unit_tables()
-    pieces = [p.strip(" .") for p in _SEPARATORS.split(norm)]
-    pieces = [p for p in pieces if p]
-    # "Bà Rịa - Vũng Tàu": a dash inside a name, not between parts.
     merged: list[str] = []
-    for piece in pieces:
-        if merged and _is_known(merged[-1] + " " + piece, t) and not _is_known(piece, t):
-            merged[-1] = f"{merged[-1]} - {piece}"
-        else:
-            merged.append(piece)
+    for chunk in _SEPARATORS.split(norm):
+        # "Bà Rịa - Vũng Tàu", "Văn Miếu - Quốc Tử Giám": a dash inside a name, not between parts.
+        dashed: list[str] = []
+        for piece in (p.strip(" .") for p in _DASHES.split(chunk)):
+            if not piece:
+                continue
+            if dashed and _is_known(f"{dashed[-1]} {piece}", t):
+                dashed[-1] = f"{dashed[-1]} - {piece}"
+            else:
+                dashed.append(piece)
+        merged.extend(dashed)
     out: list[str] = []
     for piece in merged:
         out.extend(_cut_at_type_words(piece, t))
@@ -205,6 +212,9 @@ def _cut_at_type_words(piece: str, t: UnitTables) -> list[str]:
                 cuts.add(i)
         if _is_province(" ".join(words[i:]), t):
             cuts.add(i)
+    if len(words) <= MAX_FREE_CUT_WORDS and not _is_known(piece, t) and not _NOT_A_UNIT.match(piece):
+        # "P17 Binh Thanh HCM": parts joined by spaces, some without a type word.
+        cuts = set(range(1, len(words)))
     if not cuts:
         return [piece]
     ordered = sorted(cuts)
@@ -231,7 +241,9 @@ def _cut(words: list[str], cuts: list[int]) -> list[str]:
 
 def _is_province(text: str, t: UnitTables) -> bool:
     kind, _short = _type_of(text)
-    return kind in ("", "city", "province") and bool(lookup(t.old_provinces, text) or lookup(t.new_provinces, text))
+    return kind in ("", "city", "province") and bool(
+        lookup(t.old_provinces, text) or lookup(t.new_provinces, text) or plain_key(text) in _PROVINCE_ALIASES
+    )
 
 
 # -- reading the parts ----------------------------------------------------------------------------
@@ -246,7 +258,10 @@ def _province(part: _Part, t: UnitTables) -> _Province | None:
     if part.kind not in ("", "city", "province"):
         return None
     olds = lookup(t.old_provinces, part.text)
-    news = lookup(t.new_provinces, part.text)
+    alias = _PROVINCE_ALIASES.get(plain_key(part.text)) or _PROVINCE_ALIASES.get(plain_key(part.short))
+    if alias:
+        olds = [u for units in t.old_provinces.values() for u in units if u.key == alias][:1]
+    news = lookup(t.new_provinces, part.text) if not alias else []
     if news:
         new = news[0].key
         old = frozenset(k for k, v in t.old_to_new_province.items() if v == new)
@@ -260,8 +275,10 @@ def _province(part: _Part, t: UnitTables) -> _Province | None:
     return None
 
 
-def _match(kind: Literal["new", "legacy"], codes: Iterable[str], detail: str) -> AddressMatch:
-    return AddressMatch(kind, tuple(sorted(set(codes))), detail)
+def _match(
+    kind: Literal["new", "legacy"], codes: Iterable[str], detail: str, olds: Iterable[OldUnit] = ()
+) -> AddressMatch:
+    return AddressMatch(kind, tuple(sorted(set(codes))), detail, tuple(sorted({(u.name, u.district) for u in olds})))
 
 
 def _old_units(units: list[Unit]) -> list[OldUnit]:
@@ -281,7 +298,10 @@ def _is_numbered(part: _Part) -> bool:
 def _parse(texts: list[str]) -> AddressMatch | None:
     t = unit_tables()
     parts = [_Part(text, *_type_of(text)) for text in texts if not _NOT_A_UNIT.match(text)]
-    if parts and plain_key(parts[-1].text) in _COUNTRY:
+    # Trailing words that name nothing ("Việt Nam", "ĐN", a postcode) are not the province.
+    while len(parts) > 1 and parts[-1].kind == "" and (
+        plain_key(parts[-1].text) in _COUNTRY or not _is_known(parts[-1].text, t)
+    ):
         parts.pop()
     if not parts:
         return None
@@ -293,7 +313,7 @@ def _parse(texts: list[str]) -> AddressMatch | None:
     olds = province.old if province else frozenset(t.districts)
     district_part = parts[-1] if parts[-1].kind in ("district", "city", "") and len(parts) > 1 else None
     if parts[-1].kind in ("district", "city") and len(parts) == 1:
-        return None  # a district without a ward
+        return _island_district(parts[-1], olds, t)  # else a district without a ward
     districts: list[Unit] = []
     if district_part is not None:
         districts = [d for p in sorted(olds) for d in _district(district_part, t.districts.get(p, {}))]
@@ -311,6 +331,17 @@ def _parse(texts: list[str]) -> AddressMatch | None:
     return _ward_anywhere(ward, t)
 
 
+def _island_district(part: _Part, provinces: frozenset[str], t: UnitTables) -> AddressMatch | None:
+    """Island districts had no wards (Côn Đảo, Bạch Long Vĩ): the district is the unit."""
+    by_key = admin_data().old_by_key
+    for province in sorted(provinces):
+        for district in _district(part, t.districts.get(province, {})):
+            unit = by_key.get(f"{province}_{district.key}_")
+            if unit is not None:
+                return _match("legacy", unit.new_codes, f"old {unit.name}", [unit])
+    return None
+
+
 def _district(part: _Part, index: dict[str, list[Unit]]) -> list[Unit]:
     found = lookup(index, part.text)
     if not found and part.kind and part.short:
@@ -323,7 +354,7 @@ def _ward_in_districts(ward: _Part, districts: list[Unit], t: UnitTables) -> Add
     if olds:
         split = " (split)" if len({c for u in olds for c in u.new_codes}) > 1 else ""
         names = ", ".join(sorted({f"{u.name}, {u.district}" for u in olds}))
-        return _match("legacy", (c for u in olds for c in u.new_codes), f"old {names}{split}")
+        return _match("legacy", (c for u in olds for c in u.new_codes), f"old {names}{split}", olds)
     if ward.kind != "ward":
         return None
     # A new ward named with its old district: one of its predecessors lay there.
@@ -351,7 +382,7 @@ def _ward_in_province(ward: _Part, province: _Province, t: UnitTables) -> Addres
     if not olds:
         return None
     names = ", ".join(sorted({f"{u.name} ({u.district})" for u in olds}))
-    return _match("legacy", (c for u in olds for c in u.new_codes), f"old {names}")
+    return _match("legacy", (c for u in olds for c in u.new_codes), f"old {names}", olds)
 
 
 def _ward_anywhere(ward: _Part, t: UnitTables) -> AddressMatch | None:
@@ -366,5 +397,5 @@ def _ward_anywhere(ward: _Part, t: UnitTables) -> AddressMatch | None:
     olds = _old_units([u for index in t.old_wards_in_province.values() for u in lookup(index, ward.text)])
     if len(olds) == 1:
         split = " (split)" if len(olds[0].new_codes) > 1 else ""
-        return _match("legacy", olds[0].new_codes, f"old {olds[0].name}, {olds[0].district}{split}")
+        return _match("legacy", olds[0].new_codes, f"old {olds[0].name}, {olds[0].district}{split}", olds)
     return None

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from routers.boundaries.generation import Generation, degrees_for
 from routers.boundaries.index import EMPTY
 from routers.boundaries.layers import order_layers, provinces_of, served_mask, served_provinces
-from routers.boundaries.lineage import admin_data
+from routers.boundaries.lineage import admin_data, predecessor_score
 from routers.events import GeoPoint
 from routers.exceptions import BoundaryError, Rejected
 from routers.locate.address import _key, check_address, resolve_address
@@ -245,6 +245,8 @@ class Locator:
             return Location(
                 "unresolved", None, method, top.id, top.source, (), corrections, "address_unresolved"
             )
+        if len(found) > 1 and match.old:
+            found = self._published_receivers(found, match.old)
         if len(found) == 1:
             serving, i = found[0][1]
             gen = serving.generation
@@ -254,6 +256,20 @@ class Locator:
         return Location(
             "ambiguous", None, method, gen.id, gen.source, candidates, corrections, "ambiguous_address"
         )
+
+    @staticmethod
+    def _published_receivers(
+        found: list[tuple[tuple[str, int], tuple[_Serving, int]]], olds: tuple[tuple[str, str], ...]
+    ) -> list[tuple[tuple[str, int], tuple[_Serving, int]]]:
+        """Of the wards the package says an old ward went to, those whose published predecessors
+        (the reference data's lineage) name it: with its district when any does, else by name.
+        Wards without lineage (an imported file) keep the package's answer."""
+        wards = [s.generation.wards[i] for _, (s, i) in found]
+        if any(w.predecessors is None for w in wards):
+            return found
+        scores = [max(predecessor_score(w.predecessors, n, d) for n, d in olds) for w in wards]
+        best = max(scores)
+        return [f for f, score in zip(found, scores, strict=True) if score == best] if best else found
 
     @staticmethod
     def _ward_indices(stack: _Stack, code: str) -> list[tuple[_Serving, int]]:
