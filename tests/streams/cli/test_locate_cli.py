@@ -140,3 +140,25 @@ def test_csv_batch(data_dir: Path, tmp_path: Path) -> None:
     assert (rows["e"]["status"], rows["e"]["reason"]) == ("unresolved", "invalid_coordinates")
     assert (rows["f"]["status"], rows["f"]["reason"]) == ("unresolved", "no_location")
     assert rows["a"]["source"] == "reference"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "is binary, not a CSV"),
+        ("id,lat,lon\n1,10.77,106.70\n".encode("utf-16"), "is binary, not a CSV"),
+        ("id,address\n1,Phường Bến Nghé\n".encode("cp1258", errors="replace") + b"\xff\xfe", "is not UTF-8"),
+        (b"name,x,y\nfoo,1,2\n", "has columns name, x, y; expected"),
+        (b"", "is empty; expected"),
+    ],
+)
+def test_a_file_that_is_not_the_expected_csv_is_a_one_line_error(
+    data_dir: Path, tmp_path: Path, content: bytes, says: str
+) -> None:
+    path = tmp_path / "input.csv"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["locate", "--input", str(path)], env={"IOC_DATA_DIR": str(data_dir)})
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0] and "id, lat, lon, address" in lines[0], lines
+    assert "Traceback" not in result.output
