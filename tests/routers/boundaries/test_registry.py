@@ -251,3 +251,21 @@ def test_the_reference_never_hides_an_imported_layer(tmp_path: Path) -> None:
                                          source="reference").id)
     assert [m.id for m, _ in registry.describe_layers()] == [city.id, ref.id]
     assert {m.id for m in registry.list() if m.active} == {city.id, ref.id}
+
+
+def test_diff_ignores_tone_mark_placement(tmp_path: Path) -> None:
+    from routers.boundaries.diff import diff_generations
+
+    registry = BoundaryRegistry(tmp_path)
+    old = registry.load(registry.add(_ward_in("27139", "79", (106.68, 10.77, 106.69, 10.78)), name="a").id)
+    renamed = _ward_in("27139", "79", (106.68, 10.77, 106.69, 10.78))
+    renamed.wards[0] = dataclasses.replace(renamed.wards[0], name="Phường Xuân Hoà")
+    first = dataclasses.replace(old.wards[0], name="Phường Xuân Hòa")
+    same = _ward_in("27139", "79", (106.68, 10.77, 106.69, 10.78))
+    same.wards[0] = first
+    a = registry.load(registry.add(same, name="hoa").id)
+    b = registry.load(registry.add(renamed, name="hoa-old-style").id)
+    assert diff_generations(a, b).renamed == []
+    other = _ward_in("27139", "79", (106.68, 10.77, 106.69, 10.78))
+    other.wards[0] = dataclasses.replace(first, name="Phường Xuân Hoá")  # another tone: a real rename
+    assert len(diff_generations(a, registry.load(registry.add(other, name="hoa-acute").id)).renamed) == 1
