@@ -63,7 +63,8 @@ class AdminData:
     old_by_key: dict[str, OldUnit]
 
 
-def _package_data_dir() -> Path:
+def package_data_dir() -> Path:
+    """The ``data`` folder of the installed vietnamadminunits package (read-only)."""
     return Path(vietnamadminunits.__file__).resolve().parent / "data"
 
 
@@ -81,7 +82,7 @@ def _parse_bounds(text: str | None) -> tuple[float, float, float, float] | None:
 @functools.cache
 def admin_data() -> AdminData:
     """Load (once per process) the pre- and post-merger units and the old-to-new mapping."""
-    data_dir = _package_data_dir()
+    data_dir = package_data_dir()
     with sqlite3.connect(f"file:{data_dir / 'dataset.db'}?mode=ro", uri=True) as conn:
         new_rows = conn.execute(
             "SELECT wardCode, ward, provinceCode, province, provinceKey, wardKey, wardLat, wardLon, "

@@ -256,6 +256,11 @@ class BoundaryRegistry:
         if not path.is_file():
             raise BoundaryError(f"compiled file of {meta.id} is missing at {path}; re-import it")
         generation = read_compiled(path, meta)
+        generation.map_cache_dirs = [self.root]
+        if meta.source == "reference":
+            from routers.boundaries.prebuild import PREBUILT_DIR
+
+            generation.map_cache_dirs.append(PREBUILT_DIR / "boundaries")  # layers `make setup` made
         self._loaded[meta.id] = generation
         return generation
 

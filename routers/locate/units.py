@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from routers.boundaries.lineage import _package_data_dir, admin_data
+from routers.boundaries.lineage import admin_data, package_data_dir
 from routers.boundaries.names import has_accents, plain_key, tone_key
 
 
@@ -68,7 +68,7 @@ def _entries(tables: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]
 
 @functools.cache
 def unit_tables() -> UnitTables:
-    data_dir = _package_data_dir()
+    data_dir = package_data_dir()
     # The package writes NaN for island districts without wards: the standard library reads it.
     legacy = json.loads((data_dir / "parser_legacy.json").read_text(encoding="utf-8"))
     modern = json.loads((data_dir / "parser_from_2025.json").read_text(encoding="utf-8"))
@@ -109,8 +109,7 @@ def unit_tables() -> UnitTables:
                     _add(t.old_wards_in_province.setdefault(province, {}), [], unit)
 
     for table in ("DICT_PROVINCE_WARD_NO_ACCENTED", "DICT_PROVINCE_WARD_ACCENTED"):
-        for province, key, w in _entries(modern[table]):
-            del key
+        for province, _key, w in _entries(modern[table]):
             unit = Unit(str(w["wardCode"]), w["ward"], w["wardShort"], province)
             _add(t.new_wards.setdefault(province, {}), w["wardKeywords"], unit)
 
