@@ -14,12 +14,15 @@ from dashboards.mapdata import SIMPLIFY_M
 
 
 def main() -> int:
+    from routers.boundaries.generation import map_cache_name
     from routers.boundaries.prebuild import PREBUILT_DIR, prebuilt
     from routers.boundaries.registry import BoundaryRegistry
 
     found = prebuilt()
     if found is None:
         print("dashboard: no precompiled reference boundaries; nothing to prewarm")
+        return 0
+    if (found[0].parent / map_cache_name(found[1].id, None, SIMPLIFY_M["national"])).is_file():
         return 0
     started = time.perf_counter()
     generation = BoundaryRegistry(PREBUILT_DIR).load(found[1].id)

@@ -38,6 +38,11 @@ _shortest_line = shapely.lib.shortest_line
 _GEODESIC = geodesic()
 
 
+def map_cache_name(generation_id: str, province_code: str | None, simplify_m: float) -> str:
+    """File name of a simplified map layer kept on disk (see ``Generation.map_cache_dirs``)."""
+    return f"{generation_id}.map-{province_code or 'all'}-{simplify_m:g}m.json.gz"
+
+
 def degrees_for(metres: float, lat: float) -> float:
     """A radius in degrees that is at least ``metres`` in every direction at latitude ``lat``."""
     cos_lat = max(math.cos(math.radians(lat)), 0.01)
@@ -223,12 +228,9 @@ class Generation:
         self._write_map_cache(province_code, simplify_m, collection)
         return collection
 
-    def _map_cache_name(self, province_code: str | None, simplify_m: float) -> str:
-        return f"{self.id}.map-{province_code or 'all'}-{simplify_m:g}m.json.gz"
-
     def _read_map_cache(self, province_code: str | None, simplify_m: float) -> dict[str, object] | None:
         for folder in self.map_cache_dirs:
-            path = folder / self._map_cache_name(province_code, simplify_m)
+            path = folder / map_cache_name(self.id, province_code, simplify_m)
             try:
                 loaded = orjson.loads(gzip.decompress(path.read_bytes()))
             except (OSError, ValueError, EOFError):
@@ -240,7 +242,7 @@ class Generation:
     def _write_map_cache(self, province_code: str | None, simplify_m: float, collection: dict[str, object]) -> None:
         if province_code is not None or not self.map_cache_dirs:
             return  # one province is quick to simplify; the whole country is worth keeping
-        path = self.map_cache_dirs[0] / self._map_cache_name(province_code, simplify_m)
+        path = self.map_cache_dirs[0] / map_cache_name(self.id, province_code, simplify_m)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_bytes(gzip.compress(orjson.dumps(collection), compresslevel=5))

@@ -45,3 +45,25 @@ def test_diff_official_against_reference(default_data_dir: Path, official_data_d
     assert all(float(str(m["lost_km2"])) >= 0 and float(str(m["gained_km2"])) >= 0 for m in result.moved)
     same = diff_generations(hcmc, hcmc)
     assert (same.added, same.removed, same.moved, same.unchanged) == ([], [], [], 168)
+
+
+def test_the_national_map_layer_is_kept_between_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import shapely
+
+    from routers.boundaries.model import Ward, WardSet
+
+    geoms = [shapely.box(106.60, 10.70, 106.65, 10.75), shapely.box(106.65, 10.70, 106.70, 10.75)]
+    wards = [Ward(c, f"Ward {c}", "79", "HCMC", 1.0, None, (10.72, 106.62 + i * 0.05))
+             for i, c in enumerate(("26734", "26737"))]
+    registry = BoundaryRegistry(tmp_path)
+    meta = registry.add(WardSet(wards, np.array(geoms, dtype=object)), name="two")
+    first = registry.load(meta.id).geojson(None, 150.0)
+    assert list((tmp_path / "boundaries").glob("*.map-all-150m.json.gz"))
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("simplified again")
+
+    monkeypatch.setattr(shapely, "coverage_simplify", never)
+    again = BoundaryRegistry(tmp_path).load(meta.id).geojson(None, 150.0)  # a new process: from disk
+    assert again == orjson.loads(orjson.dumps(first))
