@@ -1,8 +1,9 @@
-"""Simplify the built-in boundaries' national map layer ahead of first use: ``python -m dashboards.prewarm``.
+"""Simplify the built-in boundaries' map layers ahead of first use: ``python -m dashboards.prewarm``.
 
-``make setup`` runs it after ``routers.boundaries.prebuild``: simplifying all 3,321 real wards for
-the national view takes seconds, so it is done once and kept beside the precompiled generation
-(``Generation.map_cache_dirs``); a dashboard on a fresh data dir then reads it.
+``make setup`` runs it after ``routers.boundaries.prebuild``: simplifying the real wards takes
+seconds (the whole country, ~1.1 M vertices; a full-precision city, up to ~220 k), so the national
+layer and the three cities' layers are made once and kept beside the precompiled generation
+(``Generation.map_cache_dirs``); a dashboard on a fresh data dir then reads them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 import time
 
 from dashboards.mapdata import SIMPLIFY_M
+from streams.simulator.places import CITIES
 
 
 def main() -> int:
@@ -22,12 +24,15 @@ def main() -> int:
     if found is None:
         print("dashboard: no precompiled reference boundaries; nothing to prewarm")
         return 0
-    if (found[0].parent / map_cache_name(found[1].id, None, SIMPLIFY_M["national"])).is_file():
+    layers = [(None, SIMPLIFY_M["national"])] + [(p, SIMPLIFY_M["city"]) for p in CITIES.values()]
+    missing = [(p, m) for p, m in layers if not (found[0].parent / map_cache_name(found[1].id, p, m)).is_file()]
+    if not missing:
         return 0
     started = time.perf_counter()
     generation = BoundaryRegistry(PREBUILT_DIR).load(found[1].id)
-    generation.geojson(None, SIMPLIFY_M["national"])  # read from, or written to, the cache
-    print(f"dashboard: national map layer of {generation.id} ready ({time.perf_counter() - started:.1f} s)")
+    for province, simplify_m in missing:
+        generation.geojson(province, simplify_m)  # written to the cache
+    print(f"dashboard: map layers of {generation.id} ready ({time.perf_counter() - started:.1f} s)")
     return 0
 
 

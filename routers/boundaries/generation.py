@@ -240,8 +240,8 @@ class Generation:
         return None
 
     def _write_map_cache(self, province_code: str | None, simplify_m: float, collection: dict[str, object]) -> None:
-        if province_code is not None or not self.map_cache_dirs:
-            return  # one province is quick to simplify; the whole country is worth keeping
+        if not self.map_cache_dirs:
+            return
         path = self.map_cache_dirs[0] / map_cache_name(self.id, province_code, simplify_m)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
