@@ -269,3 +269,16 @@ def test_diff_ignores_tone_mark_placement(tmp_path: Path) -> None:
     other = _ward_in("27139", "79", (106.68, 10.77, 106.69, 10.78))
     other.wards[0] = dataclasses.replace(first, name="Phường Xuân Hoá")  # another tone: a real rename
     assert len(diff_generations(a, registry.load(registry.add(other, name="hoa-acute").id)).renamed) == 1
+
+
+def test_an_old_approximate_default_gives_way_to_the_reference(tmp_path: Path) -> None:
+    registry = BoundaryRegistry(tmp_path)
+    old = registry.activate(
+        registry.add(_ward_in("26740", "79", (106.69, 10.77, 106.71, 10.79)), name="vn2025-approx", source="approximate").id
+    )
+    city = registry.activate(registry.add(_ward_in("00004", "01", (105.80, 21.00, 105.82, 21.02)), name="hanoi").id)
+    meta = registry.ensure_default(progress=lambda _label, _n: None)
+    assert meta.source == "reference" and meta.active
+    assert {m.id: m.active for m in registry.list()} == {old.id: False, city.id: True, meta.id: True}
+    assert [m.id for m, _ in registry.describe_layers()] == [city.id, meta.id]
+    assert registry.ensure_default().id == meta.id  # idempotent
