@@ -64,7 +64,10 @@ _EXPANSIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _SEPARATORS = re.compile(r"\s*[,;|\n]\s*")
 _DASHES = re.compile(r"\s+[-–—]\s*|\s*[-–—]\s+|\s*[–—]\s*")
 # Old province names people still write that the package's keywords lack (renamed in 2025).
-_PROVINCE_ALIASES = {"thuathienhue": "thanhphohue", "tthue": "thanhphohue"}
+_PROVINCE_ALIASES = {
+    "thuathienhue": "thanhphohue", "tthue": "thanhphohue",
+    "saigon": "thanhphohochiminh", "hochiminhcity": "thanhphohochiminh",  # as the city, last
+}
 MAX_FREE_CUT_WORDS = 10  # a part without separators or type words: try every cut up to this size
 
 WardType = Literal["ward", "district", "city", "province", ""]

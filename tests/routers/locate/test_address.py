@@ -90,6 +90,10 @@ def test_no_fuzzy_guess(address: str) -> None:
         ("TT Dầu Tiếng, Bình Dương", "old Thị trấn Dầu Tiếng (Huyện Dầu Tiếng)"),
         # an old ward of an old province, named without its district
         ("số 51, P.An Thạnh, Bình Dương", "old Phường An Thạnh (Thành phố Thuận An)"),
+        # the city by its old name or in English
+        ("P. Bến Nghé, Q.1, Sài Gòn", "old Phường Bến Nghé, Quận 1"),
+        ("Ward 7, District 3, Ho Chi Minh City", "old Phường Võ Thị Sáu, Quận 3"),
+        ("Phường Linh Trung, Quận Thủ Đức, TP.HCM", "old Phường Linh Trung, Thành phố Thủ Đức"),
     ],
 )
 def test_issue_failure_classes(address: str, expected: str) -> None:
