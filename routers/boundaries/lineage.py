@@ -170,15 +170,47 @@ def _predecessors(text: str) -> tuple[tuple[str, str | None], ...]:
     return tuple(items)
 
 
-def predecessor_score(predecessors: str | None, name: str, district: str) -> int:
-    """How a new ward's published predecessors (the ``predecessors`` text of the reference data,
-    e.g. "Phường 4 (Quận 3), Phường Võ Thị Sáu") name an old ward: 2 with its district given,
-    1 by name alone, 0 not at all."""
-    if not predecessors:
-        return 0
-    key, district_key = plain_key(name), plain_key(district)
-    best = 0
-    for item, qualifier in _predecessors(predecessors):
-        if item == key:
-            best = max(best, 2 if qualifier == district_key else 1 if qualifier is None else 0)
-    return best
+LineageIndex = dict[tuple[str, str], list[tuple[int, str | None]]]
+
+
+def lineage_index(predecessors: list[str | None], names: list[str], provinces: list[str]) -> LineageIndex:
+    """(province code, old ward name key) -> (new ward position, district key the publication
+    adds or None), from each new ward's published ``predecessors`` ("Phường 4 (Quận 3), Phường Võ
+    Thị Sáu"; "giữ nguyên" = the ward kept itself)."""
+    index: LineageIndex = {}
+    for position, (text, name, province) in enumerate(zip(predecessors, names, provinces, strict=True)):
+        if not text:
+            continue
+        items = [(plain_key(name), None)] if plain_key(text) == "giunguyen" else _predecessors(text)
+        for item, qualifier in items:
+            index.setdefault((province, item), []).append((position, qualifier))
+    return index
+
+
+@functools.cache
+def _old_names_per_province() -> dict[tuple[str, str], int]:
+    """(new province code, old ward name key) -> how many old wards had that name."""
+    data = admin_data()
+    counts: dict[tuple[str, str], int] = {}
+    for unit in data.old_units:
+        new = data.new_by_code.get(unit.new_codes[0])
+        if new is not None:
+            key = (new.province_code, plain_key(unit.name))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def published_receivers(index: LineageIndex, province_code: str, name: str, district: str) -> list[int] | None:
+    """The new wards (positions) whose published predecessors name the old ward ``name`` of
+    ``district``: those naming it with its district when the publication adds one, else those
+    naming it alone, but only when no other old ward of the province had that name. None when
+    the publication does not say."""
+    listed = index.get((province_code, plain_key(name)), [])
+    district_key = plain_key(district)
+    qualified = sorted({i for i, qualifier in listed if qualifier == district_key})
+    if qualified:
+        return qualified
+    if _old_names_per_province().get((province_code, plain_key(name)), 0) != 1:
+        return None  # namesakes: an unqualified mention may be another district's ward
+    alone = sorted({i for i, qualifier in listed if qualifier is None})
+    return alone or None

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from routers.boundaries.generation import Generation, degrees_for
 from routers.boundaries.index import EMPTY
 from routers.boundaries.layers import order_layers, provinces_of, served_mask, served_provinces
-from routers.boundaries.lineage import admin_data, predecessor_score
+from routers.boundaries.lineage import LineageIndex, admin_data, lineage_index, published_receivers
 from routers.events import GeoPoint
 from routers.exceptions import BoundaryError, Rejected
 from routers.locate.address import _key, check_address, resolve_address
@@ -45,7 +45,7 @@ _LON_MIN, _LON_MAX = VIETNAM_LON
 class _Serving:
     """Per-generation answers built once: the resolved Location of every ward, name lookup."""
 
-    __slots__ = ("generation", "refs", "plain", "by_name", "province_of")
+    __slots__ = ("generation", "refs", "plain", "by_name", "province_of", "_lineage")
 
     def __init__(self, generation: Generation) -> None:
         self.generation = generation
@@ -58,6 +58,17 @@ class _Serving:
         for i, w in enumerate(generation.wards):
             self.by_name.setdefault((w.province_code, _key(w.name)), []).append(i)
         self.province_of = [w.province_code for w in generation.wards]
+        self._lineage: LineageIndex | None = None
+
+    @property
+    def lineage(self) -> LineageIndex:
+        """Old ward names -> the wards whose published predecessors list them (built at first use)."""
+        if self._lineage is None:
+            wards = self.generation.wards
+            self._lineage = lineage_index(
+                [w.predecessors for w in wards], [w.name for w in wards], [w.province_code for w in wards]
+            )
+        return self._lineage
 
 
 class _Stack:
@@ -237,16 +248,16 @@ class Locator:
                 "unresolved", None, "address", top.id, top.source, (), corrections, "address_unresolved"
             )
         method: Method = "legacy_address" if match.kind == "legacy" else "address"
-        found = sorted(
-            {(serving.refs[i].code, id(serving)): (serving, i) for code in match.codes
-             for serving, i in self._ward_indices(stack, code)}.items()
-        )
+        found = self._published(stack, match.codes, match.old) if match.old else None
+        if found is None:
+            found = sorted(
+                {(serving.refs[i].code, id(serving)): (serving, i) for code in match.codes
+                 for serving, i in self._ward_indices(stack, code)}.items()
+            )
         if not found:
             return Location(
                 "unresolved", None, method, top.id, top.source, (), corrections, "address_unresolved"
             )
-        if len(found) > 1 and match.old:
-            found = self._published_receivers(found, match.old)
         if len(found) == 1:
             serving, i = found[0][1]
             gen = serving.generation
@@ -258,18 +269,25 @@ class Locator:
         )
 
     @staticmethod
-    def _published_receivers(
-        found: list[tuple[tuple[str, int], tuple[_Serving, int]]], olds: tuple[tuple[str, str], ...]
-    ) -> list[tuple[tuple[str, int], tuple[_Serving, int]]]:
-        """Of the wards the package says an old ward went to, those whose published predecessors
-        (the reference data's lineage) name it: with its district when any does, else by name.
-        Wards without lineage (an imported file) keep the package's answer."""
-        wards = [s.generation.wards[i] for _, (s, i) in found]
-        if any(w.predecessors is None for w in wards):
-            return found
-        scores = [max(predecessor_score(w.predecessors, n, d) for n, d in olds) for w in wards]
-        best = max(scores)
-        return [f for f, score in zip(found, scores, strict=True) if score == best] if best else found
+    def _published(
+        stack: _Stack, codes: tuple[str, ...], olds: tuple[tuple[str, str], ...]
+    ) -> list[tuple[tuple[str, int], tuple[_Serving, int]]] | None:
+        """Where the serving layer's published lineage (the reference data's ``predecessors``) says
+        the old ward(s) went; it is the truth where it differs from the package's old-to-new table
+        (13 old wards; and split wards the package gives extra receivers, e.g. Phường 6 of Mỹ Tho).
+        None when a layer has no lineage for it (an imported file) or the lineage does not say."""
+        unit = admin_data().new_by_code.get(codes[0]) if codes else None
+        serving = stack.serving_for(unit.province_code) if unit is not None else None
+        if unit is None or serving is None:
+            return None
+        found: dict[tuple[str, int], tuple[_Serving, int]] = {}
+        for name, district in olds:
+            positions = published_receivers(serving.lineage, unit.province_code, name, district)
+            if positions is None:
+                return None
+            for i in positions:
+                found[(serving.refs[i].code, id(serving))] = (serving, i)
+        return sorted(found.items())
 
     @staticmethod
     def _ward_indices(stack: _Stack, code: str) -> list[tuple[_Serving, int]]:
