@@ -382,10 +382,18 @@ def _ward_in_province(ward: _Part, province: _Province, t: UnitTables) -> Addres
     if _is_numbered(ward):
         return None  # "Phường 7" alone is in a dozen districts: it needs its district
     olds = _old_units([u for p in sorted(province.old) for u in lookup(t.old_wards_in_province.get(p, {}), ward.text)])
-    if not olds:
-        return None
-    names = ", ".join(sorted({f"{u.name} ({u.district})" for u in olds}))
-    return _match("legacy", (c for u in olds for c in u.new_codes), f"old {names}", olds)
+    if olds:
+        names = ", ".join(sorted({f"{u.name} ({u.district})" for u in olds}))
+        return _match("legacy", (c for u in olds for c in u.new_codes), f"old {names}", olds)
+    # Ten communes became wards after the package's snapshot ("Phường Long Thành", Đồng Nai, is its
+    # "Xã Long Thành"): the one new unit of the province with that name, whatever its type word.
+    same_name = [
+        u for u in lookup(t.new_wards.get(province.new, {}), ward.short)
+        if plain_key(u.short) == plain_key(ward.short) and (province.new_codes is None or u.key in province.new_codes)
+    ]
+    if ward.kind == "ward" and len(same_name) == 1:
+        return _match("new", [same_name[0].key], same_name[0].name)
+    return None
 
 
 def _ward_anywhere(ward: _Part, t: UnitTables) -> AddressMatch | None:

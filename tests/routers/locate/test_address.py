@@ -102,6 +102,12 @@ def test_issue_failure_classes(address: str, expected: str) -> None:
     assert match.detail == expected
 
 
+def test_a_commune_that_became_a_ward_is_found_by_its_new_type() -> None:
+    commune = resolve_address("Xã Long Thành, Đồng Nai")
+    assert commune is not None and resolve_address("Phường Long Thành, Đồng Nai") == commune
+    assert resolve_address("Phường Hoa Sen, Đồng Nai") is None
+
+
 def test_split_old_ward_named_alone_is_ambiguous() -> None:
     match = resolve_address("P. Bình Hưng Hòa A")
     assert match is not None and match.kind == "legacy" and len(match.codes) == 2
