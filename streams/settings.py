@@ -48,6 +48,7 @@ class Settings:
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: Path | None = None
     processing_guarantee: str = "at_least_once"
+    dashboard_tile_url: str | None = None
 
     @property
     def embedded_kafka(self) -> bool:
@@ -81,6 +82,7 @@ DOCUMENTATION: dict[str, str] = {
     "kafka_sasl_password": "SASL password, required with SASL_*; secret: prefer IOC_KAFKA_SASL_PASSWORD_FILE.",
     "kafka_ssl_cafile": "PEM CA bundle that verifies the brokers' certificates (hostname included) with SSL/SASL_SSL; unset: system CAs.",
     "processing_guarantee": "at_least_once or exactly_once (Kafka transactions; refused on the embedded broker, which has none).",
+    "dashboard_tile_url": "Optional basemap under the dashboard's ward map: an XYZ tile URL template of a tile server the city hosts ({z}/{x}/{y}); unset: wards only, nothing fetched.",
 }
 
 # Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment
