@@ -139,15 +139,23 @@ async def kpis_view(request: web.Request) -> web.Response:
 
 
 async def ranking_view(request: web.Request) -> web.Response:
+    """``month=YYYY-MM`` (default: this month, Vietnam time), or any window with ``from=&to=``."""
     store = _store(request)
     if store is None:
         return _no_store()
     parts = _parts(request)
     now = datetime.now(UTC)
-    month = request.query.get("month") or kpi.month_of(now)
     try:
-        start, end = kpi.month_bounds(month)
+        if request.query.get("from"):
+            start, end, label = parse_period(request.query, now)
+            month = None
+        else:
+            month = request.query.get("month") or kpi.month_of(now)
+            start, end = kpi.month_bounds(month)
+            label = month
         _, by_ward = await _figures(store, parts.boundaries.city_codes, start, end, now)
+    except BadRequest as exc:
+        return _json({"error": exc.code, "message": str(exc)}, status=400)
     except ValueError as exc:
         return _json({"error": "bad_month", "message": str(exc)}, status=400)
     except (RedisError, OSError) as exc:
@@ -159,11 +167,11 @@ async def ranking_view(request: web.Request) -> web.Response:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in RANKING_COLUMNS})
-        name = f"ioc-ward-ranking-{parts.config.city}-{month}.csv"
+        name = f"ioc-ward-ranking-{parts.config.city}-{month or start.strftime('%Y%m%dT%H%M%S')}.csv"
         return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"),  # BOM: Excel opens UTF-8 names right
                             content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return _json({"month": month, "from": start.isoformat(), "to": end.isoformat(), "computed_at": now.isoformat(),
+    return _json({"month": month, "period": label, "from": start.isoformat(), "to": end.isoformat(), "computed_at": now.isoformat(),
                   "columns": list(RANKING_COLUMNS), "rows": rows})
 
 

@@ -10,10 +10,20 @@ function currentMonth() {
   return new Date(Date.now() + 7 * 3600 * 1000).toISOString().slice(0, 7);
 }
 
+// a window from the address bar (?from=...&to=..., e.g. one shift) overrides the period and the month
+function customWindow() {
+  const params = new URLSearchParams(location.search);
+  if (!params.get("from")) return "";
+  const out = new URLSearchParams({ from: params.get("from") });
+  if (params.get("to")) out.set("to", params.get("to"));
+  return out.toString();
+}
+
 async function loadKpis() {
   const period = $("kpi-period").value;
+  const custom = customWindow();
   try {
-    state.kpis = await getJSON(`/api/kpis?period=${encodeURIComponent(period)}`);
+    state.kpis = await getJSON(custom ? `/api/kpis?${custom}` : `/api/kpis?period=${encodeURIComponent(period)}`);
     $("kpi-caption").textContent = `${t("updated")}: ${fmtTime(state.kpis.computed_at)}`;
   } catch (err) {
     state.kpis = null;
@@ -57,11 +67,14 @@ function renderWardTable() {
 
 async function loadRanking() {
   const month = $("ranking-month").value || currentMonth();
-  $("ranking-csv").href = `/api/ranking?month=${month}&format=csv`;
-  $("ranking-csv").setAttribute("download", `ioc-ward-ranking-${month}.csv`);
+  const custom = customWindow();
+  const query = custom || `month=${month}`;
+  $("ranking-csv").href = `/api/ranking?${query}&format=csv`;
+  $("ranking-csv").setAttribute("download", `ioc-ward-ranking-${custom ? "window" : month}.csv`);
+  $("ranking-month").disabled = Boolean(custom);
   let body;
   try {
-    body = await getJSON(`/api/ranking?month=${month}`);
+    body = await getJSON(`/api/ranking?${query}`);
   } catch (err) {
     $("ranking-empty").hidden = false;
     $("ranking-empty").textContent = err.message;
@@ -81,5 +94,5 @@ async function loadRanking() {
   tbody.append(frag);
   $("ranking-empty").hidden = decided.length > 0;
   $("ranking-empty").textContent = t("ranking_empty");
-  $("ranking-table").dataset.month = month;
+  $("ranking-table").dataset.period = body.period;
 }
