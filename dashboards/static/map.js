@@ -122,6 +122,7 @@ function wardLayer(features, inset) {
   return L.geoJSON(features, {
     // one canvas renderer per map: the insets get their own
     renderer: inset ? L.canvas({ padding: 0.1 }) : mapState.renderer,
+    smoothFactor: state.scope === "national" ? 2.5 : 1, // screen-space simplification: the nationwide view stays fluid
     style: (f) => wardStyle(f.properties.code),
     onEachFeature: (feature, layer) => {
       const code = feature.properties.code;
@@ -143,7 +144,8 @@ function updateLabels() {
   if (!map || !mapState.labels) return;
   mapState.labels.clearLayers();
   const view = map.getBounds();
-  let shown = 0;
+  const placed = []; // boxes of the names already placed: a name never covers another
+  const candidates = [];
   for (const [code, paths] of mapState.byCode) {
     const main = paths.find((p) => p._map === map);
     if (!main) continue;
@@ -151,15 +153,24 @@ function updateLabels() {
     if (!view.intersects(bounds)) continue;
     const a = map.latLngToContainerPoint(bounds.getSouthWest());
     const b = map.latLngToContainerPoint(bounds.getNorthEast());
-    if (Math.abs(b.x - a.x) < LABEL_MIN_PX) continue;
+    const width = Math.abs(b.x - a.x);
+    if (width >= LABEL_MIN_PX) candidates.push([width, code]);
+  }
+  candidates.sort((x, y) => y[0] - x[0]); // the biggest wards first
+  for (const [, code] of candidates) {
+    if (placed.length >= LABEL_MAX) break;
     const props = mapState.props.get(code);
-    const name = el("span", { "data-code": code }, props.name || code);
+    const text = props.name || code;
+    const at = map.latLngToContainerPoint(props.label);
+    const half = (text.length * 6.4) / 2 + 2;
+    const box = [at.x - half, at.y - 8, at.x + half, at.y + 8];
+    if (placed.some((o) => box[0] < o[2] && box[2] > o[0] && box[1] < o[3] && box[3] > o[1])) continue;
+    placed.push(box);
+    const name = el("span", { "data-code": code }, text);
     mapState.labels.addLayer(L.tooltip({ permanent: true, direction: "center", className: "ward-label", interactive: false })
       .setLatLng(props.label).setContent(name));
-    shown += 1;
-    if (shown >= LABEL_MAX) break;
   }
-  $("map").dataset.labels = String(shown);
+  $("map").dataset.labels = String(placed.length);
 }
 
 // -- insets (islands far offshore) ---------------------------------------------------------------
@@ -270,12 +281,12 @@ function createMap() {
   loadDevices(control);
 }
 
-async function loadMap(scope) {
+async function loadMap(scope, pending) {
   $("map-status").textContent = t("loading_map");
   $("map-status").hidden = false;
   let data;
   try {
-    data = await getJSON(`/api/map?scope=${scope}`);
+    data = await (pending || getJSON(`/api/map?scope=${scope}`));
   } catch (err) {
     $("map-status").textContent = err.message;
     return;

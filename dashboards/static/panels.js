@@ -143,8 +143,8 @@ function renderIncident(inc) {
   $("incident-title").textContent = `${category(inc.kind)} · ${inc.ward_name || inc.ward}`;
   const head = $("incident-head");
   head.textContent = "";
-  head.append(priorityBadge(inc.priority), el("span", {}, t(`status_${inc.status}`)), el("span", {}, inc.id),
-    el("span", {}, fmtDateTime(inc.created_at)), inc.moved_to ? el("span", {}, `→ ${inc.moved_to}`) : null);
+  head.append(...[priorityBadge(inc.priority), el("span", {}, t(`status_${inc.status}`)), el("span", {}, inc.id),
+    el("span", {}, fmtDateTime(inc.created_at)), inc.moved_to ? el("span", {}, `→ ${inc.moved_to}`) : null].filter(Boolean));
   const sla = $("incident-sla");
   sla.textContent = "";
   sla.append(

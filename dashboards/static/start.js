@@ -47,12 +47,10 @@ async function start() {
   }
   $("ranking-month").value = currentMonth();
   applyLanguage();
-  try {
-    state.config = await getJSON("/api/config");
-  } catch (err) {
-    state.config = null;
-  }
-  await loadMap(state.scope);
+  // the map's data and the page's settings at once: the map is what the first paint waits for
+  const layer = getJSON(`/api/map?scope=${state.scope}`);
+  state.config = await getJSON("/api/config").catch(() => null);
+  await loadMap(state.scope, layer);
   poll().then(fillFeedFilters);
   getJSON("/api/labels").then((labels) => { state.labels = labels; fillFeedFilters(); renderFeed(); }).catch(() => {});
   connectFeed();
