@@ -257,9 +257,18 @@ async function loadDevices(control) {
     marker.bindTooltip(`${d.id} · ${d.kind}${d.description ? ` · ${d.description}` : ""}`);
     (isCamera ? cameras : sensors).addLayer(marker);
   }
-  mapState.devices = { cameras, sensors, count: body.count };
-  control.addOverlay(cameras, `${t("cameras")} (${cameras.getLayers().length})`);
-  control.addOverlay(sensors, `${t("sensors")} (${sensors.getLayers().length})`);
+  mapState.devices = { cameras, sensors, control };
+  nameDeviceLayers();
+}
+
+// the layer switcher's names follow the language
+function nameDeviceLayers() {
+  const d = mapState.devices;
+  if (!d) return;
+  for (const [layer, key] of [[d.cameras, "cameras"], [d.sensors, "sensors"]]) {
+    d.control.removeLayer(layer);
+    d.control.addOverlay(layer, `${t(key)} (${layer.getLayers().length})`);
+  }
 }
 
 // -- the map -------------------------------------------------------------------------------------
@@ -278,6 +287,8 @@ function createMap() {
   map.on("mouseout", hideTooltip);
   mapState.map = map;
   window.iocMap = map;
+  // the panels beside the map change its size: Leaflet must know, or it draws beside the view
+  new ResizeObserver(() => map.invalidateSize({ pan: false })).observe($("map"));
   loadDevices(control);
 }
 
@@ -292,6 +303,7 @@ async function loadMap(scope, pending) {
     return;
   }
   if (scope !== state.scope) return; // the user switched while it loaded
+  performance.mark("ioc-map-data");
   drawMap(data);
 }
 

@@ -8,6 +8,7 @@ function applyLanguage() {
   $("lang-en").classList.toggle("on", state.lang === "en");
   document.title = `IOC – ${t("title")}`;
   renderLegend();
+  nameDeviceLayers();
   if (state.overview) renderOverview(state.overview);
   fillFeedFilters();
   renderFeed();

@@ -36,6 +36,8 @@ async function main() {
       map_painted_ms: await page.evaluate(() => window.iocMapPaintedAt),
       first_contentful_paint_ms: await page.evaluate(() => (performance.getEntriesByName("first-contentful-paint")[0] || { startTime: -1 }).startTime),
       dom_content_loaded_ms: await page.evaluate(() => performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd),
+      map_data_ms: await page.evaluate(() => (performance.getEntriesByName("ioc-map-data")[0] || { startTime: -1 }).startTime),
+      resources: await page.evaluate(() => performance.getEntriesByType("resource").map((r) => [r.name.replace(location.origin, ""), Math.round(r.startTime), Math.round(r.responseEnd)])),
     };
     await page.waitForFunction(() => state.overview && state.kpis, null, { timeout: 30000 });
     await shot("01-city-map");
