@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 EVENT_TTL_S = 7 * 24 * 3600
 PERSONAL_MAX = 20_000
 _EVENT_FIELDS = ("source", "kind", "occurred_at", "point", "address", "device_id", "confidence", "value", "unit",
-                 "channel", "attributes")
+                 "channel", "attributes", "media")
 
 
 def detail_of(envelope: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:

@@ -116,19 +116,23 @@ function thumbnail(url, label) {
   return link;
 }
 
-function evidenceItem(e, ward) {
+// photos a citizen attached (issue 15: ``media`` on the event and its evidence), else a media_url attribute
+function mediaOf(e, d) {
+  const attrs = (d && d.attributes) || {};
+  return [...(e.media || []), ...((d && d.media) || []), attrs.media_url].filter((u, i, all) => u && all.indexOf(u) === i);
+}
+
+function evidenceItem(e) {
   const d = e.detail;
   const head = el("div", {}, el("span", { class: `src ${e.source}` }, t(`source_${e.source}`)), " ", category(e.kind), " · ",
     fmtDateTime(e.occurred_at), e.device_id ? ` · ${e.device_id}` : "", e.suppressed ? ` · ${t("suppressed")}` : "");
-  const body = [];
+  const body = mediaOf(e, d).map((url) => thumbnail(url, t("photo")));
   if (!d) {
     body.push(el("div", { class: "muted" }, t("no_detail")));
   } else {
     const attrs = d.attributes || {};
     const snapshot = attrs.snapshot_url || d.snapshot_url;
-    const media = attrs.media_url || d.media_url;
     if (snapshot) body.push(thumbnail(snapshot, `${e.kind} ${e.device_id || ""}`));
-    if (media) body.push(el("div", {}, `${t("photo")}: `), thumbnail(media, t("photo")));
     if (d.description) body.push(el("div", { class: "text" }, d.description));
     if (d.address) body.push(el("div", { class: "muted" }, d.address));
     if (d.value !== undefined && d.value !== null) body.push(el("div", {}, `${fmtNum(d.value, 2)} ${d.unit || ""}`));
@@ -163,7 +167,7 @@ function renderIncident(inc) {
   evidence.textContent = "";
   const readings = (inc.evidence || []).filter((e) => e.source === "sensor" && typeof e.value === "number");
   if (readings.length > 1) evidence.append(el("li", { class: "ev chart-row" }, el("div", {}, `${t("source_sensor")}: ${category(readings[0].kind)}`), sparkline(readings.map((e) => e.value))));
-  for (const e of inc.evidence || []) evidence.append(evidenceItem(e, inc.ward));
+  for (const e of inc.evidence || []) evidence.append(evidenceItem(e));
   const routing = $("incident-routing");
   routing.textContent = "";
   if (inc.routing) {

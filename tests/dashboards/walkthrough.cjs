@@ -68,15 +68,19 @@ async function main() {
     await shot("02-district1-labels");
     // keyboard: the map pans and zooms from the keyboard too
     await page.focus("#map");
-    const before = await page.evaluate(() => [iocMap.getCenter().lng, iocMap.getZoom()]);
+    const view = () => page.evaluate(() => [iocMap.getCenter().lng, iocMap.getZoom()]);
+    const before = await view();
     await page.keyboard.press("ArrowRight");
+    await page.waitForTimeout(500);
+    const panned = await view();
     await page.keyboard.press("Minus");
     await page.waitForTimeout(600);
-    await page.keyboard.press("ArrowLeft");
+    const zoomedOut = await view();
     await page.keyboard.press("Equal");
-    await page.waitForTimeout(600);
-    const after = await page.evaluate(() => [iocMap.getCenter().lng, iocMap.getZoom()]);
-    result.keyboard = { before, after };
+    await page.keyboard.press("ArrowLeft");
+    await page.waitForTimeout(700);
+    const after = await view();
+    result.keyboard = { before, panned, zoomed_out: zoomedOut, after };
 
     // 3. click the ward: its incidents, SLA clocks and KPIs
     const click = await page.evaluate((code) => {
