@@ -19,6 +19,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -87,6 +88,11 @@ class EventStore:
             await pipe.execute()
         return kept
 
+    async def detail(self, event_id: str) -> dict[str, Any] | None:
+        """The stored detail of one event (no personal data), ``None`` when unknown."""
+        raw = None if self.redis is None else await self.redis.get(self.prefix + event_id)
+        return None if raw is None else orjson.loads(raw)
+
     async def details(self, event_ids: list[str], ward: str | None, viewer: Viewer) -> dict[str, dict[str, Any]]:
         """Event id -> detail as this viewer may see it (personal data only for their wards)."""
         if not event_ids or self.redis is None:
@@ -109,5 +115,48 @@ class EventStore:
                 detail["reporter_retained"] = False
             if allowed and personal is not None and personal.get("description"):
                 detail["description"] = personal["description"]
+            detail["images"] = [f"/api/evidence/{quote(event_id, safe='')}/image/{n}" for n in range(len(images_of(detail)))]
             out[event_id] = detail
         return out
+
+
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+IMAGE_TIMEOUT_S = 5.0
+
+
+def images_of(detail: Mapping[str, Any]) -> list[str]:
+    """The pictures of one piece of evidence, in order: the camera's snapshot, then the citizen's
+    photos (``media``, issue 15; or a ``media_url`` attribute)."""
+    attributes = detail.get("attributes") or {}
+    found = [attributes.get("snapshot_url"), *(detail.get("media") or ()), attributes.get("media_url")]
+    out: list[str] = []
+    for url in found:
+        if isinstance(url, str) and url.startswith(("http://", "https://")) and url not in out:
+            out.append(url)
+    return out
+
+
+class ImageError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def fetch_image(url: str, session: Any) -> tuple[bytes, str]:
+    """Fetch a picture for the page, which may load images from its own origin only (CSP):
+    image content types only, at most ``IMAGE_MAX_BYTES``, no redirects, ``IMAGE_TIMEOUT_S``."""
+    import aiohttp
+
+    try:
+        async with session.get(url, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=IMAGE_TIMEOUT_S)) as response:
+            if response.status != 200:
+                raise ImageError(502, f"{url} answered {response.status}")
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if not kind.startswith("image/") or kind == "image/svg+xml":  # svg may carry script
+                raise ImageError(502, f"{url} is not a picture ({kind or 'no content type'})")
+            body = await response.content.read(IMAGE_MAX_BYTES + 1)
+            if len(body) > IMAGE_MAX_BYTES:
+                raise ImageError(502, f"{url} is larger than {IMAGE_MAX_BYTES} bytes")
+            return body, kind
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise ImageError(502, f"{url} could not be fetched ({type(exc).__name__})") from None

@@ -7,7 +7,8 @@ Routes (behind the dashboard's access middleware, like every ``/api`` route):
 * ``GET /api/incidents/<id>/view``: the incident with its evidence details (masked per viewer);
 * ``GET /api/kpis?period=|from=&to=``: the city's and every ward's KPIs;
 * ``GET /api/ranking?month=YYYY-MM[&format=csv]``: wards by on-time rate;
-* ``GET /api/devices``: cameras and sensors of the device registry, for the map's layers.
+* ``GET /api/devices``: cameras and sensors of the device registry, for the map's layers;
+* ``GET /api/evidence/<event id>/image/<n>``: a camera snapshot or citizen photo, fetched for the page.
 
 Figures come from the incident state (``dashboards.kpistore`` over the Redis index) and are
 computed by ``routers.kpi``; nothing is kept in the browser.
@@ -21,12 +22,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from dashboards.access import Viewer
-from dashboards.evidence import EventStore
+from dashboards.evidence import EventStore, ImageError, fetch_image, images_of
 from dashboards.kpistore import KpiStore
 from routers import kpi
 from routers.incidents.updates import WARD_CODE
@@ -34,6 +36,7 @@ from streams.devices import DEVICES_KEY
 from streams.lifecycle.serving import Query
 
 KPI = web.AppKey("kpi_store", KpiStore)
+HTTP = web.AppKey("http_session", aiohttp.ClientSession)
 OPEN_HORIZON = timedelta(days=31)  # open incidents live 30 days in the index
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 RANKING_COLUMNS = ("rank", "ward", "ward_name", "received", "reports", "resolve_on_time_rate", "ack_on_time_rate",
@@ -244,6 +247,31 @@ async def incident_view(request: web.Request) -> web.Response:
                                                           ("rule", "rules_version", "matched", "targets", "trace")}})
 
 
+async def evidence_image(request: web.Request) -> web.Response:
+    """A camera snapshot or citizen photo, fetched by the dashboard so the page loads pictures from
+    its own origin only (its Content-Security-Policy allows no other)."""
+    parts = _parts(request)
+    events: EventStore | None = parts.events
+    if events is None:
+        return _no_store()
+    try:
+        detail = await events.detail(request.match_info["event_id"])
+        n = int(request.match_info["n"])
+    except (RedisError, OSError) as exc:
+        return _unavailable(exc)
+    urls = [] if detail is None else images_of(detail)
+    if not 0 <= n < len(urls):
+        return _json({"error": "unknown_image", "message": "no such picture for this event"}, status=404)
+    session = request.app.get(HTTP)
+    if session is None:
+        return _json({"error": "not_ready", "message": "the dashboard is starting"}, status=503)
+    try:
+        body, kind = await fetch_image(urls[n], session)
+    except ImageError as exc:
+        return _json({"error": "image_unavailable", "message": str(exc)}, status=exc.status)
+    return web.Response(body=body, content_type=kind, headers={"Cache-Control": "private, max-age=300"})
+
+
 async def devices(request: web.Request) -> web.Response:
     parts = _parts(request)
     client = parts.incidents.client()
@@ -272,6 +300,13 @@ async def _start_kpi(app: web.Application) -> None:
     index = parts.incidents.index()
     if index is not None:
         app[KPI] = KpiStore(parts.incidents.client(), index, parts.config.settings.app_id)
+    app[HTTP] = aiohttp.ClientSession()
+
+
+async def _close_http(app: web.Application) -> None:
+    session = app.get(HTTP)
+    if session is not None:
+        await session.close()
 
 
 def register(app: web.Application) -> None:
@@ -282,4 +317,6 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/wards/{code}", ward_view)
     app.router.add_get("/api/incidents/{incident_id}/view", incident_view)
     app.router.add_get("/api/devices", devices)
+    app.router.add_get("/api/evidence/{event_id}/image/{n:\\d+}", evidence_image)
     app.on_startup.append(_start_kpi)
+    app.on_cleanup.append(_close_http)

@@ -111,28 +111,20 @@ function sparkline(values) {
 function thumbnail(url, label) {
   const link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "thumb" });
   const img = el("img", { src: url, alt: label, loading: "eager", referrerpolicy: "no-referrer", width: "160" });
-  img.addEventListener("error", () => link.replaceWith(el("span", { class: "thumb missing" }, `${t("snapshot_missing")}: ${url}`)));
+  img.addEventListener("error", () => link.replaceWith(el("span", { class: "thumb missing" }, t("snapshot_missing"))));
   link.append(img);
   return link;
-}
-
-// photos a citizen attached (issue 15: ``media`` on the event and its evidence), else a media_url attribute
-function mediaOf(e, d) {
-  const attrs = (d && d.attributes) || {};
-  return [...(e.media || []), ...((d && d.media) || []), attrs.media_url].filter((u, i, all) => u && all.indexOf(u) === i);
 }
 
 function evidenceItem(e) {
   const d = e.detail;
   const head = el("div", {}, el("span", { class: `src ${e.source}` }, t(`source_${e.source}`)), " ", category(e.kind), " · ",
     fmtDateTime(e.occurred_at), e.device_id ? ` · ${e.device_id}` : "", e.suppressed ? ` · ${t("suppressed")}` : "");
-  const body = mediaOf(e, d).map((url) => thumbnail(url, t("photo")));
+  // pictures (camera snapshot, citizen photos) come through the dashboard: the page loads images from its own origin
+  const body = ((d && d.images) || []).map((url, n) => thumbnail(url, n === 0 && e.source === "camera" ? `${e.kind} ${e.device_id || ""}` : t("photo")));
   if (!d) {
     body.push(el("div", { class: "muted" }, t("no_detail")));
   } else {
-    const attrs = d.attributes || {};
-    const snapshot = attrs.snapshot_url || d.snapshot_url;
-    if (snapshot) body.push(thumbnail(snapshot, `${e.kind} ${e.device_id || ""}`));
     if (d.description) body.push(el("div", { class: "text" }, d.description));
     if (d.address) body.push(el("div", { class: "muted" }, d.address));
     if (d.value !== undefined && d.value !== null) body.push(el("div", {}, `${fmtNum(d.value, 2)} ${d.unit || ""}`));

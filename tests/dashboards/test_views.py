@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from routers.locate.result import Location, WardRef
 from streams.devices import DEVICES_KEY, DeviceRecord
 from streams.lifecycle.serving import IncidentIndex
 from tests.dashboards.conftest import make_parts, serve
+from tests.dashboards.live import png
 from tests.routers.incidents.factories import minutes, routed_event
 
 pytestmark = pytest.mark.integration
@@ -49,15 +50,15 @@ def citizen_report(event_id: str, at: datetime) -> dict[str, Any]:
     return routed(event, location, decision, target="ward:26740", now=at)
 
 
-def camera_detection(event_id: str, at: datetime) -> dict[str, Any]:
+def camera_detection(event_id: str, at: datetime, snapshot_url: str) -> dict[str, Any]:
     event = Event(id=event_id, source=Source.CAMERA, kind="fire_smoke", occurred_at=at, device_id="cam-1",
-                  attributes={"snapshot_url": "http://127.0.0.1:9/cam-1/0001.jpg"})
+                  attributes={"snapshot_url": snapshot_url})
     location = Location("resolved", WARD, "device", "gen-1", "approximate")
     decision = Decision(("ward:26740",), "P1", Sla(120, 7200), ("root", "camera-fire"), "rules-1")
     return routed(event, location, decision, target="ward:26740", now=at)
 
 
-async def stage(url: str, now: datetime) -> dict[str, Any]:
+async def stage(url: str, now: datetime, pictures: str) -> dict[str, Any]:
     """Three incidents in WARD (one acknowledged on time and resolved, one acknowledged late, one
     open past its deadline) and one in OTHER, through the real incident book into the real index."""
     import redis.asyncio as aioredis
@@ -81,7 +82,9 @@ async def stage(url: str, now: datetime) -> dict[str, Any]:
     await client.hset(DEVICES_KEY, mapping={"cam-1": DeviceRecord("cam-1", "camera", 10.7757, 106.7004, "chợ").to_json(),
                                             "wl-1": DeviceRecord("wl-1", "water_level", 10.77, 106.70).to_json()})
     store = EventStore(client, "ioc-router")
-    await store.remember([citizen_report("r-fire", t), camera_detection("c-fire", t)])
+    await store.remember([citizen_report("r-fire", t), camera_detection("c-fire", t, f"{pictures}/snap.png"),
+                          camera_detection("c-page", t, f"{pictures}/page.html"),
+                          camera_detection("c-gone", t, "http://127.0.0.1:9/nothing.jpg")])
     await client.aclose()
     return {"fire": fire.id, "late": late.id, "open": still.id, "bodies": [i.to_json() for i in incidents], "store": store}
 
@@ -106,9 +109,34 @@ def db(redis_url: str) -> str:
     return redis_url.rsplit("/", 1)[0] + "/8"  # a database of our own: flushed here, shared by nobody
 
 
-def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str) -> None:
+@pytest.fixture
+def pictures(tmp_path: Path) -> Iterator[str]:
+    """A camera's snapshot server on loopback: a PNG, and a page that is not a picture."""
+    import http.server
+    import threading
+
+    (tmp_path / "snap.png").write_bytes(png())
+    (tmp_path / "page.html").write_text("<script>alert(1)</script>")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, directory=str(tmp_path), **k)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str, pictures: str) -> None:
     now = datetime.now(UTC)
-    staged = asyncio.run(stage(db, now))
+    staged = asyncio.run(stage(db, now, pictures))
     parts = make_parts(generation, redis_url=db, access=access())
 
     def auth(token: str) -> dict[str, str]:
@@ -146,6 +174,17 @@ def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str) -> Non
         assert "Trần Thị Bình" not in orjson.dumps(other).decode()
         missing = await client.get("/api/incidents/inc-nope/view", headers=auth(OPERATOR))
         assert missing.status == 404
+        # pictures come through the dashboard: only images, from the stored evidence, never a given URL
+        snap = await client.get("/api/evidence/c-fire/image/0", headers=auth(OPERATOR))
+        assert snap.status == 200 and snap.content_type == "image/png" and await snap.read() == png()
+        assert snap.headers["Cache-Control"].startswith("private")
+        page = await client.get("/api/evidence/c-page/image/0", headers=auth(OPERATOR))
+        assert page.status == 502 and "not a picture" in (await page.json())["message"]
+        gone = await client.get("/api/evidence/c-gone/image/0", headers=auth(OPERATOR))
+        assert gone.status == 502
+        for path in ("/api/evidence/c-fire/image/1", "/api/evidence/nope/image/0"):
+            assert (await client.get(path, headers=auth(OPERATOR))).status == 404
+        assert (await client.get("/api/evidence/c-fire/image/0")).status == 401
 
         # KPIs of the city and every ward, equal to routers.kpi over the incidents themselves
         figures = await (await client.get("/api/kpis", params={"period": "24h"}, headers=auth(OPERATOR))).json()

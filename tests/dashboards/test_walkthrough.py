@@ -17,12 +17,10 @@ import json
 import os
 import random
 import shutil
-import struct
 import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +37,7 @@ from streams.embedded.process import ManagedProcess, free_port
 from streams.simulator.places import CITIES
 from streams.simulator.wards import WardDesks
 from tests.dashboards import kpi_reference
-from tests.dashboards.live import produced, simulate, stack_env, wait_for
+from tests.dashboards.live import png, produced, simulate, stack_env, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,16 +48,6 @@ TOKEN = "wall-screen-token"
 BEN_THANH = ("26743", "Phường Bến Thành")
 PAGE_BUDGET_MS = 2000
 FRAME_BUDGET_MS = 200  # a pan or zoom step of the nationwide map, redrawn
-
-
-def png(width: int = 160, height: int = 90) -> bytes:
-    """A small real PNG (a dusk gradient with a bright band): the camera's snapshot."""
-    rows = b"".join(b"\x00" + b"".join(bytes((min(255, 40 + x), 30 + y, 200 if 40 < y < 50 else 90)) for x in range(width))
-                    for y in range(height))
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -219,7 +207,9 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
     statuses = [step["status"] for step in result["incident"]["timeline"]]
     assert statuses[-1] == "acknowledged" and "routed" in statuses
     assert any("officer-17" in step["text"] for step in result["incident"]["timeline"])
-    assert any(t["width"] == 160 and "cam-d1-benthanh-0001.png" in t["src"] for t in result["incident"]["thumbnails"])
+    # the snapshot comes through the dashboard (the page loads pictures from its own origin only)
+    assert any(t["width"] == 160 and t["src"].startswith(f"http://127.0.0.1:{port}/api/evidence/det-walk-1/image/")
+               for t in result["incident"]["thumbnails"]), result["incident"]["thumbnails"]
     assert "fire-report" in result["incident"]["routing"] or "fire" in result["incident"]["routing"]
     # the wall screen (operator token) sees the reporter masked
     assert "Nguyễn Thị Lan" not in " ".join(result["incident"]["evidence"]) and "***" in " ".join(result["incident"]["evidence"])
