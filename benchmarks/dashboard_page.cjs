@@ -4,38 +4,17 @@
 "use strict";
 
 const { chromium } = require("playwright-core");
+const { loadTimes, frameSteps } = require("./page_timing.cjs");
 
 const args = JSON.parse(process.argv[2]);
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--no-first-run"];
 
-async function load(page, url, wards) {
+async function load(page, url) {
   const started = Date.now();
   await page.goto(url);
   await page.waitForFunction(() => document.getElementById("map").dataset.wards, null, { timeout: 60000 });
-  return {
-    wall_ms: Date.now() - started,
-    wards: Number(await page.evaluate(() => document.getElementById("map").dataset.wards)),
-    map_painted_ms: await page.evaluate(() => window.iocMapPaintedAt),
-    first_contentful_paint_ms: await page.evaluate(() => (performance.getEntriesByName("first-contentful-paint")[0] || { startTime: -1 }).startTime),
-  };
-}
-
-async function frames(page) {
-  return page.evaluate(async () => {
-    const frame = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    const steps = [];
-    const moves = [[260, 0], [0, 200], [-260, 0], [0, -200]];
-    for (let i = 0; i < 24; i += 1) {
-      const t0 = performance.now();
-      if (i % 4 === 3) iocMap.setZoom(iocMap.getZoom() + (i % 8 === 3 ? 0.5 : -0.5), { animate: false });
-      else iocMap.panBy(moves[i % 4], { animate: false });
-      await frame();
-      steps.push(performance.now() - t0);
-    }
-    steps.sort((a, b) => a - b);
-    return { median_ms: steps[Math.floor(steps.length / 2)], p90_ms: steps[Math.floor(steps.length * 0.9)], max_ms: steps[steps.length - 1] };
-  });
+  return { wall_ms: Date.now() - started, ...(await loadTimes(page)) };
 }
 
 async function main() {
@@ -48,7 +27,7 @@ async function main() {
       const city = await load(page, `${args.url}/?lang=en`);
       const national = await load(page, `${args.url}/?lang=en&scope=national`);
       await page.waitForTimeout(500);
-      rounds.push({ city, national, national_frames: await frames(page) });
+      rounds.push({ city, national, national_frames: await frameSteps(page, 24) });
     } finally {
       await context.close();
     }

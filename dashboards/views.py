@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -123,46 +124,62 @@ async def config(request: web.Request) -> web.Response:
     })
 
 
-async def kpis_view(request: web.Request) -> web.Response:
+@dataclass(frozen=True, slots=True)
+class CityFigures:
+    start: datetime
+    end: datetime
+    label: str
+    now: datetime
+    city: kpi.Kpis
+    by_ward: dict[str, kpi.Kpis]
+
+
+async def _city_figures(request: web.Request,
+                        window: Callable[[datetime], tuple[datetime, datetime, str]]) -> CityFigures | web.Response:
+    """The city's and its wards' figures over ``window(now)``, or the error answer."""
     store = _store(request)
     if store is None:
         return _no_store()
-    parts = _parts(request)
     now = datetime.now(UTC)
     try:
-        start, end, label = parse_period(request.query, now)
-        city, by_ward = await _figures(store, parts.boundaries.city_codes, start, end, now)
+        start, end, label = window(now)
+        city, by_ward = await _figures(store, _parts(request).boundaries.city_codes, start, end, now)
     except BadRequest as exc:
         return _json({"error": exc.code, "message": str(exc)}, status=400)
     except (RedisError, OSError) as exc:
         return _unavailable(exc)
-    return _json({"period": label, "from": start.isoformat(), "to": end.isoformat(), "computed_at": now.isoformat(),
-                  "city": city.to_json(),
-                  "wards": {code: {**k.to_json(), "name": parts.boundaries.name_of(code)} for code, k in by_ward.items()}})
+    return CityFigures(start, end, label, now, city, by_ward)
+
+
+async def kpis_view(request: web.Request) -> web.Response:
+    found = await _city_figures(request, lambda now: parse_period(request.query, now))
+    if isinstance(found, web.Response):
+        return found
+    names = _parts(request).boundaries.name_of
+    return _json({"period": found.label, "from": found.start.isoformat(), "to": found.end.isoformat(),
+                  "computed_at": found.now.isoformat(), "city": found.city.to_json(),
+                  "wards": {code: {**k.to_json(), "name": names(code)} for code, k in found.by_ward.items()}})
+
+
+def _ranking_window(params: Mapping[str, str], now: datetime) -> tuple[datetime, datetime, str]:
+    if params.get("from"):
+        return parse_period(params, now)
+    month = params.get("month") or kpi.month_of(now)
+    try:
+        start, end = kpi.month_bounds(month)
+    except ValueError as exc:
+        raise BadRequest("bad_month", str(exc)) from None
+    return start, end, month
 
 
 async def ranking_view(request: web.Request) -> web.Response:
     """``month=YYYY-MM`` (default: this month, Vietnam time), or any window with ``from=&to=``."""
-    store = _store(request)
-    if store is None:
-        return _no_store()
+    found = await _city_figures(request, lambda now: _ranking_window(request.query, now))
+    if isinstance(found, web.Response):
+        return found
     parts = _parts(request)
-    now = datetime.now(UTC)
-    try:
-        if request.query.get("from"):
-            start, end, label = parse_period(request.query, now)
-            month = None
-        else:
-            month = request.query.get("month") or kpi.month_of(now)
-            start, end = kpi.month_bounds(month)
-            label = month
-        _, by_ward = await _figures(store, parts.boundaries.city_codes, start, end, now)
-    except BadRequest as exc:
-        return _json({"error": exc.code, "message": str(exc)}, status=400)
-    except ValueError as exc:
-        return _json({"error": "bad_month", "message": str(exc)}, status=400)
-    except (RedisError, OSError) as exc:
-        return _unavailable(exc)
+    month = None if request.query.get("from") else found.label
+    start, end, now, by_ward = found.start, found.end, found.now, found.by_ward
     rows = [{**row, "ward_name": parts.boundaries.name_of(row["ward"])} for row in kpi.ranking(by_ward)]
     if request.query.get("format") == "csv":
         out = io.StringIO()
@@ -174,7 +191,8 @@ async def ranking_view(request: web.Request) -> web.Response:
         return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"),  # BOM: Excel opens UTF-8 names right
                             content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return _json({"month": month, "period": label, "from": start.isoformat(), "to": end.isoformat(), "computed_at": now.isoformat(),
+    return _json({"month": month, "period": found.label, "from": start.isoformat(), "to": end.isoformat(),
+                  "computed_at": now.isoformat(),
                   "columns": list(RANKING_COLUMNS), "rows": rows})
 
 

@@ -30,7 +30,7 @@ from routers.locate.result import Location, WardRef
 from streams.devices import DEVICES_KEY, DeviceRecord
 from streams.lifecycle.serving import IncidentIndex
 from tests.dashboards.conftest import make_parts, serve
-from tests.dashboards.live import png
+from tests.dashboards.live import png, serve_folder
 from tests.routers.incidents.factories import minutes, routed_event
 
 pytestmark = pytest.mark.integration
@@ -112,26 +112,10 @@ def db(redis_url: str) -> str:
 @pytest.fixture
 def pictures(tmp_path: Path) -> Iterator[str]:
     """A camera's snapshot server on loopback: a PNG, and a page that is not a picture."""
-    import http.server
-    import threading
-
     (tmp_path / "snap.png").write_bytes(png())
     (tmp_path / "page.html").write_text("<script>alert(1)</script>")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: Any, **k: Any) -> None:
-            super().__init__(*a, directory=str(tmp_path), **k)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(tmp_path) as url:
+        yield url
 
 
 def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str, pictures: str) -> None:

@@ -12,14 +12,12 @@ loopback, and a ward officer's acknowledgement. Screenshots: build/screenshots/w
 from __future__ import annotations
 
 import csv
-import http.server
 import json
 import os
 import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,7 +35,7 @@ from streams.embedded.process import ManagedProcess, free_port
 from streams.simulator.places import CITIES
 from streams.simulator.wards import WardDesks
 from tests.dashboards import kpi_reference
-from tests.dashboards.live import png, produced, simulate, stack_env, wait_for
+from tests.dashboards.live import png, produced, serve_folder, simulate, stack_env, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -66,22 +64,8 @@ def snapshot_server(tmp_path: Path) -> Iterator[str]:
     folder = tmp_path / "snapshots"
     folder.mkdir()
     (folder / "cam-d1-benthanh-0001.png").write_bytes(png())
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: Any, **k: Any) -> None:
-            super().__init__(*a, directory=str(folder), **k)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(folder) as url:
+        yield url
 
 
 def staged_fire(bootstrap: str, redis_url: str, generation: Any, snapshots: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@
 const fs = require("fs");
 const path = require("path");
 const { chromium } = require("playwright-core");
+const { loadTimes, frameSteps } = require("../../benchmarks/page_timing.cjs");
 
 const args = JSON.parse(process.argv[2]);
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,10 +34,8 @@ async function main() {
     await page.waitForFunction((n) => document.getElementById("map").dataset.wards === String(n), args.cityWards, { timeout: 30000 });
     result.city_load = {
       wall_ms: Date.now() - started,
-      map_painted_ms: await page.evaluate(() => window.iocMapPaintedAt),
-      first_contentful_paint_ms: await page.evaluate(() => (performance.getEntriesByName("first-contentful-paint")[0] || { startTime: -1 }).startTime),
+      ...(await loadTimes(page)),
       dom_content_loaded_ms: await page.evaluate(() => performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd),
-      map_data_ms: await page.evaluate(() => (performance.getEntriesByName("ioc-map-data")[0] || { startTime: -1 }).startTime),
       resources: await page.evaluate(() => performance.getEntriesByType("resource").map((r) => [r.name.replace(location.origin, ""), Math.round(r.startTime), Math.round(r.responseEnd)])),
     };
     await page.waitForFunction(() => state.overview && state.kpis, null, { timeout: 30000 });
@@ -153,20 +152,7 @@ async function main() {
     await page.waitForFunction((n) => document.getElementById("map").dataset.wards === String(n), args.nationalWards, { timeout: 60000 });
     result.national_load = { wall_ms: Date.now() - nationStart };
     await page.evaluate(() => window.scrollTo(0, 0));
-    result.national_frames = await page.evaluate(async () => {
-      const frame = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-      const steps = [];
-      const moves = [[260, 0], [0, 200], [-260, 0], [0, -200]];
-      for (let i = 0; i < 16; i += 1) {
-        const t0 = performance.now();
-        if (i % 4 === 3) iocMap.setZoom(iocMap.getZoom() + (i % 8 === 3 ? 0.5 : -0.5), { animate: false });
-        else iocMap.panBy(moves[i % 4], { animate: false });
-        await frame();
-        steps.push(performance.now() - t0);
-      }
-      steps.sort((a, b) => a - b);
-      return { steps: steps.length, median_ms: steps[Math.floor(steps.length / 2)], max_ms: steps[steps.length - 1] };
-    });
+    result.national_frames = await frameSteps(page, 16);
     await page.waitForTimeout(800);
     await shot("08-nationwide");
   } catch (err) {
