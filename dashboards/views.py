@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from dashboards.access import Viewer
+from dashboards.access import Viewer, for_viewer
 from dashboards.evidence import EventStore, ImageError, fetch_image, images_of
 from dashboards.kpistore import KpiStore
 from routers import kpi
@@ -224,6 +224,8 @@ async def ward_view(request: web.Request) -> web.Response:
         "code": code, "name": name, "period": label, "now": now.isoformat(),
         "open": [_brief(b, now) for b in open_list],
         "recent": [_brief(b, now) for b in recent],
+        # what reached the ward's topic lately (the feed's backlog), personal data per viewer
+        "events": [for_viewer(i, _viewer(request)) for i in reversed(parts.hub.items) if i.get("ward") == code][:15],
         "kpis": by_ward[code].to_json(),
     })
 

@@ -85,6 +85,7 @@ const LABELS = {
   cameras: { vi: "Camera", en: "Cameras" },
   sensors: { vi: "Cảm biến", en: "Sensors" },
   open_incidents: { vi: "Sự cố đang mở", en: "Open incidents" },
+  recent_events: { vi: "Sự kiện gần đây", en: "Recent events" },
   recent_incidents: { vi: "Sự cố gần đây", en: "Recent incidents" },
   none_open: { vi: "Không có sự cố đang mở.", en: "No open incidents." },
   all_priorities: { vi: "Mọi mức", en: "All priorities" },

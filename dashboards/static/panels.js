@@ -73,6 +73,9 @@ function renderWard(body) {
   const recent = $("ward-recent");
   recent.textContent = "";
   for (const i of body.recent.filter((r) => !body.open.some((o) => o.id === r.id)).slice(0, 15)) recent.append(incidentRow(i));
+  const events = $("ward-events");
+  events.textContent = "";
+  for (const item of body.events || []) events.append(feedLine({ ...item, key: item.id }));
   $("ward-panel").dataset.loaded = body.code;
 }
 

@@ -128,6 +128,9 @@ def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str, pictur
 
     async def body(client: TestClient) -> None:
         parts.events = staged["store"]  # the feed's store: the personal part lives in its memory only
+        from dashboards.feed import item_from_envelope
+
+        parts.hub.publish(item_from_envelope(citizen_report("r-feed", now)))  # type: ignore[arg-type]
         assert (await client.get(f"/api/wards/{WARD.code}")).status == 401  # the dashboard token is needed
         ward = await (await client.get(f"/api/wards/{WARD.code}", headers=auth(OPERATOR))).json()
         assert ward["name"] == WARD.name
@@ -135,6 +138,11 @@ def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str, pictur
         late, still = ward["open"]
         assert (late["overdue"], still["overdue"]) == (False, True)  # 90 min: the 60-min resolve deadline passed
         assert staged["fire"] in {i["id"] for i in ward["recent"]}
+        # the feed's backlog of the ward (seeded with its incidents at start), newest first
+        assert ward["events"][0]["id"] == "event:r-feed" and ward["events"][0]["reporter"]["name"] == "***"
+        assert {e["ward"] for e in ward["events"]} == {WARD.code}
+        own_ward = await (await client.get(f"/api/wards/{WARD.code}", headers=auth(WARD_TOKEN))).json()
+        assert own_ward["events"][0]["reporter"]["name"] == "Trần Thị Bình"
         k = ward["kpis"]
         assert (k["received"], k["ack_on_time"], k["ack_decided"]) == (3, 1, 3)
         assert (k["resolve_on_time"], k["resolve_decided"], k["overdue_now"]) == (1, 2, 1)
