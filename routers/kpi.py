@@ -8,9 +8,11 @@ Definitions (``now`` is the caller's clock; an incident belongs to the period it
 
 * **received**: incidents created in the period; **reports**: the citizen reports among their evidence;
 * **acknowledge decided**: acknowledged, or its acknowledge deadline passed (not while paused);
-  **on time**: acknowledged at or before ``ack_due`` and no ``ack`` breach recorded;
+  **on time**: acknowledged at or before ``ack_due``;
 * **resolve decided**: resolved, or its resolve deadline passed while open (not while paused);
-  **on time**: resolved at or before ``resolve_due`` and no ``resolve`` breach recorded;
+  **on time**: resolved at or before ``resolve_due``;
+* decided by the timestamps and ``now`` alone, not by the breach marks the SLA timer adds a moment
+  after a deadline passes: the same state gives the same figures whenever they are computed;
 * **on-time rate** = on time / decided (``None`` when nothing is decided yet, never a made-up 0);
 * **time to acknowledge / resolve**: from ``created_at``; median and p90 by linear interpolation
   between closest ranks (numpy's default ``percentile``, ``statistics.quantiles(method="inclusive")``);
@@ -88,9 +90,7 @@ def fact_of(incident: Mapping[str, Any]) -> Fact:
 def ack_outcome(f: Fact, now: datetime) -> bool | None:
     """True: acknowledged on time; False: late (or still unacknowledged past the deadline); None: not decided."""
     if f.acknowledged_at is not None:
-        return "ack" not in f.breaches and (f.ack_due is None or f.acknowledged_at <= f.ack_due)
-    if "ack" in f.breaches:
-        return False
+        return f.ack_due is None or f.acknowledged_at <= f.ack_due
     if f.paused_since is None and f.ack_due is not None and f.ack_due < now:
         return False
     return None
@@ -99,9 +99,7 @@ def ack_outcome(f: Fact, now: datetime) -> bool | None:
 def resolve_outcome(f: Fact, now: datetime) -> bool | None:
     """As :func:`ack_outcome`, for the resolve deadline."""
     if f.resolved_at is not None:
-        return "resolve" not in f.breaches and (f.resolve_due is None or f.resolved_at <= f.resolve_due)
-    if "resolve" in f.breaches:
-        return False
+        return f.resolve_due is None or f.resolved_at <= f.resolve_due
     if f.is_open and f.paused_since is None and f.resolve_due is not None and f.resolve_due < now:
         return False
     return None

@@ -76,6 +76,7 @@ function feedLine(line) {
   if (line.type === "incident") {
     return el("li", { class: `incident${line.breaches && line.breaches.length ? " breach" : ""}`, "data-type": "incident",
       "data-ward": line.ward || "", "data-priority": line.priority || "", "data-incident": line.incident_id,
+      "data-sources": lineSources(line).join(" "),
       tabindex: "0", onclick: () => openIncident(line.incident_id),
       onkeydown: (e) => { if (e.key === "Enter") openIncident(line.incident_id); } },
     el("div", {}, priorityBadge(line.priority), " ", `${t("incident")} · ${category(line.category)} · ${ward}`),
@@ -90,7 +91,7 @@ function feedLine(line) {
     ? el("div", { class: "who" }, `${t("reporter")}: ${line.reporter.name || "–"} · ${line.reporter.phone || "–"}${line.masked ? ` (${t("masked")})` : ""}`)
     : null;
   return el("li", { class: `event${line.suppressed ? " suppressed" : ""}`, "data-type": "event", "data-ward": line.ward || "",
-    "data-priority": line.priority || "", tabindex: "0", onclick: () => line.ward && openWard(line.ward) },
+    "data-priority": line.priority || "", "data-sources": line.source || "", tabindex: "0", onclick: () => line.ward && openWard(line.ward) },
   el("div", {}, priorityBadge(line.priority), " ", `${category(line.category)} · ${ward}${line.ambiguous ? ` (${t("ambiguous")})` : ""}`),
   text ? el("div", { class: "text" }, text) : null,
   who,

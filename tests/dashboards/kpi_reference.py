@@ -60,19 +60,18 @@ def figures(incidents: list[dict[str, Any]], start: float, end: float, now: floa
     for i in chosen:
         created, acked, resolved = _t(i["created_at"]), _t(i.get("acknowledged_at")), _t(i.get("resolved_at"))
         ack_due, resolve_due = _t(i.get("ack_due")), _t(i.get("resolve_due"))
-        breaches = set(i.get("breaches") or ())
         paused = i.get("paused_since") is not None
         if acked is not None:
             ack_n += 1
-            ack_ok += "ack" not in breaches and (ack_due is None or acked <= ack_due)
+            ack_ok += ack_due is None or acked <= ack_due
             ack_waits.append(max(acked - created, 0.0))
-        elif "ack" in breaches or (not paused and ack_due is not None and ack_due < now):
+        elif not paused and ack_due is not None and ack_due < now:
             ack_n += 1
         if resolved is not None:
             res_n += 1
-            res_ok += "resolve" not in breaches and (resolve_due is None or resolved <= resolve_due)
+            res_ok += resolve_due is None or resolved <= resolve_due
             res_waits.append(max(resolved - created, 0.0))
-        elif "resolve" in breaches or (i["status"] in OPEN and not paused and resolve_due is not None and resolve_due < now):
+        elif i["status"] in OPEN and not paused and resolve_due is not None and resolve_due < now:
             res_n += 1
 
     def pct(values: list[float], q: float) -> float | None:

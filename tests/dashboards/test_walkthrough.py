@@ -74,7 +74,8 @@ def staged_fire(bootstrap: str, redis_url: str, generation: Any, snapshots: str)
     rng = random.Random(19)
     lat, lon = generation.random_point_in(BEN_THANH[0], rng)
     register_devices(redis_url, [DeviceRecord("cam-d1-benthanh", "camera", lat, lon, "Chợ Bến Thành"),
-                                 DeviceRecord("wl-d1-benthanh", "water_level", lat, lon + 0.0005, "Lê Lợi")])
+                                 DeviceRecord("wl-d1-benthanh", "water_level", lat, lon + 0.0005, "Lê Lợi"),
+                                 DeviceRecord("wl-d1-quiet", "water_level", lat + 0.0005, lon, "Pasteur")])
     time.sleep(1.0)
     now = datetime.now(UTC)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -94,6 +95,17 @@ def staged_fire(bootstrap: str, redis_url: str, generation: Any, snapshots: str)
         producer.send(topics.SENSORS, key=b"wl-d1-benthanh", value=orjson.dumps(reading)).get(timeout=30)
     producer.close()
     return {"report_id": report_id}
+
+
+def quiet_readings(bootstrap: str) -> None:
+    """Normal water levels: the P4 sensor noise the feed hides unless asked (no incident opens)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    now = datetime.now(UTC)
+    for n in range(3):
+        reading = {"sensor_id": "wl-d1-quiet", "kind": "water_level", "value": 0.04 + n / 100, "unit": "m",
+                   "time": (now + timedelta(seconds=n)).isoformat()}
+        producer.send(topics.SENSORS, key=b"wl-d1-quiet", value=orjson.dumps(reading)).get(timeout=30)
+    producer.close()
 
 
 def fire_incident(redis_url: str) -> dict[str, Any] | None:
@@ -155,6 +167,7 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
         # let the desks answer what is due, then stop every source of change before counting
         time.sleep(20.0)
         desks.stop()
+        quiet_readings(settings.kafka_bootstrap)
         time.sleep(8.0)
 
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -197,7 +210,9 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
     assert "fire-report" in result["incident"]["routing"] or "fire" in result["incident"]["routing"]
     # the wall screen (operator token) sees the reporter masked
     assert "Nguyễn Thị Lan" not in " ".join(result["incident"]["evidence"]) and "***" in " ".join(result["incident"]["evidence"])
-    # 5. feed filtered to P1: P1 lines only, the staged fire folded into one incident line
+    # 5. P4 sensor readings only when asked for; filtered to P1: P1 lines only, the fire folded into one line
+    noise = ["P4", "sensor"]
+    assert noise not in result["feed_default"] and noise in result["feed_with_noise"]
     assert result["feed_p1"] and set(result["feed_p1"]) == {"P1"}
     assert result["feed_incident_lines"].count(incident["id"]) <= 1
     # 6. English

@@ -112,7 +112,12 @@ async function main() {
     await shot("04-incident-view");
     await page.click("#incident-close");
 
-    // 5. the feed filtered to P1
+    // 5. the feed: P4 sensor noise hidden by default, shown on request; then filtered to P1
+    const lines = () => page.$$eval("#feed li", (n) => n.map((li) => [li.dataset.priority, li.dataset.sources]));
+    result.feed_default = await lines();
+    await page.check("#filter-noise");
+    result.feed_with_noise = await lines();
+    await page.uncheck("#filter-noise");
     await page.selectOption("#filter-priority", "P1");
     await page.waitForFunction(() => document.querySelectorAll("#feed li").length > 0, null, { timeout: 20000 });
     result.feed_p1 = await page.$$eval("#feed li", (n) => n.map((li) => li.dataset.priority));

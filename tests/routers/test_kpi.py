@@ -34,7 +34,8 @@ def fact(n: int = 1, ward: str = "26743", created: float = 0, ack_due: float | N
     ("never acknowledged, deadline passed", fact(), T0 + timedelta(seconds=601), False, None, True),
     ("paused before the deadline: not decided, not overdue", fact(paused=100, status="waiting_citizen"),
      T0 + timedelta(seconds=900), None, None, False),
-    ("a breach recorded wins over the timestamps", fact(acked=100, breaches=("ack",)), NOW, False, False, True),
+    # the timestamps decide, not the breach mark the SLA timer adds a moment later (it still counts as overdue)
+    ("a breach mark alone decides nothing", fact(ack_due=600, breaches=("ack",)), T0 + timedelta(seconds=500), None, None, True),
     ("resolved in time", fact(acked=60, resolved=3600), NOW, True, True, False),
     ("resolved late", fact(acked=60, resolved=7300), NOW, True, False, False),
     ("closed after an in-time resolve", fact(acked=60, resolved=3600, status="closed"), NOW, True, True, False),
