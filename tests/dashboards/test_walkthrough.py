@@ -45,7 +45,9 @@ SCRIPT = Path(__file__).with_name("walkthrough.cjs")
 TOKEN = "wall-screen-token"
 BEN_THANH = ("26743", "Phường Bến Thành")
 PAGE_BUDGET_MS = 2000
-FRAME_BUDGET_MS = 200  # a pan or zoom step of the nationwide map, redrawn
+# A pan or zoom step of the nationwide map, redrawn: "interactive" on a loaded 2-core CI box (the
+# speed itself is make bench's: ~75 ms per step on an idle one).
+FRAME_BUDGET_MS = 500
 
 
 @pytest.fixture
