@@ -24,8 +24,8 @@ async function loadKpis() {
   const custom = customWindow();
   try {
     state.kpis = await getJSON(custom ? `/api/kpis?${custom}` : `/api/kpis?period=${encodeURIComponent(period)}`);
-    const window = custom ? `${fmtDateTime(state.kpis.from)} – ${fmtDateTime(state.kpis.to)} · ` : "";
-    $("kpi-caption").textContent = `${window}${t("updated")}: ${fmtTime(state.kpis.computed_at)}`;
+    const span = custom ? `${fmtDateTime(state.kpis.from)} – ${fmtDateTime(state.kpis.to)} · ` : "";
+    $("kpi-caption").textContent = `${span}${t("updated")}: ${fmtTime(state.kpis.computed_at)}`;
   } catch (err) {
     state.kpis = null;
     $("kpi-caption").textContent = err.message;
