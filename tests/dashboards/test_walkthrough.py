@@ -18,6 +18,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -99,14 +100,16 @@ def staged_fire(bootstrap: str, redis_url: str, generation: Any, snapshots: str)
     return {"report_id": report_id}
 
 
-def quiet_readings(bootstrap: str) -> None:
-    """Normal water levels: the P4 sensor noise the feed hides unless asked (no incident opens)."""
+def quiet_readings(bootstrap: str, stop: threading.Event) -> None:
+    """Normal water levels every 2 s while the page is open: the P4 sensor noise the feed hides
+    unless asked (they open no incident and change no figure)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    now = datetime.now(UTC)
-    for n in range(3):
-        reading = {"sensor_id": "wl-d1-quiet", "kind": "water_level", "value": 0.04 + n / 100, "unit": "m",
-                   "time": (now + timedelta(seconds=n)).isoformat()}
+    n = 0
+    while not stop.wait(2.0):
+        reading = {"sensor_id": "wl-d1-quiet", "kind": "water_level", "value": 0.04 + (n % 5) / 100, "unit": "m",
+                   "time": datetime.now(UTC).isoformat()}
         producer.send(topics.SENSORS, key=b"wl-d1-quiet", value=orjson.dumps(reading)).get(timeout=30)
+        n += 1
     producer.close()
 
 
@@ -169,7 +172,6 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
         # let the desks answer what is due, then stop every source of change before counting
         time.sleep(20.0)
         desks.stop()
-        quiet_readings(settings.kafka_bootstrap)
         time.sleep(8.0)
 
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -177,8 +179,15 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
                     "profile": str(tmp_path / "chromium-profile"), "chromium": shutil.which("chromium"),
                     "from": window_start.isoformat(), "ward": {"code": BEN_THANH[0], "name": BEN_THANH[1]},
                     "incident": incident["id"], "cityWards": len(city), "nationalWards": len(generation.wards)}
-        run = subprocess.run(["node", str(SCRIPT), json.dumps(argument)], cwd=REPO, capture_output=True, timeout=300,
-                             env={**os.environ, "NODE_PATH": str(REPO / "node_modules")})
+        noise_stop = threading.Event()
+        noise = threading.Thread(target=quiet_readings, args=(settings.kafka_bootstrap, noise_stop), daemon=True)
+        noise.start()
+        try:
+            run = subprocess.run(["node", str(SCRIPT), json.dumps(argument)], cwd=REPO, capture_output=True, timeout=300,
+                                 env={**os.environ, "NODE_PATH": str(REPO / "node_modules")})
+        finally:
+            noise_stop.set()
+            noise.join(timeout=10)
         assert run.returncode == 0, run.stderr.decode()
         result = json.loads(run.stdout)
         (SHOTS / "walkthrough.json").write_text(json.dumps({k: v for k, v in result.items() if k != "kpis_shown"}, indent=2,

@@ -116,6 +116,7 @@ async function main() {
     const lines = () => page.$$eval("#feed li", (n) => n.map((li) => [li.dataset.priority, li.dataset.sources]));
     result.feed_default = await lines();
     await page.check("#filter-noise");
+    await page.waitForSelector('#feed li[data-priority="P4"][data-sources="sensor"]', { timeout: 30000 });
     result.feed_with_noise = await lines();
     await page.uncheck("#filter-noise");
     await page.selectOption("#filter-priority", "P1");
