@@ -22,6 +22,7 @@ function customWindow() {
 async function loadKpis() {
   const period = $("kpi-period").value;
   const custom = customWindow();
+  $("kpi-period").disabled = Boolean(custom); // the address bar's window decides
   try {
     state.kpis = await getJSON(custom ? `/api/kpis?${custom}` : `/api/kpis?period=${encodeURIComponent(period)}`);
     const span = custom ? `${fmtDateTime(state.kpis.from)} – ${fmtDateTime(state.kpis.to)} · ` : "";
