@@ -160,8 +160,21 @@ function renderIncident(inc) {
   }
   const evidence = $("incident-evidence");
   evidence.textContent = "";
-  const readings = (inc.evidence || []).filter((e) => e.source === "sensor" && typeof e.value === "number");
-  if (readings.length > 1) evidence.append(el("li", { class: "ev chart-row" }, el("div", {}, `${t("source_sensor")}: ${category(readings[0].kind)}`), sparkline(readings.map((e) => e.value))));
+  // one small chart per sensor: its readings in the order they came
+  const bySensor = new Map();
+  for (const e of inc.evidence || []) {
+    if (e.source !== "sensor" || typeof e.value !== "number") continue;
+    const key = e.device_id || e.kind;
+    if (!bySensor.has(key)) bySensor.set(key, []);
+    bySensor.get(key).push(e);
+  }
+  for (const [device, readings] of bySensor) {
+    if (readings.length < 2) continue;
+    const values = readings.map((e) => e.value);
+    evidence.append(el("li", { class: "ev chart-row", "data-device": device },
+      el("div", {}, `${t("source_sensor")} ${device}: ${category(readings[0].kind)} ${fmtNum(Math.min(...values), 2)}–${fmtNum(Math.max(...values), 2)}`),
+      sparkline(values)));
+  }
   for (const e of inc.evidence || []) evidence.append(evidenceItem(e));
   const routing = $("incident-routing");
   routing.textContent = "";

@@ -125,6 +125,20 @@ def fire_incident(redis_url: str) -> dict[str, Any] | None:
         client.close()
 
 
+def gauge_incident(redis_url: str) -> dict[str, Any] | None:
+    """The incident the rising water-level gauge opened (its readings are its evidence)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for raw in client.zrevrange("ioc-router:incidents:recent", 0, 400):
+            body = orjson.loads(client.get(f"ioc-router:incident:{raw.decode()}") or b"null")
+            readings = [e for e in (body or {}).get("evidence", ()) if e.get("device_id") == "wl-d1-benthanh"]
+            if len(readings) >= 2:
+                return body
+        return None
+    finally:
+        client.close()
+
+
 def acknowledge(bootstrap: str, incident: dict[str, Any]) -> None:
     update = {"update_id": f"walk-ack-{incident['id']}", "incident_id": incident["id"], "ward": incident["ward"],
               "status": "acknowledged", "actor": "officer-17", "note": "đội PCCC phường đang đến"}
@@ -167,6 +181,7 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
             found = [orjson.loads(client.get(f"ioc-router:incident:{i}") or b"{}") for i in ids]
             raise AssertionError([(b.get("family"), b.get("kind"), b.get("status"), b.get("evidence")) for b in found]) from None
         acknowledge(settings.kafka_bootstrap, incident)
+        gauge = wait_for(lambda: gauge_incident(settings.redis_url), 60, "the water-level gauge's incident")
         wait_for(lambda: (fire_incident(settings.redis_url) or {}).get("acknowledged_at"), 60, "the acknowledgement")
         produced(sim, timeout_s=180)
         # let the desks answer what is due, then stop every source of change before counting
@@ -178,7 +193,7 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
         argument = {"url": f"http://127.0.0.1:{port}", "token": TOKEN, "shots": str(SHOTS),
                     "profile": str(tmp_path / "chromium-profile"), "chromium": shutil.which("chromium"),
                     "from": window_start.isoformat(), "ward": {"code": BEN_THANH[0], "name": BEN_THANH[1]},
-                    "incident": incident["id"], "cityWards": len(city), "nationalWards": len(generation.wards)}
+                    "incident": incident["id"], "gauge": gauge["id"], "cityWards": len(city), "nationalWards": len(generation.wards)}
         noise_stop = threading.Event()
         noise = threading.Thread(target=quiet_readings, args=(settings.kafka_bootstrap, noise_stop), daemon=True)
         noise.start()
@@ -221,6 +236,8 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
     assert "fire-report" in result["incident"]["routing"] or "fire" in result["incident"]["routing"]
     # the wall screen (operator token) sees the reporter masked
     assert "Nguyễn Thị Lan" not in " ".join(result["incident"]["evidence"]) and "***" in " ".join(result["incident"]["evidence"])
+    # the gauge's readings drawn as a small chart in its incident view
+    assert result["gauge"]["points"] >= 2 and result["gauge"]["values"], result["gauge"]
     # 5. P4 sensor readings only when asked for; filtered to P1: P1 lines only, the fire folded into one line
     noise = ["P4", "sensor"]
     assert noise not in result["feed_default"] and noise in result["feed_with_noise"]

@@ -111,6 +111,15 @@ async function main() {
     };
     await shot("04-incident-view");
     await page.click("#incident-close");
+    // the water-level gauge's incident: its readings as a small chart
+    await page.evaluate((id) => openIncident(id), args.gauge);
+    await page.waitForFunction((id) => document.getElementById("incident-view").dataset.loaded === id, args.gauge, { timeout: 20000 });
+    result.gauge = {
+      points: await page.$$eval('#incident-evidence li[data-device="wl-d1-benthanh"] svg.chart circle', (n) => n.length),
+      values: await page.$$eval("#incident-evidence li.ev.sensor", (n) => n.map((li) => li.textContent)),
+    };
+    await shot("04b-sensor-chart");
+    await page.click("#incident-close");
 
     // 5. the feed: P4 sensor noise hidden by default, shown on request; then filtered to P1
     const lines = () => page.$$eval("#feed li", (n) => n.map((li) => [li.dataset.priority, li.dataset.sources]));
