@@ -119,7 +119,7 @@ function renderOverview(ov) {
   const m = ov.metrics;
   const b = ov.boundaries;
   const numbers = hasNumbers(ov);
-  banner("banner-approximate", "warn", b.approximate ? t("approximate_banner") : "");
+  banner("banner-approximate", b.approximate ? "warn" : "info", b.approximate ? t("approximate_banner") : b.reference ? t("reference_banner") : "");
   banner("banner-boundaries", "bad", b.state !== "ok" ? b.message : "");
   banner("banner-metrics", m.state === "partial" ? "warn" : "bad", metricsSentence(m));
   banner("banner-incidents", "info", ov.incidents.state !== "ok" ? `${t("incidents_unavailable")}: ${ov.incidents.message}` : "");
