@@ -117,7 +117,18 @@ def frame(parts: Sequence[tuple[str, Any]], gap_deg: float) -> dict[str, Any]:
         return {"main": None, "insets": []}
     main = found[0].bounds
     outside = [c for c in found[1:] if not _inside(c.bounds, main)]
-    insets = [{"bounds": list(c.bounds), "codes": list(c.codes)} for c in outside[:MAX_INSETS]]
+    # one inset per group of wards: a special zone's islands far apart (Côn Đảo) share one
+    merged: list[Cluster] = []
+    for cluster in outside:
+        same = next((i for i, m in enumerate(merged) if set(m.codes) & set(cluster.codes)), None)
+        if same is None:
+            merged.append(cluster)
+            continue
+        m = merged[same]
+        bounds = (min(m.bounds[0], cluster.bounds[0]), min(m.bounds[1], cluster.bounds[1]),
+                  max(m.bounds[2], cluster.bounds[2]), max(m.bounds[3], cluster.bounds[3]))
+        merged[same] = Cluster(bounds, m.area + cluster.area, tuple(sorted(set(m.codes) | set(cluster.codes))))
+    insets = [{"bounds": list(c.bounds), "codes": list(c.codes)} for c in merged[:MAX_INSETS]]
     return {"main": list(main), "insets": insets}
 
 

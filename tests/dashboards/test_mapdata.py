@@ -31,11 +31,12 @@ def test_frame_keeps_islands_off_the_mainland() -> None:
     mainland = [(f"m{i}", shape({"type": "Polygon", "coordinates": [[[106 + i * 0.1, 10], [106.1 + i * 0.1, 10],
                                                                         [106.1 + i * 0.1, 10.1], [106 + i * 0.1, 10.1], [106 + i * 0.1, 10]]]}))
                 for i in range(5)]
-    island = [("island", Point(106.6, 8.7).buffer(0.05))]
+    island = [("island", Point(106.6, 8.7).buffer(0.05)), ("island", Point(107.6, 8.5).buffer(0.01))]  # one zone, far apart
     near = [("near", Point(106.62, 10.05).buffer(0.01))]  # within the gap: part of the mainland
     framed = frame(mainland + island + near, 0.3)
     assert framed["main"] == pytest.approx([106.0, 10.0, 106.63, 10.1], abs=1e-6)
     assert [i["codes"] for i in framed["insets"]] == [["island"]]
+    assert framed["insets"][0]["bounds"] == pytest.approx([106.55, 8.49, 107.61, 8.75], abs=1e-6)
 
 
 @pytest.mark.parametrize(("province", "count", "insets"), [
