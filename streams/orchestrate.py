@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from streams import topics
 from streams.admin import create_topics
@@ -84,6 +85,8 @@ class LocalRun:
         self.ward_names: dict[str, str] = {}
         self._stop_sim = threading.Event()
         self._sim_thread: threading.Thread | None = None
+        self._desks: Any = None  # streams.simulator.wards.WardDesks once the simulator runs
+        self.city_codes: frozenset[str] = frozenset()
         self.produced = 0
         self.started_at = 0.0
         self.first_routed_at: float | None = None
@@ -106,6 +109,7 @@ class LocalRun:
         generation = registry.load_active()
         self.ward_names = {w.code: w.name for w in generation.wards}
         city_wards = generation.wards_in_province(CITIES[self.options.city])
+        self.city_codes = frozenset(w.code for w in city_wards)
         banner = (" - built-in REFERENCE polygons (not official survey boundaries): import a city's official file "
                   "with `ioc boundaries import`" if "reference" in generation.source.split("+") else "")
         self.say(f"boundaries {generation.id} ({generation.source}, {len(generation.wards)} wards){banner}")
@@ -195,6 +199,11 @@ class LocalRun:
         self._sim_thread = threading.Thread(target=run, name="simulator", daemon=True)
         self._sim_thread.start()
         self.say(f"simulator  {o.city} {o.scenario} at {o.rate:g} events/s ({len(sim.devices)} devices registered)")
+        from streams.simulator.wards import WardDesks
+
+        self._desks = WardDesks(self.settings, o.seed, self.city_codes)
+        self._desks.start()
+        self.say(f"ward desks {len(self.city_codes)} simulated desks acknowledge and resolve incidents on {topics.STATUS}")
 
     # -- watching -------------------------------------------------------------------------------
     def totals(self) -> Totals:
@@ -219,6 +228,8 @@ class LocalRun:
         self._stop_sim.set()
         if self._sim_thread is not None:
             self._sim_thread.join(timeout=30)
+        if self._desks is not None:
+            self._desks.stop()
 
     def drain(self, timeout_s: float = 60.0) -> bool:
         """Wait until the workers have ingested everything the simulator produced."""
