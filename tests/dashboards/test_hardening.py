@@ -79,7 +79,7 @@ def test_the_page_has_no_inline_script_or_style() -> None:
     """What the CSP forbids must not be on the page (the browser test checks the running page)."""
     page = (Path(create_app.__code__.co_filename).parent / "static" / "index.html").read_text(encoding="utf-8")
     assert "<style" not in page and " style=" not in page and " on" + "click=" not in page
-    assert all('src="/static/' in tag for tag in page.split("<script")[1:])
+    assert all(tag.lstrip().startswith(('src="/static/', 'src="/vendor/')) for tag in page.split("<script")[1:])
 
 
 def test_the_token_login_never_redirects_off_the_site(generation: Any, tmp_path: Path) -> None:
@@ -165,6 +165,8 @@ def test_a_ward_viewer_sees_only_its_wards_incidents(generation: Any, redis_url:
             assert other.status == 403
             assert (await http.get(f"/api/incidents/{theirs.id}", headers=ward)).status == 404
             assert (await http.get(f"/api/incidents/{mine.id}", headers=ward)).status == 200
+            assert (await http.get(f"/api/incidents/{theirs.id}/view", headers=ward)).status == 404
+            assert (await http.get(f"/api/wards/{XUAN_HOA.code}", headers=ward)).status == 403
             everything = await (await http.get("/api/incidents", headers=OPERATOR)).json()
             assert {i["id"] for i in everything["incidents"]} == {mine.id, theirs.id}
 

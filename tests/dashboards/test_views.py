@@ -155,7 +155,7 @@ def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str, pictur
         assert [h["status"] for h in view["history"]] == ["new", "routed", "acknowledged", "resolved"]
         assert view["history"][2]["actor"] == "officer-17"
         report = next(e for e in view["evidence"] if e["event_id"] == "r-fire")["detail"]
-        assert report["reporter"] == {"name": "***", "phone": "090*****56"} and report["masked"] is True
+        assert report["reporter"] == {"name": "***", "phone": "********56"} and report["masked"] is True
         assert "0903123456" not in report["description"]
         assert view["routing"]["rule"] == "fire-report" and "route fire-report: category fire" in view["routing"]["trace"]
         own = await (await client.get(f"/api/incidents/{staged['fire']}/view", headers=auth(WARD_TOKEN))).json()
