@@ -29,6 +29,10 @@ deadletter = Counter(
     "ioc_deadletter_total", "Invalid messages sent to dead-letter, by reason and source.", ["reason", "source"],
     registry=REGISTRY,
 )
+filtered = Counter(
+    "ioc_filtered_total", "Valid camera messages that map to no IOC label (Frigate mapping), by reason and source; "
+    "written to ioc.filtered, not dead-lettered.", ["reason", "source"], registry=REGISTRY,
+)
 suppressed = Counter(
     "ioc_suppressed_total", "Routed events held back by quiet windows or inhibition, by reason.", ["reason"],
     registry=REGISTRY,
@@ -80,7 +84,7 @@ boundary_info = Info("ioc_boundary_generation", "The active boundary generation 
 build_info = Info("ioc_build", "ioc-router build information.", registry=REGISTRY)
 
 CATALOGUE = (
-    ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
+    ingested, routed, published, unroutable, deadletter, filtered, suppressed, corrections, routing_latency, rule_hits,
     consumer_lag, assigned_partitions, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
     rules_info, rules_rejected, boundary_info, build_info,
 )

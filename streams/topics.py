@@ -9,6 +9,7 @@ INTAKE = (REPORTS, CAMERA, SENSORS)
 
 UNROUTABLE = "ioc.unroutable"
 DEADLETTER = "ioc.deadletter"
+FILTERED = "ioc.filtered"  # valid camera messages that mean no incident (Frigate mapping), with the reason
 CITY_IOC = "ioc.city-ioc"
 ROUTED = "ioc.routed"  # internal: one copy of every routed event, keyed by ward, for the lifecycle
 STATUS = "ioc.status"  # ward systems publish incident updates here
@@ -47,6 +48,6 @@ def target_topic(target: str) -> str:
 
 def fixed_topics() -> list[str]:
     return [
-        *INTAKE, UNROUTABLE, DEADLETTER, CITY_IOC, ROUTED, STATUS, INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES,
+        *INTAKE, UNROUTABLE, DEADLETTER, FILTERED, CITY_IOC, ROUTED, STATUS, INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES,
         *(agency_topic(a) for a in AGENCIES),
     ]

@@ -29,6 +29,8 @@ class Evidence:
     device_id: str | None = None
     value: float | None = None
     suppressed: str | None = None
+    track: str | None = None  # a tracked object (Frigate): one item per object, see routers.incidents.tracked
+    details: dict[str, Any] | None = None  # what the camera said of it (labels, zones, scores, snapshot)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -37,7 +39,7 @@ class Evidence:
         }
         if self.lat is not None and self.lon is not None:
             body["point"] = {"lat": self.lat, "lon": self.lon}
-        for name in ("device_id", "value", "suppressed"):
+        for name in ("device_id", "value", "suppressed", "track", "details"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
         return body
@@ -49,6 +51,7 @@ class Evidence:
             event_id=body["event_id"], source=body["source"], kind=body["kind"],
             occurred_at=parse_time(body["occurred_at"]), lat=point.get("lat"), lon=point.get("lon"),
             device_id=body.get("device_id"), value=body.get("value"), suppressed=body.get("suppressed"),
+            track=body.get("track"), details=body.get("details"),
         )
 
 

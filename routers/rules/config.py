@@ -392,3 +392,8 @@ def load_ruleset(text: str, source: str = "<rules>") -> Ruleset:
         thresholds_by_kind=MappingProxyType({k: tuple(v) for k, v in by_kind.items()}),
         inhibit_by_id=MappingProxyType({rule.id: rule for rule in inhibit}),
     )
+
+
+# The YAML position, schema-error wording and problem collection of rules files, reused by other
+# operator-edited files (the Frigate mapping) so that they report errors the same way.
+ConfigChecker = _Loader
