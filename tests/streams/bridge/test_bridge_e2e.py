@@ -42,6 +42,11 @@ def _publish(broker: str, messages: list[tuple[str, bytes]], client_id: str) -> 
         client.disconnect()
 
 
+def _all_placed(settings: Settings, hashes: list[str]) -> bool:
+    places = places_by_payload(settings)
+    return all(places.get(h) for h in hashes)
+
+
 def _fixtures() -> list[tuple[str, bytes]]:
     out = []
     for path in sorted(FIXTURES.rglob("*.json")):
@@ -59,11 +64,7 @@ def test_real_frigate_payloads_end_routed_or_filtered_and_names_stay_with_the_ow
         hashes = [digest(payload) for _topic, payload in messages]
         assert len(set(hashes)) == len(hashes)
 
-        def settled() -> bool:
-            places = places_by_payload(bridge_settings)
-            return all(places.get(h) for h in hashes)
-
-        wait_for(settled, 120, "every payload to reach an outcome topic")
+        wait_for(lambda: _all_placed(bridge_settings, hashes), 120, "every payload to reach an outcome topic")
         metrics = scrape([bridge_metrics])
         assert metrics.total("ioc_bridge_received_total") == len(messages)
         assert metrics.total("ioc_bridge_forwarded_total") + metrics.total("ioc_bridge_filtered_total") == len(messages)
@@ -118,7 +119,7 @@ def test_bad_input_ends_with_a_reason_and_a_metric_and_the_bridge_keeps_running(
         before = scrape([bridge_worker])
         _publish(mosquitto, [*bad, after_them], "frigate-bad")
         hashes = [digest(p) for _t, p in [*bad, after_them]]
-        wait_for(lambda: all(places_by_payload(bridge_settings).get(h) for h in hashes), 120, "bad input to end somewhere")
+        wait_for(lambda: _all_placed(bridge_settings, hashes), 120, "bad input to end somewhere")
         assert bridge.running()
         places = places_by_payload(bridge_settings)
         reasons = []
@@ -140,20 +141,21 @@ def test_bad_input_ends_with_a_reason_and_a_metric_and_the_bridge_keeps_running(
         bridge.stop(timeout_s=20)
 
 
+@pytest.mark.timeout(900)
 def test_sigkill_the_bridge_mid_stream_and_restart_nothing_is_lost(
         mosquitto: str, bridge_settings: Settings, bridge_worker: str, tmp_path: Path) -> None:
     """Every MQTT message published ends in exactly one place (routed, filtered, unroutable,
     dead-letter) although the bridge is SIGKILLed under load and started again: the broker keeps
     what was not acknowledged for the persistent session and sends it again."""
-    template = orjson.loads((FIXTURES / "events/docs-update-person-face.json").read_bytes())
+    template = orjson.loads((FIXTURES / "events/mqttwarn-car-full.json").read_bytes())
     fire = orjson.loads((FIXTURES / "derived/events/fire-new.json").read_bytes())
     messages: list[tuple[str, bytes]] = []
     for n in range(3000):
-        base = fire if n % 3 == 0 else template  # a third fires (routed), the rest people walking by (filtered)
+        base = fire if n % 3 == 0 else template  # a third fires (routed), the rest cars passing by (filtered)
         after = {**base["after"], "id": f"{1780000000 + n}.0-load{n:05d}", "camera": f"cam-load-{n % 5}"}
         messages.append(("frigate/events", orjson.dumps({**base, "after": after})))
     client_id = "ioc-bridge-kill"
-    bridge, _url = start_bridge(bridge_settings, mosquitto, tmp_path, client_id=client_id)
+    bridge, first_url = start_bridge(bridge_settings, mosquitto, tmp_path, client_id=client_id)
     sent = threading.Event()
 
     def publish() -> None:
@@ -172,17 +174,18 @@ def test_sigkill_the_bridge_mid_stream_and_restart_nothing_is_lost(
     feeder = threading.Thread(target=publish)
     feeder.start()
     try:
-        time.sleep(1.2)
+        wait_for(lambda: scrape([first_url]).total("ioc_bridge_received_total") >= 300, 60, "the bridge to be busy")
         os.kill(bridge.pid, signal.SIGKILL)  # mid-stream: some produced to Kafka, not yet acknowledged to MQTT
+        assert not sent.is_set(), "the load was over before the kill"
         bridge.process.wait(10)
         time.sleep(1.0)  # the broker queues for the dead session meanwhile
         bridge.stop()
-        bridge, _url = start_bridge(bridge_settings, mosquitto, tmp_path, client_id=client_id)
+        bridge, second_url = start_bridge(bridge_settings, mosquitto, tmp_path, client_id=client_id)
         feeder.join(120)
         assert sent.is_set()
         hashes = [digest(p) for _t, p in messages]
-        wait_for(lambda: sum(1 for h in hashes if places_by_payload(bridge_settings).get(h)) == len(hashes), 240,
-                 "every published message to end somewhere")
+        wait_for(lambda: _all_placed(bridge_settings, hashes), 240, "every published message to end somewhere")
+        assert scrape([second_url]).total("ioc_bridge_received_total") > 0
     finally:
         bridge.stop(timeout_s=20)
         feeder.join(30)
