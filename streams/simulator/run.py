@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -94,6 +95,7 @@ def produce(
         settings, linger_ms=5, acks=1, client_id="ioc-simulator", max_request_size=2 * 1024 * 1024,
     ))
     mqtt_client = _mqtt_publisher(mqtt_broker) if mqtt_broker else None
+    in_flight: list[Any] = []  # QoS 1 publishes the broker has not acknowledged yet
     stats = SimulationStats()
     started = time.monotonic()
     tick = 0.05
@@ -112,7 +114,7 @@ def produce(
                 if message.topic in (EVENTS, REVIEWS):
                     if mqtt_client is None:
                         raise ValueError("the scenario sends Frigate messages over MQTT: give mqtt_broker")
-                    mqtt_client.publish(message.topic, message.value, qos=1)
+                    in_flight.append(mqtt_client.publish(message.topic, message.value, qos=1))
                 else:
                     future = producer.send(message.topic, key=message.key, value=message.value)
                     if on_sent is not None:
@@ -122,8 +124,11 @@ def produce(
                 stats.by_topic[message.topic] += 1
             if progress is not None:
                 progress(stats.produced)
+            in_flight = [info for info in in_flight if not info.is_published()]
             time.sleep(tick)
         producer.flush()
+        for info in in_flight:
+            info.wait_for_publish(timeout=30)
     finally:
         producer.close()
         if mqtt_client is not None:
