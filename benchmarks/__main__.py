@@ -1,7 +1,8 @@
 """Run every benchmark section in turn: ``python -m benchmarks [section ...]``.
 
 Sections: throughput (pipeline vs raw passthrough on the embedded broker), locate (point-to-ward),
-rules (rule evaluation cost), scaleout (events/s per worker count).
+rules (rule evaluation cost), scaleout (events/s per worker count), bridge (the MQTT bridge beside a
+bare MQTT-to-Kafka loop).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ SECTIONS = {
     "locate": "benchmarks.locate_bench",
     "rules": "benchmarks.rules_bench",
     "scaleout": "benchmarks.scaleout",
+    "bridge": "benchmarks.bridge_bench",
 }
 
 

@@ -117,6 +117,7 @@ class MqttBridge:
         self._stopping = threading.Event()
         self._lost = threading.Event()  # a Kafka send failed: reconnect so the broker sends it again
         self._pending = 0
+        self._acked = 0
         self._lock = threading.Lock()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.client_id, clean_session=False,
                              protocol=mqtt.MQTTv311, manual_ack=True)
@@ -223,7 +224,7 @@ class MqttBridge:
         except Exception:
             self._failed(None)
             return
-        future.add_callback(lambda _md: self._acked(mid, qos, counter))
+        future.add_callback(lambda _md: self._done(mid, qos, counter))
         future.add_errback(self._failed)
 
     def _record(self, message: mqtt.MQTTMessage, decision: Decision) -> tuple[str, bytes | None, bytes, Callable[[], None]]:
@@ -245,11 +246,18 @@ class MqttBridge:
         body["iocorigin"] = origin
         return topics.DEADLETTER, None, orjson.dumps(body), metrics.deadletter.labels(decision.reason).inc
 
-    def _acked(self, mid: int, qos: int, counter: Callable[[], None]) -> None:
+    def _done(self, mid: int, qos: int, counter: Callable[[], None]) -> None:
         counter()
         if qos > 0:
             self.client.ack(mid, qos)
+        with self._lock:
+            self._acked += 1
         self._settle()
+
+    def acked_count(self) -> int:
+        """MQTT messages acknowledged so far (each after Kafka acknowledged what it became)."""
+        with self._lock:
+            return self._acked
 
     def _failed(self, exc: BaseException | None) -> None:
         metrics.kafka_errors.inc()
