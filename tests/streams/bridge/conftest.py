@@ -63,6 +63,7 @@ def bridge_settings(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         assert settings.redis_url
         register_devices(settings.redis_url, [DeviceRecord(name, "camera", lat, lon, "Frigate", FRIGATE_URL)
                                               for name, (lat, lon) in CAMERAS.items()])
+        register_devices(settings.redis_url, [DeviceRecord("wl-mqtt-1", "water_level", 10.7626, 106.6822, "MQTT gauge")])
         yield settings
 
 

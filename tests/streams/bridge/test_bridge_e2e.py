@@ -197,3 +197,23 @@ def test_sigkill_the_bridge_mid_stream_and_restart_nothing_is_lost(
     kinds = Counter(places[h][0][0] for h in hashes)
     assert kinds["ioc.routed"] == 1000 and kinds["ioc.filtered"] == 2000, kinds
     print(f"published={len(hashes)} lost=0 misplaced=0 duplicated={duplicated}")
+
+
+def test_sensor_readings_over_mqtt_become_sensor_contract_readings(
+        mosquitto: str, bridge_settings: Settings, bridge_worker: str, tmp_path: Path) -> None:
+    """The default sensor topic rule `sensors/{kind}/{sensor_id}`: a gauge publishing only its value."""
+    readings = [("sensors/water_level/wl-mqtt-1", b'{"value": 35, "unit": "cm", "time": "2026-06-01T18:00:00+07:00"}'),
+                ("sensors/water_level/wl-mqtt-1", b"0.41")]
+    bridge, bridge_metrics = start_bridge(bridge_settings, mosquitto, tmp_path, client_id="ioc-bridge-sensors")
+    try:
+        _publish(mosquitto, readings, "gauge-1")
+        wait_for(lambda: scrape([bridge_metrics]).total("ioc_bridge_forwarded_total") >= 2, 60, "the readings to be forwarded")
+        intake = [orjson.loads(v) for _t, v in read_all(bridge_settings, ["ioc.in.sensors"])]
+        mine = [r for r in intake if r.get("sensor_id") == "wl-mqtt-1"]
+        assert {(r["kind"], r["value"]) for r in mine} >= {("water_level", 35), ("water_level", 0.41)}
+        wait_for(lambda: scrape([bridge_worker]).by_label("ioc_ingested_total", "source").get("sensor", 0) >= 2, 90,
+                 "the worker to take the readings")
+        routed = [v for _t, v in read_all(bridge_settings, ["ioc.routed"], idle_s=6.0) if b"wl-mqtt-1" in v]
+        assert len(routed) >= 2
+    finally:
+        bridge.stop(timeout_s=20)
