@@ -147,6 +147,11 @@ class LocalRun:
         argv = [sys.executable, "-m", "streams.cli", "bridge", "mqtt", "--broker", self.mqtt_url, "--web-port", str(port)]
         self.bridge = _spawn("bridge", argv, port, self.run_dir / "bridge.log", _child_env(self.settings))
         self.bridge_metrics_url = f"http://127.0.0.1:{port}/metrics"
+        deadline = time.monotonic() + 30  # a new session gets only what is published after it subscribed
+        while scrape([self.bridge_metrics_url]).total("ioc_bridge_connected") < 1:
+            if time.monotonic() > deadline or not self.bridge.running():
+                raise RuntimeError(f"the MQTT bridge did not subscribe; see {self.bridge.log_path}")
+            time.sleep(0.1)
         self.say(f"bridge     {self.bridge_metrics_url}  (MQTT frigate/events, frigate/reviews -> {topics.CAMERA}; "
                  f"log {self.bridge.log_path})")
 

@@ -27,6 +27,6 @@ kafka_errors = Counter(
 )
 unacked = Gauge("ioc_bridge_unacked_messages", "MQTT messages received and not yet acknowledged (waiting for Kafka).",
                 registry=REGISTRY)
-connected = Gauge("ioc_bridge_connected", "1 while connected to the MQTT broker.", registry=REGISTRY)
+connected = Gauge("ioc_bridge_connected", "1 while connected to the MQTT broker and subscribed.", registry=REGISTRY)
 
 CATALOGUE = (received, forwarded, filtered, deadletter, reconnects, kafka_errors, unacked, connected)

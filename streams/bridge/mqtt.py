@@ -125,6 +125,7 @@ class MqttBridge:
             client.username_pw_set(options.username, options.password)
         client.reconnect_delay_set(min_delay=int(options.reconnect_min_s), max_delay=int(options.reconnect_max_s))
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         for topic in options.frigate_topics:
             client.message_callback_add(topic, self._on_frigate)
@@ -148,8 +149,13 @@ class MqttBridge:
         self._connections += 1
         if self._connections > 1:
             metrics.reconnects.inc()
-        metrics.connected.set(1)
         client.subscribe(self._subscriptions())
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            log.warning("MQTT broker refused %d subscription(s): %s", len(failed), failed[0])
+        metrics.connected.set(1)  # connected and subscribed: messages flow from here
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         metrics.connected.set(0)
@@ -159,6 +165,9 @@ class MqttBridge:
     @property
     def connections(self) -> int:
         return self._connections
+
+    def connected(self) -> bool:
+        return self.client.is_connected()
 
     def supervise(self) -> None:
         """Call now and then from the main thread: after a failed Kafka send, reconnect to MQTT so

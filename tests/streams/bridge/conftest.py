@@ -8,9 +8,8 @@ import dataclasses
 import hashlib
 import os
 import sys
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -21,7 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from streams.devices import DeviceRecord, register_devices
 from streams.embedded.mqtt import mosquitto_binary, start_mqtt, url_of
 from streams.embedded.process import ManagedProcess, free_port
+from streams.scrape import scrape
 from streams.settings import Settings
+from tests.support import wait_for
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "frigate"
 FRIGATE_URL = "http://frigate-q1.local:5000"
@@ -93,7 +94,10 @@ def start_bridge(settings: Settings, broker: str, log_dir: Path, client_id: str 
             "--web-port", str(port)]
     process = ManagedProcess("bridge", argv, port, log_dir / f"bridge-{port}.log", ready_timeout_s=60,
                              env=env_of(settings))
-    return process, f"http://127.0.0.1:{port}/metrics"
+    url = f"http://127.0.0.1:{port}/metrics"
+    # a new session only gets what is published after it subscribed
+    wait_for(lambda: scrape([url]).total("ioc_bridge_connected") == 1, 30, "the bridge to subscribe")
+    return process, url
 
 
 def publisher(broker: str, client_id: str) -> mqtt.Client:
@@ -158,11 +162,3 @@ def places_by_payload(settings: Settings) -> dict[str, list[tuple[str, dict[str,
             places[key].append((topic, body))
     return places
 
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
