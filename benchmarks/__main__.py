@@ -1,8 +1,8 @@
 """Run every benchmark section in turn: ``python -m benchmarks [section ...]``.
 
 Sections: throughput (pipeline vs raw passthrough on the embedded broker), locate (point-to-ward),
-rules (rule evaluation cost), scaleout (events/s per worker count), bridge (the MQTT bridge beside a
-bare MQTT-to-Kafka loop).
+rules (rule evaluation cost), scaleout (events/s per worker count), open311 (API POSTs/s and p99),
+bridge (the MQTT bridge beside a bare MQTT-to-Kafka loop).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ SECTIONS = {
     "rules": "benchmarks.rules_bench",
     "scaleout": "benchmarks.scaleout",
     "bridge": "benchmarks.bridge_bench",
+    "open311": "benchmarks.open311_bench",
 }
 
 

@@ -33,6 +33,7 @@ class Reporter:
 
     name: str | None = None
     phone: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +62,4 @@ class Event:
     # Personal data beyond the reporter (a Frigate sub_label naming a face or a plate): published
     # with ``attributes`` on the owning ward's topic only, masked on every other copy.
     personal: dict[str, Any] = field(default_factory=dict)
+    media: tuple[str, ...] = ()  # photo/video URLs a citizen attached (http/https)

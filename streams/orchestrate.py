@@ -86,6 +86,9 @@ class LocalRun:
         self.bridge: ManagedProcess | None = None
         self.mqtt_url = ""
         self.bridge_metrics_url: str | None = None
+        self.api: ManagedProcess | None = None
+        self.api_url: str | None = None
+        self.delivery: ManagedProcess | None = None
         self.metrics_urls: list[str] = []
         self.ward_names: dict[str, str] = {}
         self._stop_sim = threading.Event()
@@ -122,6 +125,7 @@ class LocalRun:
         self._start_mqtt_bridge()
         if self.options.dashboard:
             self._start_dashboard()
+        self._start_open311()
         self._start_simulator()
         self.started_at = time.monotonic()
 
@@ -168,6 +172,31 @@ class LocalRun:
         self.dashboard = _spawn("dashboard", argv, port, self.run_dir / "dashboard.log", env)
         self.say(f"dashboard  http://127.0.0.1:{port}/")
 
+    def _start_open311(self) -> None:
+        """The Open311 API, and the portal delivery when IOC_PORTAL_URLS is set (streams.open311)."""
+        import secrets
+
+        port = self.settings.api_port
+        if not port or not _port_free(port):
+            port = free_port()
+        extra = {}
+        demo_key = None
+        if not self.settings.api_keys:
+            demo_key = secrets.token_urlsafe(18)
+            extra["IOC_API_KEYS"] = f"demo:app:{demo_key}"
+        argv = [sys.executable, "-m", "streams.cli", "api", "--port", str(port)]
+        self.api = _spawn("open311-api", argv, port, self.run_dir / "open311-api.log", _child_env(self.settings, **extra))
+        self.api_url = f"http://127.0.0.1:{port}/open311/v2/"
+        self.say(f"open311    {self.api_url}")
+        if demo_key is not None:
+            self.say(f"           api_key {demo_key} (client demo; set IOC_API_KEYS for real clients)")
+        if self.settings.portal_urls:
+            web_port = free_port()
+            argv = [sys.executable, "-m", "streams.cli", "deliver", "--web-port", str(web_port)]
+            self.delivery = _spawn("portal-delivery", argv, web_port, self.run_dir / "portal-delivery.log",
+                                   _child_env(self.settings))
+            self.say(f"portal     results -> {self.settings.portal_urls}")
+
     def _start_simulator(self) -> None:
         from streams.simulator.run import build_scenario, produce, register_scenario_devices
 
@@ -204,7 +233,7 @@ class LocalRun:
                 f"dead-letter {totals.total('ioc_deadletter_total') + totals.total('ioc_bridge_deadletter_total'):.0f}{down}")
 
     def check_children(self) -> None:
-        for worker in [*self.workers, *([self.bridge] if self.bridge else [])]:
+        for worker in [*self.workers, *(p for p in (self.api, self.delivery, self.bridge) if p is not None)]:
             if not worker.running():
                 raise RuntimeError(f"{worker.name} exited (code {worker.process.returncode}); see {worker.log_path}")
 
@@ -251,6 +280,8 @@ class LocalRun:
         self.stop_simulator()
         if self.bridge is not None:
             self.bridge.stop(timeout_s=35.0)  # drains: what Kafka acknowledged is acknowledged to MQTT
+        for process in [p for p in (self.api, self.delivery) if p is not None]:
+            process.stop(timeout_s=10.0)
         for process in [*self.workers, *( [self.dashboard] if self.dashboard else [])]:
             process.stop(timeout_s=20.0)
         if self.mqtt is not None:

@@ -17,8 +17,10 @@ INCIDENTS = "ioc.incidents"  # compacted, keyed by incident id
 ESCALATIONS = "ioc.escalations"
 RESULTS = "ioc.out.results"
 CONFIG_RULES = "ioc.config.rules"  # compacted, key "active"
+CONFIG_SILENCES = "ioc.config.silences"  # compacted, keyed by silence id; every worker reads it whole
 
-COMPACTED = (INCIDENTS, CONFIG_RULES)
+COMPACTED = (INCIDENTS, CONFIG_RULES, CONFIG_SILENCES)
+SINGLE_PARTITION = (CONFIG_RULES, CONFIG_SILENCES)  # read whole by every worker, in order
 
 AGENCIES = (
     "fire", "flood-control", "traffic-police", "environment", "water-supply", "electricity",
@@ -49,5 +51,6 @@ def target_topic(target: str) -> str:
 def fixed_topics() -> list[str]:
     return [
         *INTAKE, UNROUTABLE, DEADLETTER, FILTERED, CITY_IOC, ROUTED, STATUS, INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES,
+        CONFIG_SILENCES,
         *(agency_topic(a) for a in AGENCIES),
     ]

@@ -37,6 +37,7 @@ def _evidence(event: RoutedEvent) -> Evidence:
         event_id=event.event_id, source=event.source, kind=event.kind, occurred_at=event.occurred_at,
         lat=event.lat, lon=event.lon, device_id=event.device_id, value=event.value, suppressed=event.suppressed,
         track=event.track, details=event.details,
+        media=event.media,
     )
 
 

@@ -31,6 +31,7 @@ class Evidence:
     suppressed: str | None = None
     track: str | None = None  # a tracked object (Frigate): one item per object, see routers.incidents.tracked
     details: dict[str, Any] | None = None  # what the camera said of it (labels, zones, scores, snapshot)
+    media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -42,6 +43,8 @@ class Evidence:
         for name in ("device_id", "value", "suppressed", "track", "details"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
+        if self.media:
+            body["media"] = list(self.media)
         return body
 
     @staticmethod
@@ -52,6 +55,7 @@ class Evidence:
             occurred_at=parse_time(body["occurred_at"]), lat=point.get("lat"), lon=point.get("lon"),
             device_id=body.get("device_id"), value=body.get("value"), suppressed=body.get("suppressed"),
             track=body.get("track"), details=body.get("details"),
+            media=tuple(body.get("media") or ()),
         )
 
 

@@ -46,6 +46,15 @@ class RoutedEvent:
     value: float | None = None
     track: str | None = None  # the tracked object (Frigate), see routers.incidents.tracked
     details: dict[str, Any] | None = None
+    media: tuple[str, ...] = ()  # a citizen report's photo/video URLs
+
+
+def _media(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(url, str) for url in raw):
+        raise Rejected("malformed_routed", "data.event.media must be a list of URLs")
+    return tuple(raw)
 
 
 def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -115,6 +124,7 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             value=float(value) if isinstance(value, int | float) else None,
             track=event["attributes"]["track"] if details is not None else None,
             details=details,
+            media=_media(event.get("media")),
         )
     except ValueError as exc:
         raise Rejected("malformed_routed", str(exc)) from None

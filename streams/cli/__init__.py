@@ -17,10 +17,13 @@ COMMANDS: dict[str, str] = {
     "boundaries": "boundaries:boundaries",
     "locate": "locate:locate",
     "rules": "rules:rules",
+    "silence": "silence:silence",
     "record": "record:record",
     "incidents": "incidents:incidents",
     "dashboard": "dashboard:dashboard",
     "bridge": "bridge:bridge",
+    "api": "api:api",
+    "deliver": "api:deliver",
 }
 
 

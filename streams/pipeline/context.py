@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from routers.boundaries.registry import BoundaryRegistry
 from routers.ingest.frigate_mapping import FrigateMapping, default_mapping, load_mapping_file
 from routers.locate.locator import Locator
+from routers.rules.silences import SilenceBook
 from streams import metrics
 from streams.devices import DeviceCache
 from streams.pipeline.rule_state import RuleStateStore
@@ -26,6 +27,8 @@ class Services:
     generation_id: str
     generation_source: str
     frigate_mapping: FrigateMapping = field(default_factory=default_mapping)
+    # the silences on ioc.config.silences, kept current by streams.rules_live.agents.follow_silences
+    silences: SilenceBook = field(default_factory=SilenceBook)
 
 
 _services: Services | None = None
