@@ -50,9 +50,13 @@ class Placed:
 
 @dataclass(frozen=True, slots=True)
 class Routed:
+    """``telemetry``: a sensor reading the rules held back (suppressed) that opened and closed no
+    threshold: it can open no incident and change none, so the lifecycle need not look at it."""
+
     event: Event
     location: Location
     decision: Decision
+    telemetry: bool = False
 
 
 Outcome = DeadLetter | Unroutable | Routed

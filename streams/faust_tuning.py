@@ -535,6 +535,12 @@ def _murmur2_index(key: bytes, count: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % count
 
 
+def partition_for_key(key: bytes, count: int) -> int:
+    """The partition of ``count`` that Kafka's default partitioner (murmur2: Java, aiokafka,
+    kafka-python, librdkafka's ``murmur2_random``) sends ``key`` to."""
+    return _murmur2_index(key, count)
+
+
 _default_partitioner = DefaultPartitioner()
 
 

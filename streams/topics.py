@@ -16,6 +16,11 @@ INCIDENTS = "ioc.incidents"  # compacted, keyed by incident id
 ESCALATIONS = "ioc.escalations"
 RESULTS = "ioc.out.results"
 CONFIG_RULES = "ioc.config.rules"  # compacted, key "active"
+# Kafka header on an ioc.routed copy the lifecycle has nothing to do with (routine telemetry): it is
+# acknowledged there without being decoded. The copy stays on ioc.routed: the hand-over record of
+# every routed event (conservation checks read it).
+LIFECYCLE_HEADER = "ioc-lifecycle"
+LIFECYCLE_SKIP = b"skip"
 
 COMPACTED = (INCIDENTS, CONFIG_RULES)
 

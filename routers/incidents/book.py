@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from routers.exceptions import Rejected
@@ -60,6 +60,9 @@ SEEN_WINDOW_S = 3600
 # How often a ward's marks are checked for age: a mark lives at most SEEN_WINDOW_S plus this
 # (plus the housekeeping timer's interval). Each check walks the ward's in-memory incidents.
 PRUNE_EVERY_S = 600
+# A rung fires this long after its deadline, not at it: an acknowledgement a ward sent just before
+# the deadline is still on its way through the status path (its p99 target is 2 s), and must win.
+ESCALATION_GRACE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,7 @@ class IncidentBook:
         retention_s: float = RETENTION_S,
         seen_window_s: float = SEEN_WINDOW_S,
         prune_every_s: float = PRUNE_EVERY_S,
+        grace_s: float = 0.0,
     ) -> None:
         self.incidents = incidents
         self.wards = wards
@@ -125,6 +129,7 @@ class IncidentBook:
         self.retention_s = retention_s
         self.seen_window_s = seen_window_s
         self.prune_every_s = prune_every_s
+        self.grace_s = grace_s  # the worker uses ESCALATION_GRACE_S; 0 climbs a rung at its deadline
         # Decoded incidents by table key and version: a stored version never changes, so the
         # cache cannot go stale, and reads for correlation and SLA scans skip JSON decoding.
         self._decoded: dict[str, tuple[int, Incident]] = {}
@@ -163,10 +168,11 @@ class IncidentBook:
     def due_wards(self, now: datetime) -> list[str]:
         """Wards with an SLA rung due at ``now`` (the timer ticks only those)."""
         due: list[str] = []
+        grace = timedelta(seconds=self.grace_s)
         for ward in list(self.wards.keys()):
             for incident in self.open_in(ward):
                 moment = next_due(incident)
-                if moment is not None and moment <= now:
+                if moment is not None and moment + grace <= now:
                     due.append(ward)
                     break
         return due
@@ -294,7 +300,7 @@ class IncidentBook:
         """Climb every SLA rung due in ``ward`` at ``now``; each rung fires once (marked in state)."""
         effects = Effects()
         for incident in self.open_in(ward):
-            updated, steps, breaches = escalate_due(incident, now)
+            updated, steps, breaches = escalate_due(incident, now, self.grace_s)
             if not steps:
                 continue
             self._save(updated, effects, "escalated", now)

@@ -70,13 +70,16 @@ async def _route(placed: list[DeadLetter | Unroutable | Placed], services: conte
             ruleset, item.event, item.location,
             context=RuleContext(states.get(sensor) if sensor else None, inhibitors),
         )
+        before = states.get(sensor) if sensor else None
+        telemetry = (sensor is not None and result.decision.suppressed is not None
+                     and result.changes.sensor is None and not (before is not None and before.open))
         if sensor and result.changes.sensor is not None:
             states[sensor] = changed[sensor] = result.changes.sensor
         if result.changes.raised:
             raised.extend(result.changes.raised)
             store.board.apply(result.changes.raised)
             inhibitors = store.board.active(time.time())
-        outcomes.append(Routed(item.event, item.location, result.decision))
+        outcomes.append(Routed(item.event, item.location, result.decision, telemetry))
     await store.save(changed, raised)
     return outcomes
 
