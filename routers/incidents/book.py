@@ -156,7 +156,10 @@ class IncidentBook:
         return {"open": list(book["open"]), "closed": list(book["closed"]), "pruned": book.get("pruned", 0.0)}
 
     def open_in(self, ward: str) -> list[Incident]:
-        found = (self.get(ward, i) for i in self._ward(ward)["open"])
+        book = self.wards.get(ward)
+        if not book:
+            return []
+        found = (self.get(ward, i) for i in book["open"])
         return [i for i in found if i is not None and i.is_open]
 
     def open_counts(self, ward: str) -> dict[str, int]:
