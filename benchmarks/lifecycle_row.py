@@ -8,7 +8,7 @@ Two measurements (``benchmarks.throughput`` runs them; ``make bench`` prints the
   ``ioc worker --role lifecycle`` (fresh app id, so its consumer group starts at the beginning)
   absorbs that backlog while a ward stand-in (:class:`Acknowledger`) acknowledges every incident it
   sees opened on ``ioc.incidents``. The rate is read from the worker's own counter of inputs taken
-  (``ioc_lifecycle_inputs_total``: routed events plus ward updates), sampled every 0.2 s, as the
+  (``ioc_lifecycle_inputs_total``: routed events plus ward updates), sampled every second, as the
   median of 10 per-interval rates like every other row: the lifecycle coalesces its outputs per
   batch, so counting output messages would not count inputs. Its ratio to the pipeline's rate of
   the same round is the acceptance figure (>= 0.9x on one worker). The acknowledgements' delays
@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -43,6 +44,7 @@ from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
 from streams.admin import create_topics
 from streams.embedded.process import ManagedProcess, free_port
+from streams.lifecycle.serving import IndexKeys
 from streams.scrape import scrape
 from streams.settings import Settings
 from streams.simulator.places import CITIES
@@ -73,18 +75,21 @@ class AckStats:
 
 
 class Acknowledger:
-    """A ward system stand-in: acknowledges each incident it sees routed on ``ioc.incidents`` (at most
-    ``max_per_s`` a second), and times each acknowledgement from the broker's ack of the update on
-    ``ioc.status`` to the first ``acknowledged`` state of that incident on ``ioc.incidents``."""
+    """A ward system stand-in: acknowledges incidents still ``routed`` (at most ``max_per_s`` a second)
+    and times each acknowledgement from the broker's ack of the update on ``ioc.status`` to the
+    incident showing ``acknowledged`` in the Redis serving index (what ``/api/incidents/<id>``, the
+    dashboard and ``ioc incidents show`` read). It finds incidents in the index too: reading
+    ``ioc.incidents`` (whole incidents, thousands a second) would make it lag behind the worker."""
 
-    def __init__(self, bootstrap: str, max_per_s: float = 50.0) -> None:
+    def __init__(self, bootstrap: str, redis_url: str, app_id: str, max_per_s: float = 50.0) -> None:
         self.bootstrap = bootstrap
+        self.redis_url = redis_url
+        self.keys = IndexKeys(app_id)
         self.max_per_s = max_per_s
         self.stats = AckStats()
         self.error: BaseException | None = None
         self._on_topic: dict[str, float] = {}  # incident -> when the broker had its acknowledgement
-        self._done: set[str] = set()
-        self._budget = 0.0  # acknowledgements that may be sent now (refilled at max_per_s)
+        self._sent: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-acknowledger", daemon=True)
@@ -98,60 +103,74 @@ class Acknowledger:
         self._thread.join(timeout=30)
         return self.stats
 
-    def _sent(self, incident: str) -> object:
+    def _acked_by_broker(self, incident: str) -> object:
         def on_ack(_metadata: object) -> None:
             with self._lock:
                 self._on_topic[incident] = time.monotonic()
         return on_ack
 
     def _run(self) -> None:
+        import redis
+
         try:
-            consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                     auto_offset_reset="earliest", client_id="bench-acknowledger",
-                                     fetch_max_wait_ms=20, max_partition_fetch_bytes=8 * 1024 * 1024)
+            client = redis.Redis.from_url(self.redis_url)
             producer = KafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0, acks=1,
                                      client_id="bench-acknowledger")
             try:
-                consumer.assign([TopicPartition(topics.INCIDENTS, p)
-                                 for p in sorted(consumer.partitions_for_topic(topics.INCIDENTS) or ())])
-                last = time.monotonic()
-                while not self._stop.is_set():
-                    polled = consumer.poll(timeout_ms=50, max_records=5000)
-                    seen = time.monotonic()
-                    self._budget = min(self._budget + (seen - last) * self.max_per_s, self.max_per_s)
-                    last = seen
-                    for records in polled.values():
-                        for record in records:
-                            if record.value:
-                                self._observe(orjson.loads(record.value)["data"], seen, producer)
+                budget, last, candidates, refreshed = 0.0, time.monotonic(), [], 0.0
+                while not self._stop.wait(0.02):
+                    now = time.monotonic()
+                    budget = min(budget + (now - last) * self.max_per_s, self.max_per_s)
+                    last = now
+                    if now - refreshed > 0.5:
+                        candidates, refreshed = self._routed(client), now
+                    while budget >= 1.0 and candidates:
+                        incident, ward = candidates.pop()
+                        if incident in self._sent:
+                            continue
+                        self._sent.add(incident)
+                        budget -= 1.0
+                        update = {"update_id": f"bench-{uuid.uuid4()}", "incident_id": incident, "ward": ward,
+                                  "status": "acknowledged", "actor": "bench-ward"}
+                        producer.send(topics.STATUS, key=ward.encode(), value=orjson.dumps(update)).add_callback(
+                            self._acked_by_broker(incident))
+                        self.stats.sent += 1
+                    self._check(client)
                 producer.flush(timeout=10)
+                self._check(client)
             finally:
-                consumer.close()
                 producer.close(timeout=5)
+                client.close()
         except BaseException as exc:  # reported by the run
             self.error = exc
 
-    def _observe(self, state: dict[str, object], seen: float, producer: KafkaProducer) -> None:
-        incident, ward, status = str(state["id"]), str(state["ward"]), state["status"]
-        if status == "acknowledged" and incident not in self._done:
-            with self._lock:
-                sent_at = self._on_topic.get(incident)
-            if sent_at is not None:
-                self._done.add(incident)
-                self.stats.applied += 1
-                self.stats.delays_s.append(max(seen - sent_at, 0.0))
-            return
-        if status != "routed" or state.get("moved_to") or incident in self._done or self._budget < 1.0:
-            return
+    def _routed(self, client: Any) -> list[tuple[str, str]]:
+        """The newest incidents still ``routed`` (not acknowledged by us yet), oldest last."""
+        ids = [i.decode() for i in client.zrevrange(self.keys.all_recent, 0, 300)]
+        ids = [i for i in ids if i not in self._sent]
+        if not ids:
+            return []
+        docs = client.mget([self.keys.doc(i) for i in ids])
+        found = [orjson.loads(d) for d in docs if d is not None]
+        return [(d["id"], d["ward"]) for d in reversed(found) if d["status"] == "routed" and not d.get("moved_to")]
+
+    def _check(self, client: Any) -> None:
         with self._lock:
-            if incident in self._on_topic:
-                return
-            self._on_topic[incident] = float("inf")  # sent, not yet on the topic
-        self._budget -= 1.0
-        update = {"update_id": f"bench-{uuid.uuid4()}", "incident_id": incident, "ward": ward,
-                  "status": "acknowledged", "actor": "bench-ward"}
-        producer.send(topics.STATUS, key=ward.encode(), value=orjson.dumps(update)).add_callback(self._sent(incident))
-        self.stats.sent += 1
+            waiting = {i: t for i, t in self._on_topic.items()}
+        if not waiting:
+            return
+        seen = time.monotonic()
+        ids = list(waiting)
+        for incident, raw in zip(ids, client.mget([self.keys.doc(i) for i in ids]), strict=True):
+            if raw is not None and orjson.loads(raw).get("acknowledged_at"):
+                with self._lock:
+                    self._on_topic.pop(incident, None)
+                self.stats.applied += 1
+                self.stats.delays_s.append(max(seen - waiting[incident], 0.0))
+
+    def unapplied(self) -> int:
+        with self._lock:
+            return len(self._on_topic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +208,7 @@ def _count_inputs(url: str, target: int, timeout_s: float, alive: object, cpu: o
     deadline = time.monotonic() + timeout_s
     count = 0
     while count < target and time.monotonic() < deadline and alive():  # type: ignore[operator]
-        time.sleep(0.2)
+        time.sleep(1.0)  # the worker renders /metrics for each scrape: not more often
         try:
             totals = scrape([url], timeout_s=2.0)
         except Exception:  # noqa: BLE001 - not up yet
@@ -210,9 +229,10 @@ def measure_lifecycle(settings: Settings, data_dir: Path, partitions: int, timeo
     assert settings.kafka_bootstrap is not None
     backlog = _routed_backlog(settings.kafka_bootstrap)
     port = free_port()
-    env = _lifecycle_env(settings, data_dir, partitions, "lifecycle", f"bench-lifecycle-{uuid.uuid4().hex[:8]}")
+    app_id = f"bench-lifecycle-{uuid.uuid4().hex[:8]}"
+    env = _lifecycle_env(settings, data_dir, partitions, "lifecycle", app_id)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-lc-") as tmp:
-        acker = Acknowledger(settings.kafka_bootstrap, ack_per_s).start()
+        acker = Acknowledger(settings.kafka_bootstrap, settings.redis_url or "", app_id, ack_per_s).start()
         worker = ManagedProcess("lifecycle", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
                                 port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
         try:
@@ -257,7 +277,8 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
         sim = build_scenario(settings, city, "normal", seed=11)
         register_scenario_devices(settings, sim)
         port = free_port()
-        env = _lifecycle_env(settings, data_dir, partitions, "all", f"bench-ack-{uuid.uuid4().hex[:8]}")
+        app_id = f"bench-ack-{uuid.uuid4().hex[:8]}"
+        env = _lifecycle_env(settings, data_dir, partitions, "all", app_id)
         worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
                                 port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
         acker: Acknowledger | None = None
@@ -272,10 +293,12 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
             started = time.monotonic()
             producer.start()
             time.sleep(warmup_s)
-            acker = Acknowledger(settings.kafka_bootstrap, ack_per_s).start()
+            acker = Acknowledger(settings.kafka_bootstrap, settings.redis_url or "", app_id, ack_per_s).start()
             producer.join(seconds + warmup_s + 60)
             elapsed = time.monotonic() - started
-            time.sleep(3.0)  # acknowledgements sent at the end: let them show
+            give_up = time.monotonic() + 10  # acknowledgements sent at the end: let them show
+            while acker.unapplied() and time.monotonic() < give_up:
+                time.sleep(0.2)
             acks = acker.stop()
             acker = None
             totals = scrape([f"http://127.0.0.1:{port}/metrics"])

@@ -476,7 +476,7 @@ class Outgoing(NamedTuple):
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone (a table's deleted key on its changelog)
     headers: Sequence[tuple[str, bytes]] | None = None
     partition: int | None = None
 

@@ -133,6 +133,10 @@ class IncidentBook:
         # Decoded incidents by table key and version: a stored version never changes, so the
         # cache cannot go stale, and reads for correlation and SLA scans skip JSON decoding.
         self._decoded: dict[str, tuple[int, Incident]] = {}
+        # ward -> the earliest SLA moment of its open incidents (None: none pending), or a moment
+        # earlier than that: saves only ever pull it earlier, a tick recomputes it exactly. So the
+        # 1 s timer reads one entry per ward instead of every open incident.
+        self._due: dict[str, datetime | None] = {}
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, ward: str, incident: str) -> Incident | None:
@@ -173,12 +177,15 @@ class IncidentBook:
         due: list[str] = []
         grace = timedelta(seconds=self.grace_s)
         for ward in list(self.wards.keys()):
-            for incident in self.open_in(ward):
-                moment = next_due(incident)
-                if moment is not None and moment + grace <= now:
-                    due.append(ward)
-                    break
+            moment = self._due[ward] if ward in self._due else self._ward_due(ward)
+            if moment is not None and moment + grace <= now:
+                due.append(ward)
         return due
+
+    def _ward_due(self, ward: str) -> datetime | None:
+        moments = [m for m in (next_due(i) for i in self.open_in(ward)) if m is not None]
+        self._due[ward] = min(moments) if moments else None
+        return self._due[ward]
 
     # -- writing -----------------------------------------------------------------------------------
     def _save(self, incident: Incident, effects: Effects, change: str | None, now: datetime) -> None:
@@ -186,6 +193,10 @@ class IncidentBook:
         body = incident.to_json()
         self.incidents[key] = body
         self._decoded[key] = (incident.version, incident)
+        if incident.ward in self._due:
+            moment, known = next_due(incident), self._due[incident.ward]
+            if moment is not None and (known is None or moment < known):
+                self._due[incident.ward] = moment
         effects.changed.append(incident)
         effects.outbound.append(Outbound("incidents", incident.id, messages.state(incident, now, body)))
         if change is not None:
@@ -314,6 +325,7 @@ class IncidentBook:
                 effects.signals.append(Signal("escalation", (messages.LEVEL_NAMES[step.level],)))
             for kind in breaches:
                 effects.signals.append(Signal("breach", (kind, updated.priority)))
+        self._ward_due(ward)
         return effects
 
     def trim_cache(self) -> int:

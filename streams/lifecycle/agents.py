@@ -27,13 +27,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import faust.streams
 import orjson
 
 from routers import envelope
@@ -56,7 +54,7 @@ from routers.incidents.batch import (
     refine_unknown,
     tick_command,
 )
-from routers.incidents.book import ESCALATION_GRACE_S
+from routers.incidents.book import ESCALATION_GRACE_S, table_key
 from routers.incidents.model import incident_from_json
 from routers.incidents.routed import routed_from_envelope
 from routers.privacy import mask_personal_data
@@ -67,6 +65,7 @@ from streams.lifecycle import queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
 from streams.lifecycle.serving import IncidentIndex
+from streams.lifecycle.staged import StagedTable
 from streams.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -102,6 +101,7 @@ class LifecycleWorker:
     settings: Settings
     clock: Clock
     book: IncidentBook
+    tables: tuple[StagedTable, ...]  # the book's view of the tables: writes staged per partition
     redis_client: Any = None
     index_: IncidentIndex | None = None
     devices_: Any = None
@@ -126,8 +126,9 @@ class LifecycleWorker:
 
 def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
     """Build the lifecycle's worker state from ``settings`` (the worker command calls this)."""
-    book = IncidentBook(incidents_table, wards_table, seen_table, grace_s=ESCALATION_GRACE_S)
-    state = LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book)
+    tables = (StagedTable(incidents_table), StagedTable(wards_table), StagedTable(seen_table))
+    book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
+    state = LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables)
     app.ioc_lifecycle = state  # type: ignore[attr-defined]  # the app is the worker's composition root
     return state
 
@@ -204,23 +205,30 @@ async def _place_devices(inputs: list[LifecycleInput], state: LifecycleWorker) -
 
 
 # -- deciding -----------------------------------------------------------------------------------------
-def _writing_for(event: Any) -> None:
-    """Make ``event`` Faust's current event: a table write sends its changelog record to the current
-    event's partition (``Collection.partition_for_key``), and in a batch that must be the partition
-    of the inputs being applied, not whichever event the stream iterated last."""
-    faust.streams._current_event.set(weakref.ref(event))
+@dataclass
+class Decided:
+    result: BatchResult
+    changelog: list[Outgoing]  # the table writes of the batch, one record per key and partition
 
 
-def decide(events: Sequence[Any], inputs: Sequence[LifecycleInput], state: LifecycleWorker) -> BatchResult:
-    """The batch's inputs applied per partition (a ward's inputs share one), in order."""
+def decide(events: Sequence[Any], inputs: Sequence[LifecycleInput], state: LifecycleWorker) -> Decided:
+    """The batch's inputs applied per partition (a ward's inputs share one), in order; the table
+    writes of each partition staged and turned into its changelog records."""
     now = state.clock.now()
     groups: dict[int, list[int]] = {}
     for index, event in enumerate(events):
         groups.setdefault(event.message.partition, []).append(index)
     merged = BatchResult()
-    for indexes in groups.values():
-        _writing_for(events[indexes[0]])
-        part = decide_batch(state.book, [inputs[i] for i in indexes], now)
+    changelog: list[Outgoing] = []
+    for partition, indexes in groups.items():
+        try:
+            part = decide_batch(state.book, [inputs[i] for i in indexes], now)
+        except BaseException:
+            for table in state.tables:
+                table.discard()
+            raise
+        for table in state.tables:
+            changelog.extend(table.flush(partition))
         merged.effects.extend(part.effects)
         merged.forwards.extend(part.forwards)
         merged.rejections.extend(part.rejections)
@@ -230,7 +238,7 @@ def decide(events: Sequence[Any], inputs: Sequence[LifecycleInput], state: Lifec
         merged.errors.extend(part.errors)
         for kind, count in part.counts.items():
             merged.counts[kind] = merged.counts.get(kind, 0) + count
-    return merged
+    return Decided(merged, changelog)
 
 
 # -- output -------------------------------------------------------------------------------------------
@@ -283,6 +291,12 @@ def _gauge(book: IncidentBook, wards: Iterable[str]) -> None:
             metrics.open_incidents.labels(ward, priority).set(counts.get(priority, 0))
 
 
+def _stored_json(book: IncidentBook, incident: Any) -> bytes | None:
+    """The incident's JSON as the table holds it (already built by the book), when it is this version."""
+    body = book.incidents.get(table_key(incident.ward, incident.id))
+    return orjson.dumps(body) if isinstance(body, dict) and body.get("version") == incident.version else None
+
+
 async def _refined(rejections: list[Rejection], state: LifecycleWorker) -> list[Rejection]:
     """Tell "not your incident" from "no such incident" with the serving index (one round trip)."""
     unknown = [r.incident for r in rejections if r.rejected.reason == "unknown_incident" and r.incident]
@@ -297,15 +311,17 @@ async def _refined(rejections: list[Rejection], state: LifecycleWorker) -> list[
     return [refine_unknown(r, owners.get(r.incident or "")) for r in rejections]
 
 
-async def finish(result: BatchResult, events: Sequence[Any], state: LifecycleWorker) -> list[Outgoing]:
+async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker) -> list[Outgoing]:
     """What a decided batch sends, after its serving-index write (one pipelined round trip)."""
+    result = decided.result
     for item, error in result.errors:
         log.error("lifecycle: %s failed: %s", type(item).__name__, error)
     for ward in result.ticked:
         state.ticked.pop(ward, None)
     now = state.clock.now()
     effects = result.effects
-    messages = [_outgoing(o) for o in effects.outbound]
+    messages = list(decided.changelog)
+    messages.extend(_outgoing(o) for o in effects.outbound)
     messages.extend(_command(f) for f in result.forwards)
     messages.extend(dead_letter(r, now) for r in await _refined(result.rejections, state))
     _observe(effects)
@@ -315,7 +331,7 @@ async def finish(result: BatchResult, events: Sequence[Any], state: LifecycleWor
     index = state.index()
     if index is not None and effects.changed:
         try:
-            await index.put_all(effects.changed)
+            await index.put_all(effects.changed, [_stored_json(state.book, i) for i in effects.changed])
         except Exception as exc:  # the serving index is rebuilt by later writes; the stream must go on
             log.warning("serving index write failed: %s", exc)
     if result.applied:

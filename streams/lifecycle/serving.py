@@ -111,14 +111,16 @@ class IncidentIndex:
         keys, args = self._put_call(incident)
         return bool(await self._put(keys=keys, args=args))
 
-    async def put_all(self, incidents: Iterable[Incident]) -> list[bool]:
-        """Index every incident in one pipelined round trip (in order; each write version-guarded)."""
+    async def put_all(self, incidents: Iterable[Incident], bodies: Iterable[bytes | None] | None = None) -> list[bool]:
+        """Index every incident in one pipelined round trip (in order; each write version-guarded).
+        ``bodies``: each incident's JSON when the caller has it serialized already (None: build it)."""
         batch = list(incidents)
         if not batch:
             return []
+        serialized = list(bodies) if bodies is not None else [None] * len(batch)
         pipe = self.redis.pipeline(transaction=False)
-        for incident in batch:
-            keys, args = self._put_call(incident)
+        for incident, body in zip(batch, serialized, strict=True):
+            keys, args = self._put_call(incident, body)
             await self._put(keys=keys, args=args, client=pipe)
         return [bool(done) for done in await pipe.execute()]
 
