@@ -481,7 +481,15 @@ class Outgoing(NamedTuple):
     partition: int | None = None
 
 
-BatchHandler = Callable[[Sequence[EventT]], Iterable[Outgoing] | Awaitable[Iterable[Outgoing]]]
+class Handled(NamedTuple):
+    """What a batch handler may return instead of bare messages: the messages and other work of the
+    batch still running (e.g. a serving-index write) that its offsets must also wait for."""
+
+    messages: Iterable[Outgoing]
+    pending: Sequence[Awaitable[Any]] = ()
+
+
+BatchHandler = Callable[[Sequence[EventT]], Iterable[Outgoing] | Handled | Awaitable[Iterable[Outgoing] | Handled]]
 # Queues a batch's messages; the futures resolve when the broker has acknowledged all of them.
 Publish = Callable[[Sequence[Outgoing]], Awaitable[list[asyncio.Future]]]
 
@@ -562,8 +570,8 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
     """Consume ``stream`` in batches, publish what ``handle_batch`` returns, ack after delivery.
 
     ``handle_batch(events)`` (plain or async) turns up to ``max_batch`` events, collected for at
-    most ``within`` seconds, into :class:`Outgoing` messages; an event may produce none or
-    several. ``publish`` queues a batch's messages without awaiting each one (default:
+    most ``within`` seconds, into :class:`Outgoing` messages (or a :class:`Handled`: messages plus
+    awaitables the batch's acks also wait for); an event may produce none or several. ``publish`` queues a batch's messages without awaiting each one (default:
     :func:`batch_publisher`, one record batch per topic-partition); up to ``max_in_flight`` batches
     may wait for their broker acks while the next batch is processed.
 
@@ -590,8 +598,11 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
             outgoing = handle_batch(events)
             if inspect.isawaitable(outgoing):
                 outgoing = await outgoing
+            pending: Sequence[Awaitable[Any]] = ()
+            if isinstance(outgoing, Handled):
+                outgoing, pending = outgoing.messages, outgoing.pending
             futures = await publish(list(outgoing))
-            delivered = asyncio.gather(*futures)
+            delivered = asyncio.gather(*futures, *pending)
             delivered.add_done_callback(_ack_when_delivered(events))
             in_flight.append(delivered)
             while in_flight and (len(in_flight) > max_in_flight or in_flight[0].done()):

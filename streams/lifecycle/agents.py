@@ -24,10 +24,11 @@ without being decoded: they can open no incident and change none.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,7 +61,7 @@ from routers.incidents.routed import routed_from_envelope
 from routers.privacy import mask_personal_data
 from streams import metrics, topics
 from streams.app import app
-from streams.faust_tuning import Outgoing, forward_batches, partition_for_key
+from streams.faust_tuning import Handled, Outgoing, forward_batches, partition_for_key
 from streams.lifecycle import queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
@@ -76,6 +77,7 @@ COMMANDS = f"{load_settings().app_id}-lifecycle-commands"
 TICK_INTERVAL_S = 1.0
 TICK_RESEND_S = 5.0  # a ward whose tick is still in flight is not ticked again before this
 HOUSEKEEPING_INTERVAL_S = 60.0
+GAUGE_INTERVAL_S = 2.0  # ioc_open_incidents is refreshed this often (Prometheus scrapes every 15 s)
 PRIORITIES = ("P1", "P2", "P3", "P4")
 # Batches as the pipeline's: up to 1,000 inputs, flushed after 50 ms at low rates. Status updates
 # are few; their batches are flushed after 10 ms, so a ward's update waits for nothing.
@@ -106,6 +108,7 @@ class LifecycleWorker:
     index_: IncidentIndex | None = None
     devices_: Any = None
     ticked: dict[str, float] = field(default_factory=dict)
+    gauge_due: set[str] = field(default_factory=set)  # wards whose open-incident gauge is out of date
 
     def devices(self) -> Any:
         """The device registry cache (cameras and gauges carry no point of their own)."""
@@ -311,7 +314,7 @@ async def _refined(rejections: list[Rejection], state: LifecycleWorker) -> list[
     return [refine_unknown(r, owners.get(r.incident or "")) for r in rejections]
 
 
-async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker) -> list[Outgoing]:
+async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker) -> Handled:
     """What a decided batch sends, after its serving-index write (one pipelined round trip)."""
     result = decided.result
     for item, error in result.errors:
@@ -325,15 +328,15 @@ async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker
     messages.extend(_command(f) for f in result.forwards)
     messages.extend(dead_letter(r, now) for r in await _refined(result.rejections, state))
     _observe(effects)
-    _gauge(state.book, (i.ward for i in effects.changed))
+    state.gauge_due.update(i.ward for i in effects.changed)
     for kind, count in result.counts.items():
         metrics.lifecycle_inputs.labels(kind).inc(count)
+    pending: list[Awaitable[None]] = []
     index = state.index()
     if index is not None and effects.changed:
-        try:
-            await index.put_all(effects.changed, [_stored_json(state.book, i) for i in effects.changed])
-        except Exception as exc:  # the serving index is rebuilt by later writes; the stream must go on
-            log.warning("serving index write failed: %s", exc)
+        # Written while the next batch is decided; the batch's offsets wait for it too.
+        bodies = [_stored_json(state.book, i) for i in effects.changed]
+        pending.append(asyncio.ensure_future(_write_index(index, effects.changed, bodies)))
     if result.applied:
         wall = time.time()
         stamps = {e.message.offset: e.message.timestamp for e in events if e.message.topic.startswith(topics.STATUS)}
@@ -341,17 +344,24 @@ async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker
             stamp = stamps.get(item.source.offset) if item.source.topic.startswith(topics.STATUS) else None
             if stamp:
                 metrics.status_apply_latency.observe(max(wall - stamp, 0.0))
-    return messages
+    return Handled(messages, pending)
 
 
-async def handle_lifecycle_batch(events: Sequence[Any]) -> list[Outgoing]:
+async def _write_index(index: IncidentIndex, changed: list[Any], bodies: list[bytes | None]) -> None:
+    try:
+        await index.put_all(changed, bodies)
+    except Exception as exc:  # the serving index is rebuilt by later writes; the stream must go on
+        log.warning("serving index write failed: %s", exc)
+
+
+async def handle_lifecycle_batch(events: Sequence[Any]) -> Handled:
     state = lifecycle_worker()
     inputs = [decode_lifecycle(e) for e in events]
     await _place_devices(inputs, state)
     return await finish(decide(events, inputs, state), events, state)
 
 
-async def handle_status_batch(events: Sequence[Any]) -> list[Outgoing]:
+async def handle_status_batch(events: Sequence[Any]) -> Handled:
     state = lifecycle_worker()
     inputs = [decode_status(e) for e in events]
     return await finish(decide(events, inputs, state), events, state)
@@ -389,6 +399,14 @@ async def sla_timer() -> None:
         state.ticked[ward] = wall
     if due:
         await _send_commands(tick_command(w) for w in due)
+
+
+@app.timer(interval=GAUGE_INTERVAL_S)
+async def open_incidents_gauge() -> None:
+    """``ioc_open_incidents`` of the wards changed since the last run (off the batches' path)."""
+    state = lifecycle_worker()
+    wards, state.gauge_due = state.gauge_due, set()
+    _gauge(state.book, wards)
 
 
 @app.timer(interval=HOUSEKEEPING_INTERVAL_S)
