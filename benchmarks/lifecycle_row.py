@@ -13,8 +13,9 @@ Two measurements (``benchmarks.throughput`` runs them; ``make bench`` prints the
   batch, so counting output messages would not count inputs. Its ratio to the pipeline's rate of
   the same round is the acceptance figure (>= 0.9x on one worker). The acknowledgements' delays
   during this run are the worst case: the lifecycle is saturated by a backlog.
-* **acknowledgement delay under routine load** (:func:`measure_ack_delay`): a fresh stack, one
-  ``ioc worker --role all``, the city simulator's mixed traffic (reports, cameras, gauges) at 80 % of
+* **acknowledgement delay under routine load** (:func:`measure_ack_delay`): a fresh stack, an
+  ``ioc worker --role pipeline`` and an ``ioc worker --role lifecycle`` (the two stages scale apart,
+  as docs/deploy.md plans them), the city simulator's mixed traffic (reports, cameras, gauges) at 80 % of
   the pipeline's measured rate, and the :class:`Acknowledger`: the delay from the acknowledgement
   being on ``ioc.status`` (the broker acknowledged it) to the incident's state on ``ioc.incidents``
   showing ``acknowledged``; p50 and p99.
@@ -256,6 +257,7 @@ class AckDelay:
     seconds: float
     acks: AckStats
     lifecycle_inputs: int
+    ingested: int = 0  # intake messages the worker consumed (its ioc_ingested_total)
 
     @property
     def achieved_rate(self) -> float:
@@ -264,7 +266,7 @@ class AckDelay:
 
 def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partitions: int = 4,
                       city: str = "hcmc", ack_per_s: float = 20.0, warmup_s: float = 8.0) -> AckDelay:
-    """One ``ioc worker --role all`` under the simulator's mixed traffic at ``rate``/s; the
+    """A pipeline and a lifecycle worker under the simulator's mixed traffic at ``rate``/s; the
     acknowledgements' delays after ``warmup_s``."""
     from streams.simulator.run import build_scenario, register_scenario_devices
     from streams.simulator.run import produce as simulate
@@ -276,18 +278,25 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
         create_topics(settings, [w.code for w in generation.wards_in_province(CITIES[city])])
         sim = build_scenario(settings, city, "normal", seed=11)
         register_scenario_devices(settings, sim)
-        port = free_port()
         app_id = f"bench-ack-{uuid.uuid4().hex[:8]}"
-        env = _lifecycle_env(settings, data_dir, partitions, "all", app_id)
-        worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
-                                port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
+        workers = []
+        for role in ("pipeline", "lifecycle"):  # the two stages as the capacity plan scales them: apart
+            port = free_port()
+            workers.append(ManagedProcess(role, [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+                                          port, Path(tmp) / f"{role}.log", ready_timeout_s=120,
+                                          env=_lifecycle_env(settings, data_dir, partitions, role, app_id)))
+        urls = [f"http://127.0.0.1:{w.port}/metrics" for w in workers]
         acker: Acknowledger | None = None
         try:
             stop = threading.Event()
             stats: dict[str, object] = {}
 
             def run() -> None:
-                stats["sim"] = simulate(settings=settings, sim=sim, rate=rate, duration_s=seconds + warmup_s, stop=stop)
+                try:
+                    stats["sim"] = simulate(settings=settings, sim=sim, rate=rate, duration_s=seconds + warmup_s,
+                                            stop=stop)
+                except BaseException as exc:  # reported below, not lost with the thread
+                    stats["error"] = exc
 
             producer = threading.Thread(target=run, name="bench-simulator", daemon=True)
             started = time.monotonic()
@@ -301,15 +310,19 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
                 time.sleep(0.2)
             acks = acker.stop()
             acker = None
-            totals = scrape([f"http://127.0.0.1:{port}/metrics"])
+            totals = scrape(urls)
             inputs = int(sum(totals.total("ioc_lifecycle_inputs_total", kind=k) for k in INPUT_KINDS))
+            ingested = int(totals.total("ioc_ingested_total"))
+            if "error" in stats:
+                raise RuntimeError(f"the simulator failed: {stats['error']!r}")
             sim_stats = stats.get("sim")
             produced = int(getattr(sim_stats, "produced", 0))
         finally:
             if acker is not None:
                 acker.stop()
-            worker.stop(timeout_s=20)
-    return AckDelay(rate, produced, elapsed, acks, inputs)
+            for worker in workers:
+                worker.stop(timeout_s=20)
+    return AckDelay(rate, produced, elapsed, acks, inputs, ingested)
 
 
 def lifecycle_report(pipeline_rates: Sequence[float], rounds: Sequence[LifecycleRound]) -> list[str]:
@@ -334,9 +347,9 @@ def lifecycle_report(pipeline_rates: Sequence[float], rounds: Sequence[Lifecycle
 def ack_delay_report(result: AckDelay, pipeline_rate: float) -> str:
     j = result.acks.to_json()
     return (f"ack-to-applied at {result.target_rate:.0f} ev/s of routine traffic (80 % of the pipeline's "
-            f"{pipeline_rate:.0f}; achieved {result.achieved_rate:.0f}/s, ioc worker --role all): "
+            f"{pipeline_rate:.0f}; achieved {result.achieved_rate:.0f}/s; a pipeline and a lifecycle worker): "
             f"{j['applied']} of {j['sent']} acknowledgements applied, p50 {_s(j['p50_s'])}, p99 {_s(j['p99_s'])}, "
-            f"max {_s(j['max_s'])}")
+            f"max {_s(j['max_s'])}; the worker ingested {result.ingested} and its lifecycle took {result.lifecycle_inputs}")
 
 
 def _s(value: object) -> str:

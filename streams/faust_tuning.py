@@ -526,7 +526,7 @@ def batch_publisher(app: AppT) -> Publish:
             builder = builders.get((topic, partition))
             if builder is None:
                 builder = builders[topic, partition] = producer.create_batch()
-            headers = message.headers or []
+            headers = list(message.headers) if message.headers else []  # aiokafka takes a list only
             if builder.append(timestamp=None, key=message.key, value=message.value, headers=headers) is None:
                 futures.append(await _submit(producer, builder, topic, partition))  # full: send it, start anew
                 builder = builders[topic, partition] = producer.create_batch()

@@ -137,6 +137,11 @@ class IncidentBook:
         # earlier than that: saves only ever pull it earlier, a tick recomputes it exactly. So the
         # 1 s timer reads one entry per ward instead of every open incident.
         self._due: dict[str, datetime | None] = {}
+        # ward -> (its book as read, its open incidents decoded): correlation reads them for every
+        # event of the ward. Valid while the ward's book is the same object (opening or closing an
+        # incident writes a new one) and kept current by :meth:`_save`. Writes that bypass the
+        # book (a changelog restored after a rebalance) need :meth:`forget_derived`.
+        self._open: dict[str, tuple[Any, list[Incident]]] = {}
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, ward: str, incident: str) -> Incident | None:
@@ -160,11 +165,23 @@ class IncidentBook:
         return {"open": list(book["open"]), "closed": list(book["closed"]), "pruned": book.get("pruned", 0.0)}
 
     def open_in(self, ward: str) -> list[Incident]:
+        """The ward's open incidents (a list shared with the cache: do not edit it)."""
         book = self.wards.get(ward)
         if not book:
             return []
+        cached = self._open.get(ward)
+        if cached is not None and cached[0] is book:
+            return cached[1]
         found = (self.get(ward, i) for i in book["open"])
-        return [i for i in found if i is not None and i.is_open]
+        open_now = [i for i in found if i is not None and i.is_open]
+        self._open[ward] = (book, open_now)
+        return open_now
+
+    def forget_derived(self) -> None:
+        """Drop what is derived from the tables (open lists, SLA due times): call when the tables
+        changed other than through this book, e.g. after a rebalance restored partitions."""
+        self._open.clear()
+        self._due.clear()
 
     def open_counts(self, ward: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -193,6 +210,10 @@ class IncidentBook:
         body = incident.to_json()
         self.incidents[key] = body
         self._decoded[key] = (incident.version, incident)
+        cached = self._open.get(incident.ward)
+        if cached is not None:
+            kept = [incident if i.id == incident.id else i for i in cached[1] if i.id != incident.id or incident.is_open]
+            self._open[incident.ward] = (cached[0], kept)
         if incident.ward in self._due:
             moment, known = next_due(incident), self._due[incident.ward]
             if moment is not None and (known is None or moment < known):

@@ -136,6 +136,14 @@ def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
     return state
 
 
+@app.on_rebalance_complete.connect
+async def _tables_moved(sender: Any = None, **kwargs: Any) -> None:
+    """Partitions were assigned or restored from their changelogs: the book's derived views are stale."""
+    state = getattr(app, "ioc_lifecycle", None)
+    if isinstance(state, LifecycleWorker):
+        state.book.forget_derived()
+
+
 def lifecycle_worker() -> LifecycleWorker:
     state = getattr(app, "ioc_lifecycle", None)
     return state if isinstance(state, LifecycleWorker) else install(load_settings())
