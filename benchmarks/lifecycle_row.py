@@ -258,6 +258,8 @@ class AckDelay:
     acks: AckStats
     lifecycle_inputs: int
     ingested: int = 0  # intake messages the worker consumed (its ioc_ingested_total)
+    # the lifecycle's own view (ioc_status_apply_latency_seconds): broker timestamp -> applied
+    in_worker: dict[str, object] = field(default_factory=dict)
 
     @property
     def achieved_rate(self) -> float:
@@ -313,6 +315,10 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
             totals = scrape(urls)
             inputs = int(sum(totals.total("ioc_lifecycle_inputs_total", kind=k) for k in INPUT_KINDS))
             ingested = int(totals.total("ioc_ingested_total"))
+            count = totals.total("ioc_status_apply_latency_seconds_count")
+            in_worker = {"updates": int(count),
+                         "mean_s": round(totals.total("ioc_status_apply_latency_seconds_sum") / count, 3) if count else None,
+                         "within_1s": int(totals.total("ioc_status_apply_latency_seconds_bucket", le="1.0"))}
             if "error" in stats:
                 raise RuntimeError(f"the simulator failed: {stats['error']!r}")
             sim_stats = stats.get("sim")
@@ -322,7 +328,7 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
                 acker.stop()
             for worker in workers:
                 worker.stop(timeout_s=20)
-    return AckDelay(rate, produced, elapsed, acks, inputs, ingested)
+    return AckDelay(rate, produced, elapsed, acks, inputs, ingested, in_worker)
 
 
 def lifecycle_report(pipeline_rates: Sequence[float], rounds: Sequence[LifecycleRound]) -> list[str]:
@@ -349,7 +355,8 @@ def ack_delay_report(result: AckDelay, pipeline_rate: float) -> str:
     return (f"ack-to-applied at {result.target_rate:.0f} ev/s of routine traffic (80 % of the pipeline's "
             f"{pipeline_rate:.0f}; achieved {result.achieved_rate:.0f}/s; a pipeline and a lifecycle worker): "
             f"{j['applied']} of {j['sent']} acknowledgements applied, p50 {_s(j['p50_s'])}, p99 {_s(j['p99_s'])}, "
-            f"max {_s(j['max_s'])}; the worker ingested {result.ingested} and its lifecycle took {result.lifecycle_inputs}")
+            f"max {_s(j['max_s'])}; the pipeline ingested {result.ingested} and the lifecycle took {result.lifecycle_inputs}; "
+            f"in the lifecycle worker, status message to applied: {result.in_worker}")
 
 
 def _s(value: object) -> str:

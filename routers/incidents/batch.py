@@ -233,11 +233,13 @@ def _apply(book: IncidentBook, item: LifecycleInput, now: datetime, result: Batc
     if isinstance(item, RoutedInput):
         if not item.keyed_by_owner:
             result.forwards.append(routed_command(item))
+            result.counts["forwarded"] = result.counts.get("forwarded", 0) + 1
         else:
             effects.extend(book.on_routed(item.event, now))
     elif isinstance(item, UpdateInput):
         if not item.in_place:
             result.forwards.append(update_command(item))
+            result.counts["forwarded"] = result.counts.get("forwarded", 0) + 1
             return
         try:
             applied = book.on_update(item.update, now)

@@ -109,6 +109,7 @@ class LifecycleWorker:
     devices_: Any = None
     ticked: dict[str, float] = field(default_factory=dict)
     gauge_due: set[str] = field(default_factory=set)  # wards whose open-incident gauge is out of date
+    partition_counts: dict[str, int] = field(default_factory=dict)  # topic -> partitions (producer metadata)
 
     def devices(self) -> Any:
         """The device registry cache (cameras and gauges carry no point of their own)."""
@@ -175,7 +176,7 @@ def decode_lifecycle(event: Any) -> LifecycleInput:
     return RoutedInput(routed, body, received, keyed_by_owner=received.key == routed.ward.encode())
 
 
-def decode_status(event: Any) -> LifecycleInput:
+def decode_status(event: Any, counts: dict[str, int]) -> LifecycleInput:
     """A message of a status topic -> an update (in place when read on its ward's partition)."""
     received = _received(event)
     try:
@@ -183,16 +184,29 @@ def decode_status(event: Any) -> LifecycleInput:
     except Rejected as rejected:
         return MalformedInput(received, rejected)
     origin = received.origin
-    return UpdateInput(update, body, received, _on_ward_partition(origin, update.ward), source=origin)
+    return UpdateInput(update, body, received, on_ward_partition(origin, update.ward, counts), source=origin)
 
 
-def _on_ward_partition(origin: Origin, ward: str) -> bool:
-    """Whether a message read at ``origin`` is on the partition its ward's tables live in: the topic
-    has as many partitions as the commands topic (and so the changelogs) and ``ward`` hashes there."""
-    count = app.consumer.topic_partitions(origin.topic)
-    if count is None or count != app.consumer.topic_partitions(COMMANDS):
+def on_ward_partition(origin: Origin, ward: str, counts: dict[str, int]) -> bool:
+    """Whether a message read at ``origin`` is on the partition its ward's tables live in: its topic
+    has as many partitions as the commands topic (and so the changelogs), and ``ward`` hashes there.
+    ``counts``: partition counts by topic."""
+    count = counts.get(origin.topic)
+    if not count or count != counts.get(COMMANDS):
         return False
     return partition_for_key(ward.encode(), count) == origin.partition
+
+
+async def _partition_counts(topics_: Iterable[str], state: LifecycleWorker) -> dict[str, int]:
+    """Partition counts from the producer's metadata, remembered (a topic's count does not change
+    under a running worker without a rebalance of everything anyway)."""
+    known = state.partition_counts
+    missing = [t for t in {*topics_, COMMANDS} if t not in known]
+    if missing:
+        producer = (await app.maybe_start_producer())._ensure_producer()  # type: ignore[attr-defined]
+        for topic in missing:
+            known[topic] = len(await producer.partitions_for(topic))
+    return known
 
 
 async def _place_devices(inputs: list[LifecycleInput], state: LifecycleWorker) -> None:
@@ -371,7 +385,8 @@ async def handle_lifecycle_batch(events: Sequence[Any]) -> Handled:
 
 async def handle_status_batch(events: Sequence[Any]) -> Handled:
     state = lifecycle_worker()
-    inputs = [decode_status(e) for e in events]
+    counts = await _partition_counts({e.message.topic for e in events}, state)
+    inputs = [decode_status(e, counts) for e in events]
     return await finish(decide(events, inputs, state), events, state)
 
 
