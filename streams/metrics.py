@@ -73,7 +73,8 @@ status_updates = Counter(
 )
 lifecycle_inputs = Counter(
     "ioc_lifecycle_inputs_total", "Messages the incident lifecycle took, by kind (routed, update, tick, housekeep, "
-    "handoff, malformed, skipped: routine telemetry the pipeline marked).", ["kind"], registry=REGISTRY,
+    "handoff, malformed, skipped: routine telemetry the pipeline marked; forwarded: also counted when sent on to "
+    "the owner ward's partition).", ["kind"], registry=REGISTRY,
 )
 status_apply_latency = Histogram(
     "ioc_status_apply_latency_seconds", "From a ward's status update reaching the broker (its timestamp) to the "

@@ -137,11 +137,11 @@ class IncidentBook:
         # earlier than that: saves only ever pull it earlier, a tick recomputes it exactly. So the
         # 1 s timer reads one entry per ward instead of every open incident.
         self._due: dict[str, datetime | None] = {}
-        # ward -> (its book as read, its open incidents decoded): correlation reads them for every
-        # event of the ward. Valid while the ward's book is the same object (opening or closing an
-        # incident writes a new one) and kept current by :meth:`_save`. Writes that bypass the
-        # book (a changelog restored after a rebalance) need :meth:`forget_derived`.
-        self._open: dict[str, tuple[Any, list[Incident]]] = {}
+        # ward -> (its book as read, its open incidents decoded, the stored bodies they came from):
+        # correlation reads them for every event of the ward. Valid while the ward's book and each
+        # body are the very objects read (any write, also a changelog restored after a rebalance,
+        # stores new ones); kept current by :meth:`_save`.
+        self._open: dict[str, tuple[Any, list[Incident], list[tuple[str, Any]]]] = {}
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, ward: str, incident: str) -> Incident | None:
@@ -170,11 +170,14 @@ class IncidentBook:
         if not book:
             return []
         cached = self._open.get(ward)
-        if cached is not None and cached[0] is book:
+        if cached is not None and cached[0] is book and all(
+                self.incidents.get(key) is body for key, body in cached[2]):
             return cached[1]
+        keys = [table_key(ward, i) for i in book["open"]]
+        bodies = [(key, self.incidents.get(key)) for key in keys]
         found = (self.get(ward, i) for i in book["open"])
         open_now = [i for i in found if i is not None and i.is_open]
-        self._open[ward] = (book, open_now)
+        self._open[ward] = (book, open_now, bodies)
         return open_now
 
     def forget_derived(self) -> None:
@@ -213,7 +216,8 @@ class IncidentBook:
         cached = self._open.get(incident.ward)
         if cached is not None:
             kept = [incident if i.id == incident.id else i for i in cached[1] if i.id != incident.id or incident.is_open]
-            self._open[incident.ward] = (cached[0], kept)
+            bodies = [(k, body if k == key else b) for k, b in cached[2]]
+            self._open[incident.ward] = (cached[0], kept, bodies)
         if incident.ward in self._due:
             moment, known = next_due(incident), self._due[incident.ward]
             if moment is not None and (known is None or moment < known):
