@@ -26,7 +26,7 @@ def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_parti
             if name in existing:
                 continue
             configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
-            partitions = 1 if name == topics.CONFIG_RULES else settings.partitions
+            partitions = 1 if name in topics.SINGLE_PARTITION else settings.partitions
             wanted.append(NewTopic(name, partitions, 1, topic_configs=configs))
         for code in ward_codes:
             name = topics.ward_topic(code)
