@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: setup run test bench lint chaos clean
 
+# The built-in reference boundaries are compiled here, once, so `ioc up` starts without it.
 setup: $(STAMP)
+	@$(PY) -m routers.boundaries.prebuild
+	@$(PY) -m dashboards.prewarm
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'

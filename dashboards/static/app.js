@@ -45,6 +45,10 @@ const LABELS = {
     vi: "Ranh giới GẦN ĐÚNG (approximate): đa giác phường được ước lượng, chưa phải ranh giới chính thức. Nhập ranh giới chính thức bằng `ioc boundaries import`.",
     en: "APPROXIMATE boundaries: ward polygons are estimated, not the official ones. Import official polygons with `ioc boundaries import`.",
   },
+  reference_banner: {
+    vi: "Ranh giới THAM CHIẾU tích hợp sẵn (reference, thanglequoc/vietnamese-provinces-database, MIT): chưa phải ranh giới chính thức do thành phố cung cấp. Nhập bằng `ioc boundaries import`.",
+    en: "Built-in REFERENCE boundaries (thanglequoc/vietnamese-provinces-database, MIT), not the city's official file. Import it with `ioc boundaries import`.",
+  },
   metrics_unreachable: { vi: "Không lấy được số liệu", en: "Metrics unavailable" },
   metrics_no_data: { vi: "Chưa có dữ liệu", en: "No data yet" },
   metrics_no_source: { vi: "Chưa cấu hình nguồn số liệu", en: "No metrics source configured" },
@@ -300,7 +304,7 @@ function renderOverview(ov) {
   const m = ov.metrics;
   const b = ov.boundaries;
   const numbers = m.state === "ok" || m.state === "partial";
-  banner("banner-approximate", "warn", b.approximate ? t("approximate_banner") : "");
+  banner("banner-approximate", b.approximate ? "warn" : "info", b.approximate ? t("approximate_banner") : b.reference ? t("reference_banner") : "");
   banner("banner-boundaries", "bad", b.state !== "ok" ? b.message : "");
   banner("banner-metrics", m.state === "partial" ? "warn" : "bad", metricsSentence(m));
   banner("banner-incidents", "info", ov.incidents.state !== "ok" ? `${t("incidents_unavailable")}: ${ov.incidents.message}` : "");

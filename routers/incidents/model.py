@@ -29,6 +29,7 @@ class Evidence:
     device_id: str | None = None
     value: float | None = None
     suppressed: str | None = None
+    media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
     # The JSON form, built once: an item is serialized again with every later version of its
     # incident, so an incident's save would otherwise cost a conversion per item it holds.
     # Shared, never edited by readers.
@@ -46,6 +47,8 @@ class Evidence:
         for name in ("device_id", "value", "suppressed"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
+        if self.media:
+            body["media"] = list(self.media)
         object.__setattr__(self, "_json", body)
         return body
 
@@ -56,6 +59,7 @@ class Evidence:
             event_id=body["event_id"], source=body["source"], kind=body["kind"],
             occurred_at=parse_time(body["occurred_at"]), lat=point.get("lat"), lon=point.get("lon"),
             device_id=body.get("device_id"), value=body.get("value"), suppressed=body.get("suppressed"),
+            media=tuple(body.get("media") or ()),
         )
 
 

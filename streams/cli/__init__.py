@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "record": "record:record",
     "incidents": "incidents:incidents",
     "dashboard": "dashboard:dashboard",
+    "api": "api:api",
+    "deliver": "api:deliver",
 }
 
 

@@ -54,6 +54,7 @@ def test_no_metrics_source_says_so_instead_of_zeros(generation: Any) -> None:
         assert ov["incidents"]["state"] == "no_source"
         assert ov["boundaries"]["generation"] == generation.id
         assert ov["boundaries"]["approximate"] is (generation.source == "approximate")
+        assert ov["boundaries"]["reference"] is (generation.source == "reference")
         assert ov["feed"]["state"] == "off"
 
     run(make_parts(generation), body)

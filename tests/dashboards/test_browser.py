@@ -93,6 +93,7 @@ def test_dashboard_during_a_run(tmp_path: Path, live_dashboard: tuple[str, dict[
             banner = await browser.evaluate("document.getElementById('banner-approximate').hidden ? '' : "
                                             "document.getElementById('banner-approximate').textContent")
             assert ("GẦN ĐÚNG" in banner) is (generation.source == "approximate")
+            assert ("THAM CHIẾU" in banner) is (generation.source == "reference")
             # hover details: move the mouse over the busiest ward
             box = await browser.evaluate(
                 "(() => { const p = document.querySelector('#wards path.l5, #wards path.l4, #wards path.l3, "
