@@ -50,6 +50,10 @@ def worker(web_port: int | None, role: str) -> None:
     faust_tuning.install(app)
     if role != "lifecycle":
         context.install(context.build(settings))
+    if role != "pipeline":
+        from streams.lifecycle import agents as lifecycle_agents
+
+        lifecycle_agents.install(settings)
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)

@@ -20,6 +20,9 @@ _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SE
 _target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few hundred targets, each seen often
 
 
+_SKIP_LIFECYCLE = ((topics.LIFECYCLE_HEADER, topics.LIFECYCLE_SKIP),)
+
+
 class Origin(NamedTuple):
     topic: str
     partition: int
@@ -52,7 +55,8 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
                                                           targets, now), strict=True):
         body["iocorigin"] = origin_text
         if target == "lifecycle":
-            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body)))
+            headers = _SKIP_LIFECYCLE if outcome.telemetry else None
+            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body), headers))
         else:
             out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body)))
     return out
