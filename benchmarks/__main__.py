@@ -3,6 +3,7 @@
 Sections: throughput (pipeline vs raw passthrough on the embedded broker), locate (point-to-ward),
 rules (rule evaluation cost), scaleout (events/s per worker count), open311 (API POSTs/s and p99),
 dashboard (the page in headless Chromium: city and nationwide map paint, nationwide pan/zoom steps),
+bridge (the MQTT bridge beside a bare MQTT-to-Kafka loop),
 privacy (phone masking cost per event, the library beside the old regex).
 """
 
@@ -18,6 +19,7 @@ SECTIONS = {
     "rules": "benchmarks.rules_bench",
     "scaleout": "benchmarks.scaleout",
     "dashboard": "benchmarks.dashboard_bench",
+    "bridge": "benchmarks.bridge_bench",
     "open311": "benchmarks.open311_bench",
     "privacy": "benchmarks.privacy_bench",
 }

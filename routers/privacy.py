@@ -129,8 +129,9 @@ def mask_phone_field(phone: object) -> str | None:
 
 
 def mask_personal_data(text: str) -> str:
-    """Phone numbers masked (last two digits kept); JSON ``"name"`` values hidden."""
-    return _NAME_FIELD.sub(r"\1" + MASKED_NAME + r"\3", mask_phone(text))
+    """Phone numbers masked (last two digits kept); JSON ``"name"`` values and Frigate's names of
+    people and vehicles hidden."""
+    return _NAME_FIELD.sub(r"\1" + MASKED_NAME + r"\3", mask_phone(mask_frigate_names(text)))
 
 
 def masked_preview(raw: bytes, chars: int = 300) -> str:
@@ -138,3 +139,22 @@ def masked_preview(raw: bytes, chars: int = 300) -> str:
     cut in two at the end would keep too few digits for the matcher and pass in clear. Four bytes
     a character at most, so a number (32 characters) crossing the decoded window lies past the cut."""
     return mask_personal_data(raw[: chars * 4 + 128].decode("utf-8", "replace"))[:chars]
+
+
+# Frigate's names of people and vehicles in raw JSON text: ``"sub_label": ["John Smith", 0.79]``,
+# ``"sub_labels": ["Bob"]``, ``"recognized_license_plate": "51F-123.45"``. A value cut short by a
+# preview's length limit is masked too (it may run to the end of the text).
+_FRIGATE_NAMES = re.compile(
+    r'("(?:sub_labels?|recognized_license_plate)"\s*:\s*)(\[[^\]]{0,2000}(?:\]|$)|"(?:[^"\\]|\\.){0,500}(?:"|$))'
+)
+
+
+def mask_frigate_names(text: str) -> str:
+    """Frigate ``sub_label``/``sub_labels``/``recognized_license_plate`` values -> ``"***"``
+    (dead-letter previews, logs). ``null`` stays: it names nobody."""
+    return _FRIGATE_NAMES.sub(r'\1"***"', text)
+
+
+def masked(personal: dict[str, object]) -> dict[str, str]:
+    """What the non-owning copies of an event show of its personal attributes: that they exist."""
+    return dict.fromkeys(personal, "***")

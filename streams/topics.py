@@ -9,6 +9,7 @@ INTAKE = (REPORTS, CAMERA, SENSORS)
 
 UNROUTABLE = "ioc.unroutable"
 DEADLETTER = "ioc.deadletter"
+FILTERED = "ioc.filtered"  # valid camera messages that mean no incident (Frigate mapping), with the reason
 CITY_IOC = "ioc.city-ioc"
 ROUTED = "ioc.routed"  # internal: one copy of every routed event, keyed by ward, for the lifecycle
 STATUS = "ioc.status"  # ward systems publish incident updates here
@@ -17,6 +18,11 @@ ESCALATIONS = "ioc.escalations"
 RESULTS = "ioc.out.results"
 CONFIG_RULES = "ioc.config.rules"  # compacted, key "active"
 CONFIG_SILENCES = "ioc.config.silences"  # compacted, keyed by silence id; every worker reads it whole
+# Kafka header on an ioc.routed copy the lifecycle has nothing to do with (routine telemetry): it is
+# acknowledged there without being decoded. The copy stays on ioc.routed: the hand-over record of
+# every routed event (conservation checks read it).
+LIFECYCLE_HEADER = "ioc-lifecycle"
+LIFECYCLE_SKIP = b"skip"
 
 COMPACTED = (INCIDENTS, CONFIG_RULES, CONFIG_SILENCES)
 SINGLE_PARTITION = (CONFIG_RULES, CONFIG_SILENCES)  # read whole by every worker, in order
@@ -49,7 +55,7 @@ def target_topic(target: str) -> str:
 
 def fixed_topics() -> list[str]:
     return [
-        *INTAKE, UNROUTABLE, DEADLETTER, CITY_IOC, ROUTED, STATUS, INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES,
+        *INTAKE, UNROUTABLE, DEADLETTER, FILTERED, CITY_IOC, ROUTED, STATUS, INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES,
         CONFIG_SILENCES,
         *(agency_topic(a) for a in AGENCIES),
     ]

@@ -29,20 +29,29 @@ class Evidence:
     device_id: str | None = None
     value: float | None = None
     suppressed: str | None = None
+    track: str | None = None  # a tracked object (Frigate): one item per object, see routers.incidents.tracked
+    details: dict[str, Any] | None = None  # what the camera said of it (labels, zones, scores, snapshot)
     media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
+    # The JSON form, built once: an item is serialized again with every later version of its
+    # incident, so an incident's save would otherwise cost a conversion per item it holds.
+    # Shared, never edited by readers.
+    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
+        if self._json is not None:
+            return self._json
         body: dict[str, Any] = {
             "event_id": self.event_id, "source": self.source, "kind": self.kind,
             "occurred_at": fmt(self.occurred_at),
         }
         if self.lat is not None and self.lon is not None:
             body["point"] = {"lat": self.lat, "lon": self.lon}
-        for name in ("device_id", "value", "suppressed"):
+        for name in ("device_id", "value", "suppressed", "track", "details"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
         if self.media:
             body["media"] = list(self.media)
+        object.__setattr__(self, "_json", body)
         return body
 
     @staticmethod
@@ -52,6 +61,7 @@ class Evidence:
             event_id=body["event_id"], source=body["source"], kind=body["kind"],
             occurred_at=parse_time(body["occurred_at"]), lat=point.get("lat"), lon=point.get("lon"),
             device_id=body.get("device_id"), value=body.get("value"), suppressed=body.get("suppressed"),
+            track=body.get("track"), details=body.get("details"),
             media=tuple(body.get("media") or ()),
         )
 
@@ -68,13 +78,17 @@ class HistoryEntry:
     actor: str  # "ioc-router" or the ward system's actor id
     note: str | None = None
     update_id: str | None = None
+    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)  # as Evidence's
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
-            "previous": None if self.previous is None else self.previous.value,
-            "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
-        }
+        if self._json is None:
+            object.__setattr__(self, "_json", {
+                "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
+                "previous": None if self.previous is None else self.previous.value,
+                "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
+            })
+        assert self._json is not None
+        return self._json
 
     @staticmethod
     def from_json(body: dict[str, Any]) -> HistoryEntry:

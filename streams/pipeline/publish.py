@@ -11,12 +11,15 @@ from typing import Any, NamedTuple
 import orjson
 
 from routers import envelope
-from routers.route import DeadLetter, Outcome, Unroutable
+from routers.route import DeadLetter, Filtered, Outcome, Unroutable
 from streams import metrics, topics
 from streams.faust_tuning import Outgoing
 
 _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SENSORS: "sensor"}
 _target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few hundred targets, each seen often
+
+
+_SKIP_LIFECYCLE = ((topics.LIFECYCLE_HEADER, topics.LIFECYCLE_SKIP),)
 
 
 class Origin(NamedTuple):
@@ -34,6 +37,10 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
         )
         body["iocorigin"] = origin_text
         return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body))]
+    if isinstance(outcome, Filtered):
+        body = envelope.filtered(outcome.event_id, outcome.reason, outcome.summary, now)
+        body["iocorigin"] = origin_text
+        return [Outgoing(topics.FILTERED, outcome.event_id.encode(), orjson.dumps(body))]
     if isinstance(outcome, Unroutable):
         body = envelope.unroutable(outcome.event, outcome.location, now)
         body["iocorigin"] = origin_text
@@ -46,7 +53,8 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
                                                           targets, now), strict=True):
         body["iocorigin"] = origin_text
         if target == "lifecycle":
-            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body)))
+            headers = _SKIP_LIFECYCLE if outcome.telemetry else None
+            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body), headers))
         else:
             out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body)))
     return out
@@ -56,6 +64,7 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
 # bounded (ward x kind at most), so each child is looked up once.
 _ingested = functools.cache(metrics.ingested.labels)
 _deadletter = functools.cache(metrics.deadletter.labels)
+_filtered = functools.cache(metrics.filtered.labels)
 _corrections = functools.cache(metrics.corrections.labels)
 _unroutable = functools.cache(metrics.unroutable.labels)
 _routed = functools.cache(metrics.routed.labels)
@@ -85,6 +94,9 @@ class Tally:
         counts[_ingested, (source,)] += 1
         if isinstance(outcome, DeadLetter):
             counts[_deadletter, (outcome.reason, source)] += 1
+            return
+        if isinstance(outcome, Filtered):
+            counts[_filtered, (outcome.reason, source)] += 1
             return
         for correction in outcome.location.corrections:
             counts[_corrections, (correction,)] += 1
