@@ -6,9 +6,9 @@ message it decides one of:
 - :class:`Forward` the bytes to an intake stream (``camera`` or ``sensors``), keyed by camera or
   sensor id. Broken input is forwarded as it came: the pipeline dead-letters it with its reason
   and keeps the original, so one place rejects input.
-- :class:`Filter` a valid Frigate message the mapping maps to nothing (a person walking by): it
+- :class:`~routers.route.Filtered`: a valid Frigate message the mapping maps to nothing (a person walking by): it
   never loads the pipeline; the bridge writes where it ended and why.
-- :class:`Refuse` a message over the size cap: it cannot travel to Kafka at all, so the bridge
+- :class:`~routers.route.DeadLetter`: a message over the size cap: it cannot travel to Kafka at all, so the bridge
   dead-letters it itself (reason ``too_large``).
 
 Sensor topics: a pattern such as ``sensors/{kind}/{sensor_id}`` subscribes to ``sensors/+/+``
@@ -26,7 +26,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 
@@ -34,6 +33,7 @@ from routers.envelope import iso
 from routers.exceptions import FilteredOut, Rejected
 from routers.ingest.frigate import is_frigate, read_frigate
 from routers.ingest.frigate_mapping import FrigateMapping
+from routers.route import DeadLetter, Filtered
 
 CAMERA = "camera"
 SENSORS = "sensors"
@@ -47,20 +47,7 @@ class Forward:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Filter:
-    reason: str
-    event_id: str
-    summary: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Refuse:
-    reason: str
-    error: str
-
-
-Decision = Forward | Filter | Refuse
+Decision = Forward | Filtered | DeadLetter
 
 
 def origin_of(mqtt_topic: str, payload: bytes) -> str:
@@ -102,7 +89,7 @@ class SensorPattern:
 def bridge_frigate(payload: bytes, mapping: FrigateMapping, max_bytes: int) -> Decision:
     """A ``frigate/events`` or ``frigate/reviews`` message."""
     if len(payload) > max_bytes:
-        return Refuse("too_large", f"{len(payload)} bytes is over the {max_bytes}-byte cap")
+        return DeadLetter("too_large", f"{len(payload)} bytes is over the {max_bytes}-byte cap")
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -116,14 +103,14 @@ def bridge_frigate(payload: bytes, mapping: FrigateMapping, max_bytes: int) -> D
         return Forward(CAMERA, camera.encode() if isinstance(camera, str) else None, payload)
     label = mapping.label_for(message)
     if isinstance(label, FilteredOut):
-        return Filter(label.reason, label.event_id, label.summary)
+        return Filtered(label.reason, label.event_id, label.summary)
     return Forward(CAMERA, message.camera.encode(), payload)
 
 
 def bridge_sensor(topic: str, payload: bytes, pattern: SensorPattern, received: datetime, max_bytes: int) -> Decision:
     """A sensor reading on a topic matching ``pattern``, as the sensor contract wants it."""
     if len(payload) > max_bytes:
-        return Refuse("too_large", f"{len(payload)} bytes is over the {max_bytes}-byte cap")
+        return DeadLetter("too_large", f"{len(payload)} bytes is over the {max_bytes}-byte cap")
     from_topic = pattern.fields(topic) or {}
     try:
         obj = orjson.loads(payload)

@@ -11,7 +11,6 @@ the network and silently picks one.
 from __future__ import annotations
 
 import functools
-import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,19 +151,51 @@ def admin_data() -> AdminData:
     )
 
 
-_ITEM = re.compile(r",\s*(?![^()]*\))")  # commas outside parentheses
-_REMAINDER = re.compile(r"\s*\(phần còn lại[^)]*\)\s*$")  # "(what was left after ... went to ...)"
-_QUALIFIED = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")  # "Phường 4 (Quận 3)"
+_REMAINDER = "(phần còn lại"  # "(what was left after ... went to ...)" closes an item
+
+
+def _top_level_items(text: str) -> list[str]:
+    """The items of a predecessor list: commas inside parentheses do not separate (a plain scan,
+    linear on any input, where a look-ahead regex would backtrack)."""
+    items, depth, start = [], 0, 0
+    for at, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            items.append(text[start:at])
+            start = at + 1
+    items.append(text[start:])
+    return items
+
+
+def _without_remainder(item: str) -> str:
+    """``item`` without a trailing "(phần còn lại ...)" note."""
+    cut = item.rfind(_REMAINDER)
+    if cut >= 0 and item.endswith(")") and ")" not in item[cut:-1]:
+        return item[:cut].rstrip()
+    return item
+
+
+def _qualified(item: str) -> tuple[str, str] | None:
+    """"Phường 4 (Quận 3)" -> ("Phường 4", "Quận 3"); None when no trailing parenthesis."""
+    if not item.endswith(")"):
+        return None
+    opening = item.rfind("(")
+    if opening < 0 or ")" in item[opening:-1]:
+        return None
+    return item[:opening].rstrip(), item[opening + 1:-1]
 
 
 @functools.lru_cache(maxsize=8192)
 def _predecessors(text: str) -> tuple[tuple[str, str | None], ...]:
     items: list[tuple[str, str | None]] = []
-    for item in _ITEM.split(text):
-        item = _REMAINDER.sub("", item.strip())
-        qualified = _QUALIFIED.match(item)
+    for raw in _top_level_items(text):
+        item = _without_remainder(raw.strip())
+        qualified = _qualified(item)
         if qualified:
-            items.append((plain_key(qualified.group(1)), plain_key(qualified.group(2))))
+            items.append((plain_key(qualified[0]), plain_key(qualified[1])))
         else:
             items.append((plain_key(item), None))
     return tuple(items)

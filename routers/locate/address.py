@@ -36,6 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+import re2
+
 from routers.boundaries.lineage import OldUnit, admin_data
 from routers.boundaries.names import has_accents, plain_key, tone_key
 from routers.exceptions import Rejected
@@ -61,8 +63,9 @@ _EXPANSIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bX\b\.?\s*", "Xã "),
     )
 )
-_SEPARATORS = re.compile(r"\s*[,;|\n]\s*")
-_DASHES = re.compile(r"\s+[-–—]\s*|\s*[-–—]\s+|\s*[–—]\s*")
+_SEPARATORS = re.compile(r"[,;|\n]")  # parts are stripped after the split (\s* around it backtracks)
+# RE2 (linear time): the alternation of optional spaces around a dash is quadratic in Python's re.
+_DASHES = re2.compile(r"\s+[-–—]\s*|\s*[-–—]\s+|\s*[–—]\s*")
 # Old province names people still write that the package's keywords lack (renamed in 2025).
 _PROVINCE_ALIASES = {
     "thuathienhue": "thanhphohue", "tthue": "thanhphohue",
@@ -187,7 +190,7 @@ def _parts(norm: str) -> list[str]:
     """The address cut at separators and, inside a separator-free run, before type words."""
     t = unit_tables()
     merged: list[str] = []
-    for chunk in _SEPARATORS.split(norm):
+    for chunk in (part.strip() for part in _SEPARATORS.split(norm)):
         # "Bà Rịa - Vũng Tàu", "Văn Miếu - Quốc Tử Giám": a dash inside a name, not between parts.
         dashed: list[str] = []
         for piece in (p.strip(" .") for p in _DASHES.split(chunk)):

@@ -33,15 +33,14 @@ from routers import envelope
 from routers.bridge import (
     CAMERA,
     Decision,
-    Filter,
     Forward,
-    Refuse,
     SensorPattern,
     bridge_frigate,
     bridge_sensor,
     origin_of,
 )
 from routers.ingest.frigate_mapping import FrigateMapping, load_mapping_file
+from routers.route import DeadLetter, Filtered
 from streams import kafka_clients, topics
 from streams.bridge import metrics
 from streams.settings import Settings
@@ -243,11 +242,11 @@ class MqttBridge:
             return topic, decision.key, decision.value, metrics.forwarded.labels(topic).inc
         now = self.clock()
         origin = origin_of(message.topic, message.payload)
-        if isinstance(decision, Filter):
+        if isinstance(decision, Filtered):
             body = envelope.filtered(decision.event_id, decision.reason, decision.summary, now)
             body["iocorigin"] = origin
             return topics.FILTERED, decision.event_id.encode(), orjson.dumps(body), metrics.filtered.labels(decision.reason).inc
-        assert isinstance(decision, Refuse)
+        assert isinstance(decision, DeadLetter)
         body = envelope.deadletter(message.payload, decision.reason, decision.error, f"mqtt:{message.topic}", -1, -1, now,
                                    preview="")  # no preview: the payload may name people (sub_label)
         body["id"] = envelope.stable_id(origin, "deadletter")

@@ -11,15 +11,14 @@ import pytest
 from routers.bridge import (
     CAMERA,
     SENSORS,
-    Filter,
     Forward,
-    Refuse,
     SensorPattern,
     bridge_frigate,
     bridge_sensor,
     origin_of,
 )
 from routers.ingest.frigate_mapping import default_mapping
+from routers.route import DeadLetter, Filtered
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "frigate"
 NOW = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
@@ -33,7 +32,7 @@ def test_fire_goes_to_the_camera_intake_keyed_by_camera() -> None:
 
 def test_a_person_walking_by_is_filtered_with_a_reason_and_no_name() -> None:
     decision = bridge_frigate((FIXTURES / "events/docs-update-person-face.json").read_bytes(), default_mapping(), CAP)
-    assert isinstance(decision, Filter) and decision.reason == "unmapped"
+    assert isinstance(decision, Filtered) and decision.reason == "unmapped"
     assert "John Smith" not in orjson.dumps(decision.summary).decode()
 
 
@@ -46,7 +45,7 @@ def test_broken_input_is_forwarded_for_the_pipeline_to_dead_letter(raw: bytes) -
 
 def test_too_large_for_kafka_is_refused_here() -> None:
     decision = bridge_frigate(b"{" + b" " * (1 << 20) + b"}", default_mapping(), CAP)
-    assert isinstance(decision, Refuse) and decision.reason == "too_large"
+    assert isinstance(decision, DeadLetter) and decision.reason == "too_large"
 
 
 def test_origin_names_the_mqtt_message_by_content() -> None:
