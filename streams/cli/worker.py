@@ -23,7 +23,7 @@ def worker(web_port: int | None, role: str) -> None:
     """
     from importlib.metadata import version
 
-    from streams import faust_tuning, metrics
+    from streams import faust_tuning, metrics, metrics_zero
     from streams.app import configure
     from streams.embedded.process import free_port
     from streams.pipeline import context
@@ -44,6 +44,7 @@ def worker(web_port: int | None, role: str) -> None:
     faust_tuning.install(app)
     if role != "lifecycle":
         context.install(context.build(settings))
+    metrics_zero.start_at_zero()  # alerts see 0 before the first breach, not an absent series
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)

@@ -42,6 +42,7 @@ from routers.incidents.model import incident_from_json
 from routers.privacy import mask_personal_data
 from streams import metrics, topics
 from streams.app import app
+from streams.binding import CLOUDEVENTS_HEADERS
 from streams.lifecycle import queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
@@ -127,8 +128,13 @@ def _value_of(out: Outbound) -> dict[str, Any]:
 
 async def _deliver(messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
     producer = app.producer
-    pending = [await producer.send(topic, key, value, None, None, None) for topic, key, value in messages]
+    pending = [await producer.send(topic, key, value, None, None, headers_for(topic)) for topic, key, value in messages]
     await asyncio.gather(*pending)
+
+
+def headers_for(topic: str) -> Any:
+    """CloudEvents binding headers on every published event; none on the internal commands."""
+    return None if topic == COMMANDS else CLOUDEVENTS_HEADERS
 
 
 def _observe(effects: Effects) -> None:

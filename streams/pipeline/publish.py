@@ -14,6 +14,7 @@ from routers import envelope
 from routers.privacy import mask_personal_data
 from routers.route import DeadLetter, Outcome, Unroutable
 from streams import metrics, topics
+from streams.binding import CLOUDEVENTS_HEADERS
 from streams.faust_tuning import Outgoing
 
 _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SENSORS: "sensor"}
@@ -35,11 +36,11 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
             preview=mask_personal_data((raw or b"")[:300].decode("utf-8", "replace")),
         )
         body["iocorigin"] = origin_text
-        return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body))]
+        return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body), CLOUDEVENTS_HEADERS)]
     if isinstance(outcome, Unroutable):
         body = envelope.unroutable(outcome.event, outcome.location, now)
         body["iocorigin"] = origin_text
-        return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), orjson.dumps(body))]
+        return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
     ward_key = outcome.location.ward.code.encode() if outcome.location.ward else b"city"
     event_key = outcome.event.id.encode()
     targets = (*outcome.decision.targets, "lifecycle")
@@ -48,9 +49,9 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
                                                           targets, now), strict=True):
         body["iocorigin"] = origin_text
         if target == "lifecycle":
-            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body)))
+            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body), CLOUDEVENTS_HEADERS))
         else:
-            out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body)))
+            out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body), CLOUDEVENTS_HEADERS))
     return out
 
 
