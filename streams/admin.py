@@ -1,4 +1,4 @@
-"""Create the topics on a broker (idempotent): intake, outputs, and one topic per ward."""
+"""Create the topics on a broker (idempotent): intake, outputs, and per ward its topic and its status topic."""
 
 from __future__ import annotations
 
@@ -22,16 +22,17 @@ def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_parti
     try:
         existing = set(admin.list_topics())
         wanted: list[NewTopic] = []
-        for name in topics.fixed_topics():
+        for name in topics.fixed_topics(settings.legacy_status_topic):
             if name in existing:
                 continue
             configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
-            partitions = 1 if name == topics.CONFIG_RULES else settings.partitions
-            wanted.append(NewTopic(name, partitions, 1, topic_configs=configs))
+            # one actor's updates stay in order on one partition (like ward topics)
+            single = name == topics.CONFIG_RULES or topics.actor_of_status_topic(name) is not None
+            wanted.append(NewTopic(name, 1 if single else settings.partitions, 1, topic_configs=configs))
         for code in ward_codes:
-            name = topics.ward_topic(code)
-            if name not in existing:
-                wanted.append(NewTopic(name, ward_partitions, 1))
+            for name in (topics.ward_topic(code), topics.ward_status_topic(code)):
+                if name not in existing:
+                    wanted.append(NewTopic(name, ward_partitions, 1))
         created: list[str] = []
         for start in range(0, len(wanted), _BATCH):
             batch = wanted[start : start + _BATCH]

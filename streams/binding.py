@@ -10,7 +10,5 @@ shared by every message (no allocation per message on the hot path).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
-CLOUDEVENTS_HEADERS: Sequence[tuple[str, bytes]] = (("content-type", STRUCTURED_CONTENT_TYPE.encode()),)
+CLOUDEVENTS_HEADERS: list[tuple[str, bytes]] = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
