@@ -44,6 +44,10 @@ def worker(web_port: int | None, role: str) -> None:
     faust_tuning.install(app)
     if role != "lifecycle":
         context.install(context.build(settings))
+    if role != "pipeline":
+        from streams.lifecycle import actors
+
+        actors.subscribe(settings)  # every actor's ioc.status.* topic on the broker
     metrics_zero.start_at_zero()  # alerts see 0 before the first breach, not an absent series
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)

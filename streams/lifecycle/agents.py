@@ -38,12 +38,13 @@ from routers.incidents import (
     routed_from_envelope,
     update_from_json,
 )
+from routers.incidents import permissions
 from routers.incidents.model import incident_from_json
 from routers.privacy import mask_personal_data
 from streams import metrics, topics
 from streams.app import app
 from streams.binding import CLOUDEVENTS_HEADERS
-from streams.lifecycle import queries
+from streams.lifecycle import actors, queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
 from streams.lifecycle.serving import IncidentIndex
@@ -59,7 +60,10 @@ TICK_RESEND_S = 5.0  # a ward whose tick is still in flight is not ticked again 
 HOUSEKEEPING_INTERVAL_S = 60.0
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
-status_topic = app.topic(topics.STATUS, key_serializer="raw", value_serializer="raw")
+# Each actor's own status topic (the topic says who acts); the full list is set at worker start by
+# streams.lifecycle.actors.subscribe, which reads the broker's ioc.status.* topics.
+status_topic = app.topic(*actors.status_topic_names(topics.fixed_status_topics(), load_settings().legacy_status_topic),
+                         key_serializer="raw", value_serializer="raw")
 commands_topic = app.topic(COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
 lifecycle_topic = app.topic(topics.ROUTED, COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
 
@@ -159,9 +163,10 @@ def _gauge(the_book: IncidentBook, wards: Iterable[str]) -> None:
 
 
 async def publish(effects: Effects, the_book: IncidentBook) -> None:
-    await _deliver(
-        (_topic_of(o), o.key.encode(), orjson.dumps(_value_of(o))) for o in effects.outbound
-    )
+    await _deliver([
+        *((_topic_of(o), o.key.encode(), orjson.dumps(_value_of(o))) for o in effects.outbound),
+        *((topic, key, orjson.dumps(value)) for topic, key, value in actors.escalation_copies(effects.outbound)),
+    ])
     _observe(effects)
     _gauge(the_book, (i.ward for i in effects.changed))
     index = services().index()
@@ -180,7 +185,7 @@ async def dead_letter(raw: bytes, rejected: Rejected, origin: tuple[str, int, in
                                services().clock.now(), preview)
     body["source"] = f"{envelope.SOURCE}/lifecycle"
     body.update(extra or {})
-    metrics.deadletter.labels(rejected.reason, "status" if topic == topics.STATUS else "lifecycle").inc()
+    metrics.deadletter.labels(rejected.reason, "status" if topics.is_status_topic(topic) else "lifecycle").inc()
     await _deliver([(topics.DEADLETTER, key, orjson.dumps(body))])
 
 
@@ -225,6 +230,11 @@ async def handle_routed(raw: bytes, origin: tuple[str, int, int], key: bytes | N
     await publish(the_book.on_routed(event, services().clock.now()), the_book)
 
 
+def about(update: Any) -> dict[str, str]:
+    """Extension attributes of a refused update's dead letter (``iocupdate`` lets the sender find its verdict)."""
+    return {"iocward": update.ward, "iocincident": update.incident_id, "iocupdate": update.update_id}
+
+
 async def _refine_unknown(rejected: Rejected, incident_id: str, ward: str) -> Rejected:
     """Tell "not your incident" from "no such incident" with the serving index (global view)."""
     if rejected.reason != "unknown_incident":
@@ -260,12 +270,15 @@ async def handle_command(raw: bytes, key: bytes | None) -> None:
         original = command["raw"].encode()
         origin = (command["origin"]["topic"], command["origin"]["partition"], command["origin"]["offset"])
         update = update_from_json(command["update"])
+        actor = command.get("actor") or permissions.legacy_actor(update)
         try:
-            effects = the_book.on_update(update, now)
+            incident = the_book.get(update.ward, update.incident_id)
+            if incident is not None:
+                permissions.check_permitted(actor, incident)
+            effects = the_book.on_update(permissions.as_actor(actor, update), now)
         except Rejected as rejected:
             refined = await _refine_unknown(rejected, update.incident_id, update.ward)
-            await dead_letter(original, refined, origin, update.ward.encode(),
-                              {"iocward": update.ward, "iocincident": update.incident_id})
+            await dead_letter(original, refined, origin, update.ward.encode(), about(update))
             return
         await publish(effects, the_book)
     else:
@@ -295,13 +308,16 @@ async def status_intake(stream: Any) -> None:
         message = event.message
         origin = (message.topic, message.partition, message.offset)
         raw: bytes = event.value or b""
+        update = None
         try:
             update, body = parse_status_update(raw)
+            actor = topics.actor_of_status_topic(message.topic) or permissions.legacy_actor(update)
+            permissions.check_claim(actor, update)
         except Rejected as rejected:
-            await dead_letter(raw, rejected, origin, message.key)
+            await dead_letter(raw, rejected, origin, message.key, None if update is None else about(update))
             continue
         command = {
-            "kind": "update", "update": body, "raw": raw.decode("utf-8"),
+            "kind": "update", "update": body, "raw": raw.decode("utf-8"), "actor": actor,
             "origin": {"topic": origin[0], "partition": origin[1], "offset": origin[2]},
         }
         try:

@@ -23,6 +23,9 @@ def main() -> None:
     app = configure(settings, autodiscover=False, broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
                     broker_rebalance_timeout=10.0, consumer_auto_offset_reset="latest")
     import streams.lifecycle.agents  # noqa: F401  (explicit: autodiscovery is off)
+    from streams.lifecycle import actors
+
+    actors.subscribe(settings)
     import streams.web.pages  # noqa: F401
 
     sys.argv = [sys.argv[0]]
