@@ -105,7 +105,7 @@ class LocalRun:
         city_wards = generation.wards_in_province(CITIES[self.options.city])
         banner = " - APPROXIMATE polygons: import official ones with `ioc boundaries import`" if generation.source == "approximate" else ""
         self.say(f"boundaries {generation.id} ({generation.source}, {len(generation.wards)} wards){banner}")
-        create_topics(s, [w.code for w in generation.wards])
+        create_topics(s, [w.code for w in generation.wards], status_codes=[w.code for w in city_wards])
         self.say(f"topics     {', '.join(topics.INTAKE)} -> ioc.ward.<code> ({len(city_wards)} in {self.options.city}), "
                  f"ioc.agency.*, {topics.UNROUTABLE}, {topics.DEADLETTER}")
         for n in range(self.options.workers):

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "record": "record:record",
     "incidents": "incidents:incidents",
     "dashboard": "dashboard:dashboard",
+    "tail": "tail:tail",
 }
 
 
