@@ -35,10 +35,10 @@ from routers.incidents import (
     IncidentBook,
     Outbound,
     RoutedEvent,
+    permissions,
     routed_from_envelope,
     update_from_json,
 )
-from routers.incidents import permissions
 from routers.incidents.model import incident_from_json
 from routers.privacy import mask_personal_data
 from streams import metrics, topics

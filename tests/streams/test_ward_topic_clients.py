@@ -80,7 +80,7 @@ def traffic(embedded_stack, data_dir, pipeline_worker) -> dict[str, Any]:
     lat, lon = generation.random_point_in(WARD, random.Random(16))
     assert generation.ward_of(lat, lon).code == WARD
     producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for n, category in enumerate(("fire", "flooding")):
+    for category in ("fire", "flooding"):
         report = {"id": f"i16-{category}", "channel": "app", "category": category, "description": "test",
                   "location": {"lat": lat, "lon": lon}, "reported_at": "2026-06-01T18:00:00Z"}
         producer.send(topics.REPORTS, key=report["id"].encode(), value=orjson.dumps(report)).get(timeout=10)
