@@ -7,9 +7,11 @@ updates and SLA checks for that ward happen in order on one partition:
 * ``<app id>-lifecycle-commands`` (internal): status updates re-keyed by their ward, hand-overs of
   reassigned incidents, and SLA ticks.
 
-``ioc.status`` is read by a second agent that only checks the message against the contract and
-re-keys it by the update's ward (ward systems may key it however they like); what it cannot
-parse goes to ``ioc.deadletter`` at once.
+The actors' status topics (``ioc.status.<ward>``, ``ioc.status.agency.<name>``,
+``ioc.status.city-ioc``; the deprecated shared ``ioc.status`` while enabled) are read by a second
+agent that checks the message against the contract, takes the actor from the topic, refuses what
+the actor may not claim and re-keys the rest by the update's ward; the owning partition then asks
+``routers.incidents.permissions`` whether the actor may act on the incident.
 
 Out: ward notices on ``ioc.ward.<code>``, the state on ``ioc.incidents`` (compacted), escalations
 on ``ioc.escalations``, results on ``ioc.out.results``, and the Redis serving index. Every output of
