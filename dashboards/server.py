@@ -32,6 +32,7 @@ from dashboards.feed import FeedHub, KafkaFeed, item_from_incident
 from dashboards.incidents import IncidentSource, IncidentSummary
 from dashboards.mapdata import Scope
 from dashboards.overview import MetricsView
+from dashboards.silences import add_silences
 from routers.categories import CAMERA_LABELS, REPORT_CATEGORIES, SENSOR_KINDS
 from routers.exceptions import BoundaryError
 from streams.lifecycle import queries
@@ -314,6 +315,7 @@ def create_app(parts: Parts) -> web.Application:
     app.router.add_get("/api/labels", labels)
     app.router.add_get("/api/incidents", incidents_list)
     app.router.add_get("/api/incidents/{incident_id}", incident_detail)
+    add_silences(app, parts.config.settings.kafka_bootstrap)
     app.router.add_static("/static", STATIC, append_version=False)
     app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)

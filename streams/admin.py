@@ -32,7 +32,7 @@ def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_parti
                 continue
             configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
             # one actor's updates stay in order on one partition (like ward topics)
-            single = name == topics.CONFIG_RULES or topics.actor_of_status_topic(name) is not None
+            single = name in topics.SINGLE_PARTITION or topics.actor_of_status_topic(name) is not None
             wanted.append(NewTopic(name, 1 if single else settings.partitions, 1, topic_configs=configs))
         ward_codes = list(ward_codes)
         names = [topics.ward_topic(code) for code in ward_codes]

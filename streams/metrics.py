@@ -30,7 +30,7 @@ deadletter = Counter(
     registry=REGISTRY,
 )
 suppressed = Counter(
-    "ioc_suppressed_total", "Routed events held back by quiet windows or inhibition, by reason.", ["reason"],
+    "ioc_suppressed_total", "Routed events held back by quiet windows, inhibition, silences (reason silenced) or muted routes, by reason.", ["reason"],
     registry=REGISTRY,
 )
 corrections = Counter(
@@ -76,6 +76,16 @@ rules_rejected = Counter(
     "ioc_rules_rejected_total", "Rules versions on ioc.config.rules refused as invalid (the running version stays).",
     registry=REGISTRY,
 )
+silenced = Counter(
+    "ioc_silenced_total", "Routed events held back by a silence (ioc silence add), by source.", ["source"],
+    registry=REGISTRY,
+)
+silences_active = Gauge(
+    "ioc_silences_active", "Silences this worker applies now (active; pending ones not counted).", registry=REGISTRY,
+)
+silences_rejected = Counter(
+    "ioc_silences_rejected_total", "Records on ioc.config.silences refused as not a valid silence.", registry=REGISTRY,
+)
 boundary_info = Info("ioc_boundary_generation", "The active boundary generation and its source.", registry=REGISTRY)
 build_info = Info("ioc_build", "ioc-router build information.", registry=REGISTRY)
 
@@ -83,4 +93,5 @@ CATALOGUE = (
     ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
     consumer_lag, assigned_partitions, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
     rules_info, rules_rejected, boundary_info, build_info,
+    silenced, silences_active, silences_rejected,
 )

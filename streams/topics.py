@@ -18,8 +18,10 @@ INCIDENTS = "ioc.incidents"  # compacted, keyed by incident id
 ESCALATIONS = "ioc.escalations"
 RESULTS = "ioc.out.results"
 CONFIG_RULES = "ioc.config.rules"  # compacted, key "active"
+CONFIG_SILENCES = "ioc.config.silences"  # compacted, keyed by silence id; every worker reads it whole
 
-COMPACTED = (INCIDENTS, CONFIG_RULES)
+COMPACTED = (INCIDENTS, CONFIG_RULES, CONFIG_SILENCES)
+SINGLE_PARTITION = (CONFIG_RULES, CONFIG_SILENCES)  # read whole by every worker, in order
 
 AGENCIES = (
     "fire", "flood-control", "traffic-police", "environment", "water-supply", "electricity",
@@ -96,5 +98,6 @@ def fixed_topics(legacy_status: bool = True) -> list[str]:
     """Every topic but the per-ward ones; ``legacy_status``: include the deprecated ``ioc.status``."""
     return [
         *INTAKE, UNROUTABLE, DEADLETTER, CITY_IOC, ROUTED, *((STATUS,) if legacy_status else ()), INCIDENTS,
-        ESCALATIONS, RESULTS, CONFIG_RULES, *(agency_topic(a) for a in AGENCIES), *fixed_status_topics(),
+        ESCALATIONS, RESULTS, CONFIG_RULES, CONFIG_SILENCES, *(agency_topic(a) for a in AGENCIES),
+        *fixed_status_topics(),
     ]

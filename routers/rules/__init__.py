@@ -11,7 +11,11 @@ Modules: :mod:`~routers.rules.config` (load + validate, errors name line:column)
 :mod:`~routers.rules.evaluate` (Alertmanager walk, quiet windows, inhibition, explain trace;
 its docstring says what the pipeline calls), :mod:`~routers.rules.state` (hysteresis and
 inhibitor state as plain data), :mod:`~routers.rules.replay` (what-if diffing),
-:mod:`~routers.rules.cases` (test events and case tables for ``ioc rules test``).
+:mod:`~routers.rules.cases` (test events and case tables for ``ioc rules test``),
+:mod:`~routers.rules.holdback` (quiet windows, silences, inhibition with Alertmanager's meaning),
+:mod:`~routers.rules.batch` (a batch routed with order-independent inhibition),
+:mod:`~routers.rules.timeintervals` (Alertmanager's named time intervals),
+:mod:`~routers.rules.silences` (silences as data and functions of time, and their index).
 """
 
 from __future__ import annotations

@@ -25,6 +25,11 @@ A *test event* is the published event body (``routers.envelope.event_to_json``: 
 
 ``expect`` keys: ``targets`` (compared as a set), ``priority``, ``matched`` (in order),
 ``suppressed`` (false or the reason), ``group_key``, ``sla`` (``ack_s``/``resolve_s``, those given).
+
+A case may also hold ``silences`` (``[{match: ["device=cam-1"], from: TIME, until: TIME, id: s1}]``,
+checked at each step's time) and, instead of ``steps``, a ``batch``: a list of ``{event, expect}``
+routed together as the pipeline routes one batch (inhibitors raised anywhere in it apply to all
+of it, whatever the order).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from routers.locate.result import Candidate, Location, Status, WardRef
 from routers.rules.clock import parse_local_time
 from routers.rules.evaluate import evaluate_with_state
 from routers.rules.model import Ruleset
+from routers.rules.silences import SilenceError, SilenceIndex, new_silence
 from routers.rules.state import Inhibitor, InhibitorBoard, RuleContext, SensorState
 
 EVENT_FIELDS = frozenset({
@@ -194,13 +200,50 @@ class CaseResult:
         return not self.problems
 
 
+def silences_from_json(items: list[dict[str, Any]] | None, name: str) -> SilenceIndex | None:
+    if not items:
+        return None
+    built = []
+    for number, item in enumerate(items, start=1):
+        try:
+            built.append(new_silence(
+                list(item.get("match") or ()), starts_at=_time(item["from"], "from").timestamp(),
+                ends_at=_time(item["until"], "until").timestamp(), created_by=str(item.get("author", "case")),
+                comment=str(item.get("comment", name)), silence_id=str(item.get("id", f"silence-{number}"))))
+        except (KeyError, SilenceError) as exc:
+            raise CaseError(f"{name}: silence {number}: {exc}") from None
+    return SilenceIndex(built)
+
+
+def _run_batch(ruleset: Ruleset, case: dict[str, Any], result: CaseResult, silences: SilenceIndex | None) -> None:
+    from routers.rules.batch import evaluate_batch
+
+    items = case["batch"]
+    probes = []
+    for number, item in enumerate(items, start=1):
+        try:
+            probes.append(parse_probe(item["event"]))
+        except (CaseError, KeyError) as exc:
+            raise CaseError(f"{result.name}, batch item {number}: {exc}") from None
+    at = _time(case["at"], "at") if case.get("at") is not None else None
+    inhibitors = tuple(i for p in probes for i in p.context.inhibitors)
+    outcome = evaluate_batch(ruleset, [(p.event, p.location) for p in probes], {}, inhibitors, silences, None, at)
+    for number, (item, evaluation) in enumerate(zip(items, outcome.evaluations, strict=True), start=1):
+        result.decisions.append(evaluation.decision)
+        result.problems.extend(f"item {number}: {p}" for p in compare(evaluation.decision, item.get("expect") or {}))
+
+
 def run_case(ruleset: Ruleset, case: dict[str, Any], index: int) -> CaseResult:
     name = str(case.get("name") or f"case {index + 1}")
-    unknown = set(case) - {"name", "event", "at", "expect", "steps"}
+    unknown = set(case) - {"name", "event", "at", "expect", "steps", "batch", "silences", "source"}
     if unknown:
         raise CaseError(f"{name}: unknown field(s) {sorted(unknown)}")
-    steps = case.get("steps") or [{k: case[k] for k in ("event", "at", "expect") if k in case}]
+    silences = silences_from_json(case.get("silences"), name)
     result = CaseResult(name)
+    if case.get("batch"):
+        _run_batch(ruleset, case, result, silences)
+        return result
+    steps = case.get("steps") or [{k: case[k] for k in ("event", "at", "expect") if k in case}]
     sensors: dict[str, SensorState] = {}
     board = InhibitorBoard()
     for number, step in enumerate(steps, start=1):
@@ -216,7 +259,7 @@ def run_case(ruleset: Ruleset, case: dict[str, Any], index: int) -> CaseResult:
         sensor = given.sensor if given.sensor is not None else (sensors.get(device) if device else None)
         epoch = (at or test.event.occurred_at).timestamp()
         context = RuleContext(sensor, given.inhibitors + board.active(epoch))
-        outcome = evaluate_with_state(ruleset, test.event, test.location, at, context)
+        outcome = evaluate_with_state(ruleset, test.event, test.location, at, context, silences)
         if outcome.changes.sensor is not None and device:
             sensors[device] = outcome.changes.sensor
         board.apply(outcome.changes.raised)

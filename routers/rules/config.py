@@ -33,6 +33,7 @@ from routers.rules.model import InhibitRule, QuietWindow, Route, Ruleset, Thresh
 from routers.rules.problems import Problem, RulesFileError
 from routers.rules.regex import RegexRefused, RuleRegex, compile_rule_regex
 from routers.rules.schema import SET_FIELDS, rules_schema
+from routers.rules.timeintervals import NamedInterval, build_time_interval, time_interval_problems
 from routers.rules.yamlsource import PathKey, YamlDocument, read_yaml
 
 DEFAULT_GROUP_BY = ("ward", "kind")
@@ -81,6 +82,7 @@ class _Loader:
         self.route_ids: set[str] = set()
         self.agencies: frozenset[str] = frozenset()
         self.threshold_ids: frozenset[str] = frozenset()
+        self.intervals: dict[str, NamedInterval] = {}
 
     # --- reporting --------------------------------------------------------------------------
     def problem(self, path: PathKey, message: str, *, key: bool = False) -> None:
@@ -125,6 +127,50 @@ class _Loader:
         self.problem(path, f"{where}: {error.message}")
 
     # --- pass 3: meaning -----------------------------------------------------------------------
+    def no_duplicates(self, raw: Any, path: PathKey, what: str) -> None:
+        """A list that acts as a set: every repeat is refused at its own line:column."""
+        if not isinstance(raw, list):
+            return
+        seen: set[str] = set()
+        for index, item in enumerate(raw):
+            text = str(item).lower() if isinstance(item, str) else str(item)
+            if text in seen:
+                self.problem((*path, index), f"duplicated {what} {item!r}: this list is a set")
+            seen.add(text)
+
+    def interval_refs(self, raw: list[str] | None, path: PathKey) -> tuple[NamedInterval, ...]:
+        self.no_duplicates(raw, path, "time interval")
+        out: list[NamedInterval] = []
+        for index, name in enumerate(raw or ()):
+            found = self.intervals.get(name)
+            if found is None:
+                where = "route" if "route" in path else "quiet window"
+                self.problem((*path, index), f'undefined time interval "{name}" used in {where}'
+                                             f"{_suggest(name, self.intervals)}")
+            elif found not in out:
+                out.append(found)
+        return tuple(out)
+
+    def time_intervals(self, items: list[dict[str, Any]]) -> dict[str, NamedInterval]:
+        out: dict[str, NamedInterval] = {}
+        for index, item in enumerate(items):
+            path: PathKey = ("time_intervals", index)
+            name = item["name"]
+            if name in out:
+                self.problem((*path, "name"), f'time interval "{name}" is not unique')
+            entries = []
+            for number, entry in enumerate(item["time_intervals"]):
+                epath = (*path, "time_intervals", number)
+                problems = time_interval_problems(entry)
+                for where, message in problems:
+                    self.problem((*epath, *where), message)
+                for key in ("weekdays", "days_of_month", "months", "years"):
+                    self.no_duplicates(entry.get(key), (*epath, key), key.replace("_", " ") + " entry")
+                if not problems:
+                    entries.append(build_time_interval(entry))
+            out[name] = NamedInterval(name, tuple(entries))
+        return out
+
     def duration(self, raw: Any, path: PathKey) -> int | None:
         try:
             return parse_duration(raw)
@@ -133,6 +179,7 @@ class _Loader:
             return None
 
     def values(self, field: str, raw: Any, path: PathKey) -> list[str]:
+        self.no_duplicates(raw, path, f"{field} value")
         out: list[str] = []
         for index, item in enumerate(_listify(raw)):
             item_path = (*path, index) if isinstance(raw, list) else path
@@ -183,12 +230,14 @@ class _Loader:
             elif key in ("confidence_lt", "value_lt"):
                 built.append((4, m.Below(key.removesuffix("_lt"), float(raw))))
             elif key == "threshold":
+                self.no_duplicates(raw, kpath, "threshold")
                 ids = [str(v) for v in _listify(raw)]
                 for unknown in (i for i in ids if i not in self.threshold_ids):
                     self.problem(kpath, f"threshold {unknown!r} is not declared in thresholds"
                                         f"{_suggest(unknown, self.threshold_ids)}")
                 built.append((rank, m.ThresholdOpen(ids)))
             elif key == "time":
+                self.no_duplicates(raw, kpath, "time window")
                 windows, shown = [], []
                 for index, item in enumerate(_listify(raw)):
                     try:
@@ -199,6 +248,7 @@ class _Loader:
                 if windows:
                     built.append((6, m.TimeOfDay(windows, shown)))
             elif key == "weekdays":
+                self.no_duplicates(raw, kpath, "weekday")
                 days: set[int] = set()
                 for index, item in enumerate(_listify(raw)):
                     try:
@@ -244,6 +294,14 @@ class _Loader:
             for required in ("targets", "priority", "sla"):
                 if required not in node:
                     self.problem(path, f"the root route must set {required!r} (the defaults every route inherits)")
+            for timed in ("mute", "active"):
+                if f"{timed}_time_intervals" in node:
+                    self.problem((*path, f"{timed}_time_intervals"),
+                                 f"root route must not have any {timed} time intervals", key=True)
+        if "group_by" in node:
+            for index, name in enumerate(node["group_by"]):
+                if name in node["group_by"][:index]:
+                    self.problem((*path, "group_by", index), f'duplicated label "{name}" in group_by')
         matchers = self.matchers(node.get("match"), (*path, "match"))
         targets = self.targets(node["targets"], (*path, "targets")) if "targets" in node else None
         sla_node = node.get("sla", {})
@@ -274,6 +332,8 @@ class _Loader:
             suppress=node.get("suppress"),
             children=(),
             description=str(node.get("description", "")),
+            mute_intervals=self.interval_refs(node.get("mute_time_intervals"), (*path, "mute_time_intervals")),
+            active_intervals=self.interval_refs(node.get("active_time_intervals"), (*path, "active_time_intervals")),
             explain=explain,
         )
         children = tuple(
@@ -330,11 +390,13 @@ class _Loader:
                     self.problem((*path, name), str(exc))
                     bounds.append(None)
             start, end = bounds
-            if "until" not in item and not m.uses_clock(matchers):
-                self.problem(path, f"quiet window {item['id']!r} never ends: set 'until' or a time/weekdays matcher")
+            intervals = self.interval_refs(item.get("time_intervals"), (*path, "time_intervals"))
+            if "until" not in item and not m.uses_clock(matchers) and "time_intervals" not in item:
+                self.problem(path, f"quiet window {item['id']!r} never ends: set 'until', time_intervals "
+                                   "or a time/weekdays matcher")
             if start is not None and end is not None and start >= end:
                 self.problem((*path, "until"), f"quiet window {item['id']!r}: until is not after from")
-            out.append(QuietWindow(item["id"], matchers, start, end, str(item.get("description", ""))))
+            out.append(QuietWindow(item["id"], matchers, start, end, str(item.get("description", "")), intervals))
         return tuple(out)
 
     def inhibit_rules(self, items: list[dict[str, Any]]) -> tuple[InhibitRule, ...]:
@@ -349,10 +411,11 @@ class _Loader:
                 if not item[side]:
                     self.problem((*path, side), f"inhibit rule {item['id']!r}: an empty {side} matches every event")
             hold = self.duration(item["hold"], (*path, "hold"))
+            self.no_duplicates(item.get("equal"), (*path, "equal"), "equal field")
             out.append(InhibitRule(
                 item["id"], self.matchers(item["source"], (*path, "source")),
                 self.matchers(item["target"], (*path, "target")), item["scope"], hold or 0,
-                str(item.get("description", "")),
+                str(item.get("description", "")), tuple(dict.fromkeys(item.get("equal") or ())),
             ))
         return tuple(out)
 
@@ -367,6 +430,8 @@ def load_ruleset(text: str, source: str = "<rules>") -> Ruleset:
     loader.fail_if_problems()  # the semantic pass relies on the shape being right
     data: dict[str, Any] = doc.data
     loader.agencies = frozenset(data["agencies"])
+    loader.no_duplicates(data["agencies"], ("agencies",), "agency")
+    loader.intervals = loader.time_intervals(data.get("time_intervals", []))
     thresholds = loader.thresholds(data.get("thresholds", []))
     loader.threshold_ids = frozenset(t.id for t in thresholds)
     root = loader.route(data["route"], ("route",), None)
@@ -391,4 +456,21 @@ def load_ruleset(text: str, source: str = "<rules>") -> Ruleset:
         description=str(data.get("description", "")),
         thresholds_by_kind=MappingProxyType({k: tuple(v) for k, v in by_kind.items()}),
         inhibit_by_id=MappingProxyType({rule.id: rule for rule in inhibit}),
+        time_intervals=MappingProxyType(dict(loader.intervals)),
+        timed_routes=any(route.timed for route in root.walk()),
     )
+
+
+def compile_match_block(block: dict[str, Any], source: str = "--match") -> tuple[m.Matcher, ...]:
+    """One ``match`` block outside a rules file (a silence's matchers): the same schema, checks and
+    messages as in a rules file; refused with :class:`RulesFileError` (no line/column: line 0)."""
+    doc = YamlDocument({"match": block}, source, {}, {})
+    loader = _Loader(doc)
+    validator = Draft202012Validator(rules_schema()["$defs"]["route"]["properties"]["match"])
+    for error in validator.iter_errors(block):
+        error.path.appendleft("match")  # so messages name the field as in a rules file
+        loader.schema_problem(error)
+    loader.fail_if_problems()
+    matchers = loader.matchers(block, ("match",))
+    loader.fail_if_problems()
+    return matchers

@@ -27,10 +27,13 @@ Where the located ward cannot be used, the target ``ward`` becomes:
 - unresolved location: ``city-ioc`` (the pipeline sends unresolved events to ``ioc.unroutable``
   before evaluating, so this is only a safety net).
 
-Then, in this order: a quiet window matching the event marks it ``quiet:<id>``; otherwise an
-active inhibitor covering its ward/province whose rule's ``target`` matches (and ``source`` does
-not) marks it ``inhibited:<rule>``. Suppressed decisions keep their targets. An unsuppressed event
-matching an inhibit rule's ``source`` raises/refreshes an inhibitor over its ward or province.
+Then :mod:`routers.rules.holdback` decides whether the event is held back (quiet window,
+silence, inhibition, in that order); otherwise, when every matched node is muted by its
+``mute_time_intervals``/``active_time_intervals``, it is ``muted:<node>`` (a muted node among
+unmuted ones only loses its targets). Suppressed decisions keep their targets. Every event
+matching an inhibit rule's ``source`` raises/refreshes an inhibitor over its ward or province,
+held back or not. :func:`prepare` does everything up to holding back and :func:`finish` the
+rest, so a batch (:mod:`routers.rules.batch`) can collect every inhibitor it raises first.
 
 Time: ``at`` (default ``event.occurred_at``; a naive value is Asia/Ho_Chi_Minh local time) drives
 time/weekday matchers, quiet windows and inhibitor expiry; the local minute of day and weekday are
@@ -49,7 +52,7 @@ What the pipeline calls::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,8 +61,10 @@ from routers.decision import Decision, Priority, Sla
 from routers.events import Event
 from routers.locate.result import Location
 from routers.rules.clock import as_aware
+from routers.rules.holdback import held_back, raise_inhibitors
 from routers.rules.matchers import Facts, first_failure
 from routers.rules.model import Route, Ruleset
+from routers.rules.silences import SilenceIndex
 from routers.rules.state import EMPTY_CONTEXT, NO_CHANGE, Inhibitor, RuleContext, SensorState, StateChange
 
 
@@ -253,63 +258,55 @@ def _outcome(found: tuple[Route, ...]) -> _Outcome:
 _OUTCOMES_MAX = 4096  # distinct matched-node combinations kept per ruleset (a few dozen in practice)
 
 
-def _holds(test: Callable[[Facts], bool] | None, facts: Facts) -> bool:
-    return test is None or test(facts)
-
-
-def _suppression(ruleset: Ruleset, facts: Facts, context: RuleContext) -> tuple[str | None, str | None]:
-    epoch = facts.epoch
-    for window in ruleset.quiet_windows:
-        if window.start_epoch is not None and epoch < window.start_epoch:
-            continue
-        if window.end_epoch is not None and epoch >= window.end_epoch:
-            continue
-        if window.test is None or window.test(facts):
-            return f"quiet:{window.id}", f"suppressed by quiet window {window.id}"
-    for inhibitor in context.inhibitors:
-        if not inhibitor.active(epoch):
-            continue
-        rule = ruleset.inhibit_by_id.get(inhibitor.rule)
-        if rule is None or not inhibitor.covers(facts.wards, facts.province):
-            continue
-        if _holds(rule.target_test, facts) and not _holds(rule.source_test, facts):
-            return f"inhibited:{rule.id}", (
-                f"suppressed by inhibit rule {rule.id} (raised by {inhibitor.raised_by or 'an event'})"
-            )
-    return None, None
-
-
-def _raise(ruleset: Ruleset, facts: Facts, event_id: str) -> tuple[Inhibitor, ...]:
-    raised: list[Inhibitor] = []
-    for rule in ruleset.inhibit_rules:
-        source_test = rule.source_test
-        if source_test is not None and not source_test(facts):
-            continue
-        until = facts.epoch + rule.hold_s
-        if rule.scope == "province" and facts.province is not None:
-            raised.append(Inhibitor(rule.id, until, province=facts.province, raised_by=event_id))
-        elif rule.scope == "ward" and facts.wards:
-            raised.append(Inhibitor(rule.id, until, wards=frozenset(facts.wards), raised_by=event_id))
-    return tuple(raised)
-
-
-def evaluate_with_state(
-    ruleset: Ruleset,
-    event: Event,
-    location: Location,
-    at: datetime | None = None,
-    context: RuleContext | None = None,
-) -> Evaluation:
-    """Route one event; return the decision and the state the caller must store."""
-    ctx = context or EMPTY_CONTEXT
-    facts, change = build_facts(ruleset, event, location, at, ctx)
-    key = tuple(_walk(ruleset, facts))
+def _cached_outcome(ruleset: Ruleset, key: tuple[Route, ...]) -> _Outcome:
     outcomes = ruleset.outcomes
     outcome = outcomes.get(key)
     if outcome is None:
         if len(outcomes) >= _OUTCOMES_MAX:
             outcomes.clear()
         outcome = outcomes[key] = _outcome(key)
+    return outcome
+
+
+def _unmuted(found: tuple[Route, ...], epoch: float) -> tuple[tuple[Route, ...], list[str], str | None]:
+    """Alertmanager's route time intervals: the matched nodes that may notify at ``epoch``, a trace
+    line per muted node, and the suppression reason when every matched node is muted."""
+    muted = [(route, why) for route in found if route.timed and (why := route.muted_by(epoch)) is not None]
+    if not muted:
+        return found, [], None
+    lines = [f"route {route.id} muted: {why}" for route, why in muted]
+    if len(muted) == len(found):
+        return found, lines, f"muted:{found[0].id}"
+    quiet = {id(route) for route, _ in muted}
+    return tuple(route for route in found if id(route) not in quiet), lines, None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An event walked through the tree, before anything may hold it back: what
+    :func:`evaluate_batch` computes for every event of a batch first, so inhibitors raised anywhere
+    in the batch reach every event of it."""
+
+    event: Event
+    facts: Facts
+    outcome: _Outcome
+    targets: tuple[str, ...]
+    trace: list[str]
+    change: StateChange
+    muted: str | None  # "muted:<route>" when every matched node is muted by its time intervals
+    muted_why: tuple[str, ...]
+
+
+def prepare(ruleset: Ruleset, event: Event, location: Location, at: datetime | None = None,
+            context: RuleContext = EMPTY_CONTEXT) -> Prepared:
+    """Walk, merge and raise: everything but holding back (:func:`finish`)."""
+    facts, change = build_facts(ruleset, event, location, at, context)
+    key = tuple(_walk(ruleset, facts))
+    muted_why: list[str] = []
+    muted = None
+    if ruleset.timed_routes:
+        key, muted_why, muted = _unmuted(key, facts.epoch)
+    outcome = _cached_outcome(ruleset, key)
 
     trace = [f"rules {ruleset.version}"]
     ward_label = facts.ward or ("+".join(facts.wards) if facts.wards else "-")
@@ -336,28 +333,37 @@ def evaluate_with_state(
                 merged.append(target)
         targets = tuple(merged)
     trace.extend(outcome.explain_tail)
+    if ruleset.inhibit_rules:
+        raised = raise_inhibitors(ruleset, facts, event.id)
+        if raised:
+            trace.extend(f"raised inhibitor {inhibitor.key}" for inhibitor in raised)
+            change = StateChange(change.sensor, change.opened, change.cleared, raised)
+    return Prepared(event, facts, outcome, targets, trace, change, muted, tuple(muted_why))
 
-    if ruleset.quiet_windows or ctx.inhibitors:
-        suppressed, why = _suppression(ruleset, facts, ctx)
+
+def finish(ruleset: Ruleset, prepared: Prepared, inhibitors: Sequence[Inhibitor],
+           silences: SilenceIndex | None = None, now: float | None = None) -> Evaluation:
+    """Hold back or not (:mod:`routers.rules.holdback`), then the decision."""
+    facts, outcome = prepared.facts, prepared.outcome
+    trace = prepared.trace  # finished once: extended in place
+    if prepared.muted_why:
+        trace.extend(prepared.muted_why)
+    if ruleset.quiet_windows or inhibitors or silences is not None:
+        suppressed, why = held_back(ruleset, facts, inhibitors, silences, now)
     else:
         suppressed, why = None, None
+    if suppressed is None and prepared.muted is not None:
+        suppressed = prepared.muted
     if suppressed is None and outcome.suppress is not None:
         suppressed, why = outcome.suppress, outcome.suppress_why
     if why:
         trace.append(why)
-    raised: tuple[Inhibitor, ...] = ()
-    if suppressed is None and ruleset.inhibit_rules:
-        raised = _raise(ruleset, facts, event.id)
-        for inhibitor in raised:
-            trace.append(f"raised inhibitor {inhibitor.key}")
-        if raised:
-            change = StateChange(change.sensor, change.opened, change.cleared, raised)
 
     group_key = outcome.group_id
     for prefix, field in outcome.group_fields:
         group_key += prefix + _group_value(facts, field)
     decision = Decision(
-        targets,
+        prepared.targets,
         outcome.priority,
         outcome.sla,
         outcome.matched,
@@ -367,7 +373,24 @@ def evaluate_with_state(
         tuple(trace),
         outcome.group_window_s,
     )
-    return Evaluation(decision, change)
+    return Evaluation(decision, prepared.change)
+
+
+def evaluate_with_state(
+    ruleset: Ruleset,
+    event: Event,
+    location: Location,
+    at: datetime | None = None,
+    context: RuleContext | None = None,
+    silences: SilenceIndex | None = None,
+    now: float | None = None,
+) -> Evaluation:
+    """Route one event; return the decision and the state the caller must store. ``silences`` are
+    checked at ``now`` (default: the event's time)."""
+    ctx = context or EMPTY_CONTEXT
+    prepared = prepare(ruleset, event, location, at, ctx)
+    raised = prepared.change.raised
+    return finish(ruleset, prepared, (*ctx.inhibitors, *raised) if raised else ctx.inhibitors, silences, now)
 
 
 def evaluate(

@@ -8,10 +8,13 @@ Semantics (all matchers of a block must hold; an empty block matches everything)
 
 - ``<field>: [a, b]``        the field's value is one of the list (``ward`` matches when any of the
   event's wards is listed: the located ward, or every candidate of an ambiguous location);
-- ``<field>_not: [a, b]``    the field has a value and it is none of the list, or it has no value;
-- ``<field>_regex: RE``      the whole value matches RE (anchored, as Alertmanager ``=~``); an
-  absent value never matches; RE is RE2's linear-time dialect (:mod:`routers.rules.regex`);
-- ``<field>_not_regex: RE``  the negation of ``_regex`` (an absent value matches);
+- ``<field>_not: [a, b]``    the value is none of the list;
+- ``<field>_regex: RE``      the whole value matches RE (anchored, as Alertmanager ``=~``); RE is
+  RE2's linear-time dialect (:mod:`routers.rules.regex`);
+- ``<field>_not_regex: RE``  the negation of ``_regex``;
+
+An absent field reads as the empty string, as a missing label does in Alertmanager: ``x_regex:
+".*"`` and ``x_not: [a]`` match an event without ``x``, ``x: [a]`` does not (``x: [""]`` does);
 - ``confidence_gte/value_gte: x`` value >= x; ``confidence_lt/value_lt: x`` value < x; an absent
   value never matches either;
 - ``threshold: [id]``        the sensor's hysteresis threshold ``id`` is open after this reading;
@@ -73,6 +76,9 @@ class Facts:
         return clock
 
 
+ABSENT = ("",)  # how a multi-valued fact without values reads: one empty label value
+
+
 class Matcher:
     """One compiled condition; ``text`` is how the explain trace shows it."""
 
@@ -104,7 +110,7 @@ class InSet(Matcher):
 
     def test(self, facts: Facts) -> bool:
         value = self.get(facts)
-        return (value in self.values) is not self.negate
+        return ((value if value is not None else "") in self.values) is not self.negate
 
 
 class AnyInSet(Matcher):
@@ -119,27 +125,34 @@ class AnyInSet(Matcher):
         self.negate = negate
 
     def test(self, facts: Facts) -> bool:
-        hit = not self.values.isdisjoint(self.get(facts))
+        hit = not self.values.isdisjoint(self.get(facts) or ABSENT)
         return hit is not self.negate
 
 
 class Regex(Matcher):
-    __slots__ = ("get", "pattern", "negate", "multi")
+    __slots__ = ("field", "get", "pattern", "negate", "multi", "on_absent")
 
     def __init__(self, field: str, pattern: RuleRegex, negate: bool, multi: bool = False) -> None:
         shown = "ward" if multi else field
         super().__init__(f"{shown} {'!~' if negate else '=~'} /{pattern.source}/")
+        self.field = field
         self.get = attrgetter(field)
         self.pattern = pattern
         self.negate = negate
         self.multi = multi
+        # the answer for an absent value (""), worked out once: most reports have no description
+        self.on_absent = pattern.fullmatch("") is not negate
 
     def test(self, facts: Facts) -> bool:
         value = self.get(facts)
         if self.multi:
+            if not value:
+                return self.on_absent
             hit = any(self.pattern.fullmatch(v) for v in value)
+        elif value is None:
+            return self.on_absent
         else:
-            hit = value is not None and self.pattern.fullmatch(value)
+            hit = self.pattern.fullmatch(value)
         return hit is not self.negate
 
 

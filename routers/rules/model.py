@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from routers.decision import Priority, Sla
 from routers.rules.matchers import Facts, Matcher, compile_test
+from routers.rules.timeintervals import NamedInterval
 
 Scope = Literal["ward", "province"]
 
@@ -50,6 +51,9 @@ class Route:
     suppress: str | None
     children: tuple[Route, ...]
     description: str = ""
+    # Alertmanager's mute_time_intervals / active_time_intervals: the node's own, never inherited
+    mute_intervals: tuple[NamedInterval, ...] = ()
+    active_intervals: tuple[NamedInterval, ...] = ()
     explain: str = ""  # precomputed trace line: "route fire-report (root > reports > ...): ..."
     # Children pre-sorted by one equality matcher most of them use (e.g. category), so the walk
     # skips siblings that cannot match: value -> the children that may match, in file order.
@@ -68,6 +72,19 @@ class Route:
     def __post_init__(self) -> None:
         object.__setattr__(self, "test", compile_test(self.matchers))
         object.__setattr__(self, "steps", tuple(step(child) for child in self.children))
+
+    @property
+    def timed(self) -> bool:
+        return bool(self.mute_intervals or self.active_intervals)
+
+    def muted_by(self, epoch: float) -> str | None:
+        """Why the node is muted at ``epoch`` (Alertmanager's TimeMuteStage/TimeActiveStage), or None."""
+        for interval in self.mute_intervals:
+            if interval.contains(epoch):
+                return f"mute time interval {interval.name}"
+        if self.active_intervals and not any(interval.contains(epoch) for interval in self.active_intervals):
+            return "outside active time intervals " + ", ".join(i.name for i in self.active_intervals)
+        return None
 
     def walk(self) -> list[Route]:
         """This node and all descendants, depth first, in file order."""
@@ -107,17 +124,27 @@ class QuietWindow:
     start_epoch: float | None
     end_epoch: float | None
     description: str = ""
+    intervals: tuple[NamedInterval, ...] = ()  # on only inside one of these (when set)
     test: Callable[[Facts], bool] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "test", compile_test(self.matchers))
 
+    def on_at(self, epoch: float) -> bool:
+        if self.start_epoch is not None and epoch < self.start_epoch:
+            return False
+        if self.end_epoch is not None and epoch >= self.end_epoch:
+            return False
+        return not self.intervals or any(interval.contains(epoch) for interval in self.intervals)
+
 
 @dataclass(frozen=True, eq=False)
 class InhibitRule:
-    """An event matching ``source`` raises an inhibitor over its ward (or province) for ``hold_s``;
-    while it is active, events matching ``target`` there are delivered suppressed
-    (``"inhibited:<id>"``). An event matching both sides is never inhibited by the rule."""
+    """An event matching ``source`` raises an inhibitor over its ward (or province) for ``hold_s``,
+    whether or not it is itself held back; while it is active, events matching ``target`` there
+    (and with the same ``equal`` fields) are delivered suppressed (``"inhibited:<id>"``). An event
+    matching both sides is held back only by a source that does not match ``target`` itself
+    (Alertmanager's ``excludeTwoSidedMatch``)."""
 
     id: str
     source: tuple[Matcher, ...]
@@ -125,6 +152,7 @@ class InhibitRule:
     scope: Scope
     hold_s: int
     description: str = ""
+    equal: tuple[str, ...] = ()
     source_test: Callable[[Facts], bool] | None = field(init=False, repr=False)
     target_test: Callable[[Facts], bool] | None = field(init=False, repr=False)
 
@@ -150,6 +178,8 @@ class Ruleset:
         default_factory=lambda: MappingProxyType({})
     )
     inhibit_by_id: MappingProxyType[str, InhibitRule] = field(default_factory=lambda: MappingProxyType({}))
+    time_intervals: MappingProxyType[str, NamedInterval] = field(default_factory=lambda: MappingProxyType({}))
+    timed_routes: bool = False  # some route has mute/active time intervals
     # What evaluation derives from a walk's matched nodes alone (targets, priority, trace lines...),
     # filled lazily by routers.rules.evaluate: key = the matched nodes, in walk order.
     outcomes: dict[tuple[Route, ...], Any] = field(default_factory=dict, init=False, repr=False)

@@ -215,3 +215,23 @@ def compile_rule_regex(pattern: str) -> RuleRegex:
         message = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
         raise RegexRefused(_explain(message, translated)) from None
     return RuleRegex(pattern, translated, compiled)
+
+
+class RegexSet:
+    """Several rule regexes tested against one text in one RE2 pass (``RE2::Set``, anchored at both
+    ends like :meth:`RuleRegex.fullmatch`): ``matching(text)`` gives the indices of those that match.
+    Used to look up silences that only have a regex: one pass per event instead of one per silence."""
+
+    __slots__ = ("_set", "size")
+
+    def __init__(self, patterns: list[RuleRegex]) -> None:
+        self._set = re2.Set.FullMatchSet(_options())
+        for pattern in patterns:
+            self._set.Add(pattern.translated.encode("utf-8"))
+        self._set.Compile()
+        self.size = len(patterns)
+
+    def matching(self, text: str) -> list[int]:
+        if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        return self._set.Match(text.encode("utf-8")) or []

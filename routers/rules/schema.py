@@ -17,11 +17,37 @@ SET_FIELDS = (
 TEXT_FIELDS = ("description", "address")
 NUMBER_FIELDS = ("confidence", "value")
 GROUP_BY_FIELDS = ("source", "kind", "family", "ward", "province", "device", "channel", "threshold")
+# fields an inhibit rule's ``equal`` may name: single-valued facts the source and target both have
+EQUAL_FIELDS = ("source", "kind", "category", "label", "sensor_kind", "family", "ward", "province", "device",
+                "channel")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
 _STRINGS = {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 1}
 _ONE_OR_MORE = {"anyOf": [{"type": ["string", "integer"]}, _STRINGS]}
 _DURATION = {"type": ["string", "integer"]}
+_NAMES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+_RANGES = {"type": "array", "items": {"type": ["string", "integer"]}}
+_ID = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]*$"}
+
+
+def time_interval_schema() -> dict[str, Any]:
+    """One entry of a named interval (Alertmanager's ``time_interval``)."""
+    return {
+        "type": "object",
+        "properties": {
+            "times": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"start_time": {"type": "string"}, "end_time": {"type": "string"}},
+                "additionalProperties": False,
+            }},
+            "weekdays": _RANGES,
+            "days_of_month": _RANGES,
+            "months": _RANGES,
+            "years": _RANGES,
+            "location": {"type": "string"},
+        },
+        "additionalProperties": False,
+    }
 
 
 def matcher_properties() -> dict[str, Any]:
@@ -67,6 +93,8 @@ def rules_schema() -> dict[str, Any]:
             "group_by": {"type": "array", "items": {"enum": list(GROUP_BY_FIELDS)}},
             "group_window": _DURATION,
             "suppress": {"type": "string", "pattern": r"^[a-z0-9_.-]+$"},
+            "mute_time_intervals": _NAMES,
+            "active_time_intervals": _NAMES,
             "routes": {"type": "array", "items": {"$ref": "#/$defs/route"}},
         },
         "additionalProperties": False,
@@ -81,9 +109,22 @@ def rules_schema() -> dict[str, Any]:
             "version": {"type": "string", "minLength": 1, "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
             "description": {"type": "string"},
             "agencies": {
-                "type": "array", "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"}, "uniqueItems": True,
+                "type": "array", "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
             },
             "route": {"$ref": "#/$defs/route"},
+            "time_intervals": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "time_intervals"],
+                    "properties": {
+                        "name": _ID,
+                        "description": {"type": "string"},
+                        "time_intervals": {"type": "array", "items": time_interval_schema()},
+                    },
+                    "additionalProperties": False,
+                },
+            },
             "thresholds": {
                 "type": "array",
                 "items": {
@@ -111,6 +152,7 @@ def rules_schema() -> dict[str, Any]:
                         "match": match,
                         "from": {"type": "string"},
                         "until": {"type": "string"},
+                        "time_intervals": _NAMES,
                     },
                     "additionalProperties": False,
                 },
@@ -126,6 +168,7 @@ def rules_schema() -> dict[str, Any]:
                         "source": match,
                         "target": match,
                         "scope": {"enum": ["ward", "province"]},
+                        "equal": {"type": "array", "items": {"enum": list(EQUAL_FIELDS)}},
                         "hold": _DURATION,
                     },
                     "additionalProperties": False,

@@ -44,12 +44,20 @@ class Inhibitor:
     wards: frozenset[str] = frozenset()
     province: str | None = None
     raised_by: str = ""  # the event id that raised (or last refreshed) it
+    # the raising event's values of the rule's ``equal`` fields ("" when absent, as in Alertmanager)
+    equal: tuple[tuple[str, str], ...] = ()
+    # the raising event matched the rule's target too: it then holds back no event that is itself
+    # a source (Alertmanager's excludeTwoSidedMatch)
+    two_sided: bool = False
 
     @property
     def key(self) -> str:
-        """Storage key: one inhibitor per rule and area; a later raise refreshes it."""
+        """Storage key: one inhibitor per rule, area, equal values and sidedness; a later raise refreshes it."""
         area = f"province:{self.province}" if self.province else "wards:" + ",".join(sorted(self.wards))
-        return f"{self.rule}|{area}"
+        key = f"{self.rule}|{area}"
+        if self.equal:
+            key += "|" + ",".join(f"{name}={value}" for name, value in self.equal)
+        return key + "|both" if self.two_sided else key
 
     def covers(self, wards: tuple[str, ...], province: str | None) -> bool:
         if self.province is not None:
@@ -60,10 +68,15 @@ class Inhibitor:
         return epoch < self.until_epoch
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "rule": self.rule, "until_epoch": self.until_epoch, "wards": sorted(self.wards),
             "province": self.province, "raised_by": self.raised_by,
         }
+        if self.equal:
+            data["equal"] = dict(self.equal)
+        if self.two_sided:
+            data["two_sided"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Inhibitor:
@@ -71,6 +84,8 @@ class Inhibitor:
             rule=str(data["rule"]), until_epoch=float(data["until_epoch"]),
             wards=frozenset(data.get("wards") or ()), province=data.get("province"),
             raised_by=str(data.get("raised_by", "")),
+            equal=tuple(sorted((str(k), str(v)) for k, v in (data.get("equal") or {}).items())),
+            two_sided=bool(data.get("two_sided", False)),
         )
 
 
@@ -111,10 +126,17 @@ class InhibitorBoard:
         self._by_key: dict[str, Inhibitor] = {}
 
     def apply(self, raised: tuple[Inhibitor, ...]) -> None:
+        """Keep, per key, the inhibitor lasting longest (ties: the greater raising id), so the
+        board's contents do not depend on the order the raises arrive in."""
         for inhibitor in raised:
             current = self._by_key.get(inhibitor.key)
-            if current is None or inhibitor.until_epoch >= current.until_epoch:
+            if current is None or (inhibitor.until_epoch, inhibitor.raised_by) > (current.until_epoch,
+                                                                                   current.raised_by):
                 self._by_key[inhibitor.key] = inhibitor
+
+    def all(self) -> tuple[Inhibitor, ...]:
+        """Every inhibitor held, in key order (expired ones too: evaluation checks each against its event's time)."""
+        return tuple(self._by_key[key] for key in sorted(self._by_key))
 
     def active(self, epoch: float) -> tuple[Inhibitor, ...]:
         expired = [key for key, inh in self._by_key.items() if not inh.active(epoch)]

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "boundaries": "boundaries:boundaries",
     "locate": "locate:locate",
     "rules": "rules:rules",
+    "silence": "silence:silence",
     "record": "record:record",
     "incidents": "incidents:incidents",
     "dashboard": "dashboard:dashboard",

@@ -230,7 +230,9 @@ def show(rules_path: Path | None, as_json: bool, schema: bool) -> None:
         {"id": r.id, "path": list(r.path), "depth": len(r.path) - 1, "match": [m.text for m in r.matchers],
          "continue": r.continue_, "targets": list(r.targets), "priority": r.priority,
          "sla": {"ack_s": r.sla.ack_s, "resolve_s": r.sla.resolve_s}, "group_by": list(r.group_by),
-         "group_window_s": r.group_window_s, "suppress": r.suppress}
+         "group_window_s": r.group_window_s, "suppress": r.suppress,
+         "mute_time_intervals": [i.name for i in r.mute_intervals],
+         "active_time_intervals": [i.name for i in r.active_intervals]}
         for r in ruleset.routes()
     ]
     if as_json:
@@ -241,8 +243,10 @@ def show(rules_path: Path | None, as_json: bool, schema: bool) -> None:
             "quiet_windows": [{"id": q.id, "match": [m.text for m in q.matchers], "from_epoch": q.start_epoch,
                                "until_epoch": q.end_epoch} for q in ruleset.quiet_windows],
             "inhibit_rules": [{"id": i.id, "source": [m.text for m in i.source],
-                               "target": [m.text for m in i.target], "scope": i.scope, "hold_s": i.hold_s}
+                               "target": [m.text for m in i.target], "scope": i.scope, "hold_s": i.hold_s,
+                               "equal": list(i.equal)}
                               for i in ruleset.inhibit_rules],
+            "time_intervals": {name: len(named.intervals) for name, named in ruleset.time_intervals.items()},
         })
         return
     click.echo(f"rules {ruleset.version} ({origin}); {len(routes)} routes")
@@ -250,6 +254,8 @@ def show(rules_path: Path | None, as_json: bool, schema: bool) -> None:
         indent = "  " * (len(r.path) - 1)
         flags = " [continue]" if r.continue_ else ""
         flags += f" [suppress: {r.suppress}]" if r.suppress else ""
+        flags += f" [muted in: {', '.join(i.name for i in r.mute_intervals)}]" if r.mute_intervals else ""
+        flags += f" [active in: {', '.join(i.name for i in r.active_intervals)}]" if r.active_intervals else ""
         click.echo(f"{indent}- {r.id}{flags}: {'; '.join(m.text for m in r.matchers) or 'matches everything'}")
         click.echo(f"{indent}    -> {', '.join(r.targets)}  {r.priority}  ack {_human_s(r.sla.ack_s)} "
                    f"resolve {_human_s(r.sla.resolve_s)}  group by {','.join(r.group_by) or '-'} "
@@ -260,8 +266,11 @@ def show(rules_path: Path | None, as_json: bool, schema: bool) -> None:
     for q in ruleset.quiet_windows:
         click.echo(f"quiet window {q.id}: {'; '.join(m.text for m in q.matchers)}")
     for i in ruleset.inhibit_rules:
+        equal = f" with equal {', '.join(i.equal)}" if i.equal else ""
         click.echo(f"inhibit {i.id}: {'; '.join(m.text for m in i.source)} holds back "
-                   f"{'; '.join(m.text for m in i.target)} in its {i.scope} for {_human_s(i.hold_s)}")
+                   f"{'; '.join(m.text for m in i.target)} in its {i.scope}{equal} for {_human_s(i.hold_s)}")
+    for name, named in ruleset.time_intervals.items():
+        click.echo(f"time interval {name}: {len(named.intervals)} entr{'y' if len(named.intervals) == 1 else 'ies'}")
 
 
 # ----------------------------------------------------------------------------------------- apply

@@ -16,7 +16,7 @@ from typing import Any
 
 from routers.events import Source
 from routers.route import DeadLetter, Outcome, Placed, Routed, Unroutable, place
-from routers.rules import Inhibitor, RuleContext, SensorState, evaluate_with_state
+from routers.rules.batch import evaluate_batch
 from streams import metrics, topics
 from streams.app import app
 from streams.faust_tuning import Outgoing, forward_batches
@@ -51,34 +51,21 @@ async def _placed(batch: Sequence[Any], services: context.Services) -> list[Dead
 
 
 async def _route(placed: list[DeadLetter | Unroutable | Placed], services: context.Services) -> list[Outcome]:
-    """The rules, in order, threading sensor and inhibitor state through the batch."""
+    """The rules over the batch (routers.rules.batch): sensor state threaded, inhibitors raised
+    anywhere in the batch applied to all of it, silences checked at processing time."""
     store = services.rule_state
     sensor_ids = [p.event.device_id for p in placed
                   if isinstance(p, Placed) and p.event.source is Source.SENSOR and p.event.device_id]
     states = await store.sensor_states(sensor_ids)
     inhibitors = await store.inhibitors()
     ruleset = active_ruleset()  # one version per batch: a hot reload switches between batches
-    changed: dict[str, SensorState] = {}
-    raised: list[Inhibitor] = []
-    outcomes: list[Outcome] = []
-    for item in placed:
-        if not isinstance(item, Placed):
-            outcomes.append(item)
-            continue
-        sensor = item.event.device_id if item.event.source is Source.SENSOR else None
-        result = evaluate_with_state(
-            ruleset, item.event, item.location,
-            context=RuleContext(states.get(sensor) if sensor else None, inhibitors),
-        )
-        if sensor and result.changes.sensor is not None:
-            states[sensor] = changed[sensor] = result.changes.sensor
-        if result.changes.raised:
-            raised.extend(result.changes.raised)
-            store.board.apply(result.changes.raised)
-            inhibitors = store.board.active(time.time())
-        outcomes.append(Routed(item.event, item.location, result.decision))
-    await store.save(changed, raised)
-    return outcomes
+    now = time.time()
+    located = [(p.event, p.location) for p in placed if isinstance(p, Placed)]
+    result = evaluate_batch(ruleset, located, states, inhibitors, services.silences.index(now), now)
+    await store.save(result.sensors, result.raised)
+    evaluations = iter(result.evaluations)
+    return [Routed(item.event, item.location, next(evaluations).decision) if isinstance(item, Placed) else item
+            for item in placed]
 
 
 async def handle_batch(batch: Sequence[Any]) -> list[Outgoing]:

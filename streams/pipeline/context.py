@@ -4,10 +4,11 @@ and locator, the device cache. Agents reach them through :func:`services`."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from routers.boundaries.registry import BoundaryRegistry
 from routers.locate.locator import Locator
+from routers.rules.silences import SilenceBook
 from streams import metrics
 from streams.devices import DeviceCache
 from streams.pipeline.rule_state import RuleStateStore
@@ -24,6 +25,8 @@ class Services:
     rule_state: RuleStateStore
     generation_id: str
     generation_source: str
+    # the silences on ioc.config.silences, kept current by streams.rules_live.agents.follow_silences
+    silences: SilenceBook = field(default_factory=SilenceBook)
 
 
 _services: Services | None = None

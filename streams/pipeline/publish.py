@@ -63,6 +63,7 @@ _corrections = functools.cache(metrics.corrections.labels)
 _unroutable = functools.cache(metrics.unroutable.labels)
 _routed = functools.cache(metrics.routed.labels)
 _suppressed = functools.cache(metrics.suppressed.labels)
+_silenced = functools.cache(metrics.silenced.labels)
 _rule_hits = functools.cache(metrics.rule_hits.labels)
 _published = functools.cache(metrics.published.labels)
 
@@ -97,7 +98,11 @@ class Tally:
         ward = outcome.location.ward.code if outcome.location.ward else "none"
         counts[_routed, (ward, outcome.event.kind)] += 1
         if decision.suppressed:
-            counts[_suppressed, (decision.suppressed,)] += 1
+            if decision.suppressed.startswith("silenced:"):  # silence ids are unbounded: count by source
+                counts[_suppressed, ("silenced",)] += 1
+                counts[_silenced, (source,)] += 1
+            else:
+                counts[_suppressed, (decision.suppressed,)] += 1
         for rule in decision.matched:
             counts[_rule_hits, (rule,)] += 1
         for target in decision.targets:

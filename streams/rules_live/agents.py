@@ -1,4 +1,5 @@
-"""Faust wiring: every worker follows ``ioc.config.rules`` with a :class:`RulesFollower` task.
+"""Faust wiring: every worker follows ``ioc.config.rules`` with a :class:`RulesFollower` task and
+``ioc.config.silences`` with a :class:`SilencesFollower` task.
 
 A task (not an agent) because an agent shares the app's consumer group, and the topic has one
 partition: only one worker would see each version. The follower reads without a group.
@@ -6,14 +7,17 @@ partition: only one worker would see each version. The follower reads without a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from yarl import URL
 
-from streams import kafka_clients
+from streams import kafka_clients, metrics
 from streams.app import app
+from streams.pipeline import context
 from streams.rules_live.active import active_ruleset
 from streams.rules_live.follow import RulesFollower
+from streams.rules_live.silences import SilencesFollower
 
 
 def bootstrap_of(brokers: Iterable[URL]) -> str:
@@ -26,3 +30,15 @@ async def follow_rules() -> None:
     active_ruleset()  # load the initial version (and publish ioc_rules_info) before the first batch
     # same brokers and credentials as the worker's own clients, translated by Faust
     await RulesFollower(bootstrap_of(app.conf.broker), client_options=kafka_clients.aiokafka_of_faust_app(app)).run()
+
+
+@app.task
+async def follow_silences() -> None:
+    book = context.services().silences
+    await SilencesFollower(book, bootstrap_of(app.conf.broker),
+                           client_options=kafka_clients.aiokafka_of_faust_app(app)).run()
+
+
+@app.timer(interval=5.0)
+async def count_silences() -> None:
+    metrics.silences_active.set(context.services().silences.count(time.time()))

@@ -83,13 +83,16 @@ def _to_record(message: object) -> RulesRecord:
     )
 
 
-class RulesFollower:
-    """``await RulesFollower("127.0.0.1:9092").run()`` follows the topic until :meth:`stop`.
+class CompactedFollower:
+    """Follow one single-partition compacted topic from its beginning, without a consumer group
+    (every worker sees every record). :meth:`catch_up` gets the records up to the end seen at the
+    start, at once; :meth:`take` each later record. ``kafka`` is settings or a bootstrap string
+    (see :func:`streams.kafka_clients.connection`); ``client_options`` (aiokafka keyword arguments,
+    e.g. from the worker's Faust app) replace it."""
 
-    ``kafka`` is settings or a bootstrap string (see :func:`streams.kafka_clients.connection`);
-    ``client_options`` (aiokafka keyword arguments, e.g. from the worker's Faust app) replace it."""
+    name = "config"
 
-    def __init__(self, kafka: kafka_clients.KafkaTarget, topic: str = topics.CONFIG_RULES, retry_s: float = 2.0,
+    def __init__(self, kafka: kafka_clients.KafkaTarget, topic: str, retry_s: float = 2.0,
                  client_options: Mapping[str, Any] | None = None) -> None:
         self.kafka = kafka
         self.client_options = dict(client_options) if client_options is not None else None
@@ -97,6 +100,12 @@ class RulesFollower:
         self.retry_s = retry_s
         self.caught_up = asyncio.Event()
         self._stopping = asyncio.Event()
+
+    def catch_up(self, records: list[RulesRecord]) -> None:  # pragma: no cover - subclasses override
+        raise NotImplementedError
+
+    def take(self, record: RulesRecord) -> None:  # pragma: no cover - subclasses override
+        raise NotImplementedError
 
     def stop(self) -> None:
         self._stopping.set()
@@ -107,8 +116,9 @@ class RulesFollower:
                 await self._follow()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # broker gone or topic missing: keep the running version, retry
-                log.warning("rules: following %s failed (%s); retrying in %.0fs", self.topic, exc, self.retry_s)
+            except Exception as exc:  # broker gone or topic missing: keep what we have, retry
+                log.warning("%s: following %s failed (%s); retrying in %.0fs", self.name, self.topic, exc,
+                            self.retry_s)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.retry_s)
 
@@ -116,7 +126,7 @@ class RulesFollower:
         options = self.client_options if self.client_options is not None else kafka_clients.aiokafka(self.kafka)
         consumer = AIOKafkaConsumer(
             **options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-            client_id="ioc-rules-follower",
+            client_id=f"ioc-{self.name}-follower",
         )
         await consumer.start()
         try:
@@ -131,11 +141,27 @@ class RulesFollower:
                 if not self.caught_up.is_set():
                     pending.extend(records)
                     if await consumer.position(partition) >= end:
-                        apply_latest(pending, self.topic)
+                        self.catch_up(pending)
                         pending.clear()
                         self.caught_up.set()
                     continue
                 for record in records:
-                    apply_record(record, self.topic)
+                    self.take(record)
         finally:
             await consumer.stop()
+
+
+class RulesFollower(CompactedFollower):
+    """``await RulesFollower("127.0.0.1:9092").run()`` follows ``ioc.config.rules`` until :meth:`stop`."""
+
+    name = "rules"
+
+    def __init__(self, kafka: kafka_clients.KafkaTarget, topic: str = topics.CONFIG_RULES, retry_s: float = 2.0,
+                 client_options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(kafka, topic, retry_s, client_options)
+
+    def catch_up(self, records: list[RulesRecord]) -> None:
+        apply_latest(records, self.topic)
+
+    def take(self, record: RulesRecord) -> None:
+        apply_record(record, self.topic)

@@ -73,11 +73,11 @@ def read_topic(kafka: kafka_clients.KafkaTarget, topic: str, since_s: float | No
         consumer.close()
 
 
-def fetch_applied(kafka: kafka_clients.KafkaTarget) -> tuple[Ruleset, str] | None:
-    """The newest valid version on ``ioc.config.rules`` and who applied it (None: nothing applied)."""
+def read_compacted(kafka: kafka_clients.KafkaTarget, topic: str) -> list[RulesRecord]:
+    """Every record of a single-partition config topic, from its beginning to its current end."""
     consumer = _consumer(kafka)
     try:
-        partitions = _partitions(consumer, topics.CONFIG_RULES)
+        partitions = _partitions(consumer, topic)
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         end = consumer.end_offsets(partitions)
@@ -89,10 +89,15 @@ def fetch_applied(kafka: kafka_clients.KafkaTarget) -> tuple[Ruleset, str] | Non
                     by = headers.get("applied-by", b"")
                     records.append(RulesRecord(message.offset, message.key, message.value,
                                                by.decode("utf-8", "replace") if isinstance(by, bytes) else ""))
-        for record in reversed(records):
-            ruleset = parse_record(record)
-            if ruleset is not None:
-                return ruleset, record.applied_by
-        return None
+        return records
     finally:
         consumer.close()
+
+
+def fetch_applied(kafka: kafka_clients.KafkaTarget) -> tuple[Ruleset, str] | None:
+    """The newest valid version on ``ioc.config.rules`` and who applied it (None: nothing applied)."""
+    for record in reversed(read_compacted(kafka, topics.CONFIG_RULES)):
+        ruleset = parse_record(record)
+        if ruleset is not None:
+            return ruleset, record.applied_by
+    return None

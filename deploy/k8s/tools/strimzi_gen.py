@@ -82,6 +82,7 @@ def fixed_topic_specs() -> list[TopicSpec]:
     sized[topics.RESULTS] = TopicSpec(topics.RESULTS, PARTITIONS, 3)
     sized[topics.INCIDENTS] = TopicSpec(topics.INCIDENTS, PARTITIONS, None, compact=True)
     sized[topics.CONFIG_RULES] = TopicSpec(topics.CONFIG_RULES, 1, None, compact=True)
+    sized[topics.CONFIG_SILENCES] = TopicSpec(topics.CONFIG_SILENCES, 1, None, compact=True)
     for name in (topics.UNROUTABLE, topics.DEADLETTER, topics.CITY_IOC, topics.ESCALATIONS):
         sized[name] = TopicSpec(name, SMALL_PARTITIONS, 14)
     for agency in topics.AGENCIES:
@@ -161,7 +162,8 @@ def base_users() -> list[User]:
             Acl("topic", topics.STATUS, ["Write"], "prefix", effect="deny"),
         ]),
         User("ioc-dashboard", [
-            *(Acl("topic", t, ["Read", "Describe"]) for t in (topics.INCIDENTS, topics.ESCALATIONS, topics.CONFIG_RULES)),
+            *(Acl("topic", t, ["Read", "Describe"]) for t in (topics.INCIDENTS, topics.ESCALATIONS, topics.CONFIG_RULES,
+                                                                 topics.CONFIG_SILENCES)),
             Acl("group", "ioc-dashboard", ["Read"], "prefix"),
         ]),
         # Citizen app backend, camera gateway and IoT gateway: produce to intake only.

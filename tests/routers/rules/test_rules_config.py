@@ -214,7 +214,7 @@ def test_threshold_needs_exactly_one_direction() -> None:
 
 def test_quiet_window_must_end() -> None:
     error = refused(BASE + "quiet_windows:\n  - id: cam\n    match: {device: cam-1}\n    from: 2026-11-20T08:00\n")
-    assert str(error) == "r.yaml:14:5: quiet window 'cam' never ends: set 'until' or a time/weekdays matcher"
+    assert str(error) == "r.yaml:14:5: quiet window 'cam' never ends: set 'until', time_intervals or a time/weekdays matcher"
 
 
 def test_quiet_window_until_before_from() -> None:

@@ -34,7 +34,7 @@ def matchers(draw: Any) -> dict[str, Any]:
     if draw(st.integers(0, 3)) == 0:
         block["ward"] = draw(st.lists(st.sampled_from(WARDS), min_size=1, max_size=2, unique=True))
     if draw(st.integers(0, 4)) == 0:
-        block["description_regex"] = draw(st.sampled_from(["(?i).*smoke.*", "a.*", ".*b"]))
+        block["description_regex"] = draw(st.sampled_from(["(?i).*smoke.*", "a.*", ".*b", ".*", "a*"]))
     return block
 
 
@@ -69,8 +69,9 @@ def reference_matches(block: dict[str, Any], category: str, ward: str | tuple[st
         return False
     if "ward" in block and not set(wards) & set(block["ward"]):
         return False
+    # an absent description reads as "" (Alertmanager's missing label)
     return not ("description_regex" in block
-                and (description is None or re.fullmatch(block["description_regex"], description) is None))
+                and re.fullmatch(block["description_regex"], description or "") is None)
 
 
 def reference_walk(node: dict[str, Any], category: str, ward: str | tuple[str, ...],

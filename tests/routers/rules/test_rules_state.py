@@ -146,10 +146,15 @@ def test_inhibition_raised_by_source_and_holding_back_targets_in_scope() -> None
     assert later.suppressed is None  # the hold has expired
 
 
-def test_suppressed_events_do_not_raise_inhibitors() -> None:
+def test_held_back_sources_still_raise_inhibitors() -> None:
+    """Alertmanager keeps every source alert in the rule's cache, silenced or not: a source held
+    back by a quiet window still holds targets back (the order of arrival cannot matter)."""
     quiet = load_ruleset(RULES.text.replace("quiet_windows:\n", "quiet_windows:\n  - id: gauges\n"
                                             "    match: {device: s-1}\n    until: 2030-01-01T00:00\n"))
-    assert evaluate_with_state(quiet, sensor("water_level", 1.2), at_ward()).changes.raised == ()
+    alert = evaluate_with_state(quiet, sensor("water_level", 1.2), at_ward())
+    assert alert.decision.suppressed == "quiet:gauges" and len(alert.changes.raised) == 1
+    held = evaluate(quiet, report("flooding"), at_ward(), context=RuleContext(inhibitors=alert.changes.raised))
+    assert held.suppressed == "inhibited:flood-alert"
 
 
 def test_inhibitor_of_a_removed_rule_is_ignored() -> None:
