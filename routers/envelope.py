@@ -82,9 +82,19 @@ def event_to_json(event: Event, include_personal_data: bool) -> dict[str, Any]:
         body["attributes"] = event.attributes
     if event.corrections:
         body["corrections"] = list(event.corrections)
+    if event.media:
+        body["media"] = list(event.media)
     if include_personal_data and event.reporter is not None:
-        body["reporter"] = {"name": event.reporter.name, "phone": event.reporter.phone}
+        body["reporter"] = _reporter_json(event)
     return body
+
+
+def _reporter_json(event: Event) -> dict[str, Any]:
+    assert event.reporter is not None
+    reporter: dict[str, Any] = {"name": event.reporter.name, "phone": event.reporter.phone}
+    if event.reporter.email is not None:
+        reporter["email"] = event.reporter.email
+    return reporter
 
 
 def _with_personal_data(public: dict[str, Any], event: Event) -> dict[str, Any]:
@@ -94,7 +104,7 @@ def _with_personal_data(public: dict[str, Any], event: Event) -> dict[str, Any]:
     if event.description is not None:
         private["description"] = event.description
     if event.reporter is not None:
-        private["reporter"] = {"name": event.reporter.name, "phone": event.reporter.phone}
+        private["reporter"] = _reporter_json(event)
     return private
 
 

@@ -33,6 +33,7 @@ class Reporter:
 
     name: str | None = None
     phone: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +59,4 @@ class Event:
     reporter: Reporter | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     corrections: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()  # photo/video URLs a citizen attached (http/https)

@@ -88,10 +88,43 @@ silences_rejected = Counter(
 )
 boundary_info = Info("ioc_boundary_generation", "The active boundary generation and its source.", registry=REGISTRY)
 build_info = Info("ioc_build", "ioc-router build information.", registry=REGISTRY)
+api_requests = Counter(
+    "ioc_api_requests_total", "Open311 API requests answered, by operation and HTTP status.", ["operation", "status"],
+    registry=REGISTRY,
+)
+api_request_seconds = Histogram(
+    "ioc_api_request_seconds", "Open311 API answer time, by operation (a POST waits for the broker's ack).",
+    ["operation"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+api_reports = Counter(
+    "ioc_api_reports_total", "Reports accepted over the Open311 API and produced to ioc.in.reports, by client.",
+    ["client"], registry=REGISTRY,
+)
+api_rejected = Counter(
+    "ioc_api_rejected_total", "Open311 API requests refused, by GeoReport error code.", ["code"], registry=REGISTRY
+)
+api_tracked = Counter(
+    "ioc_api_tracked_total", "Open311 requests whose pipeline outcome was recorded, by state (routed|unroutable|deadletter).",
+    ["state"], registry=REGISTRY,
+)
+portal_attempts = Counter(
+    "ioc_portal_attempts_total", "Result deliveries tried on the portal, by result (delivered|retry|rejected|error).",
+    ["result"], registry=REGISTRY,
+)
+portal_deliveries = Counter(
+    "ioc_portal_deliveries_total", "Results the portal accepted or that were given up on, by outcome (delivered|deadletter).",
+    ["outcome"], registry=REGISTRY,
+)
+portal_delivery_seconds = Histogram(
+    "ioc_portal_delivery_seconds", "From a result's CloudEvents time to the portal accepting it.",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
 
 CATALOGUE = (
     ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
     consumer_lag, assigned_partitions, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
     rules_info, rules_rejected, boundary_info, build_info,
     silenced, silences_active, silences_rejected,
+    api_requests, api_request_seconds, api_reports, api_rejected, api_tracked,
+    portal_attempts, portal_deliveries, portal_delivery_seconds,
 )

@@ -77,6 +77,9 @@ class LocalRun:
         self.run_dir = self.stack.run_dir
         self.workers: list[ManagedProcess] = []
         self.dashboard: ManagedProcess | None = None
+        self.api: ManagedProcess | None = None
+        self.api_url: str | None = None
+        self.delivery: ManagedProcess | None = None
         self.metrics_urls: list[str] = []
         self.ward_names: dict[str, str] = {}
         self._stop_sim = threading.Event()
@@ -112,6 +115,7 @@ class LocalRun:
             self._start_worker(n)
         if self.options.dashboard:
             self._start_dashboard()
+        self._start_open311()
         self._start_simulator()
         self.started_at = time.monotonic()
 
@@ -135,6 +139,31 @@ class LocalRun:
         env = _child_env(self.settings, IOC_WORKER_METRICS_URLS=",".join(self.metrics_urls))
         self.dashboard = _spawn("dashboard", argv, port, self.run_dir / "dashboard.log", env)
         self.say(f"dashboard  http://127.0.0.1:{port}/")
+
+    def _start_open311(self) -> None:
+        """The Open311 API, and the portal delivery when IOC_PORTAL_URLS is set (streams.open311)."""
+        import secrets
+
+        port = self.settings.api_port
+        if not port or not _port_free(port):
+            port = free_port()
+        extra = {}
+        demo_key = None
+        if not self.settings.api_keys:
+            demo_key = secrets.token_urlsafe(18)
+            extra["IOC_API_KEYS"] = f"demo:app:{demo_key}"
+        argv = [sys.executable, "-m", "streams.cli", "api", "--port", str(port)]
+        self.api = _spawn("open311-api", argv, port, self.run_dir / "open311-api.log", _child_env(self.settings, **extra))
+        self.api_url = f"http://127.0.0.1:{port}/open311/v2/"
+        self.say(f"open311    {self.api_url}")
+        if demo_key is not None:
+            self.say(f"           api_key {demo_key} (client demo; set IOC_API_KEYS for real clients)")
+        if self.settings.portal_urls:
+            web_port = free_port()
+            argv = [sys.executable, "-m", "streams.cli", "deliver", "--web-port", str(web_port)]
+            self.delivery = _spawn("portal-delivery", argv, web_port, self.run_dir / "portal-delivery.log",
+                                   _child_env(self.settings))
+            self.say(f"portal     results -> {self.settings.portal_urls}")
 
     def _start_simulator(self) -> None:
         from streams.simulator.run import build_scenario, produce, register_scenario_devices
@@ -168,7 +197,7 @@ class LocalRun:
                 f"unroutable {totals.total('ioc_unroutable_total'):.0f} | dead-letter {totals.total('ioc_deadletter_total'):.0f}{down}")
 
     def check_children(self) -> None:
-        for worker in self.workers:
+        for worker in [*self.workers, *(p for p in (self.api, self.delivery) if p is not None)]:
             if not worker.running():
                 raise RuntimeError(f"{worker.name} exited (code {worker.process.returncode}); see {worker.log_path}")
 
@@ -207,6 +236,8 @@ class LocalRun:
 
     def stop(self) -> None:
         self.stop_simulator()
+        for process in [p for p in (self.api, self.delivery) if p is not None]:
+            process.stop(timeout_s=10.0)
         for process in [*self.workers, *( [self.dashboard] if self.dashboard else [])]:
             process.stop(timeout_s=20.0)
         self.stack.stop()

@@ -49,6 +49,17 @@ class Settings:
     kafka_ssl_cafile: Path | None = None
     processing_guarantee: str = "at_least_once"
     legacy_status_topic: bool = True
+    api_host: str = "127.0.0.1"
+    api_port: int = 8711
+    api_keys: str | None = None
+    api_jurisdictions: str = "hcmc,hanoi,danang"
+    api_rate_per_minute: int = 120
+    api_max_body_bytes: int = 64 * 1024
+    portal_urls: str | None = None
+    portal_secret: str | None = None
+    portal_max_attempts: int = 8
+    portal_backoff_s: float = 1.0
+    portal_timeout_s: float = 10.0
 
     @property
     def embedded_kafka(self) -> bool:
@@ -83,11 +94,22 @@ DOCUMENTATION: dict[str, str] = {
     "kafka_ssl_cafile": "PEM CA bundle that verifies the brokers' certificates (hostname included) with SSL/SASL_SSL; unset: system CAs.",
     "processing_guarantee": "at_least_once or exactly_once (Kafka transactions; refused on the embedded broker, which has none).",
     "legacy_status_topic": "Deprecated, removed in the next release: also accept status updates on the shared ioc.status, trusting their `ward` field (true/false). Off in deploy/; ward systems write ioc.status.<ward>.",
+    "api_host": "Address `ioc api` (the Open311 GeoReport v2 API) binds; 0.0.0.0 in a container.",
+    "api_port": "Port of `ioc api`; 0 picks a free one (`ioc up` does when it is taken).",
+    "api_keys": "Open311 API clients, `name:key` or `name:channel:key` (channel: portal, app, zalo, ...), comma- or newline-separated; secret: may come from IOC_API_KEYS_FILE. Unset: every POST is refused (`ioc up` makes a demo key).",
+    "api_jurisdictions": "Open311 jurisdiction_id values, `city` or `id=city` (city: hcmc, hanoi, danang), comma-separated; the first is the default when a client sends none.",
+    "api_rate_per_minute": "POSTs per minute and API key, per `ioc api` process (GETs: ten times as many, per key or client address); over it: 429.",
+    "api_max_body_bytes": "Largest request body `ioc api` reads; larger: 413.",
+    "portal_urls": "Portal endpoint(s) `ioc deliver` POSTs each result on ioc.out.results to, comma-separated. Unset: no delivery.",
+    "portal_secret": "HMAC-SHA256 key that signs each delivery (X-IOC-Signature); secret: may come from IOC_PORTAL_SECRET_FILE.",
+    "portal_max_attempts": "Delivery attempts per result and endpoint before it goes to ioc.deadletter (reason portal_unreachable).",
+    "portal_backoff_s": "First retry delay of a delivery; doubles per attempt (jittered), capped at 60 s.",
+    "portal_timeout_s": "Timeout of one delivery attempt.",
 }
 
 # Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment
 # listing or a ConfigMap. A Redis URL carries its password.
-SECRETS = ("kafka_sasl_password", "redis_url", "dashboard_token")
+SECRETS = ("kafka_sasl_password", "redis_url", "dashboard_token", "api_keys", "portal_secret")
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

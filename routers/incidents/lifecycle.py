@@ -35,6 +35,7 @@ def _evidence(event: RoutedEvent) -> Evidence:
     return Evidence(
         event_id=event.event_id, source=event.source, kind=event.kind, occurred_at=event.occurred_at,
         lat=event.lat, lon=event.lon, device_id=event.device_id, value=event.value, suppressed=event.suppressed,
+        media=event.media,
     )
 
 

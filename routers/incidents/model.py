@@ -29,6 +29,7 @@ class Evidence:
     device_id: str | None = None
     value: float | None = None
     suppressed: str | None = None
+    media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -40,6 +41,8 @@ class Evidence:
         for name in ("device_id", "value", "suppressed"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
+        if self.media:
+            body["media"] = list(self.media)
         return body
 
     @staticmethod
@@ -49,6 +52,7 @@ class Evidence:
             event_id=body["event_id"], source=body["source"], kind=body["kind"],
             occurred_at=parse_time(body["occurred_at"]), lat=point.get("lat"), lon=point.get("lon"),
             device_id=body.get("device_id"), value=body.get("value"), suppressed=body.get("suppressed"),
+            media=tuple(body.get("media") or ()),
         )
 
 

@@ -43,6 +43,15 @@ class RoutedEvent:
     group_window_s: int | None = None  # the rule's group_window; None: the correlation window
     device_id: str | None = None
     value: float | None = None
+    media: tuple[str, ...] = ()  # a citizen report's photo/video URLs
+
+
+def _media(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(url, str) for url in raw):
+        raise Rejected("malformed_routed", "data.event.media must be a list of URLs")
+    return tuple(raw)
 
 
 def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -109,6 +118,7 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             group_window_s=_window(decision.get("group_window_s")),
             device_id=event.get("device_id"),
             value=float(value) if isinstance(value, int | float) else None,
+            media=_media(event.get("media")),
         )
     except ValueError as exc:
         raise Rejected("malformed_routed", str(exc)) from None

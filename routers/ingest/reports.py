@@ -10,6 +10,32 @@ from routers.exceptions import Rejected
 from routers.ingest import fields
 
 CHANNELS = frozenset({"portal", "hotline", "app", "zalo", "email", "sms"})
+MAX_MEDIA = 10
+MAX_URL = 2000
+MAX_EMAIL = 254
+
+
+def media_urls(obj: dict[str, Any]) -> tuple[str, ...]:
+    """``media_urls``: up to :data:`MAX_MEDIA` absolute http(s) URLs of photos or videos."""
+    value = obj.get("media_urls")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise Rejected("wrong_type", "field 'media_urls' must be a list of URLs")
+    if len(value) > MAX_MEDIA:
+        raise Rejected("too_many_media", f"field 'media_urls' has {len(value)} URLs (limit {MAX_MEDIA})")
+    urls = []
+    for url in value:
+        if not isinstance(url, str):
+            raise Rejected("wrong_type", "field 'media_urls' must hold strings")
+        url = url.strip()
+        if len(url) > MAX_URL:
+            raise Rejected("field_too_long", f"a media URL has {len(url)} characters (limit {MAX_URL})")
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in ("http", "https") or not rest or any(c.isspace() for c in url):
+            raise Rejected("bad_media_url", f"media URL {url[:80]!r} is not an absolute http(s) URL")
+        urls.append(url)
+    return tuple(urls)
 
 
 def decode_report(obj: dict[str, Any]) -> Event:
@@ -35,7 +61,8 @@ def decode_report(obj: dict[str, Any]) -> Event:
     if reporter is not None:
         if not isinstance(reporter, dict):
             raise Rejected("wrong_type", "field 'reporter' must be an object")
-        person = Reporter(fields.text(reporter, "name", fields.MAX_NAME), fields.text(reporter, "phone", 32))
+        person = Reporter(fields.text(reporter, "name", fields.MAX_NAME), fields.text(reporter, "phone", 32),
+                          fields.text(reporter, "email", MAX_EMAIL))
     return Event(
         id=report_id,
         source=Source.REPORT,
@@ -47,4 +74,5 @@ def decode_report(obj: dict[str, Any]) -> Event:
         channel=channel,
         reporter=person,
         corrections=tuple(corrections),
+        media=media_urls(obj),
     )

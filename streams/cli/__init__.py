@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "incidents": "incidents:incidents",
     "dashboard": "dashboard:dashboard",
     "tail": "tail:tail",
+    "api": "api:api",
+    "deliver": "api:deliver",
 }
 
 

@@ -125,7 +125,7 @@ def test_images_are_pinned(services: dict[str, Any]) -> None:
 
 def test_ioc_services_run_registered_commands_from_the_local_build(services: dict[str, Any]) -> None:
     ioc = {name: s for name, s in services.items() if "build" in s}
-    assert set(ioc) == {"topic-init", "worker", "dashboard", "simulator"}
+    assert set(ioc) == {"topic-init", "worker", "dashboard", "simulator", "open311-api", "portal-delivery"}
     for name, service in ioc.items():
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
         assert (DEPLOY / service["build"]["context"]).resolve() == REPO
@@ -135,7 +135,7 @@ def test_ioc_services_run_registered_commands_from_the_local_build(services: dic
     assert services["topic-init"]["restart"] == "no"
 
 
-@pytest.mark.parametrize("name", ["topic-init", "worker", "dashboard", "simulator"])
+@pytest.mark.parametrize("name", ["topic-init", "worker", "dashboard", "simulator", "open311-api", "portal-delivery"])
 def test_ioc_service_arguments_parse_with_the_real_cli(services: dict[str, Any], name: str) -> None:
     """click parses each container's arguments (options, choices, numbers) without running anything."""
     command: click.Command | None = main
@@ -151,7 +151,7 @@ def test_ioc_service_arguments_parse_with_the_real_cli(services: dict[str, Any],
 
 
 def test_workers_start_after_topics_exist(services: dict[str, Any]) -> None:
-    for name in ("worker", "dashboard", "simulator"):
+    for name in ("worker", "dashboard", "simulator", "open311-api", "portal-delivery"):
         assert services[name]["depends_on"]["topic-init"]["condition"] == "service_completed_successfully"
     for name, service in services.items():
         for dependency in service.get("depends_on", {}):

@@ -29,7 +29,17 @@ def test_each_secret_can_come_from_a_file(tmp_path: Path) -> None:
     assert s.redis_url == "rediss://:r3dis@redis.ioc-hcmc.svc:6380/0?ssl_cert_reqs=required"
     assert s.dashboard_token == "tok-from-file"
     assert not s.embedded_redis
-    assert set(SECRETS) == {"kafka_sasl_password", "redis_url", "dashboard_token"}
+    assert set(SECRETS) == {"kafka_sasl_password", "redis_url", "dashboard_token", "api_keys", "portal_secret"}
+
+
+def test_open311_keys_and_the_portal_secret_come_from_files(tmp_path: Path) -> None:
+    (tmp_path / "keys").write_text("portal1022:portal:k-0123456789abcdef\nzalo:zalo:k-fedcba9876543210\n")
+    (tmp_path / "hmac").write_text("portal-hmac-secret\n")
+    s = load_settings({"IOC_API_KEYS_FILE": str(tmp_path / "keys"), "IOC_PORTAL_SECRET_FILE": str(tmp_path / "hmac")})
+    assert s.portal_secret == "portal-hmac-secret"
+    from routers.open311.clients import parse_api_keys
+
+    assert [c.name for c in parse_api_keys(s.api_keys).clients] == ["portal1022", "zalo"]
 
 
 def test_the_dashboard_requires_the_token_from_the_file(tmp_path: Path) -> None:

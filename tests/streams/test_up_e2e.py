@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -29,6 +31,8 @@ def test_ioc_up_routes_a_simulated_evening(data_dir: Path) -> None:
     assert process.stderr is not None and process.stdout is not None
     lines: list[str] = []
     bootstrap: list[str] = []
+    api: list[str] = []
+    api_key: list[str] = []
     ready = threading.Event()
 
     def read_stderr() -> None:
@@ -37,11 +41,25 @@ def test_ioc_up_routes_a_simulated_evening(data_dir: Path) -> None:
             match = re.match(r"kafka\s+(127\.0\.0\.1:\d+)", line)
             if match:
                 bootstrap.append(match.group(1))
+            match = re.match(r"open311\s+(http://127\.0\.0\.1:\d+/open311/v2/)$", line.strip())
+            if match:
+                api.append(match.group(1))
+            match = re.match(r"api_key (\S+) \(client demo", line.strip())
+            if match:
+                api_key.append(match.group(1))
             if line.startswith("running"):
                 ready.set()
 
     threading.Thread(target=read_stderr, daemon=True).start()
     assert ready.wait(180), "ioc up did not start:\n" + "".join(lines)
+
+    # The Open311 API runs, at the base URL printed on a line of its own, and takes a report with the demo key
+    assert api and api_key, "".join(lines)
+    with urllib.request.urlopen(f"{api[0]}services.json", timeout=10) as response:
+        assert len(orjson.loads(response.read())) == 18
+    form = urllib.parse.urlencode({"api_key": api_key[0], "service_code": "flooding", "address_string": "P.7, Q.3"})
+    with urllib.request.urlopen(urllib.request.Request(f"{api[0]}requests.json", data=form.encode()), timeout=10) as response:
+        assert orjson.loads(response.read())[0]["service_request_id"]
 
     # A ward system subscribes to the busiest HCMC ward topic it can find while the run goes on.
     received: list[dict] = []
@@ -59,7 +77,7 @@ def test_ioc_up_routes_a_simulated_evening(data_dir: Path) -> None:
     summary = orjson.loads(out.strip().splitlines()[-1])
     for key in ("ingested", "routed", "unroutable", "deadletter"):
         assert key in summary
-    assert summary["ingested"] == summary["produced"] > 500
+    assert summary["ingested"] >= summary["produced"] > 500  # the simulator's events and the report posted above
     assert summary["routed"] + summary["unroutable"] + summary["deadletter"] == summary["ingested"]
     assert summary["deadletter"] > 0 and summary["routed"] > 0.7 * summary["ingested"]
     assert summary["top_wards"] and summary["top_wards"][0]["name"].startswith(("Phường", "Xã", "Đặc khu"))
