@@ -1,7 +1,8 @@
 """Run every benchmark section in turn: ``python -m benchmarks [section ...]``.
 
 Sections: throughput (pipeline vs raw passthrough on the embedded broker), locate (point-to-ward),
-rules (rule evaluation cost), scaleout (events/s per worker count), open311 (API POSTs/s and p99).
+rules (rule evaluation cost), scaleout (events/s per worker count), open311 (API POSTs/s and p99),
+dashboard (the page in headless Chromium: city and nationwide map paint, nationwide pan/zoom steps).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ SECTIONS = {
     "locate": "benchmarks.locate_bench",
     "rules": "benchmarks.rules_bench",
     "scaleout": "benchmarks.scaleout",
+    "dashboard": "benchmarks.dashboard_bench",
     "open311": "benchmarks.open311_bench",
 }
 

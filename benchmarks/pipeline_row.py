@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks._broker import Message, drain, embedded_settings, produce
@@ -49,7 +49,10 @@ def intake_messages(n: int, settings: Settings | None = None, city: str = "hcmc"
 
 
 def measure_pipeline(messages: Sequence[Message], data_dir: Path, partitions: int = 4, timeout_s: float = 120.0,
-                     city: str = "hcmc", role: str = "pipeline") -> Result:
+                     city: str = "hcmc", role: str = "pipeline",
+                     then: Callable[[Settings], None] | None = None) -> Result:
+    """One round of the pipeline row; ``then(settings)`` runs afterwards on the same stack (whose
+    ``ioc.routed`` now holds the lifecycle copies: the lifecycle row absorbs them)."""
     with embedded_settings(partitions) as stack_settings, tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
         settings = dataclasses.replace(stack_settings, data_dir=data_dir)
         assert settings.kafka_bootstrap is not None
@@ -67,6 +70,8 @@ def measure_pipeline(messages: Sequence[Message], data_dir: Path, partitions: in
                                          cpu=lambda: process_cpu_seconds(worker.pid)))
         finally:
             worker.stop(timeout_s=20)
+        if then is not None:
+            then(settings)
     overall, intervals = rates_of(progress)
     moved = progress.count - (progress.samples[1][1] if len(progress.samples) > 1 else 0)
     cpu_us = progress.cpu_s * 1e6 / moved if progress.cpu_s and moved > 0 else None

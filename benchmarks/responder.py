@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,10 +50,21 @@ class ResponderStats:
     sent: dict[str, int] = field(default_factory=dict)  # status -> updates sent
     pending: int = 0  # actions planned but not yet due at the end
     send_failed: int = 0
+    acks_applied: int = 0  # acknowledgements whose incident copy showed them on ioc.incidents
+    acks_unapplied: int = 0  # ... and those that did not by the end
+    escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was sent before the deadline
+    ack_delays_s: list[float] = field(default_factory=list)  # wall seconds, sent -> state showing it
 
     def to_json(self) -> dict[str, object]:
+        delays = sorted(self.ack_delays_s)
+
+        def q(p: float) -> float | None:
+            return round(delays[min(len(delays) - 1, int(p * len(delays)))], 3) if delays else None
+
         return {"incidents": self.incidents, "unattended": self.unattended, "sent": dict(sorted(self.sent.items())),
-                "pending": self.pending, "send_failed": self.send_failed}
+                "pending": self.pending, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
+                "acks_unapplied": self.acks_unapplied, "escalated_after_ack": self.escalated_after_ack,
+                "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": delays[-1] if delays else None}
 
 
 @dataclass(order=True)
@@ -81,6 +93,10 @@ class WardResponder:
         self._seq = 0
         self._planned: set[tuple[str, str]] = set()  # copies with a plan, until they are done
         self._wards: list[str] = []
+        # (ward, incident) -> (worker-clock time, wall time) an acknowledgement was sent; applied ones leave
+        self._acked: dict[tuple[str, str], tuple[datetime, float]] = {}
+        self._ack_sent_at: dict[tuple[str, str], datetime] = {}  # every acknowledgement sent (worker clock)
+        self._ack_escalations: dict[tuple[str, str], datetime] = {}  # copy -> the ack deadline it escalated for
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ward-responder", daemon=True)
 
@@ -91,6 +107,19 @@ class WardResponder:
         self._stop.set()
         self._thread.join(timeout=30)
         self.stats.pending = len(self._queue)
+        self.stats.acks_unapplied = len(self._acked)
+        self.stats.escalated_after_ack = sum(1 for key, due in self._ack_escalations.items()
+                                             if key in self._ack_sent_at and self._ack_sent_at[key] < due)
+
+    def unapplied_acks(self) -> int:
+        return len(self._acked)
+
+    def observe_escalation(self, escalation: dict[str, Any]) -> None:
+        """One ``ioc.escalations`` message: remember which copies escalated for a missed acknowledgement."""
+        if escalation.get("missed") == "ack":
+            key = (escalation["ward"], escalation["incident_id"])
+            due = parse_time(escalation["due"])
+            self._ack_escalations[key] = min(due, self._ack_escalations.get(key, due))
 
     # -- planning ---------------------------------------------------------------------------------
     def _after(self, at: datetime, low_min: float, high_min: float) -> datetime:
@@ -104,6 +133,10 @@ class WardResponder:
         """One ``ioc.incidents`` state: plan the ward's answers to a newly routed copy."""
         ward, incident, status = state["ward"], state["id"], state["status"]
         key = (ward, incident)
+        if state.get("acknowledged_at") and key in self._acked:
+            _sent, wall = self._acked.pop(key)
+            self.stats.acks_applied += 1
+            self.stats.ack_delays_s.append(max(time.monotonic() - wall, 0.0))
         if state.get("moved_to") is not None or status in ("resolved", "closed"):
             self._planned.discard(key)  # done: no later state of this copy is routed again
             return
@@ -153,18 +186,27 @@ class WardResponder:
             producer = KafkaProducer(**kafka_clients.kafka_python(
                 self.settings, linger_ms=20, acks=1, client_id="ioc-soak-responder"))
             try:
-                consumer.assign([TopicPartition(topics.INCIDENTS, p)
-                                 for p in sorted(consumer.partitions_for_topic(topics.INCIDENTS) or ())])
+                consumer.assign([TopicPartition(name, p) for name in (topics.INCIDENTS, topics.ESCALATIONS)
+                                 for p in sorted(consumer.partitions_for_topic(name) or ())])
                 while not self._stop.is_set():
-                    for records in consumer.poll(timeout_ms=200, max_records=2000).values():
+                    for tp, records in consumer.poll(timeout_ms=200, max_records=2000).items():
                         for record in records:
-                            if record.value:
+                            if not record.value:
+                                continue
+                            if tp.topic == topics.ESCALATIONS:
+                                self.observe_escalation(orjson.loads(record.value)["data"])
+                            else:
                                 self.observe(orjson.loads(record.value)["data"])
-                    for update in self.due(self.clock.now()):
+                    now = self.clock.now()
+                    for update in self.due(now):
                         raw = orjson.dumps(update)
                         parse_status_update(raw)  # what the worker would dead-letter for its shape never leaves
                         producer.send(topics.STATUS, key=update["ward"].encode(), value=raw).add_errback(self._failed)
                         self.stats.sent[update["status"]] = self.stats.sent.get(update["status"], 0) + 1
+                        if update["status"] == "acknowledged":
+                            key = (update["ward"], update["incident_id"])
+                            self._acked[key] = (now, time.monotonic())
+                            self._ack_sent_at[key] = now
                 producer.flush(timeout=30)
             finally:
                 consumer.close()

@@ -99,7 +99,8 @@ class SoakResult:
                 "lag_drained_after_freeze_s": self.lag_after_freeze_drained_s,
                 "workers": [m.to_json() for m in self.memory], "samples": self.samples,
                 "elapsed_s": round(self.elapsed_s, 1), "diagnosis": self.diagnosis, "clock_speed": self.clock_speed,
-                "responder": self.responder, "lifecycle": self.lifecycle, "memtrace": self.memtrace}
+                "responder": self.responder, "lifecycle": self.lifecycle, "memtrace": self.memtrace,
+                "last_window": flatness(self)}
 
 
 def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trace_frames: int) -> list[str]:
@@ -283,6 +284,10 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             if reader.missing(snapshot) == 0:
                 break
             time.sleep(1.0)
+        if responder is not None:  # acknowledgements sent at the very end: give them the drain's time
+            deadline = time.monotonic() + 60
+            while responder.unapplied_acks() and time.monotonic() < deadline:
+                time.sleep(1.0)
         _sample(result, procs, urls, time.monotonic() - t0, backlog)
         for memory, proc in zip(result.memory, procs, strict=True):
             memory.end_mb = rss_mb(proc.pid) or 0.0
@@ -334,19 +339,51 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
 def _sample(result: SoakResult, procs: list[ManagedProcess], urls: list[str], t: float,
             backlog: LifecycleBacklog | None = None) -> None:
     total = 0.0
+    per_worker: dict[str, float] = {}
     for memory, proc in zip(result.memory, procs, strict=True):
         rss = rss_mb(proc.pid) or 0.0
+        per_worker[f"rss_mb.{memory.name}"] = round(rss, 1)
         total += rss
         memory.peak_mb = max(memory.peak_mb, rss)
         if t >= WARMUP_S and memory.start_mb == 0.0:
             memory.start_mb = rss
     lag = int(scrape(urls).total("ioc_consumer_lag_messages"))
     result.peak_lag = max(result.peak_lag, lag)
-    sample: dict[str, float] = {"t": round(t, 1), "rss_mb": round(total, 1), "lag": lag}
+    sample: dict[str, float] = {"t": round(t, 1), "rss_mb": round(total, 1), "lag": lag, **per_worker}
     behind = backlog.read() if backlog is not None else None
     if behind is not None:
         sample["lifecycle_backlog"] = behind
     result.samples.append(sample)
+
+
+def slope_per_min(samples: list[dict[str, float]], name: str, window_s: float) -> float | None:
+    """Least-squares slope of ``name`` per minute over the last ``window_s`` of the samples."""
+    if not samples:
+        return None
+    end = samples[-1]["t"]
+    points = [(s["t"], s[name]) for s in samples if name in s and s["t"] >= end - window_s]
+    if len(points) < 3:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    return 60 * sum((t - mean_t) * (v - mean_v) for t, v in points) / spread if spread else None
+
+
+def flatness(result: SoakResult, window_s: float = 300.0) -> dict[str, object]:
+    """The last ``window_s`` (at most the second half of the run): backlog and RSS slopes, range."""
+    if not result.samples:
+        return {}
+    window = min(window_s, result.samples[-1]["t"] / 2)
+    end = result.samples[-1]["t"]
+    last = [s for s in result.samples if s["t"] >= end - window]
+    out: dict[str, object] = {"window_s": round(window)}
+    for name in ("lifecycle_backlog", *(f"rss_mb.{m.name}" for m in result.memory)):
+        values = [s[name] for s in last if name in s]
+        if values:
+            out[name] = {"first": values[0], "last": values[-1], "max": max(values),
+                         "slope_per_min": round(slope_per_min(result.samples, name, window) or 0.0, 2)}
+    return out
 
 
 @click.command()
@@ -396,6 +433,7 @@ def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_di
             click.echo(f"responder: {orjson.dumps(result.responder).decode()}")
         if result.lifecycle:
             click.echo(f"lifecycle (worker counters): {orjson.dumps(result.lifecycle).decode()}")
+        click.echo(f"last window: {orjson.dumps(flatness(result)).decode()}")
         for worker, samples in result.memtrace.items():
             for sample in samples:
                 click.echo(f"{worker} t={sample['t']:.0f}s " + " ".join(

@@ -419,10 +419,17 @@ def report(rows: Sequence[Row], n: int, partitions: int, repeats: int) -> str:
 @click.option("--repeats", default=3, show_default=True, help="Rounds; the reported rate is their median.")
 @click.option("--only", multiple=True, help="Run only contenders whose name contains this (the reference always runs).")
 @click.option("--timeout", "timeout_s", default=90.0, show_default=True, help="Give up on one run after this.")
+@click.option("--lifecycle/--no-lifecycle", default=True, show_default=True,
+              help="After each pipeline round, a lifecycle worker absorbs its ioc.routed (same broker, same run).")
+@click.option("--ack-seconds", default=40.0, show_default=True,
+              help="Seconds of routine traffic at 80 % of the pipeline's rate for the ack-to-applied delay; 0: skip.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
-def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Raw aiokafka passthrough vs Faust forwarders on the embedded broker, side by side."""
-    from benchmarks import pipeline_row
+def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s: float, lifecycle: bool,
+        ack_seconds: float, as_json: bool) -> None:
+    """Raw aiokafka passthrough vs Faust forwarders on the embedded broker, side by side; the incident
+    lifecycle beside the pipeline."""
+    from benchmarks import lifecycle_row, pipeline_row
+    from streams.settings import Settings
 
     contenders = [c for c in default_contenders()
                   if c.name == REFERENCE or not only or any(o in c.name for o in only)]
@@ -434,18 +441,40 @@ def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s:
     with embedded_broker(partitions) as bootstrap:
         rows = run_benchmark(contenders, messages, bootstrap, repeats=repeats, partitions=partitions,
                              timeout_s=timeout_s)
+    lifecycle_rounds: list[lifecycle_row.LifecycleRound] = []
+    pipeline_rates: list[float] = []
+
+    def absorb(stack: Settings) -> None:  # the lifecycle row, on the broker the pipeline round just filled
+        lifecycle_rounds.append(lifecycle_row.measure_lifecycle(stack, settings.data_dir, partitions, timeout_s))
+
     for role in roles:
         results = []
+        then = absorb if role == "pipeline" and lifecycle else None
         with click.progressbar(range(repeats), label=pipeline_row.ROLES[role], file=sys.stderr) as bar:
             for _ in bar:
                 results.append(pipeline_row.measure_pipeline(messages, settings.data_dir, partitions, timeout_s,
-                                                             role=role))
+                                                             role=role, then=then))
         rows.append(pipeline_row.pipeline_row(results, rows[0].rate))
+        if role == "pipeline":
+            pipeline_rates = [r.rate for r in results]
+    ack = None
+    if lifecycle and pipeline_rates and ack_seconds > 0:
+        click.echo("ack-to-applied delay under routine traffic ...", err=True)
+        ack = lifecycle_row.measure_ack_delay(0.8 * statistics.median(pipeline_rates), settings.data_dir, ack_seconds,
+                                              partitions)
     if as_json:
         click.echo(json.dumps({"broker": "tansu", "partitions": partitions, "n": n, "repeats": repeats,
-                               "rows": [dataclasses.asdict(r) for r in rows]}))
+                               "rows": [dataclasses.asdict(r) for r in rows],
+                               "lifecycle": [dataclasses.asdict(r) for r in lifecycle_rounds],
+                               "pipeline_rates": pipeline_rates,
+                               "ack_delay": None if ack is None else {**dataclasses.asdict(ack),
+                                                                      "acks": ack.acks.to_json()}}))
     else:
         click.echo(report(rows, n, partitions, repeats))
+        if lifecycle_rounds:
+            click.echo("\n".join(lifecycle_row.lifecycle_report(pipeline_rates, lifecycle_rounds)))
+        if ack is not None:
+            click.echo(lifecycle_row.ack_delay_report(ack, statistics.median(pipeline_rates)))
 
 
 def main(argv: Sequence[str] = ()) -> None:

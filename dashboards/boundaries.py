@@ -60,8 +60,8 @@ class BoundaryView:
         self.province_code = province_code
         self.generation: GenerationLike | None = None
         self.error: str | None = None
-        self._layers: dict[tuple[str, Scope], EncodedLayer] = {}
-        self._building: dict[tuple[str, Scope], asyncio.Task[EncodedLayer]] = {}
+        self._layers: dict[tuple[str, Scope, str | None], EncodedLayer] = {}
+        self._building: dict[tuple[str, Scope, str | None], asyncio.Task[EncodedLayer]] = {}
         self._names: dict[str, str] = {}
         self._city_codes: tuple[str, ...] = ()
         self._last_reload = 0.0
@@ -117,23 +117,31 @@ class BoundaryView:
             "message": self.error,
             "generation": g.id,
             "source": g.source,
-            "approximate": g.source != "official",
+            "approximate": "approximate" in g.source.split("+"),
+            "reference": "reference" in g.source.split("+"),
             "ward_count": len(g.wards),
             "city_ward_count": len(self._city_codes),
             "province_code": self.province_code,
         }
 
-    async def layer(self, scope: Scope) -> EncodedLayer:
+    def province_codes(self) -> set[str]:
+        return set() if self.generation is None else {w.province_code for w in self.generation.wards}
+
+    async def layer(self, scope: Scope, province: str | None = None) -> EncodedLayer:
+        """``city``: the dashboard's city; ``national``: every ward; ``province``: ``province`` in detail."""
         g = self.generation
         if g is None:
             raise BoundaryError(self.error or "boundaries are not loaded yet")
-        key = (g.id, scope)
+        if scope == "province" and province not in self.province_codes():
+            raise BoundaryError(f"no province {province!r} in generation {g.id}")
+        chosen = self.province_code if scope == "city" else province if scope == "province" else None
+        key = (g.id, scope, chosen)
         ready = self._layers.get(key)
         if ready is not None:
             return ready
         task = self._building.get(key)
         if task is None:  # one build per generation and view, however many screens ask at once
-            task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._build, g, scope))
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._build, g, scope, chosen))
             self._building[key] = task
         try:
             layer = await asyncio.shield(task)
@@ -144,7 +152,6 @@ class BoundaryView:
         self._layers[key] = layer
         return layer
 
-    def _build(self, generation: GenerationLike, scope: Scope) -> EncodedLayer:
-        province = self.province_code if scope == "city" else None
+    def _build(self, generation: GenerationLike, scope: Scope, province: str | None) -> EncodedLayer:
         collection = generation.geojson(province_code=province, simplify_m=SIMPLIFY_M[scope])
         return encode(map_layer(collection, scope, province))

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -81,6 +81,7 @@ def item_from_envelope(body: Mapping[str, Any]) -> dict[str, Any] | None:
             "incident_id": data.get("id") or body.get("iocincident"),
             "evidence_count": data.get("evidence_count"),
             "breaches": data.get("breaches", []),
+            **_evidence_keys(data),
         }
     return None
 
@@ -101,7 +102,15 @@ def item_from_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
         "incident_id": incident.get("id"),
         "evidence_count": evidence_total(incident),
         "breaches": incident.get("breaches", []),
+        **_evidence_keys(incident),
     }
+
+
+def _evidence_keys(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """The feed items (``event:<id>``) an incident folds in, and the sources of its evidence."""
+    evidence = [e for e in incident.get("evidence") or () if isinstance(e, Mapping)]
+    return {"event_ids": [f"event:{e.get('event_id')}" for e in evidence],
+            "sources": sorted({str(e.get("source")) for e in evidence if e.get("source")})}
 
 
 class FeedHub:
@@ -171,8 +180,10 @@ class KafkaFeed:
     """Consumes the ward topics into a :class:`FeedHub`; reconnects every ``retry_s`` on failure."""
 
     def __init__(self, bootstrap: str, ward_codes: Callable[[], tuple[str, ...]], hub: FeedHub,
-                 retry_s: float = 3.0) -> None:
+                 retry_s: float = 3.0,
+                 on_envelopes: Callable[[list[dict[str, Any]]], Awaitable[object]] | None = None) -> None:
         self.bootstrap = bootstrap
+        self.on_envelopes = on_envelopes
         self.ward_codes = ward_codes
         self.hub = hub
         self.retry_s = retry_s
@@ -219,19 +230,26 @@ class KafkaFeed:
             self.hub.set_status("live", f"reading {len(existing)} ward topics")
             while True:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-                for records in batches.values():
-                    for record in records:
-                        self._take(record.value)
+                bodies = [b for records in batches.values() for b in map(self._take, (r.value for r in records)) if b]
+                if bodies and self.on_envelopes is not None:
+                    try:
+                        await self.on_envelopes(bodies)
+                    except Exception as exc:  # the evidence store is optional: the feed goes on
+                        log.warning("feed: evidence details not kept: %s", exc)
         finally:
             await consumer.stop()
 
-    def _take(self, raw: bytes | None) -> None:
+    def _take(self, raw: bytes | None) -> dict[str, Any] | None:
+        """Publish the feed item of one record; returns the decoded envelope."""
         if not raw:
-            return
+            return None
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return  # not ours to judge: ward topics are written by ioc-router only
-        item = item_from_envelope(body) if isinstance(body, dict) else None
+            return None  # not ours to judge: ward topics are written by ioc-router only
+        if not isinstance(body, dict):
+            return None
+        item = item_from_envelope(body)
         if item is not None and self.hub.publish(item):
             selfmetrics.feed_items.labels(item["type"]).inc()
+        return body

@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from routers import kpi
 from routers.incidents.timeutil import parse_time
 from streams.lifecycle.serving import IncidentIndex, Query
 
@@ -32,10 +33,11 @@ class WardFigures:
     overdue: int = 0
     median_ack_s: float | None = None
     by_priority: dict[str, int] = field(default_factory=dict)
+    at_risk: int = 0  # open, not overdue, past 3/4 of the time to the next deadline (routers.kpi.at_risk)
 
     def to_json(self) -> dict[str, Any]:
         return {"open": self.open, "overdue": self.overdue, "median_ack_s": self.median_ack_s,
-                "by_priority": self.by_priority}
+                "by_priority": self.by_priority, "at_risk": self.at_risk}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,15 @@ def figures(open_incidents: Sequence[dict[str, Any]], recent: Sequence[dict[str,
         overdue=sum(1 for b in open_incidents if is_overdue(b, now)),
         median_ack_s=statistics.median(waits) if waits else None,
         by_priority=dict(sorted(by_priority.items())),
+        at_risk=sum(1 for b in open_incidents if _at_risk(b, now)),
     )
+
+
+def _at_risk(body: dict[str, Any], now: datetime) -> bool:
+    try:
+        return kpi.at_risk(kpi.fact_of(body), now)
+    except (KeyError, ValueError):
+        return False
 
 
 class IncidentSource:
@@ -104,6 +114,11 @@ class IncidentSource:
             self._client = aioredis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=3)
             self._index = IncidentIndex(self._client, self.app_id)
         return self._index
+
+    def client(self) -> Any:
+        """The Redis client of the serving index (``None`` without ``IOC_REDIS_URL``)."""
+        self.index()
+        return self._client
 
     async def stop(self) -> None:
         if self._client is not None:

@@ -24,10 +24,11 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from dashboards import selfmetrics
+from dashboards import selfmetrics, vendor, views
 from dashboards.access import COOKIE, Viewer, for_viewer
 from dashboards.boundaries import BoundaryView
 from dashboards.config import DashboardConfig
+from dashboards.evidence import EventStore
 from dashboards.feed import FeedHub, KafkaFeed, item_from_incident
 from dashboards.incidents import IncidentSource, IncidentSummary
 from dashboards.mapdata import Scope
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 HEARTBEAT_S = 15.0
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})
+MAP_SCOPES = ("city", "national", "province")
 
 
 class MetricsSource(Protocol):
@@ -64,6 +66,7 @@ class Parts:
     incidents: IncidentSource
     hub: FeedHub
     feed: KafkaFeed | None = None
+    events: EventStore | None = None  # evidence details for the incident view (dashboards.evidence)
 
 
 PARTS = web.AppKey("parts", Parts)
@@ -74,13 +77,13 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
-def _scope(request: web.Request) -> Scope | None:
+def _scope(request: web.Request, allowed: tuple[str, ...] = ("city", "national")) -> Scope | None:
     scope = request.query.get("scope", "city")
-    return scope if scope in ("city", "national") else None  # type: ignore[return-value]
+    return scope if scope in allowed else None  # type: ignore[return-value]
 
 
-def _bad_scope(request: web.Request) -> web.Response:
-    return _json({"error": "bad_scope", "message": f"scope must be city or national, not {request.query.get('scope')!r}"},
+def _bad_scope(request: web.Request, allowed: tuple[str, ...] = ("city", "national")) -> web.Response:
+    return _json({"error": "bad_scope", "message": f"scope must be {' or '.join(allowed)}, not {request.query.get('scope')!r}"},
                  status=400)
 
 
@@ -179,6 +182,7 @@ async def overview(request: web.Request) -> web.Response:
         "map_values": {
             "open": {k: v for k, v in view.open_by_ward.items() if wanted is None or k in wanted},
             "overdue": {k: f.overdue for k, f in summary.wards.items() if f.overdue},
+            "at_risk": {k: f.at_risk for k, f in summary.wards.items() if f.at_risk},
         },
         "incidents": {"state": summary.state, "message": summary.message},
         "wards": ward_rows(parts, view, summary),
@@ -188,13 +192,14 @@ async def overview(request: web.Request) -> web.Response:
 
 async def map_layer(request: web.Request) -> web.StreamResponse:
     parts = request.app[PARTS]
-    scope = _scope(request)
+    scope = _scope(request, MAP_SCOPES)
     if scope is None:
-        return _bad_scope(request)
+        return _bad_scope(request, MAP_SCOPES)
     try:
-        layer = await parts.boundaries.layer(scope)
+        layer = await parts.boundaries.layer(scope, request.query.get("province"))
     except BoundaryError as exc:
         return _json({"error": "no_boundaries", "message": str(exc)}, status=503)
+    # the page revalidates (ETag per generation), so a new generation shows without a stale cache
     headers = {"ETag": layer.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("If-None-Match") == layer.etag:
         return web.Response(status=304, headers=headers)
@@ -314,9 +319,11 @@ def create_app(parts: Parts) -> web.Application:
     app.router.add_get("/api/feed", feed)
     app.router.add_get("/api/labels", labels)
     app.router.add_get("/api/incidents", incidents_list)
+    views.register(app)
     app.router.add_get("/api/incidents/{incident_id}", incident_detail)
     add_silences(app, parts.config.settings.kafka_bootstrap)
     app.router.add_static("/static", STATIC, append_version=False)
+    vendor.register(app)
     app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
     app.on_cleanup.append(_cleanup)
@@ -337,7 +344,10 @@ def build_parts(config: DashboardConfig) -> Parts:
         metrics = WorkerMetrics(config.worker_metrics_urls)
     boundaries = BoundaryView(registry_loader(s.data_dir), config.province_code)
     hub = FeedHub()
+    incidents = IncidentSource(s.redis_url, s.app_id)
+    events = EventStore(incidents.client(), s.app_id) if s.redis_url else None
     feed_source = None
     if s.kafka_bootstrap:
-        feed_source = KafkaFeed(s.kafka_bootstrap, lambda: boundaries.city_codes, hub)
-    return Parts(config, boundaries, metrics, IncidentSource(s.redis_url, s.app_id), hub, feed_source)
+        feed_source = KafkaFeed(s.kafka_bootstrap, lambda: boundaries.city_codes, hub,
+                                on_envelopes=None if events is None else events.remember)
+    return Parts(config, boundaries, metrics, incidents, hub, feed_source, events)

@@ -3,7 +3,7 @@
 Ids are stable: the same intake event routed to the same target always gets the same id, so
 ward systems dedupe redeliveries (the embedded broker is at-least-once) on ``id`` alone.
 Extension attributes (lower-case alphanumerics, per the spec): ``iocward``, ``iocgeneration``,
-``iocrule``, ``iocrulesversion``, ``iocpriority``, ``iocsource`` (approximate|official),
+``iocrule``, ``iocrulesversion``, ``iocpriority``, ``iocsource`` (official|reference|approximate),
 ``iocsuppressed``.
 """
 

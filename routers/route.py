@@ -9,12 +9,12 @@ into topics and metrics.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from routers.decision import Decision
-from routers.events import Event, GeoPoint
+from routers.events import Event, GeoPoint, Source
 from routers.exceptions import Rejected
 from routers.ingest import decode
 from routers.locate.result import Location
@@ -50,9 +50,13 @@ class Placed:
 
 @dataclass(frozen=True, slots=True)
 class Routed:
+    """``telemetry``: a sensor reading the rules held back (suppressed) that opened and closed no
+    threshold: it can open no incident and change none, so the lifecycle need not look at it."""
+
     event: Event
     location: Location
     decision: Decision
+    telemetry: bool = False
 
 
 Outcome = DeadLetter | Unroutable | Routed
@@ -99,3 +103,22 @@ def route_message(
     if isinstance(placed, Placed):
         return Routed(placed.event, placed.location, evaluate(placed.event, placed.location))
     return placed
+
+
+def telemetry_flags(located: Sequence[tuple[Event, Location]], evaluations: Sequence[Any],
+                    sensors: Mapping[str, Any]) -> list[bool]:
+    """For each routed event, whether it is routine telemetry (:attr:`Routed.telemetry`): a sensor
+    reading held back by the rules (suppressed) that changed no threshold while none was open.
+    ``evaluations`` are the rules' answers in order (``decision``, ``changes.sensor``); ``sensors``
+    the stored sensor states before the batch."""
+    current = dict(sensors)
+    flags = []
+    for (event, _location), evaluation in zip(located, evaluations, strict=True):
+        device = event.device_id if event.source is Source.SENSOR else None
+        before = current.get(device) if device else None
+        changed = evaluation.changes.sensor
+        if device and changed is not None:
+            current[device] = changed
+        flags.append(device is not None and evaluation.decision.suppressed is not None and changed is None
+                     and not (before is not None and before.open))
+    return flags

@@ -476,12 +476,20 @@ class Outgoing(NamedTuple):
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone (a table's deleted key on its changelog)
     headers: Sequence[tuple[str, bytes]] | None = None
     partition: int | None = None
 
 
-BatchHandler = Callable[[Sequence[EventT]], Iterable[Outgoing] | Awaitable[Iterable[Outgoing]]]
+class Handled(NamedTuple):
+    """What a batch handler may return instead of bare messages: the messages and other work of the
+    batch still running (e.g. a serving-index write) that its offsets must also wait for."""
+
+    messages: Iterable[Outgoing]
+    pending: Sequence[Awaitable[Any]] = ()
+
+
+BatchHandler = Callable[[Sequence[EventT]], Iterable[Outgoing] | Handled | Awaitable[Iterable[Outgoing] | Handled]]
 # Queues a batch's messages; the futures resolve when the broker has acknowledged all of them.
 Publish = Callable[[Sequence[Outgoing]], Awaitable[list[asyncio.Future]]]
 
@@ -518,7 +526,7 @@ def batch_publisher(app: AppT) -> Publish:
             builder = builders.get((topic, partition))
             if builder is None:
                 builder = builders[topic, partition] = producer.create_batch()
-            headers = message.headers or []
+            headers = list(message.headers) if message.headers else []  # aiokafka takes a list only
             if builder.append(timestamp=None, key=message.key, value=message.value, headers=headers) is None:
                 futures.append(await _submit(producer, builder, topic, partition))  # full: send it, start anew
                 builder = builders[topic, partition] = producer.create_batch()
@@ -533,6 +541,12 @@ def batch_publisher(app: AppT) -> Publish:
 @functools.lru_cache(maxsize=16_384)
 def _murmur2_index(key: bytes, count: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % count
+
+
+def partition_for_key(key: bytes, count: int) -> int:
+    """The partition of ``count`` that Kafka's default partitioner (murmur2: Java, aiokafka,
+    kafka-python, librdkafka's ``murmur2_random``) sends ``key`` to."""
+    return _murmur2_index(key, count)
 
 
 _default_partitioner = DefaultPartitioner()
@@ -556,8 +570,8 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
     """Consume ``stream`` in batches, publish what ``handle_batch`` returns, ack after delivery.
 
     ``handle_batch(events)`` (plain or async) turns up to ``max_batch`` events, collected for at
-    most ``within`` seconds, into :class:`Outgoing` messages; an event may produce none or
-    several. ``publish`` queues a batch's messages without awaiting each one (default:
+    most ``within`` seconds, into :class:`Outgoing` messages (or a :class:`Handled`: messages plus
+    awaitables the batch's acks also wait for); an event may produce none or several. ``publish`` queues a batch's messages without awaiting each one (default:
     :func:`batch_publisher`, one record batch per topic-partition); up to ``max_in_flight`` batches
     may wait for their broker acks while the next batch is processed.
 
@@ -584,8 +598,11 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
             outgoing = handle_batch(events)
             if inspect.isawaitable(outgoing):
                 outgoing = await outgoing
+            pending: Sequence[Awaitable[Any]] = ()
+            if isinstance(outgoing, Handled):
+                outgoing, pending = outgoing.messages, outgoing.pending
             futures = await publish(list(outgoing))
-            delivered = asyncio.gather(*futures)
+            delivered = asyncio.gather(*futures, *pending)
             delivered.add_done_callback(_ack_when_delivered(events))
             in_flight.append(delivered)
             while in_flight and (len(in_flight) > max_in_flight or in_flight[0].done()):

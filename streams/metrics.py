@@ -71,6 +71,15 @@ status_updates = Counter(
     "ioc_status_updates_total", "Status updates from ward systems applied, by new status.", ["status"],
     registry=REGISTRY,
 )
+lifecycle_inputs = Counter(
+    "ioc_lifecycle_inputs_total", "Messages the incident lifecycle took, by kind (routed, update, tick, housekeep, "
+    "handoff, malformed, skipped: routine telemetry the pipeline marked; forwarded: also counted when sent on to "
+    "the owner ward's partition).", ["kind"], registry=REGISTRY,
+)
+status_apply_latency = Histogram(
+    "ioc_status_apply_latency_seconds", "From a ward's status update reaching the broker (its timestamp) to the "
+    "incident changed by it being handed to the producer.", buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
 rules_info = Info("ioc_rules", "The ruleset version this worker routes with.", registry=REGISTRY)
 rules_rejected = Counter(
     "ioc_rules_rejected_total", "Rules versions on ioc.config.rules refused as invalid (the running version stays).",
@@ -123,7 +132,7 @@ portal_delivery_seconds = Histogram(
 CATALOGUE = (
     ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
     consumer_lag, assigned_partitions, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
-    rules_info, rules_rejected, boundary_info, build_info,
+    lifecycle_inputs, status_apply_latency, rules_info, rules_rejected, boundary_info, build_info,
     silenced, silences_active, silences_rejected,
     api_requests, api_request_seconds, api_reports, api_rejected, api_tracked,
     portal_attempts, portal_deliveries, portal_delivery_seconds,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from streams import topics
 from streams.admin import create_topics
@@ -84,6 +85,8 @@ class LocalRun:
         self.ward_names: dict[str, str] = {}
         self._stop_sim = threading.Event()
         self._sim_thread: threading.Thread | None = None
+        self._desks: Any = None  # streams.simulator.wards.WardDesks once the simulator runs
+        self.city_codes: frozenset[str] = frozenset()
         self.produced = 0
         self.started_at = 0.0
         self.first_routed_at: float | None = None
@@ -106,18 +109,33 @@ class LocalRun:
         generation = registry.load_active()
         self.ward_names = {w.code: w.name for w in generation.wards}
         city_wards = generation.wards_in_province(CITIES[self.options.city])
-        banner = " - APPROXIMATE polygons: import official ones with `ioc boundaries import`" if generation.source == "approximate" else ""
+        self.city_codes = frozenset(w.code for w in city_wards)
+        banner = (" - built-in REFERENCE polygons (not official survey boundaries): import a city's official file "
+                  "with `ioc boundaries import`" if "reference" in generation.source.split("+") else "")
         self.say(f"boundaries {generation.id} ({generation.source}, {len(generation.wards)} wards){banner}")
-        create_topics(s, [w.code for w in generation.wards], status_codes=[w.code for w in city_wards])
-        self.say(f"topics     {', '.join(topics.INTAKE)} -> ioc.ward.<code> ({len(city_wards)} in {self.options.city}), "
+        # The city's ward topics first (its events go there); the rest of the country's ~3,000
+        # are created in the background once the simulator runs, so the first event is not
+        # held up by them (~10 s on the embedded broker).
+        create_topics(s, [w.code for w in city_wards])
+        self.say(f"topics     {', '.join(topics.INTAKE)} -> ioc.ward.<code> ({len(city_wards)} in {self.options.city}, "
+                 f"the other {len(generation.wards) - len(city_wards)} in the background), "
                  f"ioc.agency.*, {topics.UNROUTABLE}, {topics.DEADLETTER}")
         for n in range(self.options.workers):
             self._start_worker(n)
+        self._start_simulator()  # before the dashboard: its start-up need not delay the first event
         if self.options.dashboard:
             self._start_dashboard()
         self._start_open311()
-        self._start_simulator()
+        threading.Thread(target=self._create_other_topics, args=([w.code for w in generation.wards],),
+                         name="topics", daemon=True).start()
         self.started_at = time.monotonic()
+
+    def _create_other_topics(self, codes: list[str]) -> None:
+        try:
+            # no status topics for them: the workers read every ioc.status.* topic, the city's are enough
+            create_topics(self.settings, codes, status_codes=())
+        except Exception as exc:  # the broker stopping under it at shutdown, or a real failure: say so
+            self.say(f"topics     not all ward topics were created: {type(exc).__name__}: {exc}")
 
     def _start_worker(self, n: int) -> None:
         port = free_port()
@@ -182,6 +200,11 @@ class LocalRun:
         self._sim_thread = threading.Thread(target=run, name="simulator", daemon=True)
         self._sim_thread.start()
         self.say(f"simulator  {o.city} {o.scenario} at {o.rate:g} events/s ({len(sim.devices)} devices registered)")
+        from streams.simulator.wards import WardDesks
+
+        self._desks = WardDesks(self.settings, o.seed, self.city_codes)
+        self._desks.start()
+        self.say(f"ward desks {len(self.city_codes)} simulated desks acknowledge and resolve incidents on {topics.STATUS}")
 
     # -- watching -------------------------------------------------------------------------------
     def totals(self) -> Totals:
@@ -206,6 +229,8 @@ class LocalRun:
         self._stop_sim.set()
         if self._sim_thread is not None:
             self._sim_thread.join(timeout=30)
+        if self._desks is not None:
+            self._desks.stop()
 
     def drain(self, timeout_s: float = 60.0) -> bool:
         """Wait until the workers have ingested everything the simulator produced."""

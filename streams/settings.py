@@ -60,6 +60,7 @@ class Settings:
     portal_max_attempts: int = 8
     portal_backoff_s: float = 1.0
     portal_timeout_s: float = 10.0
+    dashboard_tile_url: str | None = None
 
     @property
     def embedded_kafka(self) -> bool:
@@ -105,6 +106,7 @@ DOCUMENTATION: dict[str, str] = {
     "portal_max_attempts": "Delivery attempts per result and endpoint before it goes to ioc.deadletter (reason portal_unreachable).",
     "portal_backoff_s": "First retry delay of a delivery; doubles per attempt (jittered), capped at 60 s.",
     "portal_timeout_s": "Timeout of one delivery attempt.",
+    "dashboard_tile_url": "Optional basemap under the dashboard's ward map: an XYZ tile URL template of a tile server the city hosts ({z}/{x}/{y}); unset: wards only, nothing fetched.",
 }
 
 # Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment

@@ -19,6 +19,11 @@ ESCALATIONS = "ioc.escalations"
 RESULTS = "ioc.out.results"
 CONFIG_RULES = "ioc.config.rules"  # compacted, key "active"
 CONFIG_SILENCES = "ioc.config.silences"  # compacted, keyed by silence id; every worker reads it whole
+# Kafka header on an ioc.routed copy the lifecycle has nothing to do with (routine telemetry): it is
+# acknowledged there without being decoded. The copy stays on ioc.routed: the hand-over record of
+# every routed event (conservation checks read it).
+LIFECYCLE_HEADER = "ioc-lifecycle"
+LIFECYCLE_SKIP = b"skip"
 
 COMPACTED = (INCIDENTS, CONFIG_RULES, CONFIG_SILENCES)
 SINGLE_PARTITION = (CONFIG_RULES, CONFIG_SILENCES)  # read whole by every worker, in order

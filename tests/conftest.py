@@ -40,7 +40,8 @@ def redis_url(embedded_stack) -> str:
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir with the default (approximate) boundary generation built once per session.
+    """A data dir with the built-in reference boundary generation (copied from the prebuild, or
+    compiled once per session).
 
     Set ``IOC_TEST_DATA_DIR`` to reuse a directory across sessions while developing."""
     from routers.boundaries.registry import BoundaryRegistry

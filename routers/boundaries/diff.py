@@ -1,16 +1,17 @@
 """What changed between two generations (wards added, removed, renamed, area moved), and how well
-one reproduces another (``agreement``, on uniform or ``urban_points``)."""
+one reproduces another (``agreement``, on uniform or ``population_points``)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 
 from routers.boundaries.generation import Generation
-from routers.boundaries.lineage import admin_data
+from routers.boundaries.names import same_name
 
 _M_PER_DEG = 111_320.0
 MIN_MOVED_KM2 = 0.001  # 1,000 m2: below this a changed outline is digitising noise
@@ -58,7 +59,7 @@ def diff_generations(a: Generation, b: Generation) -> GenerationDiff:
         result.removed.append({"code": code, "name": w.name, "area_km2": round(_km2(a.geometry(code)), 3)})
     for code in sorted(codes_a & codes_b):
         wa, wb = a.ward(code), b.ward(code)
-        if wa.name != wb.name:
+        if not same_name(wa.name, wb.name):  # "Hoà"/"Hòa" is one name
             result.renamed.append({"code": code, "from": wa.name, "to": wb.name})
         ga, gb = a.geometry(code), b.geometry(code)
         if shapely.equals_exact(ga, gb, 0.0) if ga.geom_type == gb.geom_type else False:
@@ -87,19 +88,31 @@ def agreement(approx: Generation, official: Generation, xs: np.ndarray, ys: np.n
     return float((official_codes == approx_codes).mean())
 
 
-URBAN_RADIUS_M = 150.0
-URBAN_POINTS_PER_WARD = 20
-
-
-def urban_points(
-    bounds: tuple[float, float, float, float], rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Points where people are: URBAN_POINTS_PER_WARD uniform within URBAN_RADIUS_M of every
-    pre-merger ward centroid inside ``bounds`` (lon_min, lat_min, lon_max, lat_max)."""
-    xmin, ymin, xmax, ymax = bounds
-    olds = [u for u in admin_data().old_units if xmin < u.lon < xmax and ymin < u.lat < ymax]
-    cx = np.repeat([u.lon for u in olds], URBAN_POINTS_PER_WARD)
-    cy = np.repeat([u.lat for u in olds], URBAN_POINTS_PER_WARD)
-    r = URBAN_RADIUS_M * np.sqrt(rng.uniform(0, 1, len(cx)))
-    theta = rng.uniform(0, 2 * np.pi, len(cx))
-    return cx + r * np.cos(theta) / 107_000, cy + r * np.sin(theta) / 110_600
+def population_points(
+    geoms: Sequence[shapely.Geometry], populations: Sequence[float], count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` points where people live: a ward drawn with probability proportional to its
+    population, then a point uniform inside that ward's polygon. Returns lon, lat and the index of
+    the ward each point was drawn in (the truth a lookup is checked against)."""
+    weights = np.asarray(populations, dtype=float)
+    picks = rng.choice(len(weights), size=count, p=weights / weights.sum())
+    xs = np.empty(count)
+    ys = np.empty(count)
+    for ward in np.unique(picks):
+        slots = np.nonzero(picks == ward)[0]
+        geom = geoms[ward]
+        shapely.prepare(geom)
+        xmin, ymin, xmax, ymax = geom.bounds
+        got_x: list[np.ndarray] = []
+        got_y: list[np.ndarray] = []
+        got = 0
+        while got < len(slots):
+            x = rng.uniform(xmin, xmax, max(4 * len(slots), 64))
+            y = rng.uniform(ymin, ymax, len(x))
+            inside = shapely.contains_xy(geom, x, y)
+            got_x.append(x[inside])
+            got_y.append(y[inside])
+            got += int(inside.sum())
+        xs[slots] = np.concatenate(got_x)[: len(slots)]
+        ys[slots] = np.concatenate(got_y)[: len(slots)]
+    return xs, ys, picks

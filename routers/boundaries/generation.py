@@ -7,13 +7,17 @@
 
 from __future__ import annotations
 
+import gzip
 import math
+import os
 import random
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
+import orjson
 import shapely
 from geopy.distance import geodesic
 
@@ -32,6 +36,11 @@ _intersects_xy = shapely.lib.intersects_xy
 _distance = shapely.lib.distance
 _shortest_line = shapely.lib.shortest_line
 _GEODESIC = geodesic()
+
+
+def map_cache_name(generation_id: str, province_code: str | None, simplify_m: float) -> str:
+    """File name of a simplified map layer kept on disk (see ``Generation.map_cache_dirs``)."""
+    return f"{generation_id}.map-{province_code or 'all'}-{simplify_m:g}m.json.gz"
 
 
 def degrees_for(metres: float, lat: float) -> float:
@@ -53,6 +62,9 @@ class Generation:
         self._geom_list: list[shapely.Geometry] = list(geoms)
         self._by_code = {w.code: i for i, w in enumerate(self.wards)}
         self._geojson_cache: dict[tuple[str | None, float], dict[str, object]] = {}
+        # Folders where simplified map layers of this generation are kept between processes
+        # (the registry sets them): simplifying the whole country takes seconds.
+        self.map_cache_dirs: list[Path] = []
 
     # -- metadata -------------------------------------------------------------------------
     @property
@@ -176,8 +188,9 @@ class Generation:
     def geojson(self, province_code: str | None = None, simplify_m: float = 30.0) -> dict[str, object]:
         """FeatureCollection for maps: simplified (shared edges kept), coordinates rounded to ~1 m."""
         key = (province_code, float(simplify_m))
-        cached = self._geojson_cache.get(key)
+        cached = self._geojson_cache.get(key) or self._read_map_cache(province_code, simplify_m)
         if cached is not None:
+            self._geojson_cache[key] = cached
             return cached
         chosen = [i for i, w in enumerate(self.wards) if province_code in (None, w.province_code)]
         geoms = self.geoms[chosen] if chosen else np.array([], dtype=object)
@@ -212,4 +225,27 @@ class Generation:
             "features": features,
         }
         self._geojson_cache[key] = collection
+        self._write_map_cache(province_code, simplify_m, collection)
         return collection
+
+    def _read_map_cache(self, province_code: str | None, simplify_m: float) -> dict[str, object] | None:
+        for folder in self.map_cache_dirs:
+            path = folder / map_cache_name(self.id, province_code, simplify_m)
+            try:
+                loaded = orjson.loads(gzip.decompress(path.read_bytes()))
+            except (OSError, ValueError, EOFError):
+                continue
+            if isinstance(loaded, dict) and loaded.get("generation") == self.id:
+                return loaded
+        return None
+
+    def _write_map_cache(self, province_code: str | None, simplify_m: float, collection: dict[str, object]) -> None:
+        if not self.map_cache_dirs:
+            return
+        path = self.map_cache_dirs[0] / map_cache_name(self.id, province_code, simplify_m)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(gzip.compress(orjson.dumps(collection), compresslevel=5))
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a read-only data dir: simplified again next time

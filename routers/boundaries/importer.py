@@ -118,7 +118,7 @@ def _polygon(value: Any, where: str, repairs: list[str]) -> shapely.Polygon | No
     return shapely.Polygon(rings[0], [r for r in rings[1:] if r is not None])
 
 
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+def polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
@@ -145,7 +145,7 @@ def parse_geometry(geometry: Any, repairs: list[str]) -> shapely.Geometry:
     geom = kept[0] if len(kept) == 1 else shapely.MultiPolygon(kept)
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        geom = _polygonal(shapely.make_valid(geom))
+        geom = polygonal(shapely.make_valid(geom))
         repairs.append(f"repaired invalid geometry ({reason})")
     if geom.is_empty or geom.area == 0:
         raise FeatureError("geometry has no area")
@@ -251,7 +251,7 @@ def _topology(wards: WardSet, report: ValidationReport, step: Progress) -> None:
     step("checking overlaps", 1)
     overlaps: list[tuple[float, dict[str, object]]] = []
     for a, b, shared in zip(left, right, shapely.intersection(geoms[left], geoms[right]), strict=True):
-        area = _m2(_polygonal(shared))
+        area = _m2(polygonal(shared))
         if area <= 0:
             continue
         report.overlap_km2 += area / 1e6

@@ -11,12 +11,15 @@ the network and silently picks one.
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import vietnamadminunits
+
+from routers.boundaries.names import plain_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,8 @@ class AdminData:
     old_by_key: dict[str, OldUnit]
 
 
-def _package_data_dir() -> Path:
+def package_data_dir() -> Path:
+    """The ``data`` folder of the installed vietnamadminunits package (read-only)."""
     return Path(vietnamadminunits.__file__).resolve().parent / "data"
 
 
@@ -78,7 +82,7 @@ def _parse_bounds(text: str | None) -> tuple[float, float, float, float] | None:
 @functools.cache
 def admin_data() -> AdminData:
     """Load (once per process) the pre- and post-merger units and the old-to-new mapping."""
-    data_dir = _package_data_dir()
+    data_dir = package_data_dir()
     with sqlite3.connect(f"file:{data_dir / 'dataset.db'}?mode=ro", uri=True) as conn:
         new_rows = conn.execute(
             "SELECT wardCode, ward, provinceCode, province, provinceKey, wardKey, wardLat, wardLon, "
@@ -146,3 +150,67 @@ def admin_data() -> AdminData:
         new_by_key=new_by_key,
         old_by_key={u.key: u for u in old_units},
     )
+
+
+_ITEM = re.compile(r",\s*(?![^()]*\))")  # commas outside parentheses
+_REMAINDER = re.compile(r"\s*\(phần còn lại[^)]*\)\s*$")  # "(what was left after ... went to ...)"
+_QUALIFIED = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")  # "Phường 4 (Quận 3)"
+
+
+@functools.lru_cache(maxsize=8192)
+def _predecessors(text: str) -> tuple[tuple[str, str | None], ...]:
+    items: list[tuple[str, str | None]] = []
+    for item in _ITEM.split(text):
+        item = _REMAINDER.sub("", item.strip())
+        qualified = _QUALIFIED.match(item)
+        if qualified:
+            items.append((plain_key(qualified.group(1)), plain_key(qualified.group(2))))
+        else:
+            items.append((plain_key(item), None))
+    return tuple(items)
+
+
+LineageIndex = dict[tuple[str, str], list[tuple[int, str | None]]]
+
+
+def lineage_index(predecessors: list[str | None], names: list[str], provinces: list[str]) -> LineageIndex:
+    """(province code, old ward name key) -> (new ward position, district key the publication
+    adds or None), from each new ward's published ``predecessors`` ("Phường 4 (Quận 3), Phường Võ
+    Thị Sáu"; "giữ nguyên" = the ward kept itself)."""
+    index: LineageIndex = {}
+    for position, (text, name, province) in enumerate(zip(predecessors, names, provinces, strict=True)):
+        if not text:
+            continue
+        items = [(plain_key(name), None)] if plain_key(text) == "giunguyen" else _predecessors(text)
+        for item, qualifier in items:
+            index.setdefault((province, item), []).append((position, qualifier))
+    return index
+
+
+@functools.cache
+def _old_names_per_province() -> dict[tuple[str, str], int]:
+    """(new province code, old ward name key) -> how many old wards had that name."""
+    data = admin_data()
+    counts: dict[tuple[str, str], int] = {}
+    for unit in data.old_units:
+        new = data.new_by_code.get(unit.new_codes[0])
+        if new is not None:
+            key = (new.province_code, plain_key(unit.name))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def published_receivers(index: LineageIndex, province_code: str, name: str, district: str) -> list[int] | None:
+    """The new wards (positions) whose published predecessors name the old ward ``name`` of
+    ``district``: those naming it with its district when the publication adds one, else those
+    naming it alone, but only when no other old ward of the province had that name. None when
+    the publication does not say."""
+    listed = index.get((province_code, plain_key(name)), [])
+    district_key = plain_key(district)
+    qualified = sorted({i for i, qualifier in listed if qualifier == district_key})
+    if qualified:
+        return qualified
+    if _old_names_per_province().get((province_code, plain_key(name)), 0) != 1:
+        return None  # namesakes: an unqualified mention may be another district's ward
+    alone = sorted({i for i, qualifier in listed if qualifier is None})
+    return alone or None

@@ -13,7 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-BoundarySource = Literal["official", "approximate"]
+BoundarySource = Literal["official", "reference", "approximate"]
+SOURCES: tuple[BoundarySource, ...] = ("official", "reference", "approximate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class Ward:
 class WardSet:
     """Wards and their polygons (``geoms[i]`` belongs to ``wards[i]``), sorted by code.
 
-    Produced by the GeoJSON importer or the approximate builder; compiled into a generation file.
+    Produced by the GeoJSON importer or the built-in reference builder; compiled into a generation file.
     """
 
     wards: list[Ward]
@@ -58,8 +59,10 @@ class GenerationMeta:
     ward_count: int
     created_at: datetime
     active: bool = False
-    origin: str = ""  # where the polygons came from: a path, a URL or "vietnamadminunits"
+    origin: str = ""  # where the polygons came from: a path, a URL, or the built-in snapshot
     report: dict[str, object] = field(default_factory=dict)
+    provinces: tuple[str, ...] | None = None  # province codes it has (None: written before layers)
+    activated_at: datetime | None = None  # the last activation: newer layers lie above older ones
 
     def covers(self, at: datetime) -> bool:
         return self.valid_from <= at and (self.valid_to is None or at < self.valid_to)
@@ -77,22 +80,34 @@ class GenerationMeta:
             "active": self.active,
             "origin": self.origin,
             "report": self.report,
+            "provinces": None if self.provinces is None else list(self.provinces),
+            "activated_at": None if self.activated_at is None else self.activated_at.isoformat(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> GenerationMeta:
         valid_to = data.get("valid_to")
         report = data.get("report")
+        provinces = data.get("provinces")
+        activated_at = data.get("activated_at")
+        source = data.get("source")
         return cls(
             id=str(data["id"]),
             name=str(data["name"]),
             valid_from=datetime.fromisoformat(str(data["valid_from"])),
             valid_to=None if valid_to is None else datetime.fromisoformat(str(valid_to)),
-            source="official" if data.get("source") == "official" else "approximate",
+            source=source if source in SOURCES else "approximate",  # type: ignore[arg-type]
             checksum=str(data["checksum"]),
             ward_count=int(str(data["ward_count"])),
             created_at=datetime.fromisoformat(str(data["created_at"])),
             active=bool(data.get("active", False)),
             origin=str(data.get("origin", "")),
             report=dict(report) if isinstance(report, dict) else {},
+            provinces=tuple(str(p) for p in provinces) if isinstance(provinces, list) else None,
+            activated_at=None if activated_at is None else datetime.fromisoformat(str(activated_at)),
         )
+
+    def layer_rank(self) -> tuple[int, datetime]:
+        """Higher ranks lie above lower ones where layers share a province: any imported
+        generation above the built-in reference, then the most recently activated first."""
+        return (0 if self.source == "reference" else 1, self.activated_at or self.created_at)

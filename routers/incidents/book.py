@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from routers.exceptions import Rejected
@@ -60,6 +60,9 @@ SEEN_WINDOW_S = 3600
 # How often a ward's marks are checked for age: a mark lives at most SEEN_WINDOW_S plus this
 # (plus the housekeeping timer's interval). Each check walks the ward's in-memory incidents.
 PRUNE_EVERY_S = 600
+# A rung fires this long after its deadline, not at it: an acknowledgement a ward sent just before
+# the deadline is still on its way through the status path (its p99 target is 2 s), and must win.
+ESCALATION_GRACE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,7 @@ class IncidentBook:
         retention_s: float = RETENTION_S,
         seen_window_s: float = SEEN_WINDOW_S,
         prune_every_s: float = PRUNE_EVERY_S,
+        grace_s: float = 0.0,
     ) -> None:
         self.incidents = incidents
         self.wards = wards
@@ -125,9 +129,19 @@ class IncidentBook:
         self.retention_s = retention_s
         self.seen_window_s = seen_window_s
         self.prune_every_s = prune_every_s
+        self.grace_s = grace_s  # the worker uses ESCALATION_GRACE_S; 0 climbs a rung at its deadline
         # Decoded incidents by table key and version: a stored version never changes, so the
         # cache cannot go stale, and reads for correlation and SLA scans skip JSON decoding.
         self._decoded: dict[str, tuple[int, Incident]] = {}
+        # ward -> the earliest SLA moment of its open incidents (None: none pending), or a moment
+        # earlier than that: saves only ever pull it earlier, a tick recomputes it exactly. So the
+        # 1 s timer reads one entry per ward instead of every open incident.
+        self._due: dict[str, datetime | None] = {}
+        # ward -> (its book as read, its open incidents decoded, the stored bodies they came from):
+        # correlation reads them for every event of the ward. Valid while the ward's book and each
+        # body are the very objects read (any write, also a changelog restored after a rebalance,
+        # stores new ones); kept current by :meth:`_save`.
+        self._open: dict[str, tuple[Any, list[Incident], list[tuple[str, Any]]]] = {}
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, ward: str, incident: str) -> Incident | None:
@@ -151,8 +165,26 @@ class IncidentBook:
         return {"open": list(book["open"]), "closed": list(book["closed"]), "pruned": book.get("pruned", 0.0)}
 
     def open_in(self, ward: str) -> list[Incident]:
-        found = (self.get(ward, i) for i in self._ward(ward)["open"])
-        return [i for i in found if i is not None and i.is_open]
+        """The ward's open incidents (a list shared with the cache: do not edit it)."""
+        book = self.wards.get(ward)
+        if not book:
+            return []
+        cached = self._open.get(ward)
+        if cached is not None and cached[0] is book and all(
+                self.incidents.get(key) is body for key, body in cached[2]):
+            return cached[1]
+        keys = [table_key(ward, i) for i in book["open"]]
+        bodies = [(key, self.incidents.get(key)) for key in keys]
+        found = (self.get(ward, i) for i in book["open"])
+        open_now = [i for i in found if i is not None and i.is_open]
+        self._open[ward] = (book, open_now, bodies)
+        return open_now
+
+    def forget_derived(self) -> None:
+        """Drop what is derived from the tables (open lists, SLA due times): call when the tables
+        changed other than through this book, e.g. after a rebalance restored partitions."""
+        self._open.clear()
+        self._due.clear()
 
     def open_counts(self, ward: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -163,13 +195,17 @@ class IncidentBook:
     def due_wards(self, now: datetime) -> list[str]:
         """Wards with an SLA rung due at ``now`` (the timer ticks only those)."""
         due: list[str] = []
+        grace = timedelta(seconds=self.grace_s)
         for ward in list(self.wards.keys()):
-            for incident in self.open_in(ward):
-                moment = next_due(incident)
-                if moment is not None and moment <= now:
-                    due.append(ward)
-                    break
+            moment = self._due[ward] if ward in self._due else self._ward_due(ward)
+            if moment is not None and moment + grace <= now:
+                due.append(ward)
         return due
+
+    def _ward_due(self, ward: str) -> datetime | None:
+        moments = [m for m in (next_due(i) for i in self.open_in(ward)) if m is not None]
+        self._due[ward] = min(moments) if moments else None
+        return self._due[ward]
 
     # -- writing -----------------------------------------------------------------------------------
     def _save(self, incident: Incident, effects: Effects, change: str | None, now: datetime) -> None:
@@ -177,6 +213,15 @@ class IncidentBook:
         body = incident.to_json()
         self.incidents[key] = body
         self._decoded[key] = (incident.version, incident)
+        cached = self._open.get(incident.ward)
+        if cached is not None:
+            kept = [incident if i.id == incident.id else i for i in cached[1] if i.id != incident.id or incident.is_open]
+            bodies = [(k, body if k == key else b) for k, b in cached[2]]
+            self._open[incident.ward] = (cached[0], kept, bodies)
+        if incident.ward in self._due:
+            moment, known = next_due(incident), self._due[incident.ward]
+            if moment is not None and (known is None or moment < known):
+                self._due[incident.ward] = moment
         effects.changed.append(incident)
         effects.outbound.append(Outbound("incidents", incident.id, messages.state(incident, now, body)))
         if change is not None:
@@ -294,7 +339,7 @@ class IncidentBook:
         """Climb every SLA rung due in ``ward`` at ``now``; each rung fires once (marked in state)."""
         effects = Effects()
         for incident in self.open_in(ward):
-            updated, steps, breaches = escalate_due(incident, now)
+            updated, steps, breaches = escalate_due(incident, now, self.grace_s)
             if not steps:
                 continue
             self._save(updated, effects, "escalated", now)
@@ -305,6 +350,7 @@ class IncidentBook:
                 effects.signals.append(Signal("escalation", (messages.LEVEL_NAMES[step.level],)))
             for kind in breaches:
                 effects.signals.append(Signal("breach", (kind, updated.priority)))
+        self._ward_due(ward)
         return effects
 
     def trim_cache(self) -> int:

@@ -51,9 +51,27 @@ def within_box(lat1: float, lon1: float, lat2: float, lon2: float, radius_m: flo
     return abs(lon1 - lon2) <= dlon
 
 
-def distance_m(incident: Incident, event: RoutedEvent) -> float | None:
+_EARTH_MEAN_RADIUS_M = 6_371_008.8
+# Within a few kilometres the spherical (haversine) distance differs from the WGS84 geodesic by
+# well under 0.6 %; only a distance this close to the radius needs geopy's geodesic to decide.
+_SPHERE_MARGIN = 0.006
+
+
+def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * _EARTH_MEAN_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def distance_m(incident: Incident, event: RoutedEvent, radius_m: float | None = None) -> float | None:
+    """Geodesic metres (geopy, WGS84). With ``radius_m``: a distance clearly inside or outside that
+    radius is answered from the sphere (~2 us instead of ~100 us); the geodesic decides near it."""
     if incident.lat is None or incident.lon is None or event.lat is None or event.lon is None:
         return None
+    if radius_m is not None:
+        sphere = _haversine_m(incident.lat, incident.lon, event.lat, event.lon)
+        if abs(sphere - radius_m) > radius_m * _SPHERE_MARGIN:
+            return sphere
     return float(geodesic((incident.lat, incident.lon), (event.lat, event.lon)).meters)
 
 
@@ -81,7 +99,7 @@ def score(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy) -> 
         return None
     if not within_box(incident.lat, incident.lon, event.lat, event.lon, policy.radius_m):
         return None
-    meters = distance_m(incident, event)
+    meters = distance_m(incident, event, policy.radius_m)
     return meters if meters is not None and meters <= policy.radius_m else None
 
 

@@ -71,8 +71,11 @@ def next_due(incident: Incident) -> datetime | None:
     return steps[0][0] if steps else None
 
 
-def escalate_due(incident: Incident, now: datetime) -> tuple[Incident, tuple[Escalation, ...], tuple[str, ...]]:
+def escalate_due(incident: Incident, now: datetime,
+                 grace_s: float = 0.0) -> tuple[Incident, tuple[Escalation, ...], tuple[str, ...]]:
     """Climb every rung that is due at ``now``: (new incident, escalations, breach kinds).
+    With ``grace_s`` a rung is due that long after its deadline (see ``IncidentBook.grace_s``);
+    the escalation still names the deadline it missed.
 
     Breach kinds are ``ack``/``resolve`` (the metric's label); the second acknowledge rung is an
     escalation but not a second breach. Idempotent: a rung climbed is marked in ``breaches``.
@@ -80,8 +83,9 @@ def escalate_due(incident: Incident, now: datetime) -> tuple[Incident, tuple[Esc
     escalations: list[Escalation] = []
     breaches: list[str] = []
     current = incident
+    grace = timedelta(seconds=grace_s)
     for due, mark, level in _pending(incident):
-        if due > now:
+        if due + grace > now:
             continue
         if mark == "resolve":
             level = min(current.escalation_level + 1, CITY_IOC_LEVEL)

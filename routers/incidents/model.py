@@ -30,8 +30,14 @@ class Evidence:
     value: float | None = None
     suppressed: str | None = None
     media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
+    # The JSON form, built once: an item is serialized again with every later version of its
+    # incident, so an incident's save would otherwise cost a conversion per item it holds.
+    # Shared, never edited by readers.
+    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
+        if self._json is not None:
+            return self._json
         body: dict[str, Any] = {
             "event_id": self.event_id, "source": self.source, "kind": self.kind,
             "occurred_at": fmt(self.occurred_at),
@@ -43,6 +49,7 @@ class Evidence:
                 body[name] = getattr(self, name)
         if self.media:
             body["media"] = list(self.media)
+        object.__setattr__(self, "_json", body)
         return body
 
     @staticmethod
@@ -68,13 +75,17 @@ class HistoryEntry:
     actor: str  # "ioc-router" or the ward system's actor id
     note: str | None = None
     update_id: str | None = None
+    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)  # as Evidence's
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
-            "previous": None if self.previous is None else self.previous.value,
-            "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
-        }
+        if self._json is None:
+            object.__setattr__(self, "_json", {
+                "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
+                "previous": None if self.previous is None else self.previous.value,
+                "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
+            })
+        assert self._json is not None
+        return self._json
 
     @staticmethod
     def from_json(body: dict[str, Any]) -> HistoryEntry:

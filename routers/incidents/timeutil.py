@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from routers.envelope import iso
 
@@ -21,8 +22,15 @@ def parse_time(raw: str) -> datetime:
         raise ValueError(f"timestamp out of range: {raw!r}") from None
 
 
+@lru_cache(maxsize=1 << 16)
+def _formatted(moment: datetime) -> str:
+    return iso(moment)
+
+
 def fmt(moment: datetime | None) -> str | None:
-    return None if moment is None else iso(moment)
+    """:func:`routers.envelope.iso`, remembered: an incident's times (created, due, seen) are written
+    again with every version of it, and formatting is the costly part of writing them."""
+    return None if moment is None else _formatted(moment)
 
 
 def from_epoch(seconds: float) -> datetime:

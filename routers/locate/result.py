@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from routers.boundaries.model import BoundarySource
+
 Status = Literal["resolved", "ambiguous", "unresolved"]
 Method = Literal["point", "nearest", "address", "legacy_address", "device"]
-BoundarySource = Literal["official", "approximate"]
 
 
 @dataclass(frozen=True, slots=True)

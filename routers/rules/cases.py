@@ -117,7 +117,7 @@ def event_from_json(data: dict[str, Any], default_time: datetime | None = None) 
 def location_from_json(data: dict[str, Any] | None) -> Location:
     """The short test form or ``Location.to_json()``; None -> unresolved (no_location)."""
     if not data:
-        return Location("unresolved", None, "point", "test", "approximate", reason="no_location")
+        return Location("unresolved", None, "point", "test", "reference", reason="no_location")
     ward = data.get("ward")
     if isinstance(ward, dict):  # Location.to_json()
         ref: WardRef | None = WardRef(str(ward["code"]), str(ward.get("name", "")), str(ward.get("province_code", "")))
@@ -140,7 +140,7 @@ def location_from_json(data: dict[str, Any] | None) -> Location:
         raise CaseError("a resolved location needs a ward")
     return Location(
         status=status, ward=ref, method=data.get("method", "point"), generation=str(data.get("generation", "test")),
-        source=data.get("source", "approximate"), candidates=candidates, reason=data.get("reason"),
+        source=data.get("source", "reference"), candidates=candidates, reason=data.get("reason"),
     )
 
 

@@ -86,13 +86,34 @@ def _print_report(report: ValidationReport) -> None:
         click.echo(f"  - {g['area_m2']} m2 at {g['at']}")
 
 
-def _describe(meta: GenerationMeta) -> str:
+def _describe(meta: GenerationMeta, layer: tuple[int, set[str]] | None = None) -> str:
     until = meta.valid_to.date().isoformat() if meta.valid_to else "open"
     flag = "*" if meta.active else " "
-    return (
+    line = (
         f"{flag} {meta.id:<40} {meta.source:<11} {meta.ward_count:>5} wards  "
         f"{meta.valid_from.date().isoformat()} .. {until}"
     )
+    if layer is not None:
+        number, serves = layer
+        line += f"  layer {number}: serves {_provinces_text(serves)}"
+    return line
+
+
+def _provinces_text(codes: set[str]) -> str:
+    if not codes:
+        return "nothing (hidden by the layers above)"
+    if len(codes) > 6:
+        return f"{len(codes)} provinces"
+    return ", ".join(sorted(codes))
+
+
+def _layers(registry: BoundaryRegistry) -> dict[str, tuple[int, set[str]]]:
+    """generation id -> (layer number from the top, provinces it serves), for the layers now."""
+    try:
+        described = registry.describe_layers()
+    except BoundaryError:
+        return {}
+    return {meta.id: (n, serves) for n, (meta, serves) in enumerate(described, start=1)}
 
 
 @click.group()
@@ -173,16 +194,28 @@ def import_cmd(
 def list_cmd(as_json: bool) -> None:
     """All generations; * marks the active ones."""
     try:
-        metas = _registry().list()
+        registry = _registry()
+        metas = registry.list()
+        layers = _layers(registry)
     except BoundaryError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        _emit({"generations": [m.to_json() for m in metas]})
+        _emit({"generations": [_with_layer(m, layers.get(m.id)) for m in metas]})
         return
     if not metas:
-        click.echo("no boundary generations yet (ioc boundaries import SRC, or ioc up builds the default)")
+        click.echo("no boundary generations yet (ioc boundaries import SRC, or ioc up adds the built-in reference)")
     for meta in metas:
-        click.echo(_describe(meta))
+        click.echo(_describe(meta, layers.get(meta.id)))
+    if layers:
+        click.echo("lookups ask layer 1 first and fall through to the next for provinces it does not serve")
+
+
+def _with_layer(meta: GenerationMeta, layer: tuple[int, set[str]] | None) -> dict[str, object]:
+    return {
+        **meta.to_json(),
+        "layer": None if layer is None else layer[0],
+        "serves": None if layer is None else sorted(layer[1]),
+    }
 
 
 @boundaries.command("show")
@@ -196,33 +229,42 @@ def show_cmd(gen: str, as_json: bool) -> None:
         generation = registry.load(meta.id)
     except BoundaryError as exc:
         raise click.ClickException(str(exc)) from exc
+    layer = _layers(registry).get(meta.id)
+    serves = layer[1] if layer else set()
     provinces: dict[str, list[str]] = {}
     for w in generation.wards:
         provinces.setdefault(w.province_code, []).append(w.province)
     per_province = {
-        code: {"name": names[0], "wards": len(names)} for code, names in sorted(provinces.items())
+        code: {"name": names[0], "wards": len(names), "served": code in serves}
+        for code, names in sorted(provinces.items())
     }
     if as_json:
-        _emit({**meta.to_json(), "provinces": per_province})
+        _emit({**_with_layer(meta, layer), "provinces": per_province})
         return
-    click.echo(_describe(meta))
+    click.echo(_describe(meta, layer))
     click.echo(
         f"  source:    {meta.source}"
         + ("  (APPROXIMATE polygons, not survey boundaries)" if meta.source == "approximate" else "")
+        + ("  (built-in reference polygons, not official survey boundaries)" if meta.source == "reference" else "")
     )
     click.echo(f"  origin:    {meta.origin}")
+    attribution = meta.report.get("attribution")
+    if isinstance(attribution, dict):
+        click.echo(f"  upstream:  {attribution.get('upstream')} snapshot {attribution.get('snapshot')}"
+                   f" ({attribution.get('licence')})")
     click.echo(f"  checksum:  {meta.checksum}")
     click.echo(f"  created:   {meta.created_at.isoformat()}")
     click.echo(f"  provinces: {len(per_province)}")
     for code, info in per_province.items():
-        click.echo(f"    {code} {info['name']}: {info['wards']} wards")
+        served = "" if not meta.active else ("  (served here)" if info["served"] else "  (served by a layer above)")
+        click.echo(f"    {code} {info['name']}: {info['wards']} wards{served}")
 
 
 @boundaries.command("activate")
 @click.argument("gen")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def activate_cmd(gen: str, as_json: bool) -> None:
-    """Activate GEN; active generations with overlapping validity are deactivated."""
+    """Activate GEN as the top layer for the provinces it has; layers it hides completely are deactivated."""
     try:
         meta = _registry().activate(gen)
     except BoundaryError as exc:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import orjson
@@ -116,11 +118,42 @@ def _float_or_none(text: str | None) -> float | None:
         return float("nan")  # rejected below as invalid_coordinates, with the row kept
 
 
+INPUT_EXPECTED = "a UTF-8 CSV with a header row: id, lat, lon, address (lat and lon, or address)"
+
+
+def _input_error(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def read_input(path: Path) -> list[dict[str, str]]:
+    """The rows of a batch CSV; a one-line error and exit 2 for a file that is not one."""
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        _input_error(f"{path} is binary, not a CSV; expected {INPUT_EXPECTED}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        _input_error(
+            f"{path} is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); expected {INPUT_EXPECTED}"
+        )
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if not columns:
+            _input_error(f"{path} is empty; expected {INPUT_EXPECTED}")
+        if not ({"lat", "lon"} <= set(columns) or "address" in columns):
+            shown = ", ".join(c[:30] for c in columns[:10])
+            _input_error(f"{path} has columns {shown}; expected {INPUT_EXPECTED}")
+        reader.fieldnames = columns
+        return list(reader)
+    except csv.Error as exc:
+        _input_error(f"{path} is not a readable CSV ({exc}); expected {INPUT_EXPECTED}")
+
+
 def _batch(
-    locator: Locator, input_path: Path, output_path: Path | None, at: datetime | None
+    locator: Locator, rows: list[dict[str, str]], output_path: Path | None, at: datetime | None
 ) -> dict[str, int]:
-    with open(input_path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
     counts: dict[str, int] = {
         "rows": len(rows),
         "resolved": 0,
@@ -192,12 +225,13 @@ def locate(
         raise click.UsageError("give --lat and --lon, --address, or --input FILE.csv")
     if has_point and (lat is None or lon is None):
         raise click.UsageError("--lat and --lon go together")
+    rows = read_input(input_path) if input_path is not None else None  # before loading boundaries
     try:
         locator = Locator(_generations(boundaries), nearest_max_m=load_settings().nearest_max_m)
     except BoundaryError as exc:
         raise click.ClickException(str(exc)) from exc
-    if input_path is not None:
-        counts = _batch(locator, input_path, output_path, at)
+    if rows is not None:
+        counts = _batch(locator, rows, output_path, at)
         if as_json:
             _emit({**counts, "output": str(output_path) if output_path else None})
         elif output_path:

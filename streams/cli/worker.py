@@ -46,7 +46,9 @@ def worker(web_port: int | None, role: str) -> None:
         context.install(context.build(settings))
     if role != "pipeline":
         from streams.lifecycle import actors
+        from streams.lifecycle import agents as lifecycle_agents
 
+        lifecycle_agents.install(settings)
         actors.subscribe(settings)  # every actor's ioc.status.* topic on the broker
     metrics_zero.start_at_zero()  # alerts see 0 before the first breach, not an absent series
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})

@@ -1,21 +1,25 @@
-"""Faust wiring of the incident lifecycle: one agent owns the incident tables, keyed by ward.
+"""Faust wiring of the incident lifecycle: two batched agents own the incident tables, keyed by ward.
 
-Topics in, all keyed by ward code, so one worker owns a ward's open incidents and correlation,
-updates and SLA checks for that ward happen in order on one partition:
+Topics in, keyed by ward code, so one worker owns a ward's open incidents, and correlation, updates
+and SLA checks for that ward happen in order on one partition number:
 
-* ``ioc.routed`` (from the pipeline): routed events -> :meth:`IncidentBook.on_routed`;
-* ``<app id>-lifecycle-commands`` (internal): status updates re-keyed by their ward, hand-overs of
-  reassigned incidents, and SLA ticks.
+* ``ioc.routed`` (from the pipeline) and ``<app id>-lifecycle-commands`` (internal: hand-overs,
+  SLA ticks, housekeeping, and inputs that arrived on another ward's partition) -> :func:`lifecycle`;
+* ``ioc.status`` (ward systems) -> :func:`status_intake`, a second agent with its own stream
+  buffer, so a ward's update never queues behind routine traffic: an update keyed by its ward (as
+  the contract asks) is applied where it is read, one hop; only an update keyed otherwise is
+  forwarded to its ward's partition through the commands topic first.
 
-The actors' status topics (``ioc.status.<ward>``, ``ioc.status.agency.<name>``,
-``ioc.status.city-ioc``; the deprecated shared ``ioc.status`` while enabled) are read by a second
-agent that checks the message against the contract, takes the actor from the topic, refuses what
-the actor may not claim and re-keys the rest by the update's ward; the owning partition then asks
-``routers.incidents.permissions`` whether the actor may act on the incident.
+Both agents do the same per batch: decode each message once, look up device positions (one Redis
+round trip), call the pure :func:`routers.incidents.batch.decide_batch` per partition, write the
+Redis serving index in one pipelined round trip, and return the messages to
+:func:`streams.faust_tuning.forward_batches`, which publishes them without a per-message await and
+lets the batch's offsets be committed only once the broker acknowledged every one of them
+(at-least-once; every output has a stable CloudEvents id, so consumers dedupe redeliveries).
 
-Out: ward notices on ``ioc.ward.<code>``, the state on ``ioc.incidents`` (compacted), escalations
-on ``ioc.escalations``, results on ``ioc.out.results``, and the Redis serving index. Every output of
-an input is delivered before the next input is taken (at-least-once; output ids are stable).
+Routed copies of routine telemetry (the pipeline marks them with the ``ioc-lifecycle: skip`` header:
+a sensor reading suppressed by the rules that neither opened nor closed a threshold) are acknowledged
+without being decoded: they can open no incident and change none.
 """
 
 from __future__ import annotations
@@ -24,32 +28,46 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from routers import envelope
 from routers.exceptions import Rejected
-from routers.incidents import (
-    Effects,
-    IncidentBook,
-    Outbound,
-    RoutedEvent,
-    permissions,
-    routed_from_envelope,
-    update_from_json,
+from routers.incidents import Effects, IncidentBook, Outbound
+from routers.incidents.batch import (
+    BatchResult,
+    Forward,
+    LifecycleInput,
+    MalformedInput,
+    Origin,
+    Received,
+    Rejection,
+    RoutedInput,
+    SkippedInput,
+    UpdateInput,
+    command_input,
+    decide_batch,
+    housekeep_command,
+    refine_unknown,
+    tick_command,
 )
+from routers.incidents.book import ESCALATION_GRACE_S, table_key
 from routers.incidents.model import incident_from_json
+from routers.incidents.routed import routed_from_envelope
 from routers.privacy import mask_personal_data
 from streams import metrics, topics
 from streams.app import app
 from streams.binding import CLOUDEVENTS_HEADERS
+from streams.faust_tuning import Handled, Outgoing, forward_batches, partition_for_key
 from streams.lifecycle import actors, queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
 from streams.lifecycle.serving import IncidentIndex
+from streams.lifecycle.staged import StagedTable
 from streams.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +78,13 @@ COMMANDS = f"{load_settings().app_id}-lifecycle-commands"
 TICK_INTERVAL_S = 1.0
 TICK_RESEND_S = 5.0  # a ward whose tick is still in flight is not ticked again before this
 HOUSEKEEPING_INTERVAL_S = 60.0
+GAUGE_INTERVAL_S = 2.0  # ioc_open_incidents is refreshed this often (Prometheus scrapes every 15 s)
 PRIORITIES = ("P1", "P2", "P3", "P4")
+# Batches as the pipeline's: up to 1,000 inputs, flushed after 50 ms at low rates. Status updates
+# are few; their batches are flushed after 10 ms, so a ward's update waits for nothing.
+BATCH_MAX = 1000
+BATCH_WITHIN_S = 0.05
+STATUS_BATCH_WITHIN_S = 0.01
 
 # Each actor's own status topic (the topic says who acts); the full list is set at worker start by
 # streams.lifecycle.actors.subscribe, which reads the broker's ioc.status.* topics.
@@ -72,17 +96,24 @@ lifecycle_topic = app.topic(topics.ROUTED, COMMANDS, key_serializer="raw", value
 incidents_table = app.Table("lifecycle-incidents", default=None, help="ward/incident id -> incident JSON")
 wards_table = app.Table("lifecycle-wards", default=None, help="ward -> open and recently closed incident ids")
 seen_table = app.Table("lifecycle-seen", default=None, help="event id -> incident id (redelivery guard)")
-_BOOK = IncidentBook(incidents_table, wards_table, seen_table)
 
 
 @dataclass
-class Services:
+class LifecycleWorker:
+    """What the lifecycle agents share in one worker: settings, clock, the book over the tables,
+    Redis (serving index, device registry), and the SLA ticks in flight. Built once per worker by
+    :func:`install` and kept on the Faust app the agents belong to."""
+
     settings: Settings
     clock: Clock
+    book: IncidentBook
+    tables: tuple[StagedTable, ...]  # the book's view of the tables: writes staged per partition
     redis_client: Any = None
     index_: IncidentIndex | None = None
     devices_: Any = None
     ticked: dict[str, float] = field(default_factory=dict)
+    gauge_due: set[str] = field(default_factory=set)  # wards whose open-incident gauge is out of date
+    partition_counts: dict[str, int] = field(default_factory=dict)  # topic -> partitions (producer metadata)
 
     def devices(self) -> Any:
         """The device registry cache (cameras and gauges carry no point of their own)."""
@@ -101,46 +132,180 @@ class Services:
         return self.index_
 
 
-_services: Services | None = None
+def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
+    """Build the lifecycle's worker state from ``settings`` (the worker command calls this)."""
+    tables = (StagedTable(incidents_table), StagedTable(wards_table), StagedTable(seen_table))
+    book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
+    state = LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables)
+    app.ioc_lifecycle = state  # type: ignore[attr-defined]  # the app is the worker's composition root
+    return state
 
 
-def install(settings: Settings, clock: Clock | None = None) -> Services:
-    """Set the settings and clock the agents use (the worker reads them from the environment)."""
-    global _services
-    _services = Services(settings, clock or clock_for(settings.clock_offset_file))
-    return _services
+@app.on_rebalance_complete.connect
+async def _tables_moved(sender: Any = None, **kwargs: Any) -> None:
+    """Partitions were assigned or restored from their changelogs: the book's derived views are stale."""
+    state = getattr(app, "ioc_lifecycle", None)
+    if isinstance(state, LifecycleWorker):
+        state.book.forget_derived()
 
 
-def services() -> Services:
-    return _services if _services is not None else install(load_settings())
+def lifecycle_worker() -> LifecycleWorker:
+    state = getattr(app, "ioc_lifecycle", None)
+    return state if isinstance(state, LifecycleWorker) else install(load_settings())
 
 
-def book() -> IncidentBook:
-    return _BOOK
+# -- decoding: each message once ---------------------------------------------------------------------
+def _received(event: Any) -> Received:
+    message = event.message
+    return Received(event.value or b"", message.key, Origin(message.topic, message.partition, message.offset))
 
 
-# -- output ---------------------------------------------------------------------------------------
-def _topic_of(out: Outbound) -> str:
-    if out.channel == "ward":
-        return topics.ward_topic(out.key)
-    if out.channel == "handoff":
-        return COMMANDS
-    return {"incidents": topics.INCIDENTS, "escalations": topics.ESCALATIONS, "results": topics.RESULTS}[out.channel]
+def _skipped_by_pipeline(message: Any) -> bool:
+    return any(name == topics.LIFECYCLE_HEADER and value == topics.LIFECYCLE_SKIP
+               for name, value in (message.headers or ()))
 
 
-def _value_of(out: Outbound) -> dict[str, Any]:
-    return {"kind": "handoff", "incident": out.value} if out.channel == "handoff" else out.value
+def decode_lifecycle(event: Any) -> LifecycleInput:
+    """A message of ``ioc.routed`` or the commands topic -> its input (never raises)."""
+    received = _received(event)
+    try:
+        if received.origin.topic != topics.ROUTED:
+            return command_input(decode_json(received.value), received)
+        if _skipped_by_pipeline(event.message):
+            return SkippedInput("telemetry")
+        body = decode_json(received.value)
+        routed = routed_from_envelope(body)
+    except Rejected as rejected:
+        return MalformedInput(received, rejected)
+    return RoutedInput(routed, body, received, keyed_by_owner=received.key == routed.ward.encode())
 
 
-async def _deliver(messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
-    producer = app.producer
-    pending = [await producer.send(topic, key, value, None, None, headers_for(topic)) for topic, key, value in messages]
-    await asyncio.gather(*pending)
+def decode_status(event: Any, counts: dict[str, int]) -> LifecycleInput:
+    """A message of a status topic -> an update (in place when read on its ward's partition)."""
+    received = _received(event)
+    try:
+        update, body = parse_status_update(received.value)
+    except Rejected as rejected:
+        return MalformedInput(received, rejected)
+    origin = received.origin
+    return UpdateInput(update, body, received, on_ward_partition(origin, update.ward, counts), source=origin,
+                       actor=topics.actor_of_status_topic(origin.topic))
 
 
-def headers_for(topic: str) -> Any:
-    """CloudEvents binding headers on every published event; none on the internal commands."""
-    return None if topic == COMMANDS else CLOUDEVENTS_HEADERS
+def on_ward_partition(origin: Origin, ward: str, counts: dict[str, int]) -> bool:
+    """Whether a message read at ``origin`` is on the partition its ward's tables live in: its topic
+    has as many partitions as the commands topic (and so the changelogs), and ``ward`` hashes there.
+    ``counts``: partition counts by topic."""
+    count = counts.get(origin.topic)
+    if not count or count != counts.get(COMMANDS):
+        return False
+    return partition_for_key(ward.encode(), count) == origin.partition
+
+
+async def _partition_counts(topics_: Iterable[str], state: LifecycleWorker) -> dict[str, int]:
+    """Partition counts from the producer's metadata, remembered (a topic's count does not change
+    under a running worker without a rebalance of everything anyway)."""
+    known = state.partition_counts
+    missing = [t for t in {*topics_, COMMANDS} if t not in known]
+    if missing:
+        producer = (await app.maybe_start_producer())._ensure_producer()  # type: ignore[attr-defined]
+        for topic in missing:
+            known[topic] = len(await producer.partitions_for(topic))
+    return known
+
+
+async def _place_devices(inputs: list[LifecycleInput], state: LifecycleWorker) -> None:
+    """A camera or sensor event is placed by its device: correlate it at the device's position."""
+    wanted = [i for i, item in enumerate(inputs)
+              if isinstance(item, RoutedInput) and item.event.lat is None and item.event.device_id is not None]
+    devices = state.devices() if wanted else None
+    if devices is None:
+        return
+    try:
+        await devices.ensure({inputs[i].event.device_id for i in wanted})  # type: ignore[union-attr]
+    except Exception as exc:  # no position: they still correlate by group and by device
+        log.warning("device lookup failed: %s", exc)
+        return
+    for i in wanted:
+        item = inputs[i]
+        assert isinstance(item, RoutedInput) and item.event.device_id is not None
+        point = devices.get(item.event.device_id)
+        if point is not None:
+            inputs[i] = dataclasses.replace(item, event=dataclasses.replace(item.event, lat=point.lat, lon=point.lon))
+
+
+# -- deciding -----------------------------------------------------------------------------------------
+@dataclass
+class Decided:
+    result: BatchResult
+    changelog: list[Outgoing]  # the table writes of the batch, one record per key and partition
+
+
+def decide(events: Sequence[Any], inputs: Sequence[LifecycleInput], state: LifecycleWorker) -> Decided:
+    """The batch's inputs applied per partition (a ward's inputs share one), in order; the table
+    writes of each partition staged and turned into its changelog records."""
+    now = state.clock.now()
+    groups: dict[int, list[int]] = {}
+    for index, event in enumerate(events):
+        groups.setdefault(event.message.partition, []).append(index)
+    merged = BatchResult()
+    changelog: list[Outgoing] = []
+    for partition, indexes in groups.items():
+        try:
+            part = decide_batch(state.book, [inputs[i] for i in indexes], now)
+        except BaseException:
+            for table in state.tables:
+                table.discard()
+            raise
+        for table in state.tables:
+            changelog.extend(table.flush(partition))
+        merged.effects.extend(part.effects)
+        merged.forwards.extend(part.forwards)
+        merged.rejections.extend(part.rejections)
+        merged.ticked.extend(part.ticked)
+        merged.housekept.extend(part.housekept)
+        merged.applied.extend(part.applied)
+        merged.errors.extend(part.errors)
+        for kind, count in part.counts.items():
+            merged.counts[kind] = merged.counts.get(kind, 0) + count
+    return Decided(merged, changelog)
+
+
+# -- output -------------------------------------------------------------------------------------------
+_CHANNEL_TOPICS = {"incidents": topics.INCIDENTS, "escalations": topics.ESCALATIONS, "results": topics.RESULTS}
+
+
+def _outgoing(out: Outbound) -> Outgoing:
+    topic = topics.ward_topic(out.key) if out.channel == "ward" else _CHANNEL_TOPICS[out.channel]
+    return Outgoing(topic, out.key.encode(), orjson.dumps(out.value), CLOUDEVENTS_HEADERS)
+
+
+def _escalation_copies(outbound: Iterable[Outbound]) -> list[Outgoing]:
+    """Escalations also on the agency and city-IOC topics they name (what reaches an actor)."""
+    return [Outgoing(topic, key, orjson.dumps(value), CLOUDEVENTS_HEADERS)
+            for topic, key, value in actors.escalation_copies(outbound)]
+
+
+def _command(forward: Forward) -> Outgoing:
+    return Outgoing(COMMANDS, forward.ward.encode(), orjson.dumps(forward.command))
+
+
+def dead_letter(rejection: Rejection, now: datetime) -> Outgoing:
+    received, rejected = rejection.received, rejection.rejected
+    topic, partition, offset = received.origin
+    preview = mask_personal_data(received.value[:300].decode("utf-8", "replace"))
+    body = envelope.deadletter(received.value, rejected.reason, rejected.detail, topic, partition, offset, now, preview)
+    body["source"] = f"{envelope.SOURCE}/lifecycle"
+    key = received.key
+    if rejection.ward is not None:
+        body["iocward"] = rejection.ward
+        key = rejection.ward.encode()
+    if rejection.incident is not None:
+        body["iocincident"] = rejection.incident
+    if rejection.update_id is not None:
+        body["iocupdate"] = rejection.update_id  # the sender (ioc incidents ...) finds its verdict by it
+    metrics.deadletter.labels(rejected.reason, "status" if topic.startswith(topics.STATUS) else "lifecycle").inc()
+    return Outgoing(topics.DEADLETTER, key, orjson.dumps(body), CLOUDEVENTS_HEADERS)
 
 
 def _observe(effects: Effects) -> None:
@@ -157,218 +322,158 @@ def _observe(effects: Effects) -> None:
             metrics.escalations.labels(*signal.labels).inc()
 
 
-def _gauge(the_book: IncidentBook, wards: Iterable[str]) -> None:
+def _gauge(book: IncidentBook, wards: Iterable[str]) -> None:
     for ward in set(wards):
-        counts = the_book.open_counts(ward)
+        counts = book.open_counts(ward)
         for priority in PRIORITIES:
             metrics.open_incidents.labels(ward, priority).set(counts.get(priority, 0))
 
 
-async def publish(effects: Effects, the_book: IncidentBook) -> None:
-    await _deliver([
-        *((_topic_of(o), o.key.encode(), orjson.dumps(_value_of(o))) for o in effects.outbound),
-        *((topic, key, orjson.dumps(value)) for topic, key, value in actors.escalation_copies(effects.outbound)),
-    ])
+def _stored_json(book: IncidentBook, incident: Any) -> bytes | None:
+    """The incident's JSON as the table holds it (already built by the book), when it is this version."""
+    body = book.incidents.get(table_key(incident.ward, incident.id))
+    return orjson.dumps(body) if isinstance(body, dict) and body.get("version") == incident.version else None
+
+
+async def _refined(rejections: list[Rejection], state: LifecycleWorker) -> list[Rejection]:
+    """Tell "not your incident" from "no such incident" with the serving index (one round trip)."""
+    unknown = [r.incident for r in rejections if r.rejected.reason == "unknown_incident" and r.incident]
+    index = state.index() if unknown else None
+    if index is None:
+        return rejections
+    try:
+        owners = await index.owners_of(i for i in unknown if i is not None)
+    except Exception as exc:
+        log.warning("serving index read failed: %s", exc)
+        return rejections
+    return [refine_unknown(r, owners.get(r.incident or "")) for r in rejections]
+
+
+async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker) -> Handled:
+    """What a decided batch sends, after its serving-index write (one pipelined round trip)."""
+    result = decided.result
+    for item, error in result.errors:
+        log.error("lifecycle: %s failed: %s", type(item).__name__, error)
+    for ward in result.ticked:
+        state.ticked.pop(ward, None)
+    now = state.clock.now()
+    effects = result.effects
+    messages = list(decided.changelog)
+    messages.extend(_outgoing(o) for o in effects.outbound)
+    messages.extend(_escalation_copies(effects.outbound))
+    messages.extend(_command(f) for f in result.forwards)
+    messages.extend(dead_letter(r, now) for r in await _refined(result.rejections, state))
     _observe(effects)
-    _gauge(the_book, (i.ward for i in effects.changed))
-    index = services().index()
+    state.gauge_due.update(i.ward for i in effects.changed)
+    for kind, count in result.counts.items():
+        metrics.lifecycle_inputs.labels(kind).inc(count)
+    pending: list[Awaitable[None]] = []
+    index = state.index()
     if index is not None and effects.changed:
-        try:
-            await index.put_all(effects.changed)
-        except Exception as exc:  # the serving index is rebuilt by later writes; the stream must go on
-            log.warning("serving index write failed: %s", exc)
+        # Written while the next batch is decided; the batch's offsets wait for it too.
+        bodies = [_stored_json(state.book, i) for i in effects.changed]
+        pending.append(asyncio.ensure_future(_write_index(index, effects.changed, bodies)))
+    if result.applied:
+        wall = time.time()
+        stamps = {e.message.offset: e.message.timestamp for e in events if e.message.topic.startswith(topics.STATUS)}
+        for item in result.applied:
+            stamp = stamps.get(item.source.offset) if item.source.topic.startswith(topics.STATUS) else None
+            if stamp:
+                metrics.status_apply_latency.observe(max(wall - stamp, 0.0))
+    return Handled(messages, pending)
 
 
-async def dead_letter(raw: bytes, rejected: Rejected, origin: tuple[str, int, int], key: bytes | None,
-                      extra: dict[str, str] | None = None) -> None:
-    topic, partition, offset = origin
-    preview = mask_personal_data(raw[:300].decode("utf-8", "replace"))
-    body = envelope.deadletter(raw, rejected.reason, rejected.detail, topic, partition, offset,
-                               services().clock.now(), preview)
-    body["source"] = f"{envelope.SOURCE}/lifecycle"
-    body.update(extra or {})
-    metrics.deadletter.labels(rejected.reason, "status" if topics.is_status_topic(topic) else "lifecycle").inc()
-    await _deliver([(topics.DEADLETTER, key, orjson.dumps(body))])
-
-
-async def _survive(raw: bytes, exc: Exception, origin: tuple[str, int, int], key: bytes | None) -> None:
-    """Park the input on dead-letter (``lifecycle_error``) so the partition moves on."""
+async def _write_index(index: IncidentIndex, changed: list[Any], bodies: list[bytes | None]) -> None:
     try:
-        await dead_letter(raw, Rejected("lifecycle_error", f"{type(exc).__name__}: {exc}"), origin, key)
-    except Exception:
-        log.exception("lifecycle: could not dead-letter %s/%s/%s", *origin)
+        await index.put_all(changed, bodies)
+    except Exception as exc:  # the serving index is rebuilt by later writes; the stream must go on
+        log.warning("serving index write failed: %s", exc)
 
 
-# -- inputs ---------------------------------------------------------------------------------------
-async def _with_device_point(event: RoutedEvent) -> RoutedEvent:
-    """A camera or sensor event is placed by its device: correlate it at the device's position."""
-    if event.lat is not None or event.device_id is None:
-        return event
-    devices = services().devices()
-    if devices is None:
-        return event
-    try:
-        await devices.ensure([event.device_id])
-    except Exception as exc:  # no position: it still correlates by group and by device
-        log.warning("device lookup failed: %s", exc)
-        return event
-    point = devices.get(event.device_id)
-    return event if point is None else dataclasses.replace(event, lat=point.lat, lon=point.lon)
+async def handle_lifecycle_batch(events: Sequence[Any]) -> Handled:
+    state = lifecycle_worker()
+    inputs = [decode_lifecycle(e) for e in events]
+    await _place_devices(inputs, state)
+    return await finish(decide(events, inputs, state), events, state)
 
 
-async def handle_routed(raw: bytes, origin: tuple[str, int, int], key: bytes | None) -> None:
-    the_book = book()
-    try:
-        event = routed_from_envelope(decode_json(raw))
-    except Rejected as rejected:
-        await dead_letter(raw, rejected, origin, key)
-        return
-    event = await _with_device_point(event)
-    if key != event.ward.encode():
-        # Not keyed by its owner (an ambiguous location is keyed "city"): move it to the owner's partition.
-        command = {"kind": "routed", "envelope": orjson.loads(raw), "origin": list(origin)}
-        await _deliver([(COMMANDS, event.ward.encode(), orjson.dumps(command))])
-        return
-    await publish(the_book.on_routed(event, services().clock.now()), the_book)
-
-
-def about(update: Any) -> dict[str, str]:
-    """Extension attributes of a refused update's dead letter (``iocupdate`` lets the sender find its verdict)."""
-    return {"iocward": update.ward, "iocincident": update.incident_id, "iocupdate": update.update_id}
-
-
-async def _refine_unknown(rejected: Rejected, incident_id: str, ward: str) -> Rejected:
-    """Tell "not your incident" from "no such incident" with the serving index (global view)."""
-    if rejected.reason != "unknown_incident":
-        return rejected
-    index = services().index()
-    owner = None
-    if index is not None:
-        try:
-            owner = await index.owner_of(incident_id)
-        except Exception as exc:
-            log.warning("serving index read failed: %s", exc)
-    if owner is not None and owner != ward:
-        return Rejected("wrong_ward", f"incident {incident_id} belongs to ward {owner}, not {ward}")
-    return rejected
-
-
-async def handle_command(raw: bytes, key: bytes | None) -> None:
-    the_book = book()
-    command = orjson.loads(raw)
-    now = services().clock.now()
-    kind = command.get("kind")
-    if kind == "tick":
-        await publish(the_book.on_tick(command["ward"], now), the_book)
-        services().ticked.pop(command["ward"], None)
-    elif kind == "routed":
-        event = await _with_device_point(routed_from_envelope(command["envelope"]))
-        await publish(the_book.on_routed(event, now), the_book)
-    elif kind == "housekeep":
-        the_book.on_housekeeping(command["ward"], now)
-    elif kind == "handoff":
-        await publish(the_book.on_handoff(command["incident"], now), the_book)
-    elif kind == "update":
-        original = command["raw"].encode()
-        origin = (command["origin"]["topic"], command["origin"]["partition"], command["origin"]["offset"])
-        update = update_from_json(command["update"])
-        actor = command.get("actor") or permissions.legacy_actor(update)
-        try:
-            incident = the_book.get(update.ward, update.incident_id)
-            if incident is not None:
-                permissions.check_permitted(actor, incident)
-            effects = the_book.on_update(permissions.as_actor(actor, update), now)
-        except Rejected as rejected:
-            refined = await _refine_unknown(rejected, update.incident_id, update.ward)
-            await dead_letter(original, refined, origin, update.ward.encode(), about(update))
-            return
-        await publish(effects, the_book)
-    else:
-        log.warning("unknown lifecycle command %r", kind)
+async def handle_status_batch(events: Sequence[Any]) -> Handled:
+    state = lifecycle_worker()
+    counts = await _partition_counts({e.message.topic for e in events}, state)
+    inputs = [decode_status(e, counts) for e in events]
+    return await finish(decide(events, inputs, state), events, state)
 
 
 @app.agent(lifecycle_topic)
 async def lifecycle(stream: Any) -> None:
-    """The only writer of the incident tables (partition = the ward's partition)."""
-    async for event in stream.events():
-        message = event.message
-        origin = (message.topic, message.partition, message.offset)
-        try:
-            if message.topic == COMMANDS:
-                await handle_command(event.value, message.key)
-            else:
-                await handle_routed(event.value, origin, message.key)
-        except Exception as exc:  # a bug or an unreachable topic must not stop every ward's lifecycle
-            log.exception("lifecycle: %s/%s/%s failed", *origin)
-            await _survive(event.value or b"", exc, origin, message.key)
+    """The incident tables' writer for routed events and commands (partition = the ward's partition)."""
+    await forward_batches(stream, handle_lifecycle_batch, max_batch=BATCH_MAX, within=BATCH_WITHIN_S)
 
 
 @app.agent(status_topic)
 async def status_intake(stream: Any) -> None:
-    """Check ward updates against the contract; re-key the good ones by ward, dead-letter the rest."""
-    async for event in stream.events():
-        message = event.message
-        origin = (message.topic, message.partition, message.offset)
-        raw: bytes = event.value or b""
-        update = None
-        try:
-            update, body = parse_status_update(raw)
-            actor = topics.actor_of_status_topic(message.topic) or permissions.legacy_actor(update)
-            permissions.check_claim(actor, update)
-        except Rejected as rejected:
-            await dead_letter(raw, rejected, origin, message.key, None if update is None else about(update))
-            continue
-        command = {
-            "kind": "update", "update": body, "raw": raw.decode("utf-8"), "actor": actor,
-            "origin": {"topic": origin[0], "partition": origin[1], "offset": origin[2]},
-        }
-        try:
-            await _deliver([(COMMANDS, update.ward.encode(), orjson.dumps(command))])
-        except Exception as exc:
-            log.exception("status intake: %s/%s/%s failed", *origin)
-            await _survive(raw, exc, origin, message.key)
+    """Ward updates, apart from routine traffic: applied on the ward's partition, or forwarded there."""
+    await forward_batches(stream, handle_status_batch, max_batch=BATCH_MAX, within=STATUS_BATCH_WITHIN_S)
 
 
-# -- timers ---------------------------------------------------------------------------------------
+# -- timers -------------------------------------------------------------------------------------------
+async def _send_commands(forwards: Iterable[Forward]) -> None:
+    producer = app.producer
+    pending = [await producer.send(COMMANDS, f.ward.encode(), orjson.dumps(f.command), None, None, None)
+               for f in forwards]
+    for future in pending:
+        await future
+
+
 @app.timer(interval=TICK_INTERVAL_S)
 async def sla_timer() -> None:
     """Tick each ward with an SLA rung due; the agent climbs it (once: the rung is marked in state)."""
-    the_services = services()
-    now = the_services.clock.now()
+    state = lifecycle_worker()
+    now = state.clock.now()
     wall = time.monotonic()
-    due = [w for w in book().due_wards(now) if wall - the_services.ticked.get(w, -1e9) >= TICK_RESEND_S]
+    due = [w for w in state.book.due_wards(now) if wall - state.ticked.get(w, -1e9) >= TICK_RESEND_S]
     for ward in due:
-        the_services.ticked[ward] = wall
+        state.ticked[ward] = wall
     if due:
-        await _deliver((COMMANDS, w.encode(), orjson.dumps({"kind": "tick", "ward": w})) for w in due)
+        await _send_commands(tick_command(w) for w in due)
+
+
+@app.timer(interval=GAUGE_INTERVAL_S)
+async def open_incidents_gauge() -> None:
+    """``ioc_open_incidents`` of the wards changed since the last run (off the batches' path)."""
+    state = lifecycle_worker()
+    wards, state.gauge_due = state.gauge_due, set()
+    _gauge(state.book, wards)
 
 
 @app.timer(interval=HOUSEKEEPING_INTERVAL_S)
 async def housekeeping() -> None:
     """Forget long-closed incidents in the tables (via the owning partition), age out the index."""
-    now = services().clock.now()
-    book().trim_cache()  # in-process only: no table write, so it needs no partition
-    wards = book().wards_to_housekeep(now)
+    state = lifecycle_worker()
+    now = state.clock.now()
+    state.book.trim_cache()  # in-process only: no table write, so it needs no partition
+    wards = state.book.wards_to_housekeep(now)
     if wards:
-        await _deliver((COMMANDS, w.encode(), orjson.dumps({"kind": "housekeep", "ward": w})) for w in wards)
-    index = services().index()
+        await _send_commands(housekeep_command(w) for w in wards)
+    index = state.index()
     if index is not None:
         try:
-            await index.housekeep(services().clock.now())
+            await index.housekeep(state.clock.now())
         except Exception as exc:
             log.warning("serving index housekeeping failed: %s", exc)
 
 
-# -- HTTP -----------------------------------------------------------------------------------------
+# -- HTTP ---------------------------------------------------------------------------------------------
 def _json(web: Any, status: int, body: dict[str, Any]) -> Any:
     return web.bytes(orjson.dumps(body), content_type="application/json", status=status)
 
 
 @app.page("/api/incidents")
 async def incidents_page(web: Any, request: Any) -> Any:
-    if not queries.authorized(request.headers, services().settings.dashboard_token):
+    state = lifecycle_worker()
+    if not queries.authorized(request.headers, state.settings.dashboard_token):
         return _json(web, 401, {"error": "unauthorized", "message": "bearer token required"})
-    index = services().index()
+    index = state.index()
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
     status, body = await queries.list_response(index, request.query)
@@ -377,9 +482,10 @@ async def incidents_page(web: Any, request: Any) -> Any:
 
 @app.page("/api/incidents/{incident_id}")
 async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
-    if not queries.authorized(request.headers, services().settings.dashboard_token):
+    state = lifecycle_worker()
+    if not queries.authorized(request.headers, state.settings.dashboard_token):
         return _json(web, 401, {"error": "unauthorized", "message": "bearer token required"})
-    index = services().index()
+    index = state.index()
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
     status, body = await queries.detail_response(index, incident_id)

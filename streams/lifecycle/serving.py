@@ -95,21 +95,34 @@ class IncidentIndex:
         self.recent_ttl_s = recent_ttl_s
         self._put = redis.register_script(_PUT)
 
-    async def put(self, incident: Incident) -> bool:
-        """Index ``incident``; False when a newer version is already there."""
+    def _put_call(self, incident: Incident, body: bytes | None = None) -> tuple[list[str], list[Any]]:
         updated = incident.updated_at or incident.created_at
         ttl = self.open_ttl_s if incident.is_open else self.recent_ttl_s
         k = self.keys
         keys = [k.doc(incident.id), k.open(incident.ward), k.recent(incident.ward), k.all_recent, k.wards]
         args = [
-            orjson.dumps(incident.to_json()), incident.version, incident.id, "1" if incident.is_open else "0",
-            incident.created_at.timestamp(), updated.timestamp(), ttl, incident.ward,
+            body if body is not None else orjson.dumps(incident.to_json()), incident.version, incident.id,
+            "1" if incident.is_open else "0", incident.created_at.timestamp(), updated.timestamp(), ttl, incident.ward,
         ]
+        return keys, args
+
+    async def put(self, incident: Incident) -> bool:
+        """Index ``incident``; False when a newer version is already there."""
+        keys, args = self._put_call(incident)
         return bool(await self._put(keys=keys, args=args))
 
-    async def put_all(self, incidents: Iterable[Incident]) -> None:
-        for incident in incidents:
-            await self.put(incident)
+    async def put_all(self, incidents: Iterable[Incident], bodies: Iterable[bytes | None] | None = None) -> list[bool]:
+        """Index every incident in one pipelined round trip (in order; each write version-guarded).
+        ``bodies``: each incident's JSON when the caller has it serialized already (None: build it)."""
+        batch = list(incidents)
+        if not batch:
+            return []
+        serialized = list(bodies) if bodies is not None else [None] * len(batch)
+        pipe = self.redis.pipeline(transaction=False)
+        for incident, body in zip(batch, serialized, strict=True):
+            keys, args = self._put_call(incident, body)
+            await self._put(keys=keys, args=args, client=pipe)
+        return [bool(done) for done in await pipe.execute()]
 
     async def get(self, incident_id: str) -> dict[str, Any] | None:
         raw = await self.redis.get(self.keys.doc(incident_id))
@@ -118,6 +131,14 @@ class IncidentIndex:
     async def owner_of(self, incident_id: str) -> str | None:
         body = await self.get(incident_id)
         return None if body is None else str(body["ward"])
+
+    async def owners_of(self, incident_ids: Iterable[str]) -> dict[str, str]:
+        """incident id -> its owner ward, for those in the index (one round trip)."""
+        ids = list(dict.fromkeys(incident_ids))
+        if not ids:
+            return {}
+        found = await self.redis.mget([self.keys.doc(i) for i in ids])
+        return {i: str(orjson.loads(raw)["ward"]) for i, raw in zip(ids, found, strict=True) if raw is not None}
 
     async def list(self, query: Query) -> list[dict[str, Any]]:
         """Newest first. Documents that expired are skipped (and cleaned by :meth:`housekeep`)."""

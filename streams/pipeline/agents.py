@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from routers.events import Source
-from routers.route import DeadLetter, Outcome, Placed, Routed, Unroutable, place
+from routers.route import DeadLetter, Outcome, Placed, Routed, Unroutable, place, telemetry_flags
 from routers.rules.batch import evaluate_batch
 from streams import metrics, topics
 from streams.app import app
@@ -63,9 +63,13 @@ async def _route(placed: list[DeadLetter | Unroutable | Placed], services: conte
     located = [(p.event, p.location) for p in placed if isinstance(p, Placed)]
     result = evaluate_batch(ruleset, located, states, inhibitors, services.silences.index(now), now)
     await store.save(result.sensors, result.raised)
-    evaluations = iter(result.evaluations)
-    return [Routed(item.event, item.location, next(evaluations).decision) if isinstance(item, Placed) else item
-            for item in placed]
+    evaluations = iter(zip(result.evaluations, telemetry_flags(located, result.evaluations, states), strict=True))
+
+    def routed(item: Placed) -> Routed:
+        evaluation, telemetry = next(evaluations)
+        return Routed(item.event, item.location, evaluation.decision, telemetry)
+
+    return [routed(item) if isinstance(item, Placed) else item for item in placed]
 
 
 async def handle_batch(batch: Sequence[Any]) -> list[Outgoing]:

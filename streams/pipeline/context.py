@@ -53,6 +53,11 @@ def services() -> Services:
     return _services
 
 
+def installed() -> Services | None:
+    """The services if this process built them (a pipeline worker), else None."""
+    return _services
+
+
 def install(prepared: Services) -> None:
     """Use already-built services (the worker command builds them before Faust starts)."""
     global _services

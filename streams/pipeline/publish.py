@@ -21,6 +21,10 @@ _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SE
 _target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few hundred targets, each seen often
 
 
+_SKIP_LIFECYCLE = ((topics.LIFECYCLE_HEADER, topics.LIFECYCLE_SKIP),)
+_ROUTED_TELEMETRY = [*CLOUDEVENTS_HEADERS, *_SKIP_LIFECYCLE]  # a list, as aiokafka's record builder wants
+
+
 class Origin(NamedTuple):
     topic: str
     partition: int
@@ -49,7 +53,8 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
                                                           targets, now), strict=True):
         body["iocorigin"] = origin_text
         if target == "lifecycle":
-            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body), CLOUDEVENTS_HEADERS))
+            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body),
+                                _ROUTED_TELEMETRY if outcome.telemetry else CLOUDEVENTS_HEADERS))
         else:
             out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body), CLOUDEVENTS_HEADERS))
     return out

@@ -1,1 +1,1 @@
-"""The worker's web endpoint: ``/metrics`` (Prometheus exposition) and ``/healthz``."""
+"""The worker's web endpoint: ``/metrics`` (Prometheus exposition), ``/healthz`` and ``/api/locate``."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -86,3 +90,35 @@ def wait_quiet(metrics_url: str, bootstrap: str, topic: str, group: str = "ioc-r
             return
         last = now
     raise AssertionError(f"the worker was still busy after {timeout_s:.0f}s")
+
+
+def png(width: int = 160, height: int = 90) -> bytes:
+    """A small real PNG (a dusk gradient with a bright band): the camera's snapshot."""
+    rows = b"".join(b"\x00" + b"".join(bytes((min(255, 40 + x), 30 + y, 200 if 40 < y < 50 else 90)) for x in range(width))
+                    for y in range(height))
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """A plain HTTP server on loopback for ``folder`` (a camera's snapshots); yields its base URL."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, directory=str(folder), **k)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

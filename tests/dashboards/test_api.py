@@ -54,6 +54,7 @@ def test_no_metrics_source_says_so_instead_of_zeros(generation: Any) -> None:
         assert ov["incidents"]["state"] == "no_source"
         assert ov["boundaries"]["generation"] == generation.id
         assert ov["boundaries"]["approximate"] is (generation.source == "approximate")
+        assert ov["boundaries"]["reference"] is (generation.source == "reference")
         assert ov["feed"]["state"] == "off"
 
     run(make_parts(generation), body)
@@ -257,8 +258,13 @@ def test_incidents_api_without_redis_and_labels(generation: Any) -> None:
         assert labels["categories"]["flooding"] == {"vi": "Ngập nước", "en": "Flooding"}
         metrics = await (await client.get("/metrics")).text()
         assert "ioc_dashboard_feed_clients" in metrics
-        static = await client.get("/static/app.js")
+        static = await client.get("/static/feed.js")
         assert static.status == 200 and "EventSource" in await static.text()
+        # the map library comes from node_modules (npm ci), served by the dashboard itself
+        leaflet = await client.get("/vendor/leaflet/leaflet.js")
+        assert leaflet.status == 200 and "Leaflet" in (await leaflet.text())[:400]
+        page = await (await client.get("/")).text()
+        assert "/vendor/leaflet/leaflet.js" in page and "<script>" not in page and "style=" not in page  # CSP-friendly
 
     run(make_parts(generation), body)
 

@@ -199,7 +199,11 @@ def test_dockerfile_base_is_pinned_slim_python_311() -> None:
     args = dict(arg.split("=", 1) for op, arg in _instructions() if op == "ARG" and "=" in arg)
     image = args["PYTHON_IMAGE"]
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", image), image
-    assert all(arg.split()[0] == "${PYTHON_IMAGE}" for op, arg in _instructions() if op == "FROM")
+    assert all(arg.split()[0] in ("${PYTHON_IMAGE}", "${NODE_IMAGE}") for op, arg in _instructions() if op == "FROM")
+    # the Node stage only installs the dashboard's map library (npm ci on the lock file), pinned too
+    assert re.fullmatch(r"node:\d+\.\d+-bookworm-slim", args["NODE_IMAGE"]), args["NODE_IMAGE"]
+    final = [arg for op, arg in _instructions() if op == "FROM"][-1]
+    assert final.startswith("${PYTHON_IMAGE}")
 
 
 def test_dockerfile_runs_ioc_as_a_non_root_user() -> None:

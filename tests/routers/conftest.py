@@ -14,8 +14,8 @@ CITIES = {"79": "vn2025-79-hcmc", "01": "vn2025-01-hanoi", "48": "vn2025-48-dana
 
 
 @pytest.fixture(scope="session")
-def approx_data_dir(data_dir: Path) -> Path:
-    """A data dir holding the activated approximate nationwide default (the session's ``data_dir``)."""
+def default_data_dir(data_dir: Path) -> Path:
+    """A data dir holding the activated built-in reference default (the session's ``data_dir``)."""
     return data_dir
 
 

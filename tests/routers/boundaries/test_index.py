@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import shapely
 
+from routers.boundaries import reference
 from routers.boundaries.index import EMPTY, PointIndex, _crossed_leaf_keys, build_index
 from routers.boundaries.registry import BoundaryRegistry
-from routers.locate.locator import Locator
 
 CITIES = {"79": "vn2025-79-hcmc", "01": "vn2025-01-hanoi", "48": "vn2025-48-danang"}
 
@@ -90,10 +90,10 @@ def test_batch_matches_single_on_synthetic_grid() -> None:
     assert (np.array(single) == _truth(np.array(cells, dtype=object), xs, ys)).all()
 
 
-def test_wards_within_fast_path_gives_the_full_answer(approx_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wards_within_fast_path_gives_the_full_answer(default_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Points whose accuracy square lies in one boundary-free cell skip the geometry; the answer must
     be what the full geometric search gives, for every point and radius (also near boundaries)."""
-    generation = BoundaryRegistry(approx_data_dir).load_active()
+    generation = BoundaryRegistry(default_data_dir).load(reference.NAME)
     rng = np.random.default_rng(3)
     xmin, ymin, xmax, ymax = shapely.total_bounds(generation.geoms[[w.code.startswith("26") for w in generation.wards]])
     cases = [(float(rng.uniform(ymin, ymax)), float(rng.uniform(xmin, xmax)), float(r))
@@ -166,11 +166,12 @@ def _check_mixed_leaves_and_points(geoms: np.ndarray, index: PointIndex, seed: i
     return len(unmarked)
 
 
-def test_mixed_leaves_list_the_ward_around_them_approximate(approx_data_dir: Path) -> None:
-    gen = BoundaryRegistry(approx_data_dir).load_active()
-    # Builder 1 left such leaves without the ward around them (1,486 of them with the v3 polygons,
-    # 737 with v4's): the test must reach many of them.
-    assert _check_mixed_leaves_and_points(gen.geoms, gen.index, seed=5) > 500
+def test_mixed_leaves_list_the_ward_around_them_nationwide(default_data_dir: Path) -> None:
+    gen = BoundaryRegistry(default_data_dir).load(reference.NAME)
+    # Builder 1 left such leaves without the ward around them (1,486 of them in the approximate
+    # polygons of earlier versions); the nationwide reference has them where its simplified wards
+    # meet the full-precision cities.
+    _check_mixed_leaves_and_points(gen.geoms, gen.index, seed=5)
 
 
 @pytest.mark.realdata
@@ -179,13 +180,3 @@ def test_mixed_leaves_list_the_ward_around_them_real(official_data_dir: Path, pr
     gen = BoundaryRegistry(official_data_dir).load(CITIES[province])
     # Real neighbours share their edge vertices, so such leaves are rare here (none in Hanoi).
     _check_mixed_leaves_and_points(gen.geoms, gen.index, seed=int(province))
-
-
-def test_locator_answers_a_leaf_inside_a_ward_by_point(approx_data_dir: Path) -> None:
-    """A point whose mixed leaf builder 1 listed without the ward around it: it went to the
-    nearest-ward path (method "nearest", the ward itself a candidate at 0 m)."""
-    locator = Locator(BoundaryRegistry(approx_data_dir).load_for_serving())
-    location = locator.locate_point(8.6538, 105.2593)
-    assert location.ward is not None and location.ward.code == "32206"
-    assert location.method == "point"
-    assert location.candidates == ()

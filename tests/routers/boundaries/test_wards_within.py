@@ -15,6 +15,7 @@ import pytest
 import shapely
 from geopy.distance import geodesic
 
+from routers.boundaries import reference as builtin_reference
 from routers.boundaries.generation import Generation, degrees_for
 from routers.boundaries.index import EMPTY, PointIndex, build_index
 from routers.boundaries.model import GenerationMeta, Ward
@@ -70,8 +71,8 @@ def _check_against_reference(gen: Generation, cases: list[tuple[float, float, fl
     assert sum(len(_reference(gen, lat, lon, r)) > 1 for lat, lon, r in cases) > len(cases) // 5
 
 
-def test_matches_reference_on_the_approximate_generation(approx_data_dir: Path) -> None:
-    gen = BoundaryRegistry(approx_data_dir).load_active()
+def test_matches_reference_on_the_built_in_generation(default_data_dir: Path) -> None:
+    gen = BoundaryRegistry(default_data_dir).load(builtin_reference.NAME)
     hcmc = [i for i, w in enumerate(gen.wards) if w.province_code == "79"]
     _check_against_reference(gen, _cases(gen, hcmc, 3000, seed=7))
 
@@ -126,10 +127,10 @@ def test_cells_outside_the_grid_or_too_many_fall_back_to_the_tree() -> None:
         assert gen.wards_within(10.55, 106.4995, radius) == _reference(gen, 10.55, 106.4995, radius)
 
 
-def test_locator_fast_path_answers_like_the_checked_path(approx_data_dir: Path) -> None:
+def test_locator_fast_path_answers_like_the_checked_path(default_data_dir: Path) -> None:
     """Plain floats take the fast path; numpy floats (a float subclass) go through the coordinate
     and accuracy checks. Both must give the same Location, including the errors."""
-    locator = Locator(BoundaryRegistry(approx_data_dir).load_for_serving())
+    locator = Locator(BoundaryRegistry(default_data_dir).load_for_serving())
     gen = locator.generations[-1]
     hcmc = [i for i, w in enumerate(gen.wards) if w.province_code == "79"]
     rng = np.random.default_rng(11)

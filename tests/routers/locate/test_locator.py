@@ -27,8 +27,8 @@ def hcmc(official_data_dir: Path) -> Locator:
 
 
 @pytest.fixture(scope="module")
-def approx(approx_data_dir: Path) -> Locator:
-    return Locator(BoundaryRegistry(approx_data_dir).load_for_serving())
+def builtin(default_data_dir: Path) -> Locator:
+    return Locator(BoundaryRegistry(default_data_dir).load_for_serving())
 
 
 @pytest.mark.realdata
@@ -84,39 +84,39 @@ def test_far_sea_and_abroad_are_outside(hcmc: Locator) -> None:
 
 
 @pytest.mark.parametrize(("lat", "lon"), [(math.nan, 106.7), (10.7, math.inf), (95.0, 106.7), (10.0, 200.0)])
-def test_invalid_coordinates_raise_rejected(approx: Locator, lat: float, lon: float) -> None:
+def test_invalid_coordinates_raise_rejected(builtin: Locator, lat: float, lon: float) -> None:
     with pytest.raises(Rejected) as info:
-        approx.locate_point(lat, lon)
+        builtin.locate_point(lat, lon)
     assert info.value.reason == "invalid_coordinates"
 
 
-def test_addresses_resolve_ambiguous_or_unresolved(approx: Locator) -> None:
-    resolved = approx.locate_address("P.7, Q.3, TP.HCM")
+def test_addresses_resolve_ambiguous_or_unresolved(builtin: Locator) -> None:
+    resolved = builtin.locate_address("P.7, Q.3, TP.HCM")
     assert (resolved.status, resolved.method, resolved.source) == (
         "resolved",
         "legacy_address",
-        "approximate",
+        "reference",
     )
     assert resolved.ward is not None and resolved.ward.code == "27139"
-    new = approx.locate_address("Phường Bàn Cờ, TP.HCM")
+    new = builtin.locate_address("Phường Bàn Cờ, TP.HCM")
     assert (new.status, new.method) == ("resolved", "address") and new.ward is not None
-    split = approx.locate_address("Phường Đa Kao, Quận 1, TP.HCM")
+    split = builtin.locate_address("Phường Đa Kao, Quận 1, TP.HCM")
     assert (split.status, split.reason, split.ward) == ("ambiguous", "ambiguous_address", None)
     assert [c.code for c in split.candidates] == ["26737", "26740"]
-    nothing = approx.locate_address("số 5 đường không tên")
+    nothing = builtin.locate_address("số 5 đường không tên")
     assert (nothing.status, nothing.reason) == ("unresolved", "address_unresolved")
-    empty = approx.locate_address("   ")
+    empty = builtin.locate_address("   ")
     assert (empty.status, empty.reason) == ("unresolved", "no_location")
     with pytest.raises(Rejected, match="invalid_address"):
-        approx.locate_address("Phường " * 200)
+        builtin.locate_address("Phường " * 200)
 
 
-def test_locate_prefers_the_point(approx: Locator) -> None:
-    both = approx.locate(GeoPoint(*SAI_GON_POINT), "Phường Bàn Cờ, TP.HCM")
+def test_locate_prefers_the_point(builtin: Locator) -> None:
+    both = builtin.locate(GeoPoint(*SAI_GON_POINT), "Phường Bàn Cờ, TP.HCM")
     assert both.method == "point" and both.ward is not None and both.ward.code == "26740"
-    fallback = approx.locate(None, "Phường Bàn Cờ, TP.HCM")
+    fallback = builtin.locate(None, "Phường Bàn Cờ, TP.HCM")
     assert fallback.method == "address" and fallback.ward is not None and fallback.ward.code == "27154"
-    none = approx.locate(None, None)
+    none = builtin.locate(None, None)
     assert (none.status, none.reason) == ("unresolved", "no_location")
 
 
@@ -134,7 +134,7 @@ def test_event_time_picks_the_generation(tmp_path: Path) -> None:
         name="pre",
         valid_from=datetime(2020, 1, 1, tzinfo=VIETNAM_TZ),
         valid_to=MERGER_DATE,
-        source="approximate",
+        source="reference",
     )
     post = registry.add(one("26737", "Phường Tân Định"), name="post", valid_from=MERGER_DATE)
     registry.activate(pre.id)
@@ -159,9 +159,9 @@ def test_event_time_picks_the_generation(tmp_path: Path) -> None:
     st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
 )
 def test_any_input_is_located_or_rejected(
-    approx_data_dir: Path, lat: float, lon: float, accuracy: float | None
+    default_data_dir: Path, lat: float, lon: float, accuracy: float | None
 ) -> None:
-    locator = _cached_locator(approx_data_dir)
+    locator = _cached_locator(default_data_dir)
     try:
         location = locator.locate_point(lat, lon, accuracy)
     except Rejected as exc:
@@ -181,8 +181,8 @@ def _cached_locator(data_dir: Path) -> Locator:
 
 @given(st.text(max_size=600))
 @settings(max_examples=200, deadline=None)
-def test_any_text_is_located_or_rejected(approx_data_dir: Path, text: str) -> None:
-    locator = _cached_locator(approx_data_dir)
+def test_any_text_is_located_or_rejected(default_data_dir: Path, text: str) -> None:
+    locator = _cached_locator(default_data_dir)
     try:
         location = locator.locate_address(text)
     except Rejected as exc:

@@ -60,7 +60,9 @@ def test_import_list_show_activate_diff(tmp_path: Path) -> None:
 
     listing = orjson.loads(_ioc(data, "boundaries", "list", "--json").stdout)
     assert [(g["name"], g["active"]) for g in listing["generations"]] == [("first", False), ("second", True)]
+    assert [(g["layer"], g["serves"]) for g in listing["generations"]] == [(None, None), (1, ["79"])]
     assert "* second-" in _ioc(data, "boundaries", "list").stdout
+    assert "layer 1: serves 79" in _ioc(data, "boundaries", "list").stdout
 
     shown = orjson.loads(_ioc(data, "boundaries", "show", "first", "--json").stdout)
     assert (
@@ -68,7 +70,7 @@ def test_import_list_show_activate_diff(tmp_path: Path) -> None:
         and shown["source"] == "official"
         and shown["valid_from"].startswith("2025-07-01")
     )
-    assert shown["provinces"] == {"79": {"name": "", "wards": 2}}
+    assert shown["provinces"] == {"79": {"name": "", "wards": 2, "served": False}}
 
     assert orjson.loads(_ioc(data, "boundaries", "activate", first_id, "--json").stdout)["active"] is True
 

@@ -1,4 +1,4 @@
-"""`ioc locate` for one point, one address, and a CSV batch, with the default approximate set."""
+"""`ioc locate` for one point, one address, and a CSV batch, with the built-in reference boundaries."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ JSON_KEYS = {"status", "ward", "candidates", "method", "generation", "source", "
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir with the approximate default (built once per session, copied per module)."""
-    shared = tmp_path_factory.getbasetemp() / "ioc-approx-default"
+    """A data dir with the built-in default (made once per session, copied per module)."""
+    shared = tmp_path_factory.getbasetemp() / "ioc-reference-default"
     if not (shared / "boundaries" / "registry.json").is_file():
         BoundaryRegistry(shared).ensure_default(progress=lambda _label, _n: None)
     copy = tmp_path_factory.mktemp("locate-cli")
@@ -38,16 +38,16 @@ def test_point_json(data_dir: Path) -> None:
     body = orjson.loads(result.stdout)
     assert set(body) >= JSON_KEYS
     assert (
-        body["status"] == "resolved" and body["ward"]["code"] == "26740" and body["source"] == "approximate"
+        body["status"] == "resolved" and body["ward"]["code"] == "26740" and body["source"] == "reference"
     )
     assert all(set(c) == {"code", "name", "distance_m"} for c in body["candidates"])
 
 
-def test_point_human_output_says_approximate(data_dir: Path) -> None:
+def test_point_human_output_says_reference(data_dir: Path) -> None:
     result = _ioc(data_dir, "locate", "--lat", "106.7009", "--lon", "10.7769")
     assert result.exit_code == 0
     assert "resolved: Phường Sài Gòn (26740" in result.stdout
-    assert "(approximate)" in result.stdout and "corrections: swapped_lat_lon" in result.stdout
+    assert "(reference)" in result.stdout and "corrections: swapped_lat_lon" in result.stdout
 
 
 def test_address_json_ambiguous(data_dir: Path) -> None:
@@ -79,7 +79,7 @@ def test_at_and_named_generation(data_dir: Path) -> None:
             "--at",
             "2025-06-15T08:00+07:00",
             "--boundaries",
-            "vn2025-approx",
+            "vn2025-reference",
             "--json",
         ).stdout
     )
@@ -139,4 +139,26 @@ def test_csv_batch(data_dir: Path, tmp_path: Path) -> None:
     assert (rows["d"]["status"], rows["d"]["reason"]) == ("unresolved", "outside_boundaries")
     assert (rows["e"]["status"], rows["e"]["reason"]) == ("unresolved", "invalid_coordinates")
     assert (rows["f"]["status"], rows["f"]["reason"]) == ("unresolved", "no_location")
-    assert rows["a"]["source"] == "approximate"
+    assert rows["a"]["source"] == "reference"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "is binary, not a CSV"),
+        ("id,lat,lon\n1,10.77,106.70\n".encode("utf-16"), "is binary, not a CSV"),
+        ("id,address\n1,Phường Bến Nghé\n".encode("cp1258", errors="replace") + b"\xff\xfe", "is not UTF-8"),
+        (b"name,x,y\nfoo,1,2\n", "has columns name, x, y; expected"),
+        (b"", "is empty; expected"),
+    ],
+)
+def test_a_file_that_is_not_the_expected_csv_is_a_one_line_error(
+    data_dir: Path, tmp_path: Path, content: bytes, says: str
+) -> None:
+    path = tmp_path / "input.csv"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["locate", "--input", str(path)], env={"IOC_DATA_DIR": str(data_dir)})
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0] and "id, lat, lon, address" in lines[0], lines
+    assert "Traceback" not in result.output

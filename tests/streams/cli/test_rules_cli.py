@@ -186,7 +186,7 @@ def test_record_requires_a_bound(run, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_replay_decodes_and_locates_raw_intake_lines(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Raw ``ioc.in.*`` lines go through the real decoder and locator (approximate default boundaries)."""
+    """Raw ``ioc.in.*`` lines go through the real decoder and locator (the built-in reference boundaries)."""
     monkeypatch.setenv("IOC_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("IOC_REDIS_URL", raising=False)
     fire = {"id": "r1", "category": "fire", "location": {"lat": 10.7769, "lon": 106.7009},

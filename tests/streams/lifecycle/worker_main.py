@@ -22,11 +22,18 @@ def main() -> None:
     # not its business (the harness then waits until one of its probe events has been processed).
     app = configure(settings, autodiscover=False, broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
                     broker_rebalance_timeout=10.0, consumer_auto_offset_reset="latest")
-    import streams.lifecycle.agents  # noqa: F401  (explicit: autodiscovery is off)
+    # as `ioc worker`: the consumer that reads each changelog's true end on Tansu (a batch's table
+    # writes travel as one multi-record batch, whose end Tansu's ListOffsets reports short)
+    from streams import faust_tuning
+
+    faust_tuning.install(app)
+    import streams.lifecycle.agents as lifecycle_agents  # (explicit: autodiscovery is off)
     from streams.lifecycle import actors
 
     actors.subscribe(settings)
     import streams.web.pages  # noqa: F401
+
+    lifecycle_agents.install(settings)
 
     sys.argv = [sys.argv[0]]
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

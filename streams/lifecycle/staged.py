@@ -1,0 +1,100 @@
+"""Table writes of a batch, staged and sent with the batch's outputs.
+
+A Faust table write sends its changelog record on its own, through Faust's buffered ``send_soon``
+(a future per record, and the record is not part of the batch whose offsets it moves). The lifecycle
+writes several records per input (the incident, its redelivery mark, the ward's book), and an
+incident touched twice in a batch was written twice. :class:`StagedTable` keeps a batch's writes
+in a plain dict that reads see first; :meth:`StagedTable.flush` applies them to the table's store
+and returns one changelog record per key (the last value, or a tombstone), serialized exactly as
+Faust's own ``send_changelog`` would (the table's key and value serializers), addressed to the
+partition of the inputs being applied. The agent publishes them with the batch's outputs, so the
+changelog, like every other output, is acknowledged by the broker before the batch's offsets
+can be committed. Recovery (a restart, a standby taking over) reads the changelog as always.
+
+Relies on Faust 0.11's ``Table.data`` (the store) and ``changelog_topic.prepare_key/prepare_value``
+(checked by ``tests/streams/lifecycle/test_staged.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from streams.faust_tuning import Outgoing
+
+_DELETED = object()
+
+
+class StagedTable(MutableMapping[str, Any]):
+    """A table's mapping view whose writes wait for :meth:`flush` (see the module docstring)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._staged: dict[str, Any] = {}
+
+    @property
+    def _store(self) -> Any:
+        return self.table.data
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._staged.get(key, _DELETED) if self._staged else _DELETED
+        if value is _DELETED:
+            if key in self._staged:
+                raise KeyError(key)
+            return self._store[key]
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._staged:
+            value = self._staged[key]
+            return default if value is _DELETED else value
+        return self._store.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._staged:
+            return self._staged[key] is not _DELETED  # type: ignore[index]
+        return key in self._store
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._staged[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._staged[key] = _DELETED
+
+    def __iter__(self) -> Iterator[str]:
+        staged = self._staged
+        for key in list(self._store.keys()):
+            if key not in staged:
+                yield key
+        for key, value in list(staged.items()):
+            if value is not _DELETED:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def flush(self, partition: int) -> list[Outgoing]:
+        """Apply the staged writes to the store; their changelog records for ``partition``."""
+        if not self._staged:
+            return []
+        table, store = self.table, self.table.data
+        topic = table.changelog_topic
+        name = topic.get_topic_name()
+        records: list[Outgoing] = []
+        for key, value in self._staged.items():
+            raw_key, _ = topic.prepare_key(key, table.key_serializer)
+            if value is _DELETED:
+                store.pop(key, None)
+                records.append(Outgoing(name, raw_key, None, partition=partition))
+            else:
+                store[key] = value
+                raw_value, _ = topic.prepare_value(value, table.value_serializer)
+                records.append(Outgoing(name, raw_key, raw_value, partition=partition))
+        self._staged.clear()
+        return records
+
+    def discard(self) -> None:
+        """Forget the staged writes (the decision that made them failed)."""
+        self._staged.clear()
