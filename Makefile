@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || $(PY) -m pip install --quiet -e '.[dev,mqtt-broker]'
 	@touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json

@@ -2,7 +2,8 @@
 
 Sections: throughput (pipeline vs raw passthrough on the embedded broker), locate (point-to-ward),
 rules (rule evaluation cost), scaleout (events/s per worker count), open311 (API POSTs/s and p99),
-dashboard (the page in headless Chromium: city and nationwide map paint, nationwide pan/zoom steps).
+dashboard (the page in headless Chromium: city and nationwide map paint, nationwide pan/zoom steps),
+bridge (the MQTT bridge beside a bare MQTT-to-Kafka loop).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ SECTIONS = {
     "rules": "benchmarks.rules_bench",
     "scaleout": "benchmarks.scaleout",
     "dashboard": "benchmarks.dashboard_bench",
+    "bridge": "benchmarks.bridge_bench",
     "open311": "benchmarks.open311_bench",
 }
 

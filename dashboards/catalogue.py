@@ -13,6 +13,7 @@ from typing import Any
 from dashboards import selfmetrics
 from dashboards.sources.prometheus import queries
 from streams import metrics
+from streams.bridge import metrics as bridge_metrics
 
 _HEADER = """# Metrics catalogue
 
@@ -67,6 +68,8 @@ def render() -> str:
     for metric in metrics.CATALOGUE:
         if _kind(metric) == "histogram":
             lines.append(f"- `{_name(metric)}`: {_buckets(metric)}")
+    lines += ["", "## MQTT bridge (`ioc bridge mqtt`, on its `/metrics`, URL printed at start)", ""]
+    lines += _table(bridge_metrics.CATALOGUE)
     lines += ["", "## Dashboard (`ioc dashboard`, on its `/metrics`)", ""]
     lines += _table(selfmetrics.CATALOGUE)
     lines += [

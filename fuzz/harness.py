@@ -18,7 +18,7 @@ from routers.exceptions import Rejected
 
 FLUSH_EVERY = 1000
 
-Outcome = str  # "accepted", "unresolved", or "rejected:<reason>"
+Outcome = str  # "accepted", "unresolved", "rejected:<reason>" or "filtered:<reason>"
 
 
 class Stats:

@@ -18,7 +18,7 @@ from typing import Any
 from routers.decision import Decision
 from routers.events import Event
 from routers.locate.result import Location
-from routers.privacy import mask_phone
+from routers.privacy import mask_phone, masked
 
 SPECVERSION = "1.0"
 SOURCE = "urn:ioc-router"
@@ -28,6 +28,7 @@ _NAMESPACE_BYTES = _NAMESPACE.bytes
 TYPE_ROUTED = "vn.ioc.event.routed"
 TYPE_UNROUTABLE = "vn.ioc.event.unroutable"
 TYPE_DEADLETTER = "vn.ioc.event.deadletter"
+TYPE_FILTERED = "vn.ioc.event.filtered"
 
 
 def stable_id(*parts: str) -> str:
@@ -78,7 +79,9 @@ def event_to_json(event: Event, include_personal_data: bool) -> dict[str, Any]:
             body[name] = value
     if not include_personal_data and event.description:
         body["description"] = mask_phone(event.description)  # callers type their number into the text too
-    if event.attributes:
+    if event.personal:  # a Frigate sub_label: in clear for the owning ward only
+        body["attributes"] = {**event.attributes, **(event.personal if include_personal_data else masked(event.personal))}
+    elif event.attributes:
         body["attributes"] = event.attributes
     if event.corrections:
         body["corrections"] = list(event.corrections)
@@ -105,6 +108,8 @@ def _with_personal_data(public: dict[str, Any], event: Event) -> dict[str, Any]:
         private["description"] = event.description
     if event.reporter is not None:
         private["reporter"] = _reporter_json(event)
+    if event.personal:
+        private["attributes"] = {**event.attributes, **event.personal}
     return private
 
 
@@ -121,7 +126,7 @@ def routed_all(
     ward_code = location.ward.code if location.ward else None
     owner = f"ward:{ward_code}" if ward_code is not None else None
     public = event_to_json(event, include_personal_data=False)
-    private = public if event.reporter is None and not event.description else None
+    private = public if event.reporter is None and not event.description and not event.personal else None
     location_json = location.to_json()
     decision_json = {**decision.to_json(), "trace": list(decision.trace)}
     common: dict[str, Any] = {
@@ -175,6 +180,22 @@ def unroutable(event: Event, location: Location, now: datetime) -> dict[str, Any
             "location": location.to_json(),
             "candidates": [c.code for c in location.candidates],
         },
+    }
+
+
+def filtered(event_id: str, reason: str, summary: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A valid camera message that means no incident (Frigate: a person walking by): where it ended
+    and why. ``summary`` carries what Frigate said, never personal data."""
+    return {
+        "specversion": SPECVERSION,
+        "id": stable_id(event_id, "filtered"),
+        "source": f"{SOURCE}/camera",
+        "type": TYPE_FILTERED,
+        "subject": event_id,
+        "time": iso(now),
+        "datacontenttype": "application/json",
+        "iocreason": reason,
+        "data": {"reason": reason, "event_id": event_id, "frigate": summary},
     }
 
 

@@ -59,4 +59,7 @@ class Event:
     reporter: Reporter | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     corrections: tuple[str, ...] = ()
+    # Personal data beyond the reporter (a Frigate sub_label naming a face or a plate): published
+    # with ``attributes`` on the owning ward's topic only, masked on every other copy.
+    personal: dict[str, Any] = field(default_factory=dict)
     media: tuple[str, ...] = ()  # photo/video URLs a citizen attached (http/https)

@@ -22,3 +22,15 @@ class BoundaryError(RoutersError):
 
 class RulesError(RoutersError):
     """A rules file is invalid; the message names the line and column."""
+
+
+class FilteredOut(RoutersError):
+    """A valid camera message that maps to no IOC label (a person walking by): filtered, not
+    dead-lettered. ``reason`` is a short stable code for ``ioc_filtered_total``; ``summary`` says
+    what the message was, without personal data."""
+
+    def __init__(self, reason: str, event_id: str, summary: dict[str, object]) -> None:
+        super().__init__(f"{reason}: {event_id}")
+        self.reason = reason
+        self.event_id = event_id
+        self.summary = summary

@@ -1,7 +1,8 @@
 """One intake message through the pure core: ingest -> locate -> rules -> an :class:`Outcome`.
 
 Every message ends in exactly one outcome: :class:`Routed` (to ward/agency targets),
-:class:`Unroutable` (valid but not placeable, with the reason and candidates) or
+:class:`Unroutable` (valid but not placeable, with the reason and candidates),
+:class:`Filtered` (a valid camera message the Frigate mapping maps to no IOC label) or
 :class:`DeadLetter` (invalid, with the reason). The streams layer only translates outcomes
 into topics and metrics.
 """
@@ -15,8 +16,10 @@ from typing import Any, Protocol
 
 from routers.decision import Decision
 from routers.events import Event, GeoPoint, Source
-from routers.exceptions import Rejected
+from routers.exceptions import FilteredOut, Rejected
 from routers.ingest import decode
+from routers.ingest.frigate import with_snapshot_url
+from routers.ingest.frigate_mapping import FrigateMapping
 from routers.locate.result import Location
 
 
@@ -26,12 +29,22 @@ class LocatorLike(Protocol):
 
 Evaluate = Callable[[Event, Location], Decision]
 DeviceLookup = Callable[[str], GeoPoint | None]
+DeviceUrl = Callable[[str], str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     reason: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """Valid, but means no incident (``reason``: unmapped, false_positive, below_threshold)."""
+
+    reason: str
+    event_id: str
+    summary: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +72,8 @@ class Routed:
     telemetry: bool = False
 
 
-Outcome = DeadLetter | Unroutable | Routed
+Outcome = DeadLetter | Filtered | Unroutable | Routed
+Placement = DeadLetter | Filtered | Unroutable | Placed
 
 
 def locate_event(event: Event, locator: LocatorLike, device_point: DeviceLookup) -> Location:
@@ -77,14 +91,21 @@ def locate_event(event: Event, locator: LocatorLike, device_point: DeviceLookup)
 
 
 def place(
-    topic: str, raw: bytes | None, locator: LocatorLike, device_point: DeviceLookup, max_bytes: int
-) -> DeadLetter | Unroutable | Placed:
-    """Ingest and locate: the first half of routing, with no rule state involved."""
+    topic: str, raw: bytes | None, locator: LocatorLike, device_point: DeviceLookup, max_bytes: int,
+    frigate: FrigateMapping | None = None, device_url: DeviceUrl | None = None,
+) -> Placement:
+    """Ingest and locate: the first half of routing, with no rule state involved. ``frigate`` maps
+    Frigate payloads (default: the built-in mapping); ``device_url`` gives a camera's Frigate base
+    URL for snapshot links."""
     try:
-        event = decode(topic, raw, max_bytes)
+        event = decode(topic, raw, max_bytes, frigate)
         location = locate_event(event, locator, device_point)
     except Rejected as rejection:
         return DeadLetter(rejection.reason, rejection.detail)
+    except FilteredOut as filtered:
+        return Filtered(filtered.reason, filtered.event_id, filtered.summary)
+    if device_url is not None:
+        event = with_snapshot_url(event, device_url)
     if location.status == "unresolved":
         return Unroutable(event, location)
     return Placed(event, location)
@@ -97,9 +118,10 @@ def route_message(
     device_point: DeviceLookup,
     evaluate: Evaluate,
     max_bytes: int,
+    frigate: FrigateMapping | None = None,
 ) -> Outcome:
     """:func:`place`, then the rules for what could be placed."""
-    placed = place(topic, raw, locator, device_point, max_bytes)
+    placed = place(topic, raw, locator, device_point, max_bytes, frigate)
     if isinstance(placed, Placed):
         return Routed(placed.event, placed.location, evaluate(placed.event, placed.location))
     return placed

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from streams import kafka_clients, topics
 
-OUTCOME_TOPICS = (topics.ROUTED, topics.UNROUTABLE, topics.DEADLETTER)
+OUTCOME_TOPICS = (topics.ROUTED, topics.UNROUTABLE, topics.DEADLETTER, topics.FILTERED)
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""The device registry: where each camera and sensor stands. Stored in Redis (hash ``ioc:devices``,
-field = device id, value = JSON), cached in-process by workers."""
+"""The device registry: where each camera and sensor stands, and for a Frigate camera the base URL
+of its Frigate server (snapshot links). Stored in Redis (hash ``ioc:devices``, field = device id,
+value = JSON), cached in-process by workers."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from streams.redis_retry import client as retrying_client
 from streams.redis_retry import retrying
 
 DEVICES_KEY = "ioc:devices"
-_CSV_COLUMNS = ("id", "kind", "lat", "lon", "description")
+_CSV_COLUMNS = ("id", "kind", "lat", "lon", "description", "frigate_url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +30,19 @@ class DeviceRecord:
     lat: float
     lon: float
     description: str = ""
+    frigate_url: str = ""  # a Frigate camera's server, e.g. http://frigate-q1.local:5000
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"kind": self.kind, "lat": self.lat, "lon": self.lon, "description": self.description})
+        body = {"kind": self.kind, "lat": self.lat, "lon": self.lon, "description": self.description}
+        if self.frigate_url:
+            body["frigate_url"] = self.frigate_url
+        return orjson.dumps(body)
 
     @classmethod
     def from_json(cls, device_id: str, raw: bytes) -> DeviceRecord:
         data = orjson.loads(raw)
-        return cls(device_id, data["kind"], float(data["lat"]), float(data["lon"]), data.get("description", ""))
+        return cls(device_id, data["kind"], float(data["lat"]), float(data["lon"]), data.get("description", ""),
+                   data.get("frigate_url", ""))
 
 
 class DeviceFileError(ValueError):
@@ -63,7 +69,11 @@ def read_devices_csv(path: Path) -> Iterator[DeviceRecord]:
             device_id = (row["id"] or "").strip()
             if not device_id or len(device_id) > 128:
                 raise DeviceFileError(f"{path}:{line}: id must be 1-128 characters")
-            yield DeviceRecord(device_id, (row["kind"] or "").strip(), lat, lon, (row.get("description") or "").strip())
+            frigate_url = (row.get("frigate_url") or "").strip()
+            if frigate_url and not frigate_url.startswith(("http://", "https://")):
+                raise DeviceFileError(f"{path}:{line}: frigate_url must be an http:// or https:// URL")
+            yield DeviceRecord(device_id, (row["kind"] or "").strip(), lat, lon, (row.get("description") or "").strip(),
+                               frigate_url)
 
 
 def register_devices(redis_url: str, devices: Iterable[DeviceRecord]) -> int:
@@ -87,22 +97,29 @@ class DeviceCache:
     def __init__(self, redis_url: str, refresh_s: float = 30.0, negative_ttl_s: float = 10.0) -> None:
         self._client = retrying_client(redis_url)
         self._points: dict[str, GeoPoint] = {}
+        self._frigate_urls: dict[str, str] = {}
         self._unknown_until: dict[str, float] = {}
         self.refresh_s = refresh_s
         self.negative_ttl_s = negative_ttl_s
 
     async def refresh(self) -> int:
         raw = await retrying(lambda: self._client.hgetall(DEVICES_KEY), "device refresh")
-        points = {}
+        points, urls = {}, {}
         for key, value in raw.items():
             record = DeviceRecord.from_json(key.decode(), value)
             points[record.id] = GeoPoint(record.lat, record.lon)
-        self._points = points
+            if record.frigate_url:
+                urls[record.id] = record.frigate_url
+        self._points, self._frigate_urls = points, urls
         self._unknown_until.clear()
         return len(points)
 
     def get(self, device_id: str) -> GeoPoint | None:
         return self._points.get(device_id)
+
+    def frigate_url(self, device_id: str) -> str | None:
+        """The camera's Frigate server (base of ``/api/events/<id>/snapshot.jpg``), when registered."""
+        return self._frigate_urls.get(device_id)
 
     async def ensure(self, device_ids: Iterable[str]) -> None:
         """Fetch the ids not cached yet (one round trip for a whole batch)."""
@@ -117,6 +134,8 @@ class DeviceCache:
             else:
                 record = DeviceRecord.from_json(device_id, value)
                 self._points[device_id] = GeoPoint(record.lat, record.lon)
+                if record.frigate_url:
+                    self._frigate_urls[device_id] = record.frigate_url
 
     async def close(self) -> None:
         await self._client.aclose()

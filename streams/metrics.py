@@ -29,6 +29,10 @@ deadletter = Counter(
     "ioc_deadletter_total", "Invalid messages sent to dead-letter, by reason and source.", ["reason", "source"],
     registry=REGISTRY,
 )
+filtered = Counter(
+    "ioc_filtered_total", "Valid camera messages that map to no IOC label (Frigate mapping), by reason and source; "
+    "written to ioc.filtered, not dead-lettered.", ["reason", "source"], registry=REGISTRY,
+)
 suppressed = Counter(
     "ioc_suppressed_total", "Routed events held back by quiet windows, inhibition, silences (reason silenced) or muted routes, by reason.", ["reason"],
     registry=REGISTRY,
@@ -130,7 +134,7 @@ portal_delivery_seconds = Histogram(
 )
 
 CATALOGUE = (
-    ingested, routed, published, unroutable, deadletter, suppressed, corrections, routing_latency, rule_hits,
+    ingested, routed, published, unroutable, deadletter, filtered, suppressed, corrections, routing_latency, rule_hits,
     consumer_lag, assigned_partitions, open_incidents, time_to_acknowledge, time_to_resolve, sla_breaches, escalations, status_updates,
     lifecycle_inputs, status_apply_latency, rules_info, rules_rejected, boundary_info, build_info,
     silenced, silences_active, silences_rejected,

@@ -1,6 +1,7 @@
 """``ioc up``: everything on one machine. Embedded broker and Redis (unless configured), topics,
-stream workers, the simulator and the dashboard, stopped in order on Ctrl-C, SIGTERM or when the
-duration is over."""
+stream workers, an MQTT broker (embedded unless ``IOC_MQTT_BROKER``) with the MQTT bridge, the
+simulator (its cameras publish Frigate messages over MQTT) and the dashboard, stopped in order on
+Ctrl-C, SIGTERM or when the duration is over."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ class RunSummary:
     routed: int = 0
     unroutable: int = 0
     deadletter: int = 0
+    filtered: int = 0  # by the workers' Frigate mapping
+    bridge: dict[str, int] = field(default_factory=dict)  # the MQTT bridge: received, forwarded, filtered, deadletter
     published: dict[str, int] = field(default_factory=dict)
     unroutable_reasons: dict[str, int] = field(default_factory=dict)
     deadletter_reasons: dict[str, int] = field(default_factory=dict)
@@ -64,6 +67,8 @@ def _child_env(settings: Settings, **extra: str) -> dict[str, str]:
         "IOC_PARTITIONS": str(settings.partitions),
         "IOC_APP_ID": settings.app_id,
     })
+    if settings.frigate_mapping_file is not None:
+        env["IOC_FRIGATE_MAPPING_FILE"] = str(settings.frigate_mapping_file)
     env.update(extra)
     return env
 
@@ -78,6 +83,10 @@ class LocalRun:
         self.run_dir = self.stack.run_dir
         self.workers: list[ManagedProcess] = []
         self.dashboard: ManagedProcess | None = None
+        self.mqtt: ManagedProcess | None = None
+        self.bridge: ManagedProcess | None = None
+        self.mqtt_url = ""
+        self.bridge_metrics_url: str | None = None
         self.api: ManagedProcess | None = None
         self.api_url: str | None = None
         self.delivery: ManagedProcess | None = None
@@ -122,6 +131,7 @@ class LocalRun:
                  f"ioc.agency.*, {topics.UNROUTABLE}, {topics.DEADLETTER}")
         for n in range(self.options.workers):
             self._start_worker(n)
+        self._start_mqtt_bridge()
         self._start_simulator()  # before the dashboard: its start-up need not delay the first event
         if self.options.dashboard:
             self._start_dashboard()
@@ -144,6 +154,28 @@ class LocalRun:
         self.workers.append(worker)
         self.metrics_urls.append(f"http://127.0.0.1:{port}/metrics")
         self.say(f"worker-{n}   http://127.0.0.1:{port}/metrics  (log {worker.log_path})")
+
+    def _start_mqtt_bridge(self) -> None:
+        from streams.embedded.mqtt import start_mqtt, url_of
+
+        if self.settings.mqtt_broker:
+            self.mqtt_url = self.settings.mqtt_broker
+            self.say(f"mqtt       {self.mqtt_url} (external)")
+        else:
+            self.mqtt = start_mqtt(self.run_dir / "mqtt")
+            self.mqtt_url = url_of(self.mqtt)
+            self.say(f"mqtt       {self.mqtt_url} (embedded {self.mqtt.name})")
+        port = free_port()
+        argv = [sys.executable, "-m", "streams.cli", "bridge", "mqtt", "--broker", self.mqtt_url, "--web-port", str(port)]
+        self.bridge = _spawn("bridge", argv, port, self.run_dir / "bridge.log", _child_env(self.settings))
+        self.bridge_metrics_url = f"http://127.0.0.1:{port}/metrics"
+        deadline = time.monotonic() + 30  # a new session gets only what is published after it subscribed
+        while scrape([self.bridge_metrics_url]).total("ioc_bridge_connected") < 1:
+            if time.monotonic() > deadline or not self.bridge.running():
+                raise RuntimeError(f"the MQTT bridge did not subscribe; see {self.bridge.log_path}")
+            time.sleep(0.1)
+        self.say(f"bridge     {self.bridge_metrics_url}  (MQTT frigate/events, frigate/reviews -> {topics.CAMERA}; "
+                 f"log {self.bridge.log_path})")
 
     def _start_dashboard(self) -> None:
         from streams.cli import LazyGroup
@@ -187,19 +219,21 @@ class LocalRun:
         from streams.simulator.run import build_scenario, produce, register_scenario_devices
 
         o = self.options
-        sim = build_scenario(self.settings, o.city, o.scenario, o.seed)
+        sim = build_scenario(self.settings, o.city, o.scenario, o.seed, frigate=True)
         register_scenario_devices(self.settings, sim)
 
         def progress(n: int) -> None:
             self.produced = n
 
         def run() -> None:
-            stats = produce(self.settings, sim, o.rate, stop=self._stop_sim, progress=progress)
+            stats = produce(self.settings, sim, o.rate, stop=self._stop_sim, progress=progress,
+                            mqtt_broker=self.mqtt_url)
             self.produced = stats.produced
 
         self._sim_thread = threading.Thread(target=run, name="simulator", daemon=True)
         self._sim_thread.start()
-        self.say(f"simulator  {o.city} {o.scenario} at {o.rate:g} events/s ({len(sim.devices)} devices registered)")
+        self.say(f"simulator  {o.city} {o.scenario} at {o.rate:g} events/s ({len(sim.devices)} devices registered; "
+                 "cameras publish Frigate messages over MQTT)")
         from streams.simulator.wards import WardDesks
 
         self._desks = WardDesks(self.settings, o.seed, self.city_codes)
@@ -208,7 +242,7 @@ class LocalRun:
 
     # -- watching -------------------------------------------------------------------------------
     def totals(self) -> Totals:
-        totals = scrape(self.metrics_urls)
+        totals = scrape([*self.metrics_urls, *([self.bridge_metrics_url] if self.bridge_metrics_url else [])])
         if self.first_routed_at is None and totals.total("ioc_routed_total"):
             self.first_routed_at = time.monotonic()
         return totals
@@ -216,11 +250,13 @@ class LocalRun:
     def status_line(self, totals: Totals, rate: float) -> str:
         routed = totals.total("ioc_routed_total")
         down = f" | {totals.unreachable} worker(s) not answering" if totals.unreachable else ""
+        filtered = totals.total("ioc_filtered_total") + totals.total("ioc_bridge_filtered_total")
         return (f"in {rate:6.1f}/s | ingested {totals.total('ioc_ingested_total'):.0f} | routed {routed:.0f} | "
-                f"unroutable {totals.total('ioc_unroutable_total'):.0f} | dead-letter {totals.total('ioc_deadletter_total'):.0f}{down}")
+                f"unroutable {totals.total('ioc_unroutable_total'):.0f} | filtered {filtered:.0f} | "
+                f"dead-letter {totals.total('ioc_deadletter_total') + totals.total('ioc_bridge_deadletter_total'):.0f}{down}")
 
     def check_children(self) -> None:
-        for worker in [*self.workers, *(p for p in (self.api, self.delivery) if p is not None)]:
+        for worker in [*self.workers, *(p for p in (self.api, self.delivery, self.bridge) if p is not None)]:
             if not worker.running():
                 raise RuntimeError(f"{worker.name} exited (code {worker.process.returncode}); see {worker.log_path}")
 
@@ -233,10 +269,13 @@ class LocalRun:
             self._desks.stop()
 
     def drain(self, timeout_s: float = 60.0) -> bool:
-        """Wait until the workers have ingested everything the simulator produced."""
+        """Wait until everything the simulator produced was ingested by the workers or ended at the
+        bridge (filtered, or dead-lettered as too large)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.totals().total("ioc_ingested_total") >= self.produced:
+            t = self.totals()
+            ended_at_bridge = t.total("ioc_bridge_filtered_total") + t.total("ioc_bridge_deadletter_total")
+            if t.total("ioc_ingested_total") + ended_at_bridge >= self.produced:
                 return True
             time.sleep(0.5)
         return False
@@ -250,6 +289,9 @@ class LocalRun:
             routed=int(t.total("ioc_routed_total")),
             unroutable=int(t.total("ioc_unroutable_total")),
             deadletter=int(t.total("ioc_deadletter_total")),
+            filtered=int(t.total("ioc_filtered_total")),
+            bridge={name: int(t.total(f"ioc_bridge_{name}_total"))
+                    for name in ("received", "forwarded", "filtered", "deadletter", "reconnects")},
             published={k: int(v) for k, v in t.by_label("ioc_published_total", "target_kind").items()},
             unroutable_reasons={k: int(v) for k, v in t.by_label("ioc_unroutable_total", "reason").items()},
             deadletter_reasons={k: int(v) for k, v in t.by_label("ioc_deadletter_total", "reason").items()},
@@ -261,10 +303,14 @@ class LocalRun:
 
     def stop(self) -> None:
         self.stop_simulator()
+        if self.bridge is not None:
+            self.bridge.stop(timeout_s=35.0)  # drains: what Kafka acknowledged is acknowledged to MQTT
         for process in [p for p in (self.api, self.delivery) if p is not None]:
             process.stop(timeout_s=10.0)
         for process in [*self.workers, *( [self.dashboard] if self.dashboard else [])]:
             process.stop(timeout_s=20.0)
+        if self.mqtt is not None:
+            self.mqtt.stop()
         self.stack.stop()
 
 

@@ -49,6 +49,14 @@ class Settings:
     kafka_ssl_cafile: Path | None = None
     processing_guarantee: str = "at_least_once"
     legacy_status_topic: bool = True
+    frigate_mapping_file: Path | None = None
+    mqtt_broker: str | None = None
+    mqtt_frigate_topics: str = "frigate/events,frigate/reviews"
+    mqtt_sensor_topics: str = "sensors/{kind}/{sensor_id}"
+    mqtt_client_id: str = "ioc-bridge"
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    bridge_web_port: int = 0
     api_host: str = "127.0.0.1"
     api_port: int = 8711
     api_keys: str | None = None
@@ -95,6 +103,14 @@ DOCUMENTATION: dict[str, str] = {
     "kafka_ssl_cafile": "PEM CA bundle that verifies the brokers' certificates (hostname included) with SSL/SASL_SSL; unset: system CAs.",
     "processing_guarantee": "at_least_once or exactly_once (Kafka transactions; refused on the embedded broker, which has none).",
     "legacy_status_topic": "Deprecated, removed in the next release: also accept status updates on the shared ioc.status, trusting their `ward` field (true/false). Off in deploy/; ward systems write ioc.status.<ward>.",
+    "frigate_mapping_file": "Frigate mapping YAML (Frigate labels, sub_labels, zones, severity -> IOC camera labels), checked at start; unset: the built-in default (`routers/ingest/default_frigate_mapping.yaml`).",
+    "mqtt_broker": "MQTT broker URL (mqtt://host:port) that `ioc bridge mqtt` subscribes to; unset: `ioc up` starts an embedded one (Mosquitto when installed, else amqtt) on a free 127.0.0.1 port.",
+    "mqtt_frigate_topics": "Comma-separated MQTT topics carrying Frigate payloads, bridged to ioc.in.camera.",
+    "mqtt_sensor_topics": "Comma-separated MQTT topic patterns of sensor readings, bridged to ioc.in.sensors; `{sensor_id}` and `{kind}` each match one topic level and fill the reading's field when the JSON lacks it.",
+    "mqtt_client_id": "MQTT client id of the bridge; fixed, with a persistent session, so the broker keeps QoS 1 messages for it while it is down.",
+    "mqtt_username": "MQTT user name, when the broker requires one.",
+    "mqtt_password": "MQTT password; secret: prefer IOC_MQTT_PASSWORD_FILE.",
+    "bridge_web_port": "Port of the MQTT bridge's /metrics; 0 picks a free one (the bridge prints its URL).",
     "api_host": "Address `ioc api` (the Open311 GeoReport v2 API) binds; 0.0.0.0 in a container.",
     "api_port": "Port of `ioc api`; 0 picks a free one (`ioc up` does when it is taken).",
     "api_keys": "Open311 API clients, `name:key` or `name:channel:key` (channel: portal, app, zalo, ...), comma- or newline-separated; secret: may come from IOC_API_KEYS_FILE. Unset: every POST is refused (`ioc up` makes a demo key).",
@@ -111,7 +127,7 @@ DOCUMENTATION: dict[str, str] = {
 
 # Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment
 # listing or a ConfigMap. A Redis URL carries its password.
-SECRETS = ("kafka_sasl_password", "redis_url", "dashboard_token", "api_keys", "portal_secret")
+SECRETS = ("kafka_sasl_password", "redis_url", "dashboard_token", "api_keys", "portal_secret", "mqtt_password")
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

@@ -9,6 +9,7 @@ INTAKE = (REPORTS, CAMERA, SENSORS)
 
 UNROUTABLE = "ioc.unroutable"
 DEADLETTER = "ioc.deadletter"
+FILTERED = "ioc.filtered"  # valid camera messages that mean no incident (Frigate mapping), with the reason
 CITY_IOC = "ioc.city-ioc"
 ROUTED = "ioc.routed"  # internal: one copy of every routed event, keyed by ward, for the lifecycle
 STATUS = "ioc.status"  # deprecated shared status topic (IOC_LEGACY_STATUS_TOPIC); one per actor below
@@ -102,7 +103,7 @@ def fixed_status_topics() -> list[str]:
 def fixed_topics(legacy_status: bool = True) -> list[str]:
     """Every topic but the per-ward ones; ``legacy_status``: include the deprecated ``ioc.status``."""
     return [
-        *INTAKE, UNROUTABLE, DEADLETTER, CITY_IOC, ROUTED, *((STATUS,) if legacy_status else ()), INCIDENTS,
-        ESCALATIONS, RESULTS, CONFIG_RULES, CONFIG_SILENCES, *(agency_topic(a) for a in AGENCIES),
+        *INTAKE, UNROUTABLE, DEADLETTER, FILTERED, CITY_IOC, ROUTED, *((STATUS,) if legacy_status else ()),
+        INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES, CONFIG_SILENCES, *(agency_topic(a) for a in AGENCIES),
         *fixed_status_topics(),
     ]

@@ -72,3 +72,15 @@ def end_offsets(bootstrap: str, topic: str) -> dict[Any, int]:
         raise AssertionError(f"no high watermark from a fetch of {topic} for {set(partitions) - set(ends)}")
     finally:
         consumer.close()
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` every half second; fail naming ``what`` after ``timeout_s``."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")

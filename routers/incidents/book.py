@@ -256,8 +256,12 @@ class IncidentBook:
             return effects
         if match is not None:
             updated = add_evidence(match, event, now)
+            if updated is match:  # a tracked object's message that changes nothing (a redelivery)
+                effects.duplicate = True
+                return effects
             self._save(updated, effects, "updated", now)
-            self.seen[event.event_id] = mark(updated.id, event.ward, now)
+            if updated.has_event(event.event_id):  # housekeeping finds marks through the evidence
+                self.seen[event.event_id] = mark(updated.id, event.ward, now)
             if updated.evidence_dropped != match.evidence_dropped:
                 self._forget_trimmed(match, updated)
         elif event.suppressed:

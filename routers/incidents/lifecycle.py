@@ -20,6 +20,7 @@ from routers.incidents.correlation import incident_id
 from routers.incidents.model import Evidence, HistoryEntry, Incident
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status, check_transition
+from routers.incidents.tracked import fold_tracked
 from routers.incidents.updates import StatusUpdate
 
 SYSTEM_ACTOR = "ioc-router"
@@ -35,6 +36,7 @@ def _evidence(event: RoutedEvent) -> Evidence:
     return Evidence(
         event_id=event.event_id, source=event.source, kind=event.kind, occurred_at=event.occurred_at,
         lat=event.lat, lon=event.lon, device_id=event.device_id, value=event.value, suppressed=event.suppressed,
+        track=event.track, details=event.details,
         media=event.media,
     )
 
@@ -88,6 +90,12 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
     """
     if incident.has_event(event.event_id):
         return incident
+    folded = fold_tracked(incident.evidence, _evidence(event))
+    if folded is not None:  # a later message of a tracked object updates its item
+        if folded == incident.evidence:
+            return incident
+        return replace(incident, evidence=folded, last_seen=max(incident.last_seen, event.occurred_at),
+                       version=incident.version + 1, updated_at=now)
     priority = min(incident.priority, event.priority, key=_PRIORITY_ORDER.index) \
         if {incident.priority, event.priority} <= set(_PRIORITY_ORDER) else incident.priority
     ack_due, resolve_due = incident.ack_due, incident.resolve_due

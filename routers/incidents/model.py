@@ -29,6 +29,8 @@ class Evidence:
     device_id: str | None = None
     value: float | None = None
     suppressed: str | None = None
+    track: str | None = None  # a tracked object (Frigate): one item per object, see routers.incidents.tracked
+    details: dict[str, Any] | None = None  # what the camera said of it (labels, zones, scores, snapshot)
     media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
     # The JSON form, built once: an item is serialized again with every later version of its
     # incident, so an incident's save would otherwise cost a conversion per item it holds.
@@ -44,7 +46,7 @@ class Evidence:
         }
         if self.lat is not None and self.lon is not None:
             body["point"] = {"lat": self.lat, "lon": self.lon}
-        for name in ("device_id", "value", "suppressed"):
+        for name in ("device_id", "value", "suppressed", "track", "details"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
         if self.media:
@@ -59,6 +61,7 @@ class Evidence:
             event_id=body["event_id"], source=body["source"], kind=body["kind"],
             occurred_at=parse_time(body["occurred_at"]), lat=point.get("lat"), lon=point.get("lon"),
             device_id=body.get("device_id"), value=body.get("value"), suppressed=body.get("suppressed"),
+            track=body.get("track"), details=body.get("details"),
             media=tuple(body.get("media") or ()),
         )
 

@@ -17,6 +17,7 @@ from routers.categories import family_of
 from routers.decision import Sla
 from routers.exceptions import Rejected
 from routers.incidents.timeutil import parse_time
+from routers.incidents.tracked import details_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class RoutedEvent:
     group_window_s: int | None = None  # the rule's group_window; None: the correlation window
     device_id: str | None = None
     value: float | None = None
+    track: str | None = None  # the tracked object (Frigate), see routers.incidents.tracked
+    details: dict[str, Any] | None = None
     media: tuple[str, ...] = ()  # a citizen report's photo/video URLs
 
 
@@ -96,6 +99,7 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
     source = _need(event, "source", str, "data.event")
     kind = _need(event, "kind", str, "data.event")
     value = event.get("value")
+    details = details_of(event.get("attributes"))
     try:
         return RoutedEvent(
             event_id=_need(event, "id", str, "data.event"),
@@ -118,6 +122,8 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             group_window_s=_window(decision.get("group_window_s")),
             device_id=event.get("device_id"),
             value=float(value) if isinstance(value, int | float) else None,
+            track=event["attributes"]["track"] if details is not None else None,
+            details=details,
             media=_media(event.get("media")),
         )
     except ValueError as exc:

@@ -10,6 +10,7 @@ import orjson
 from routers.events import Event
 from routers.exceptions import Rejected
 from routers.ingest.camera import decode_camera
+from routers.ingest.frigate_mapping import FrigateMapping
 from routers.ingest.reports import decode_report
 from routers.ingest.sensors import decode_sensor
 
@@ -27,8 +28,12 @@ def intake_kind(topic: str) -> str:
     return topic.rsplit(".", 1)[-1]
 
 
-def decode(topic: str, raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Event:
-    decoder = _DECODERS.get(intake_kind(topic))
+def decode(topic: str, raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES,
+           frigate: FrigateMapping | None = None) -> Event:
+    """:class:`Rejected` for broken input; :class:`~routers.exceptions.FilteredOut` for a valid
+    camera message the Frigate mapping (``frigate``; default: the built-in one) maps to nothing."""
+    kind = intake_kind(topic)
+    decoder = _DECODERS.get(kind)
     if decoder is None:
         raise Rejected("unknown_topic", f"{topic!r} is not an intake topic")
     if raw is None or not raw:
@@ -42,7 +47,7 @@ def decode(topic: str, raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) ->
     if not isinstance(obj, dict):
         raise Rejected("wrong_type", f"the message must be a JSON object, got {type(obj).__name__}")
     try:
-        return decoder(obj)
+        return decode_camera(obj, frigate) if kind == "camera" else decoder(obj)
     except Rejected:
         raise
     except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # a decoder bug must not stop a worker

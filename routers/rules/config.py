@@ -461,6 +461,9 @@ def load_ruleset(text: str, source: str = "<rules>") -> Ruleset:
     )
 
 
+# The YAML position, schema-error wording and problem collection of rules files, reused by other
+# operator-edited files (the Frigate mapping) so that they report errors the same way.
+ConfigChecker = _Loader
 def compile_match_block(block: dict[str, Any], source: str = "--match") -> tuple[m.Matcher, ...]:
     """One ``match`` block outside a rules file (a silence's matchers): the same schema, checks and
     messages as in a rules file; refused with :class:`RulesFileError` (no line/column: line 0)."""

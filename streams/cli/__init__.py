@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "incidents": "incidents:incidents",
     "dashboard": "dashboard:dashboard",
     "tail": "tail:tail",
+    "bridge": "bridge:bridge",
     "api": "api:api",
     "deliver": "api:deliver",
 }

@@ -19,7 +19,8 @@ def devices() -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def import_devices(csv_file: Path, as_json: bool) -> None:
-    """Load cameras and sensors from CSV_FILE (columns: id, kind, lat, lon, description)."""
+    """Load cameras and sensors from CSV_FILE (columns: id, kind, lat, lon, description; optional
+    frigate_url: a Frigate camera's server, the base of its snapshot links)."""
     from streams.devices import DeviceFileError, read_devices_csv, register_devices
 
     settings = load_settings()

@@ -78,7 +78,8 @@ def up(city: str | None, rate: float, scenario: str, duration: float | None, wor
             click.echo(orjson.dumps(summary.to_json()).decode())
         else:
             say(f"produced {summary.produced}, ingested {summary.ingested}: routed {summary.routed}, "
-                f"unroutable {summary.unroutable}, dead-letter {summary.deadletter}")
+                f"unroutable {summary.unroutable}, filtered {summary.filtered}, dead-letter {summary.deadletter}")
+            say(f"MQTT bridge: {summary.bridge}")
             say(f"published by target kind: {summary.published}")
             say("top wards: " + ", ".join(f"{w['code']} {w['name']} ({w['routed']})" for w in summary.top_wards))
     except (KeyboardInterrupt, _Terminated):

@@ -40,6 +40,12 @@ def worker(web_port: int | None, role: str) -> None:
         ruleset = active_ruleset()  # fail fast on an invalid IOC_RULES_FILE, before joining the group
     except Exception as exc:
         raise click.ClickException(f"rules: {exc}") from None
+    try:  # and on an invalid IOC_FRIGATE_MAPPING_FILE, with its line:column problems
+        from routers.ingest.frigate_mapping import load_mapping_file
+
+        load_mapping_file(settings.frigate_mapping_file)
+    except Exception as exc:
+        raise click.ClickException(f"Frigate mapping: {exc}") from None
     app = configure(settings, role, **faust_tuning.app_settings(settings))
     faust_tuning.install(app)
     if role != "lifecycle":

@@ -14,6 +14,7 @@ SCHEMAS = {
     "routed": "routed.schema.json",
     "ioc.unroutable": "unroutable.schema.json",
     "ioc.deadletter": "deadletter.schema.json",
+    "ioc.filtered": "filtered.schema.json",
 }
 
 

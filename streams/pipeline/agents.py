@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from routers.events import Source
-from routers.route import DeadLetter, Outcome, Placed, Routed, Unroutable, place, telemetry_flags
+from routers.route import Outcome, Placed, Placement, Routed, Unroutable, place, telemetry_flags
 from routers.rules.batch import evaluate_batch
 from streams import metrics, topics
 from streams.app import app
@@ -30,16 +30,17 @@ BATCH_WITHIN_S = 0.05
 intake = app.topic(*topics.INTAKE, key_serializer="raw", value_serializer="raw")
 
 
-def _place_all(batch: Sequence[Any], services: context.Services) -> list[DeadLetter | Unroutable | Placed]:
+def _place_all(batch: Sequence[Any], services: context.Services) -> list[Placement]:
     locator, lookup, cap = services.locator, services.devices.get, services.settings.max_message_bytes
-    return [place(e.message.topic, e.value, locator, lookup, cap) for e in batch]
+    frigate, urls = services.frigate_mapping, services.devices.frigate_url
+    return [place(e.message.topic, e.value, locator, lookup, cap, frigate, urls) for e in batch]
 
 
-def _unknown_device(placed: DeadLetter | Unroutable | Placed) -> bool:
+def _unknown_device(placed: Placement) -> bool:
     return isinstance(placed, Unroutable) and placed.location.reason == "unknown_device"
 
 
-async def _placed(batch: Sequence[Any], services: context.Services) -> list[DeadLetter | Unroutable | Placed]:
+async def _placed(batch: Sequence[Any], services: context.Services) -> list[Placement]:
     placed = _place_all(batch, services)
     retry = [i for i, p in enumerate(placed) if _unknown_device(p)]
     if retry:  # devices registered after our last refresh: one Redis round trip, then place those again
@@ -50,7 +51,7 @@ async def _placed(batch: Sequence[Any], services: context.Services) -> list[Dead
     return placed
 
 
-async def _route(placed: list[DeadLetter | Unroutable | Placed], services: context.Services) -> list[Outcome]:
+async def _route(placed: list[Placement], services: context.Services) -> list[Outcome]:
     """The rules over the batch (routers.rules.batch): sensor state threaded, inhibitors raised
     anywhere in the batch applied to all of it, silences checked at processing time."""
     store = services.rule_state

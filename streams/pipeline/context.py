@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from routers.boundaries.registry import BoundaryRegistry
+from routers.ingest.frigate_mapping import FrigateMapping, default_mapping, load_mapping_file
 from routers.locate.locator import Locator
 from routers.rules.silences import SilenceBook
 from streams import metrics
@@ -25,6 +26,7 @@ class Services:
     rule_state: RuleStateStore
     generation_id: str
     generation_source: str
+    frigate_mapping: FrigateMapping = field(default_factory=default_mapping)
     # the silences on ioc.config.silences, kept current by streams.rules_live.agents.follow_silences
     silences: SilenceBook = field(default_factory=SilenceBook)
 
@@ -43,7 +45,8 @@ def build(settings: Settings) -> Services:
     metrics.boundary_info.info({"generation": active.id, "source": active.source})
     log.info("boundaries: %d generation(s), active %s (%s)", len(generations), active.id, active.source)
     rule_state = RuleStateStore(settings.redis_url, settings.app_id)
-    return Services(settings, locator, DeviceCache(settings.redis_url), rule_state, active.id, active.source)
+    frigate = load_mapping_file(settings.frigate_mapping_file)  # a bad mapping stops the worker at start
+    return Services(settings, locator, DeviceCache(settings.redis_url), rule_state, active.id, active.source, frigate)
 
 
 def services() -> Services:

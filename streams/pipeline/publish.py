@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from routers import envelope
-from routers.privacy import mask_personal_data
-from routers.route import DeadLetter, Outcome, Unroutable
+from routers.privacy import mask_frigate_names, mask_personal_data
+from routers.route import DeadLetter, Filtered, Outcome, Unroutable
 from streams import metrics, topics
 from streams.binding import CLOUDEVENTS_HEADERS
 from streams.faust_tuning import Outgoing
@@ -37,10 +37,14 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
     if isinstance(outcome, DeadLetter):
         body = envelope.deadletter(
             raw or b"", outcome.reason, outcome.error, origin.topic, origin.partition, origin.offset, now,
-            preview=mask_personal_data((raw or b"")[:300].decode("utf-8", "replace")),
+            preview=mask_frigate_names(mask_personal_data((raw or b"")[:300].decode("utf-8", "replace"))),
         )
         body["iocorigin"] = origin_text
         return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body), CLOUDEVENTS_HEADERS)]
+    if isinstance(outcome, Filtered):
+        body = envelope.filtered(outcome.event_id, outcome.reason, outcome.summary, now)
+        body["iocorigin"] = origin_text
+        return [Outgoing(topics.FILTERED, outcome.event_id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
     if isinstance(outcome, Unroutable):
         body = envelope.unroutable(outcome.event, outcome.location, now)
         body["iocorigin"] = origin_text
@@ -64,6 +68,7 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
 # bounded (ward x kind at most), so each child is looked up once.
 _ingested = functools.cache(metrics.ingested.labels)
 _deadletter = functools.cache(metrics.deadletter.labels)
+_filtered = functools.cache(metrics.filtered.labels)
 _corrections = functools.cache(metrics.corrections.labels)
 _unroutable = functools.cache(metrics.unroutable.labels)
 _routed = functools.cache(metrics.routed.labels)
@@ -93,6 +98,9 @@ class Tally:
         counts[_ingested, (source,)] += 1
         if isinstance(outcome, DeadLetter):
             counts[_deadletter, (outcome.reason, source)] += 1
+            return
+        if isinstance(outcome, Filtered):
+            counts[_filtered, (outcome.reason, source)] += 1
             return
         for correction in outcome.location.corrections:
             counts[_corrections, (correction,)] += 1

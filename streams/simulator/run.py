@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -17,6 +18,7 @@ from routers.boundaries.registry import BoundaryRegistry
 from streams import kafka_clients
 from streams.devices import DeviceRecord, register_devices
 from streams.settings import Settings
+from streams.simulator.frigate import EVENTS, REVIEWS
 from streams.simulator.places import CITIES
 from streams.simulator.scenario import CityScenario, Message, WardSpot
 
@@ -43,7 +45,7 @@ def population_proxy() -> dict[str, float]:
     return weights
 
 
-def build_scenario(settings: Settings, city: str, scenario: str, seed: int) -> CityScenario:
+def build_scenario(settings: Settings, city: str, scenario: str, seed: int, frigate: bool = False) -> CityScenario:
     if city not in CITIES:
         raise ValueError(f"unknown city {city!r}: choose one of {', '.join(CITIES)}")
     province = CITIES[city]
@@ -59,15 +61,16 @@ def build_scenario(settings: Settings, city: str, scenario: str, seed: int) -> C
     def sample(code: str, rng: random.Random) -> tuple[float, float]:
         return tuple(generation.random_point_in(code, rng))  # type: ignore[return-value]
 
-    return CityScenario(province, wards, sample, scenario=scenario, seed=seed)
+    return CityScenario(province, wards, sample, scenario=scenario, seed=seed, frigate=frigate)
 
 
 def register_scenario_devices(settings: Settings, sim: CityScenario) -> int:
     if not settings.redis_url:
         raise ValueError("IOC_REDIS_URL is not set: the simulator registers its cameras and sensors there")
-    return register_devices(
-        settings.redis_url, (DeviceRecord(d.id, d.kind, d.lat, d.lon, d.description) for d in sim.devices)
-    )
+    return register_devices(settings.redis_url, (
+        DeviceRecord(d.id, d.kind, d.lat, d.lon, d.description,
+                     f"http://frigate-{d.ward_code}.cameras.invalid:5000" if d.kind == "camera" else "")
+        for d in sim.devices))
 
 
 def produce(
@@ -79,16 +82,20 @@ def produce(
     stop: threading.Event | None = None,
     on_sent: Callable[[Message, int, int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    mqtt_broker: str | None = None,
 ) -> SimulationStats:
     """Produce ``rate`` messages per second until ``duration_s``, ``count`` or ``stop``.
 
     ``on_sent(message, partition, offset)`` is called from the producer thread once the broker
-    has the message (the conservation checks use it)."""
+    has the message (the conservation checks use it; Kafka messages only). Frigate messages
+    (a scenario built with ``frigate=True``) are published to ``mqtt_broker`` with QoS 1."""
     if rate <= 0:
         raise ValueError("rate must be positive")
     producer = KafkaProducer(**kafka_clients.kafka_python(
         settings, linger_ms=5, acks=1, client_id="ioc-simulator", max_request_size=2 * 1024 * 1024,
     ))
+    mqtt_client = _mqtt_publisher(mqtt_broker) if mqtt_broker else None
+    in_flight: list[Any] = []  # QoS 1 publishes the broker has not acknowledged yet
     stats = SimulationStats()
     started = time.monotonic()
     tick = 0.05
@@ -104,16 +111,43 @@ def produce(
                     break
             for _ in range(max(due, 0)):
                 message = sim.next_message()
-                future = producer.send(message.topic, key=message.key, value=message.value)
-                if on_sent is not None:
-                    future.add_callback(lambda md, m=message: on_sent(m, md.partition, md.offset))
+                if message.topic in (EVENTS, REVIEWS):
+                    if mqtt_client is None:
+                        raise ValueError("the scenario sends Frigate messages over MQTT: give mqtt_broker")
+                    in_flight.append(mqtt_client.publish(message.topic, message.value, qos=1))
+                else:
+                    future = producer.send(message.topic, key=message.key, value=message.value)
+                    if on_sent is not None:
+                        future.add_callback(lambda md, m=message: on_sent(m, md.partition, md.offset))
                 stats.produced += 1
                 stats.by_intent[message.intent] += 1
                 stats.by_topic[message.topic] += 1
             if progress is not None:
                 progress(stats.produced)
+            in_flight = [info for info in in_flight if not info.is_published()]
             time.sleep(tick)
         producer.flush()
+        for info in in_flight:
+            info.wait_for_publish(timeout=30)
     finally:
         producer.close()
+        if mqtt_client is not None:
+            mqtt_client.loop_stop()  # QoS 1 publishes still in flight are resent by paho until then
+            mqtt_client.disconnect()
     return stats
+
+
+def _mqtt_publisher(broker: str) -> Any:
+    """A paho client that publishes the simulated cameras' Frigate messages, like Frigate does."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from streams.bridge.mqtt import parse_broker
+
+    host, port = parse_broker(broker)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ioc-simulator-frigate", protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(200)
+    client.max_queued_messages_set(0)
+    client.connect(host, port)
+    client.loop_start()
+    return client

@@ -17,6 +17,7 @@ import orjson
 
 from routers.categories import SENSOR_KINDS
 from streams import topics
+from streams.simulator.frigate import FrigateFeed
 from streams.simulator.places import LOW_LYING_NAMES, LegacyWard, legacy_wards, old_address, strip_accents
 from streams.simulator.texts import DESCRIPTIONS, FAMILY_NAMES, GIVEN_NAMES
 
@@ -69,6 +70,7 @@ class ScenarioMix:
     fault_share: float = 0.03
     out_of_area_share: float = 0.01
     swapped_share: float = 0.01
+    street_life_share: float = 0.3  # of Frigate camera messages: people and cars passing (filtered)
 
 
 class CityScenario:
@@ -83,7 +85,10 @@ class CityScenario:
         seed: int = 2025,
         start: datetime | None = None,
         mix: ScenarioMix | None = None,
+        frigate: bool = False,
     ) -> None:
+        """``frigate``: camera detections as Frigate's MQTT messages (topics ``frigate/events`` and
+        ``frigate/reviews``, for the MQTT bridge) instead of the native contract on ioc.in.camera."""
         if scenario not in ("normal", "rainstorm"):
             raise ValueError(f"unknown scenario {scenario!r} (normal|rainstorm)")
         if not wards:
@@ -108,6 +113,7 @@ class CityScenario:
         self._category_weights = list(itertools.accumulate(categories.values()))
         self._camera_labels = list(_CAMERA_WEIGHTS)
         self._camera_weights = list(itertools.accumulate(_CAMERA_WEIGHTS.values()))
+        self.frigate = FrigateFeed(random.Random(seed + 1)) if frigate else None
 
     # -- placing ------------------------------------------------------------------------------
     def _pick_low_lying(self) -> list[WardSpot]:
@@ -193,6 +199,12 @@ class CityScenario:
             camera = rng.choice([c for c in self._cameras if c.ward_code in low_codes] or self._cameras)
         else:
             camera = rng.choice(self._cameras)
+        if self.frigate is not None:
+            if rng.random() < self.mix.street_life_share:
+                topic, value = self.frigate.street_life(camera.id, self.clock)
+                return Message(topic, camera.id.encode(), value, "camera_street_life")
+            topic, value = self.frigate.detection(label, camera.id, self.clock)
+            return Message(topic, camera.id.encode(), value, "camera")
         body = {
             "camera_id": camera.id,
             "label": label,

@@ -8,6 +8,7 @@ from pathlib import Path
 from dashboards import selfmetrics
 from dashboards.catalogue import _kind, _name, render
 from streams import metrics
+from streams.bridge import metrics as bridge_metrics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 FORBIDDEN_LABELS = {"id", "event_id", "incident_id", "incident", "event", "device_id", "reporter", "phone"}
@@ -21,12 +22,12 @@ def test_docs_metrics_md_is_in_sync() -> None:
 
 def test_every_metric_is_documented_once() -> None:
     text = render()
-    for metric in (*metrics.CATALOGUE, *selfmetrics.CATALOGUE):
+    for metric in (*metrics.CATALOGUE, *bridge_metrics.CATALOGUE, *selfmetrics.CATALOGUE):
         assert text.count(f"| `{_name(metric)}` |") == 1
 
 
 def test_names_follow_prometheus_conventions() -> None:
-    for metric in (*metrics.CATALOGUE, *selfmetrics.CATALOGUE):
+    for metric in (*metrics.CATALOGUE, *bridge_metrics.CATALOGUE, *selfmetrics.CATALOGUE):
         name = _name(metric)
         assert name.startswith("ioc_"), name
         assert (_kind(metric) == "counter") == name.endswith("_total"), name

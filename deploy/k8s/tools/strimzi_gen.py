@@ -83,7 +83,7 @@ def fixed_topic_specs() -> list[TopicSpec]:
     sized[topics.INCIDENTS] = TopicSpec(topics.INCIDENTS, PARTITIONS, None, compact=True)
     sized[topics.CONFIG_RULES] = TopicSpec(topics.CONFIG_RULES, 1, None, compact=True)
     sized[topics.CONFIG_SILENCES] = TopicSpec(topics.CONFIG_SILENCES, 1, None, compact=True)
-    for name in (topics.UNROUTABLE, topics.DEADLETTER, topics.CITY_IOC, topics.ESCALATIONS):
+    for name in (topics.UNROUTABLE, topics.DEADLETTER, topics.FILTERED, topics.CITY_IOC, topics.ESCALATIONS):
         sized[name] = TopicSpec(name, SMALL_PARTITIONS, 14)
     for agency in topics.AGENCIES:
         name = topics.agency_topic(agency)

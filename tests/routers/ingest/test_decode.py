@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routers.events import Source
-from routers.exceptions import Rejected
+from routers.exceptions import FilteredOut, Rejected
 from routers.ingest import decode
 
 T = "2026-06-01T18:00:00+07:00"
@@ -79,8 +79,7 @@ REJECTED = [
      "malformed_json"),
     ("ioc.in.camera", orjson.dumps({"camera_id": "c", "label": "ufo", "confidence": 0.5, "time": T}), "unknown_category"),
     ("ioc.in.camera", orjson.dumps({"camera_id": "c", "label": "crowd", "confidence": 1.5, "time": T}), "out_of_range"),
-    ("ioc.in.camera", orjson.dumps({"type": "new", "after": {"id": "f", "camera": "c", "label": "person",
-                                                              "start_time": 1.0}}), "unknown_category"),
+    ("ioc.in.camera", orjson.dumps({"type": "new", "before": None}), "missing_field"),
     ("ioc.in.camera", orjson.dumps({"type": "bogus", "after": {}}), "wrong_type"),
     ("ioc.in.sensors", orjson.dumps({"sensor_id": "s", "kind": "radiation", "value": 1, "time": T}), "unknown_category"),
     ("ioc.in.sensors", orjson.dumps({"sensor_id": "s", "kind": "pm25", "value": 1, "unit": "ppm", "time": T}), "unknown_unit"),
@@ -95,6 +94,13 @@ def test_rejected_with_reason(topic: str, raw: bytes, reason: str) -> None:
         decode(topic, raw)
     assert caught.value.reason == reason
     assert caught.value.detail
+
+
+def test_a_person_walking_by_is_filtered_not_rejected() -> None:
+    with pytest.raises(FilteredOut) as caught:
+        decode("ioc.in.camera", orjson.dumps({"type": "new", "after": {"id": "f", "camera": "c", "label": "person",
+                                                                        "start_time": 1.0}}))
+    assert caught.value.reason == "unmapped"
 
 
 def test_swapped_coordinates_are_corrected_and_flagged() -> None:
@@ -134,6 +140,9 @@ def test_any_json_object_is_accepted_or_rejected_with_a_reason(topic: str, body:
         event = decode(topic, json.dumps(body).encode())
     except Rejected as rejection:
         assert rejection.reason and rejection.reason.isidentifier()
+        return
+    except FilteredOut as filtered:  # a valid Frigate message that maps to no IOC label
+        assert filtered.reason.isidentifier() and filtered.event_id.startswith("frigate:")
         return
     if event.point is not None:
         assert math.isfinite(event.point.lat) and math.isfinite(event.point.lon)

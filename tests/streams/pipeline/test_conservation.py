@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections import Counter
 
 import orjson
@@ -17,6 +16,7 @@ from streams import topics
 from streams.conservation import Ledger, read_topics, verdict
 from streams.scrape import scrape
 from streams.simulator.run import build_scenario, produce, register_scenario_devices
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +32,6 @@ EXTRA_BAD = [
     (topics.REPORTS, orjson.dumps({"id": "swap-1", "category": "noise", "location": {"lat": 106.7009, "lon": 10.7769},
                                    "reported_at": "2026-06-01T18:00:00Z"})),
 ]
-
-
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_every_message_ends_in_exactly_one_place(embedded_stack, data_dir, pipeline_worker) -> None:
@@ -66,7 +57,7 @@ def test_every_message_ends_in_exactly_one_place(embedded_stack, data_dir, pipel
     total = stats.produced + len(EXTRA_BAD)
     assert len(origins) == total
 
-    _wait_for(lambda: scrape([pipeline_worker]).total("ioc_ingested_total") - before >= total, 90, "the worker to ingest")
+    wait_for(lambda: scrape([pipeline_worker]).total("ioc_ingested_total") - before >= total, 90, "the worker to ingest")
     ledger = read_topics(settings.kafka_bootstrap, [topics.ROUTED, topics.UNROUTABLE, topics.DEADLETTER], Ledger())
     result = verdict(origins, ledger)
     assert result.lost == 0, f"lost messages, e.g. {result.lost_examples}"
@@ -92,7 +83,7 @@ def test_a_ward_system_reads_its_topic_with_kafka_python(embedded_stack, data_di
     register_scenario_devices(settings, sim)
     before = scrape([pipeline_worker]).total("ioc_ingested_total")
     produce(settings, sim, rate=1000, count=300)
-    _wait_for(lambda: scrape([pipeline_worker]).total("ioc_ingested_total") - before >= 300, 90, "the worker to ingest")
+    wait_for(lambda: scrape([pipeline_worker]).total("ioc_ingested_total") - before >= 300, 90, "the worker to ingest")
     # the busiest ward so far, from the routed ledger topic
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=3000)
     consumer.assign([TopicPartition(topics.ROUTED, p) for p in consumer.partitions_for_topic(topics.ROUTED)])

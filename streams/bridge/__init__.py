@@ -1,0 +1,1 @@
+"""The MQTT bridge: Frigate payloads and sensor readings from MQTT to the intake topics."""
