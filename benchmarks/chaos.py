@@ -50,6 +50,7 @@ from streams.embedded.process import ManagedProcess, free_port
 from streams.embedded.redis import start_redis
 from streams.embedded.stack import EmbeddedStack
 from streams.settings import Settings, load_settings
+from streams.simulator.places import CITIES
 
 Say = Callable[[str], None]
 
@@ -354,8 +355,9 @@ class ChaosRun:
         try:
             registry = BoundaryRegistry(self.data_dir)
             registry.ensure_default()
-            create_topics(dataclasses.replace(self.settings, data_dir=self.data_dir),
-                          [w.code for w in registry.load_active().wards])
+            wards = registry.load_active().wards
+            create_topics(dataclasses.replace(self.settings, data_dir=self.data_dir), [w.code for w in wards],
+                          status_codes=[w.code for w in wards if w.province_code == CITIES[plan.city]])
             sim = build_scenario(dataclasses.replace(self.settings, data_dir=self.data_dir), plan.city, "normal",
                                  plan.seed)
             register_scenario_devices(self.settings, sim)

@@ -213,7 +213,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         settings = dataclasses.replace(stack.settings, data_dir=data_dir)
         registry = BoundaryRegistry(data_dir)
         registry.ensure_default()
-        create_topics(settings, [w.code for w in registry.load_active().wards])
+        wards = registry.load_active().wards
+        create_topics(settings, [w.code for w in wards], status_codes=[w.code for w in wards if w.province_code == "79"])
         sim = build_scenario(settings, "hcmc", "normal", seed=3)
         register_scenario_devices(settings, sim)
         app_id = f"ioc-soak-{uuid.uuid4().hex[:8]}"

@@ -142,7 +142,8 @@ class LocalRun:
 
     def _create_other_topics(self, codes: list[str]) -> None:
         try:
-            create_topics(self.settings, codes)
+            # no status topics for them: the workers read every ioc.status.* topic, the city's are enough
+            create_topics(self.settings, codes, status_codes=())
         except Exception as exc:  # the broker stopping under it at shutdown, or a real failure: say so
             self.say(f"topics     not all ward topics were created: {type(exc).__name__}: {exc}")
 
