@@ -40,7 +40,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks._broker import Progress, embedded_settings
-from benchmarks.throughput import process_cpu_seconds, rates_of
+from benchmarks.results import process_cpu_seconds, rates_of
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
 from streams.admin import create_topics

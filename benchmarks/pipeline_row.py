@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks._broker import Message, drain, embedded_settings, produce
-from benchmarks.throughput import Result, Row, process_cpu_seconds, rates_of
+from benchmarks.results import Result, Row, process_cpu_seconds, rates_of
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
 from streams.admin import create_topics
