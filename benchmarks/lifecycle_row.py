@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,7 +259,7 @@ class AckDelay:
     lifecycle_inputs: int
     ingested: int = 0  # intake messages the worker consumed (its ioc_ingested_total)
     # the lifecycle's own view (ioc_status_apply_latency_seconds): broker timestamp -> applied
-    in_worker: dict[str, object] = field(default_factory=dict)
+    in_worker: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def achieved_rate(self) -> float:

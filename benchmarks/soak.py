@@ -46,6 +46,7 @@ from streams.embedded.stack import EmbeddedStack
 from streams.lifecycle.clock import clock_for
 from streams.scrape import scrape
 from streams.settings import Settings, load_settings
+from streams.simulator.scenario import Message as SimMessage
 
 WARMUP_S = 20.0  # RSS is taken as "start" once the workers have routed for this long
 SAMPLE_EVERY_S = 5.0
@@ -239,7 +240,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             backlog = LifecycleBacklog(settings, app_id)
         stop = threading.Event()
 
-        def sent(message: object, partition: int, offset: int) -> None:
+        def sent(message: SimMessage, partition: int, offset: int) -> None:
             with lock:
                 origins.append(f"{message.topic}/{partition}/{offset}")
 

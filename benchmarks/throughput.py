@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import click
 
@@ -230,7 +230,7 @@ def _faust_app(run: Run, tuned: bool):  # type: ignore[no-untyped-def]
 
     datadir = tempfile.mkdtemp(prefix="ioc-bench-faust-")
     atexit.register(shutil.rmtree, datadir, True)
-    options: dict[str, object] = {
+    options: dict[str, Any] = {  # App's keyword settings, each of its own type
         "broker": f"kafka://{run.bootstrap}",
         "consumer_auto_offset_reset": "earliest",
         "topic_partitions": run.partitions,

@@ -282,7 +282,8 @@ class LocalRun:
 
     def summary(self, drained: bool) -> RunSummary:
         t = self.totals()
-        wards = t.by_label("ioc_routed_total", "ward").most_common(10)
+        routed_by_ward = t.by_label("ioc_routed_total", "ward")
+        wards = sorted(routed_by_ward.items(), key=lambda kv: kv[1], reverse=True)[:10]  # = Counter.most_common
         return RunSummary(
             produced=self.produced,
             ingested=int(t.total("ioc_ingested_total")),

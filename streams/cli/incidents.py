@@ -38,13 +38,14 @@ def _with_index(action: Any) -> Any:
     settings = load_settings()
     if not settings.redis_url:
         raise click.UsageError("IOC_REDIS_URL is not set (the serving index lives in Redis)")
+    redis_url: str = settings.redis_url
 
     async def main() -> Any:
         import redis.asyncio as aioredis
 
         from streams.lifecycle.serving import IncidentIndex
 
-        client = aioredis.from_url(settings.redis_url)
+        client = aioredis.from_url(redis_url)
         try:
             return await action(IncidentIndex(client, settings.app_id))
         finally:

@@ -25,7 +25,8 @@ def describe(value: Any) -> str:
     if not isinstance(value, dict):
         return repr(value)[:120]
     if "specversion" in value:
-        data = value.get("data") if isinstance(value.get("data"), dict) else {}
+        data_field = value.get("data")
+        data = data_field if isinstance(data_field, dict) else {}
         detail = ""
         if value.get("type") == "vn.ioc.event.routed":
             detail = f"{data.get('event', {}).get('kind', '')} {value.get('iocpriority', '')}"

@@ -140,7 +140,7 @@ def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
     return state
 
 
-@app.on_rebalance_complete.connect
+@app.on_rebalance_complete.connect  # type: ignore[arg-type]  # Faust types receivers as taking *args and a signal= keyword
 async def _tables_moved(sender: Any = None, **kwargs: Any) -> None:
     """Partitions were assigned or restored from their changelogs: the book's derived views are stale."""
     state = getattr(app, "ioc_lifecycle", None)
