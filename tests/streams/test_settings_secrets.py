@@ -23,13 +23,17 @@ def test_each_secret_can_come_from_a_file(tmp_path: Path) -> None:
     (tmp_path / "password").write_text("pw-from-file\n")
     (tmp_path / "url").write_text("rediss://:r3dis@redis.ioc-hcmc.svc:6380/0?ssl_cert_reqs=required\n")
     (tmp_path / "token").write_text("tok-from-file")
+    (tmp_path / "mqtt").write_text("mqtt-from-file\n")
     s = load_settings({**SASL, "IOC_KAFKA_SASL_PASSWORD_FILE": str(tmp_path / "password"),
-                       "IOC_REDIS_URL_FILE": str(tmp_path / "url"), "IOC_DASHBOARD_TOKEN_FILE": str(tmp_path / "token")})
+                       "IOC_REDIS_URL_FILE": str(tmp_path / "url"), "IOC_DASHBOARD_TOKEN_FILE": str(tmp_path / "token"),
+                       "IOC_MQTT_PASSWORD_FILE": str(tmp_path / "mqtt")})
     assert s.kafka_sasl_password == "pw-from-file"  # the trailing newline of `echo > file` is dropped
     assert s.redis_url == "rediss://:r3dis@redis.ioc-hcmc.svc:6380/0?ssl_cert_reqs=required"
     assert s.dashboard_token == "tok-from-file"
+    assert s.mqtt_password == "mqtt-from-file"
     assert not s.embedded_redis
-    assert set(SECRETS) == {"kafka_sasl_password", "redis_url", "dashboard_token", "api_keys", "portal_secret"}
+    assert set(SECRETS) == {"kafka_sasl_password", "redis_url", "dashboard_token", "api_keys", "portal_secret",
+                            "mqtt_password"}
 
 
 def test_open311_keys_and_the_portal_secret_come_from_files(tmp_path: Path) -> None:
