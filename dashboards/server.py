@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from aiohttp import web
@@ -71,6 +73,7 @@ class Parts:
 
 PARTS = web.AppKey("parts", Parts)
 VIEWER = web.RequestKey("viewer", Viewer)
+T = TypeVar("T")
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -156,6 +159,10 @@ def ward_rows(parts: Parts, view: MetricsView, summary: IncidentSummary) -> list
     return rows
 
 
+def _only(by_ward: Mapping[str, T], wards: frozenset[str]) -> dict[str, T]:
+    return {code: value for code, value in by_ward.items() if code in wards}
+
+
 async def overview(request: web.Request) -> web.Response:
     parts = request.app[PARTS]
     scope = _scope(request)
@@ -164,6 +171,12 @@ async def overview(request: web.Request) -> web.Response:
     view, summary = await asyncio.gather(metrics_view(parts), parts.incidents.summary(parts.boundaries.city_codes))
     parts.boundaries.maybe_stale(view.boundary_generations)
     wanted = None if scope == "national" else set(parts.boundaries.city_codes)
+    own = visible_wards(request)
+    if own is not None:  # least privilege: a ward viewer's overview holds its own wards' figures only
+        wanted = set(own) if wanted is None else wanted & own
+        view = dataclasses.replace(view, open_by_ward=_only(view.open_by_ward, own),
+                                   routed_by_ward=_only(view.routed_by_ward, own))
+        summary = dataclasses.replace(summary, wards=_only(summary.wards, own))
     return _json({
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "city": parts.config.city,
@@ -178,7 +191,7 @@ async def overview(request: web.Request) -> web.Response:
             "at_risk": {k: f.at_risk for k, f in summary.wards.items() if f.at_risk},
         },
         "incidents": {"state": summary.state, "message": summary.message},
-        "wards": ward_rows(parts, view, summary),
+        "wards": [r for r in ward_rows(parts, view, summary) if own is None or r["code"] in own],
         "feed": parts.hub.status,
     })
 
