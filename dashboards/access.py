@@ -30,7 +30,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from routers.exceptions import Rejected
-from routers.privacy import mask_phone, mask_phone_field
+from routers.privacy import mask_contacts, mask_email_field, mask_phone_field
 from streams import webguard
 
 COOKIE = "ioc_dashboard_token"
@@ -151,17 +151,21 @@ def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> s
 
 
 def mask_reporter(reporter: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Names hidden; phones, whatever their format, keep only their last 2 digits (``routers.privacy``)."""
+    """Names hidden; phones, whatever their format, keep only their last 2 digits; an email keeps its
+    first character and top-level domain (``routers.privacy``)."""
     if not reporter:
         return None
-    name, phone = reporter.get("name"), reporter.get("phone")
-    return {"name": MASKED_NAME if name else None, "phone": mask_phone_field(phone) if phone else None}
+    name, phone, email = reporter.get("name"), reporter.get("phone"), reporter.get("email")
+    masked = {"name": MASKED_NAME if name else None, "phone": mask_phone_field(phone) if phone else None}
+    if email:
+        masked["email"] = mask_email_field(email)
+    return masked
 
 
 def for_viewer(item: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
     """A feed item as this viewer may see it: personal data only for wards they are authorized for.
 
-    Free text (description, address) may hold a phone number typed by the citizen: masked too.
+    Free text (description, address) may hold a phone number or email typed by the citizen: masked too.
     """
     out = dict(item)
     if viewer.may_see_personal_data(item.get("ward")):
@@ -171,7 +175,7 @@ def for_viewer(item: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
         out["masked"] = True
     for key in ("description", "address"):
         if isinstance(out.get(key), str):
-            out[key] = mask_phone(out[key])
+            out[key] = mask_contacts(out[key])
     return out
 
 

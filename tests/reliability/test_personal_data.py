@@ -1,8 +1,9 @@
-"""Decree 13/2023: a planted phone number and reporter name travel only to the owning ward.
+"""Decree 13/2023: a planted phone number, email address and reporter name travel only to the owning ward.
 
 A real worker (log level info) and a real dashboard run on the session broker and Redis, both with
 the operator token, the dashboard with two ward viewers (the owning ward's and another ward's).
-One valid report and one invalid report carry a unique phone and name; then every phone format of
+One valid report and one invalid report carry a unique phone, email (in the reporter and in the
+description) and name; then every phone format of
 the held-out list (``tests/data/phone_formats.txt``) is planted in a report's phone field and in
 its description. Then every place the data could leak is searched from outside: every topic on
 the broker (read from the beginning), the dead-letter envelopes, every Redis key, the worker's
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.integration
 RNG = random.Random()
 PHONE = f"09{RNG.randrange(10**8):08d}"
 NAME = f"Trần Thị Kiểm Tra {RNG.randrange(10**6):06d}"
+EMAIL = f"kiem.tra.{RNG.randrange(10**9):09d}@example.vn"
 
 
 def _forms(text: str) -> list[bytes]:
@@ -49,7 +51,7 @@ def _forms(text: str) -> list[bytes]:
     return [text.encode(), json.dumps(text)[1:-1].encode()]
 
 
-NEEDLES = {"phone": _forms(PHONE), "name": _forms(NAME)}
+NEEDLES = {"phone": _forms(PHONE), "name": _forms(NAME), "email": _forms(EMAIL)}
 OPERATOR_TOKEN = f"operator-{RNG.randrange(10**12)}"
 OWNER_TOKEN = f"owner-ward-{RNG.randrange(10**12)}"
 OTHER_TOKEN = f"other-ward-{RNG.randrange(10**12)}"
@@ -210,15 +212,16 @@ def _redis_values(url: str) -> bytes:
         client.close()
 
 
-def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, data_dir: Path, privacy_run,
+def test_a_planted_phone_email_and_name_reach_only_the_owning_ward(embedded_stack, data_dir: Path, privacy_run,
                                                              wards) -> None:
     bootstrap = embedded_stack.settings.kafka_bootstrap
     generation, ward, _other = wards
     lat, lon = generation.random_point_in(ward.code, random.Random(5))
     report_id = f"privacy-{RNG.randrange(10**9)}"
-    good = {"id": report_id, "channel": "hotline", "category": "flooding", "description": "Nước ngập sâu 50cm",
+    good = {"id": report_id, "channel": "hotline", "category": "flooding",
+            "description": f"Nước ngập sâu 50cm, trả lời qua {EMAIL}",
             "location": {"lat": lat, "lon": lon}, "reported_at": "2026-06-01T18:00:00+07:00",
-            "reporter": {"name": NAME, "phone": PHONE}}
+            "reporter": {"name": NAME, "phone": PHONE, "email": EMAIL}}
     bad = {**good, "id": f"{report_id}-bad", "category": "ufo_sighting"}  # rejected: goes to dead-letter
     feed = FeedRecorder(privacy_run["dashboard_port"], OPERATOR_TOKEN).start()
     assert feed.wait_for(b"event: status", 10.0), "the dashboard feed did not answer"
@@ -247,7 +250,7 @@ def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, dat
     # 1. topics: the owning ward's topic carries it; the intake topic is where it came from
     allowed = {owner_topic, topics.REPORTS}
     leaks = {name: _found(b"\n".join(messages)) for name, messages in seen.items() if name not in allowed}
-    assert owner_topic in seen and _found(b"\n".join(seen[owner_topic])) == ["phone", "name"]
+    assert owner_topic in seen and _found(b"\n".join(seen[owner_topic])) == ["phone", "name", "email"]
     reached = [name for name, messages in seen.items() if any(report_id.encode() in m for m in messages)]
     assert any(name.startswith("ioc.agency.") or name == topics.CITY_IOC for name in reached), \
         f"the test needs a non-owner target to prove anything; the report reached only {reached}"
@@ -259,7 +262,7 @@ def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, dat
     for body in mine:
         visible = orjson.dumps({**body, "data": {**body["data"], "original_base64": ""}})
         assert _found(visible) == [], f"personal data in a dead-letter outside original_base64: {body}"
-        assert _found(base64.b64decode(body["data"]["original_base64"])) == ["phone", "name"]
+        assert _found(base64.b64decode(body["data"]["original_base64"])) == ["phone", "name", "email"]
     leaks[topics.DEADLETTER] = []  # checked above, field by field
     assert {name: found for name, found in leaks.items() if found} == {}
 
@@ -277,6 +280,13 @@ def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, dat
         assert _found(_get(f"http://127.0.0.1:{port}{path}", OPERATOR)) == [], path
     assert feed.wait_for(report_id.encode(), 10.0), "the planted report is not in the dashboard feed (nothing was checked)"
     assert _found(feed.stop()) == []
+    # the incident view with its evidence: reporter and description in clear for the owning ward's viewer only
+    listed = orjson.loads(_get(f"http://127.0.0.1:{port}/api/incidents?ward={ward.code}", OPERATOR))["incidents"]
+    incident = next(i["id"] for i in listed if any(e.get("event_id") == report_id for e in i.get("evidence") or ()))
+    view = f"http://127.0.0.1:{port}/api/incidents/{incident}/view"
+    assert _found(_get(view, {"Authorization": f"Bearer {OWNER_TOKEN}"})) == ["phone", "name", "email"]
+    assert _found(_get(view, OPERATOR)) == []
+    assert _status(view, {"Authorization": f"Bearer {OTHER_TOKEN}"}) == 404
     assert _found(privacy_run["dashboard"].log_path.read_bytes()) == []
 
 
