@@ -1,10 +1,10 @@
-"""The dashboard's configuration: the shared settings plus the few variables only it reads.
+"""The dashboard's configuration: the shared settings (the operator token and the ward viewers
+file, ``IOC_DASHBOARD_VIEWERS``, among them: :mod:`streams.viewers`) plus the few variables only it reads.
 
 * ``IOC_WORKER_METRICS_URLS``: comma-separated worker ``/metrics`` URLs (``ioc up`` sets it), used
   when ``IOC_PROMETHEUS_URL`` is not set;
 * ``IOC_PROMETHEUS_WORKER_JOB``: the Prometheus scrape job of the workers (default ``ioc-worker``);
 * ``IOC_DASHBOARD_TOKEN_FILE``: a file holding the operator token (instead of ``IOC_DASHBOARD_TOKEN``);
-* ``IOC_DASHBOARD_VIEWERS``: the ward viewers file (see :mod:`dashboards.access`);
 * ``IOC_DASHBOARD_HOST``: the bind address (beyond loopback, the dashboard is closed until a token
   or viewers file is configured);
 * ``IOC_DASHBOARD_TRUST_FORWARDED_PROTO``: ``1`` when a TLS-terminating proxy in front sets
@@ -52,8 +52,7 @@ def load_config(settings: Settings, city: str | None = None, environ: Mapping[st
     token = settings.dashboard_token
     if not token and env.get("IOC_DASHBOARD_TOKEN_FILE"):
         token = read_token_file(Path(env["IOC_DASHBOARD_TOKEN_FILE"]))
-    viewers_file = env.get("IOC_DASHBOARD_VIEWERS")
-    viewers = load_viewers(Path(viewers_file)) if viewers_file else None
+    viewers = load_viewers(settings.dashboard_viewers) if settings.dashboard_viewers else None
     urls = tuple(u.strip() for u in env.get("IOC_WORKER_METRICS_URLS", "").split(",") if u.strip())
     return DashboardConfig(
         settings=settings,

@@ -27,7 +27,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboards import selfmetrics, vendor, views
-from dashboards.access import ANONYMOUS, COOKIE, Viewer, for_viewer
+from dashboards.access import COOKIE, Viewer, for_viewer
 from dashboards.boundaries import BoundaryView
 from dashboards.config import DashboardConfig
 from dashboards.evidence import EventStore
@@ -40,6 +40,7 @@ from routers.categories import CAMERA_LABELS, REPORT_CATEGORIES, SENSOR_KINDS
 from routers.exceptions import BoundaryError
 from streams import webguard
 from streams.lifecycle import queries
+from streams.viewers import access_gate
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,8 @@ def _bad_scope(request: web.Request, allowed: tuple[str, ...] = ("city", "nation
 # -- access -----------------------------------------------------------------------------------
 def dashboard_gate(config: DashboardConfig) -> webguard.Gate[Viewer]:
     """The access policy's viewer of a request; closed beyond loopback when nothing is configured."""
-    policy = config.access
-    if policy.required:
-        return webguard.Gate(lambda r: policy.authenticate(r.headers, r.cookies), VIEWER, realm="ioc-dashboard",
-                             refusal="this dashboard needs a token (Bearer, basic auth or ?token=)")
-    if webguard.is_loopback(config.host):
-        return webguard.Gate(lambda r: ANONYMOUS, VIEWER, realm="ioc-dashboard")
-    return webguard.Gate(lambda r: None, VIEWER, realm="ioc-dashboard", refusal=webguard.closed_message(config.host))
+    return access_gate(config.access, config.host, VIEWER, "ioc-dashboard", cookie=COOKIE,
+                       refusal="this dashboard needs a token (Bearer, basic auth or ?token=)")
 
 
 def visible_wards(request: web.Request) -> frozenset[str] | None:
@@ -280,34 +276,15 @@ async def incidents_list(request: web.Request) -> web.Response:
     index = request.app[PARTS].incidents.index()
     if index is None:
         return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
-    wards = visible_wards(request)
-    if wards is None:
-        status, body = await queries.list_response(index, request.query)
-        return _json(body, status=status)
-    # a ward viewer: its own wards only, one query each, merged newest first
-    asked = request.query.get("ward")
-    if asked and asked not in wards:
-        return _json({"error": "forbidden_ward", "message": f"this viewer may not see ward {asked}"}, status=403)
-    incidents: list[dict[str, Any]] = []
-    for code in [asked] if asked else sorted(wards):
-        status, body = await queries.list_response(index, {**request.query, "ward": code})
-        if status != 200:
-            return _json(body, status=status)
-        incidents.extend(body["incidents"])
-    incidents.sort(key=lambda i: str(i.get("updated_at") or i.get("created_at") or ""), reverse=True)
-    limit = queries.parse_query(request.query).limit
-    return _json({"incidents": incidents[:limit], "count": min(len(incidents), limit)})
+    status, body = await queries.scoped_list_response(index, request.query, visible_wards(request))
+    return _json(body, status=status)
 
 
 async def incident_detail(request: web.Request) -> web.Response:
     index = request.app[PARTS].incidents.index()
     if index is None:
         return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
-    incident_id = request.match_info["incident_id"]
-    status, body = await queries.detail_response(index, incident_id)
-    wards = visible_wards(request)
-    if wards is not None and status == 200 and body.get("ward") not in wards:
-        status, body = 404, {"error": "unknown_incident", "message": f"no incident {incident_id} (or it aged out)"}
+    status, body = await queries.scoped_detail_response(index, request.match_info["incident_id"], visible_wards(request))
     return _json(body, status=status)
 
 

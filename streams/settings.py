@@ -68,6 +68,7 @@ class Settings:
     portal_backoff_s: float = 1.0
     portal_timeout_s: float = 10.0
     dashboard_tile_url: str | None = None
+    dashboard_viewers: Path | None = None
 
     @property
     def embedded_kafka(self) -> bool:
@@ -121,6 +122,7 @@ DOCUMENTATION: dict[str, str] = {
     "portal_backoff_s": "First retry delay of a delivery; doubles per attempt (jittered), capped at 60 s.",
     "portal_timeout_s": "Timeout of one delivery attempt.",
     "dashboard_tile_url": "Optional basemap under the dashboard's ward map: an XYZ tile URL template of a tile server the city hosts ({z}/{x}/{y}); unset: wards only, nothing fetched.",
+    "dashboard_viewers": "Ward viewers file (YAML: name, token_sha256, wards) for the dashboard and the workers' APIs: each token sees its wards' incidents only, their reporters in clear (see docs/dashboard.md). Unset: the operator token only.",
 }
 
 # Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment

@@ -131,8 +131,8 @@ def test_mask_reporter_keeps_missing_fields_missing() -> None:
 def test_config_reads_token_file_and_viewers(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("from-file\n")
-    config = load_config(Settings(), "danang", {
-        "IOC_DASHBOARD_TOKEN_FILE": str(token), "IOC_DASHBOARD_VIEWERS": str(good_file(tmp_path)),
+    config = load_config(Settings(dashboard_viewers=good_file(tmp_path)), "danang", {
+        "IOC_DASHBOARD_TOKEN_FILE": str(token),
         "IOC_WORKER_METRICS_URLS": "http://127.0.0.1:1/metrics, http://127.0.0.1:2/metrics",
     })
     assert config.province_code == "48"

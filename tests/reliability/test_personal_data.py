@@ -92,7 +92,7 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, wards, tmp_path_fa
         "privacy-worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(worker_port)], worker_port,
         logs / "worker.log", ready_timeout_s=120,
         env=stack_env(embedded_stack, data_dir, IOC_APP_ID=f"ioc-privacy-{RNG.randrange(10**6)}", IOC_LOG_LEVEL="info",
-                      IOC_DASHBOARD_TOKEN_FILE=str(token_file)),
+                      IOC_DASHBOARD_TOKEN_FILE=str(token_file), IOC_DASHBOARD_VIEWERS=str(viewers)),
     )
     dashboard_port = free_port()
     try:
@@ -384,6 +384,15 @@ def test_held_out_phone_formats_are_in_clear_only_for_the_owning_ward(embedded_s
     listed = _get(f"{worker}/api/incidents?ward={owner.code}", OPERATOR)
     assert RUN.encode() in listed, "the planted reports are not in the worker's incidents (nothing was checked)"
     assert _in_clear(_strings(orjson.loads(listed))) == set()
+    # ward viewers' tokens open the worker too, for their own wards only
+    owner_auth, other_auth = ({"Authorization": f"Bearer {t}"} for t in (OWNER_TOKEN, OTHER_TOKEN))
+    assert RUN.encode() in _get(f"{worker}/api/incidents?limit=1000", owner_auth)
+    assert _status(f"{worker}/api/incidents?ward={owner.code}", other_auth) == 403
+    theirs = orjson.loads(_get(f"{worker}/api/incidents?limit=1000", other_auth))["incidents"]
+    assert RUN not in orjson.dumps(theirs).decode() and {i["ward"] for i in theirs} <= {other.code}
+    one = next(i["id"] for i in orjson.loads(listed)["incidents"] if RUN in orjson.dumps(i).decode())
+    assert _status(f"{worker}/api/incidents/{one}", owner_auth) == 200
+    assert _status(f"{worker}/api/incidents/{one}", other_auth) == 404
     assert _in_clear(_get(f"{worker}/metrics").decode().splitlines()) == set()
     _send_over_long_requests(privacy_run["worker_port"])
     assert _in_clear(privacy_run["worker"].log_path.read_text("utf-8", "replace").splitlines()) == set()
