@@ -280,13 +280,11 @@ def test_a_planted_phone_email_and_name_reach_only_the_owning_ward(embedded_stac
         assert _found(_get(f"http://127.0.0.1:{port}{path}", OPERATOR)) == [], path
     assert feed.wait_for(report_id.encode(), 10.0), "the planted report is not in the dashboard feed (nothing was checked)"
     assert _found(feed.stop()) == []
-    # the incident view with its evidence: reporter and description in clear for the owning ward's viewer only
-    listed = orjson.loads(_get(f"http://127.0.0.1:{port}/api/incidents?ward={ward.code}", OPERATOR))["incidents"]
-    incident = next(i["id"] for i in listed if any(e.get("event_id") == report_id for e in i.get("evidence") or ()))
-    view = f"http://127.0.0.1:{port}/api/incidents/{incident}/view"
-    assert _found(_get(view, {"Authorization": f"Bearer {OWNER_TOKEN}"})) == ["phone", "name", "email"]
-    assert _found(_get(view, OPERATOR)) == []
-    assert _status(view, {"Authorization": f"Bearer {OTHER_TOKEN}"}) == 404
+    # the ward drill-down's recent events: reporter and description in clear for the owning ward's viewer only
+    ward_view = f"http://127.0.0.1:{port}/api/wards/{ward.code}"
+    assert _found(_get(ward_view, {"Authorization": f"Bearer {OWNER_TOKEN}"})) == ["phone", "name", "email"]
+    assert _found(_get(ward_view, OPERATOR)) == []
+    assert _status(ward_view, {"Authorization": f"Bearer {OTHER_TOKEN}"}) == 403
     assert _found(privacy_run["dashboard"].log_path.read_bytes()) == []
 
 
