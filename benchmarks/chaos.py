@@ -50,6 +50,9 @@ from streams.embedded.process import ManagedProcess, free_port
 from streams.embedded.redis import start_redis
 from streams.embedded.stack import EmbeddedStack
 from streams.settings import Settings, load_settings
+from streams.simulator.places import CITIES
+from streams.simulator.scenario import CityScenario
+from streams.simulator.scenario import Message as SimMessage
 
 Say = Callable[[str], None]
 
@@ -320,16 +323,15 @@ class ChaosRun:
                     self.result.unexpected_exits.append(name)
 
     # -- production -----------------------------------------------------------------------------
-    def _produce(self, sim: object) -> None:
+    def _produce(self, sim: CityScenario) -> None:
         from streams.simulator.run import produce
 
-        def sent(message: object, partition: int, offset: int) -> None:
+        def sent(message: SimMessage, partition: int, offset: int) -> None:
             with self._origins_lock:
                 self.origins.append(f"{message.topic}/{partition}/{offset}")
 
         try:
-            stats = produce(self.settings, sim, rate=self.plan.rate, count=self.plan.events,  # type: ignore[arg-type]
-                            on_sent=sent)
+            stats = produce(self.settings, sim, rate=self.plan.rate, count=self.plan.events, on_sent=sent)
             self.produced_attempts = stats.produced
         except BaseException as exc:
             self.producer_error = exc
@@ -354,8 +356,9 @@ class ChaosRun:
         try:
             registry = BoundaryRegistry(self.data_dir)
             registry.ensure_default()
-            create_topics(dataclasses.replace(self.settings, data_dir=self.data_dir),
-                          [w.code for w in registry.load_active().wards])
+            wards = registry.load_active().wards
+            create_topics(dataclasses.replace(self.settings, data_dir=self.data_dir), [w.code for w in wards],
+                          status_codes=[w.code for w in wards if w.province_code == CITIES[plan.city]])
             sim = build_scenario(dataclasses.replace(self.settings, data_dir=self.data_dir), plan.city, "normal",
                                  plan.seed)
             register_scenario_devices(self.settings, sim)

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks._broker import Progress, embedded_settings
-from benchmarks.throughput import process_cpu_seconds, rates_of
+from benchmarks.results import process_cpu_seconds, rates_of
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
 from streams.admin import create_topics
@@ -259,7 +259,7 @@ class AckDelay:
     lifecycle_inputs: int
     ingested: int = 0  # intake messages the worker consumed (its ioc_ingested_total)
     # the lifecycle's own view (ioc_status_apply_latency_seconds): broker timestamp -> applied
-    in_worker: dict[str, object] = field(default_factory=dict)
+    in_worker: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def achieved_rate(self) -> float:

@@ -216,9 +216,10 @@ def main() -> None:
         others = np.array([w.province_code not in CITIES for w in nation.wards])
         truth = nation.index.wards_at(nx, ny)
         outside = (truth >= 0) & others[np.maximum(truth, 0)]
-        got = builtin.index.wards_at(nx[outside], ny[outside])
+        got_wards = builtin.index.wards_at(nx[outside], ny[outside])
         same = np.mean(
-            [builtin.wards[g].code == nation.wards[t].code if g >= 0 else False for g, t in zip(got, truth[outside], strict=True)]
+            [builtin.wards[g].code == nation.wards[t].code if g >= 0 else False
+             for g, t in zip(got_wards, truth[outside], strict=True)]
         )
         print(f"    {'nationwide':<18} outside the three cities, same ward as the nationwide file: {same:8.3%} of {outside.sum():,} land points")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks._broker import Message, drain, embedded_settings, produce
-from benchmarks.throughput import Result, Row, process_cpu_seconds, rates_of
+from benchmarks.results import Result, Row, process_cpu_seconds, rates_of
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
 from streams.admin import create_topics
@@ -40,7 +40,7 @@ def intake_messages(n: int, settings: Settings | None = None, city: str = "hcmc"
     settings = settings or load_settings()
     sim = build_scenario(settings, city, "normal", seed=42)
     sim.mix = ScenarioMix(reports=1.0, cameras=0.0, sensors=0.0)
-    messages = []
+    messages: list[Message] = []
     while len(messages) < n:
         message = sim.next_message()
         if message.topic == topics.REPORTS:

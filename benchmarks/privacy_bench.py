@@ -19,7 +19,7 @@ import random
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from phonenumbers import PhoneNumberMatcher
@@ -57,7 +57,7 @@ def make_texts(count: int, share: float, seed: int = 21) -> list[str]:
     return [rng.choice(pool) + (f", gọi {rng.choice(numbers)}" if rng.random() < share else "") for _ in range(count)]
 
 
-def per_event_us(maskers: dict[str, Callable[[str], str]], texts: list[str]) -> dict[str, float]:
+def per_event_us(maskers: Mapping[str, Callable[[str], str]], texts: list[str]) -> dict[str, float]:
     """Median µs per text of each masker; the maskers take turns within each repeat, so a busy
     machine slows them alike."""
     runs: dict[str, list[float]] = {name: [] for name in maskers}

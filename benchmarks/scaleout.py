@@ -171,7 +171,7 @@ def burst_messages(settings: Settings, count: int, seed: int) -> list[tuple[str,
 
     sim = build_scenario(settings, "hcmc", "rainstorm", seed)
     register_scenario_devices(settings, sim)
-    out = []
+    out: list[tuple[str, bytes | None, bytes]] = []
     for _ in range(count):
         message = sim.next_message()
         out.append((message.topic, message.key, message.value))

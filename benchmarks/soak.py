@@ -46,6 +46,7 @@ from streams.embedded.stack import EmbeddedStack
 from streams.lifecycle.clock import clock_for
 from streams.scrape import scrape
 from streams.settings import Settings, load_settings
+from streams.simulator.scenario import Message as SimMessage
 
 WARMUP_S = 20.0  # RSS is taken as "start" once the workers have routed for this long
 SAMPLE_EVERY_S = 5.0
@@ -213,7 +214,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         settings = dataclasses.replace(stack.settings, data_dir=data_dir)
         registry = BoundaryRegistry(data_dir)
         registry.ensure_default()
-        create_topics(settings, [w.code for w in registry.load_active().wards])
+        wards = registry.load_active().wards
+        create_topics(settings, [w.code for w in wards], status_codes=[w.code for w in wards if w.province_code == "79"])
         sim = build_scenario(settings, "hcmc", "normal", seed=3)
         register_scenario_devices(settings, sim)
         app_id = f"ioc-soak-{uuid.uuid4().hex[:8]}"
@@ -238,7 +240,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             backlog = LifecycleBacklog(settings, app_id)
         stop = threading.Event()
 
-        def sent(message: object, partition: int, offset: int) -> None:
+        def sent(message: SimMessage, partition: int, offset: int) -> None:
             with lock:
                 origins.append(f"{message.topic}/{partition}/{offset}")
 

@@ -38,9 +38,9 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import click
 
@@ -52,6 +52,7 @@ from benchmarks._broker import (
     embedded_broker,
     produce,
 )
+from benchmarks.results import Result, Row, process_cpu_seconds, rates_of
 from routers.boundaries.registry import BoundaryRegistry
 from streams.settings import load_settings
 
@@ -131,16 +132,6 @@ class ProcessHandle:
             return "".join(handle.readlines()[-lines:])
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a live process, all threads (Linux /proc); -1 when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return -1.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def child_main() -> None:
     """Entry point of a contender's child process: ``<module:function> <run as JSON>``."""
     spec, run_json = sys.argv[1], sys.argv[2]
@@ -152,45 +143,6 @@ def child_main() -> None:
 def in_subprocess(target: Callable[[Run], None], run: Run) -> ProcessHandle:
     """Run a module-level ``target(run)`` in a child process; the usual way to write a contender."""
     return ProcessHandle(target, run)
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    name: str
-    n: int
-    delivered: int
-    rate: float  # events/s: median of the per-interval rates while the sink was filling
-    overall_rate: float  # events/s: from the first output message to the N-th
-    interval_rates: tuple[float, ...] = field(default=())
-    lost: int = 0
-    duplicates: int = 0
-    cpu_us_per_event: float | None = None  # contender CPU per message (load-independent cost)
-
-    @property
-    def complete(self) -> bool:
-        return self.delivered >= self.n
-
-
-def rates_of(progress: Progress, intervals: int = 10) -> tuple[float, tuple[float, ...]]:
-    """(overall rate, per-interval rates) from the watcher's samples.
-
-    The clock starts at the first sample with output (the contender's startup and consumer group join
-    are not throughput) and stops when the target was reached. The span is cut into ``intervals``
-    equal slices of *messages*; each slice's rate is its messages over the time they took.
-    """
-    samples = [(t, c) for t, c in progress.samples if c > 0]
-    if len(samples) < 2:
-        return 0.0, ()
-    (t0, c0), (t1, c1) = samples[0], samples[-1]
-    overall = (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
-    rates: list[float] = []
-    step = max(1, (c1 - c0) // intervals)
-    boundary_t, boundary_c = t0, c0
-    for t, c in samples[1:]:
-        if c - boundary_c >= step and t > boundary_t:
-            rates.append((c - boundary_c) / (t - boundary_t))
-            boundary_t, boundary_c = t, c
-    return overall, tuple(rates)
 
 
 def measure(contender: Contender, messages: Sequence[Message], bootstrap: str, *, name: str,
@@ -278,7 +230,7 @@ def _faust_app(run: Run, tuned: bool):  # type: ignore[no-untyped-def]
 
     datadir = tempfile.mkdtemp(prefix="ioc-bench-faust-")
     atexit.register(shutil.rmtree, datadir, True)
-    options: dict[str, object] = {
+    options: dict[str, Any] = {  # App's keyword settings, each of its own type
         "broker": f"kafka://{run.bootstrap}",
         "consumer_auto_offset_reset": "earliest",
         "topic_partitions": run.partitions,
@@ -353,21 +305,6 @@ def default_contenders() -> list[ContenderSpec]:
         spec("faust bare forward (default)", run_faust_bare_forward, repeat=False),
         spec("faust forward (tuned)", run_faust_tuned_forward),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One contender's summary over the rounds: ``rate`` is the median of the rounds' rates."""
-
-    name: str
-    rate: float
-    ratio: float
-    rounds: tuple[float, ...]
-    cpu_us_per_event: float | None
-    complete: bool
-    delivered: int  # fewest delivered in a round (N when complete)
-    lost: int
-    duplicates: int
 
 
 def run_benchmark(contenders: Sequence[ContenderSpec], messages: Sequence[Message], bootstrap: str, *,

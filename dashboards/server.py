@@ -135,7 +135,7 @@ async def metrics_view(parts: Parts) -> MetricsView:
 def ward_rows(parts: Parts, view: MetricsView, summary: IncidentSummary) -> list[dict[str, Any]]:
     """The per-ward table of the city: metrics' open and routed counts, the serving state's overdue
     and median time to acknowledge; ``None`` wherever the source of a column said nothing."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for code in parts.boundaries.city_codes:
         figures = summary.wards.get(code)
         rows.append({

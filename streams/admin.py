@@ -1,4 +1,4 @@
-"""Create the topics on a broker (idempotent): intake, outputs, and one topic per ward."""
+"""Create the topics on a broker (idempotent): intake, outputs, and per ward its topic and its status topic."""
 
 from __future__ import annotations
 
@@ -15,23 +15,29 @@ from streams.settings import Settings
 _BATCH = 200
 
 
-def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_partitions: int = 1) -> list[str]:
+def create_topics(settings: Settings, ward_codes: Iterable[str] = (), ward_partitions: int = 1,
+                  status_codes: Iterable[str] | None = None) -> list[str]:
     """Create what is missing; return the names created. Ward topics get ``ward_partitions``
-    partitions: one ward's traffic is small and per-ward ordering is what ward systems expect."""
+    partitions: one ward's traffic is small and per-ward ordering is what ward systems expect.
+
+    ``status_codes``: the wards that get their status topic ``ioc.status.<code>`` (default: every
+    one of ``ward_codes``). The lifecycle reads every status topic there is, so `ioc up` creates
+    them for its city only, not for 3,321 wards nationwide."""
     admin = KafkaAdminClient(**kafka_clients.kafka_python(settings, client_id="ioc-admin"))
     try:
         existing = set(admin.list_topics())
         wanted: list[NewTopic] = []
-        for name in topics.fixed_topics():
+        for name in topics.fixed_topics(settings.legacy_status_topic):
             if name in existing:
                 continue
             configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
-            partitions = 1 if name in topics.SINGLE_PARTITION else settings.partitions
-            wanted.append(NewTopic(name, partitions, 1, topic_configs=configs))
-        for code in ward_codes:
-            name = topics.ward_topic(code)
-            if name not in existing:
-                wanted.append(NewTopic(name, ward_partitions, 1))
+            # one actor's updates stay in order on one partition (like ward topics)
+            single = name in topics.SINGLE_PARTITION or topics.actor_of_status_topic(name) is not None
+            wanted.append(NewTopic(name, 1 if single else settings.partitions, 1, topic_configs=configs))
+        ward_codes = list(ward_codes)
+        names = [topics.ward_topic(code) for code in ward_codes]
+        names += [topics.ward_status_topic(code) for code in (ward_codes if status_codes is None else status_codes)]
+        wanted.extend(NewTopic(name, ward_partitions, 1) for name in names if name not in existing)
         created: list[str] = []
         for start in range(0, len(wanted), _BATCH):
             batch = wanted[start : start + _BATCH]

@@ -79,7 +79,7 @@ _HARDENED = web.AppKey("ioc_hardened", bool)
 def harden_web(faust_app: faust.App, settings: Settings) -> None:
     """Close the worker's web server (Faust's aiohttp application) before it starts; :func:`configure`
     does it, so every worker is closed. Once per application: a second call changes nothing."""
-    web_app = faust_app.web.web_app
+    web_app = faust_app.web.web_app  # type: ignore[attr-defined]  # on Faust's aiohttp driver, not its Web base type
     if not web_app.get(_HARDENED):
         webguard.harden(web_app, worker_gate(settings))
         web_app[_HARDENED] = True

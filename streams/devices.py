@@ -39,7 +39,7 @@ class DeviceRecord:
         return orjson.dumps(body)
 
     @classmethod
-    def from_json(cls, device_id: str, raw: bytes) -> DeviceRecord:
+    def from_json(cls, device_id: str, raw: bytes | str) -> DeviceRecord:
         data = orjson.loads(raw)
         return cls(device_id, data["kind"], float(data["lat"]), float(data["lon"]), data.get("description", ""),
                    data.get("frigate_url", ""))
@@ -106,7 +106,7 @@ class DeviceCache:
         raw = await retrying(lambda: self._client.hgetall(DEVICES_KEY), "device refresh")
         points, urls = {}, {}
         for key, value in raw.items():
-            record = DeviceRecord.from_json(key.decode(), value)
+            record = DeviceRecord.from_json(key.decode() if isinstance(key, bytes) else key, value)
             points[record.id] = GeoPoint(record.lat, record.lon)
             if record.frigate_url:
                 urls[record.id] = record.frigate_url

@@ -238,7 +238,7 @@ class FastDeliveryConsumer(aiokafka_driver.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: (generation, partition) -> the first offset fetched in that generation
-        self._fetch_heads: dict[tuple[int, Any], int] = {}
+        self._fetch_heads: dict[tuple[int | None, Any], int] = {}
         #: partition -> the offset that must be handed to the streams next
         self._expected_next: dict[Any, int] = {}
         #: partition -> [offset awaited after a seek, next check time, check interval]
@@ -511,7 +511,8 @@ def batch_publisher(app: AppT) -> Publish:
         nonlocal producer, partitioner
         if producer is None:
             producer = (await app.maybe_start_producer())._ensure_producer()  # the aiokafka producer
-            partitioner = app.conf.producer_partitioner or _cached_default_partitioner
+            # Faust declares the setting as a bare callable attribute, which mypy reads as a method
+            partitioner = app.conf.producer_partitioner or _cached_default_partitioner  # type: ignore[misc]
         partitions_of: dict[str, list[int]] = {}
         builders: dict[tuple[str, int], Any] = {}
         futures: list[asyncio.Future] = []
@@ -590,17 +591,21 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
     publish = publish or batch_publisher(stream.app)
     in_flight: collections.deque[asyncio.Future] = collections.deque()
     try:
-        async for events in stream.take_events(max_batch, within):
+        # Faust's StreamT protocol omits take_events, which its Stream (what agents get) has
+        async for events in stream.take_events(max_batch, within):  # type: ignore[attr-defined]
             # Pin first: take_events acks the batch when we ask for the next one, and also when
             # this loop is left by an exception, so an unpinned batch could be committed unsent.
             for event in events:
                 event.message.incref()  # released by _ack_when_delivered, after the broker acks
-            outgoing = handle_batch(events)
-            if inspect.isawaitable(outgoing):
-                outgoing = await outgoing
-            pending: Sequence[Awaitable[Any]] = ()
-            if isinstance(outgoing, Handled):
-                outgoing, pending = outgoing.messages, outgoing.pending
+            handled = handle_batch(events)
+            if inspect.isawaitable(handled):
+                handled = await handled
+            outgoing: Iterable[Outgoing]
+            pending: Sequence[Awaitable[Any]]
+            if isinstance(handled, Handled):
+                outgoing, pending = handled.messages, handled.pending
+            else:
+                outgoing, pending = handled, ()
             futures = await publish(list(outgoing))
             delivered = asyncio.gather(*futures, *pending)
             delivered.add_done_callback(_ack_when_delivered(events))
@@ -610,8 +615,8 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
         await _wait_all(in_flight)
     except BaseException:
         # Let the remaining deliveries finish (they ack themselves); a failure is already raising.
-        for pending in in_flight:
-            pending.add_done_callback(_consume_exception)
+        for delivery in in_flight:
+            delivery.add_done_callback(_consume_exception)
         raise
 
 

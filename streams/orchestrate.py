@@ -142,7 +142,8 @@ class LocalRun:
 
     def _create_other_topics(self, codes: list[str]) -> None:
         try:
-            create_topics(self.settings, codes)
+            # no status topics for them: the workers read every ioc.status.* topic, the city's are enough
+            create_topics(self.settings, codes, status_codes=())
         except Exception as exc:  # the broker stopping under it at shutdown, or a real failure: say so
             self.say(f"topics     not all ward topics were created: {type(exc).__name__}: {exc}")
 
@@ -281,7 +282,8 @@ class LocalRun:
 
     def summary(self, drained: bool) -> RunSummary:
         t = self.totals()
-        wards = t.by_label("ioc_routed_total", "ward").most_common(10)
+        routed_by_ward = t.by_label("ioc_routed_total", "ward")
+        wards = sorted(routed_by_ward.items(), key=lambda kv: kv[1], reverse=True)[:10]  # = Counter.most_common
         return RunSummary(
             produced=self.produced,
             ingested=int(t.total("ioc_ingested_total")),

@@ -48,6 +48,7 @@ class Settings:
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: Path | None = None
     processing_guarantee: str = "at_least_once"
+    legacy_status_topic: bool = True
     frigate_mapping_file: Path | None = None
     mqtt_broker: str | None = None
     mqtt_frigate_topics: str = "frigate/events,frigate/reviews"
@@ -104,6 +105,7 @@ DOCUMENTATION: dict[str, str] = {
     "kafka_sasl_password": "SASL password, required with SASL_*; secret: prefer IOC_KAFKA_SASL_PASSWORD_FILE.",
     "kafka_ssl_cafile": "PEM CA bundle that verifies the brokers' certificates (hostname included) with SSL/SASL_SSL; unset: system CAs.",
     "processing_guarantee": "at_least_once or exactly_once (Kafka transactions; refused on the embedded broker, which has none).",
+    "legacy_status_topic": "Deprecated, removed in the next release: also accept status updates on the shared ioc.status, trusting their `ward` field (true/false). Off in deploy/; ward systems write ioc.status.<ward>.",
     "frigate_mapping_file": "Frigate mapping YAML (Frigate labels, sub_labels, zones, severity -> IOC camera labels), checked at start; unset: the built-in default (`routers/ingest/default_frigate_mapping.yaml`).",
     "mqtt_broker": "MQTT broker URL (mqtt://host:port) that `ioc bridge mqtt` subscribes to; unset: `ioc up` starts an embedded one (Mosquitto when installed, else amqtt) on a free 127.0.0.1 port.",
     "mqtt_frigate_topics": "Comma-separated MQTT topics carrying Frigate payloads, bridged to ioc.in.camera.",
@@ -125,7 +127,7 @@ DOCUMENTATION: dict[str, str] = {
     "portal_timeout_s": "Timeout of one delivery attempt.",
     "dashboard_tile_url": "Optional basemap under the dashboard's ward map: an XYZ tile URL template of a tile server the city hosts ({z}/{x}/{y}); unset: wards only, nothing fetched.",
     "dashboard_host": "Address `ioc dashboard` binds (0.0.0.0 in a container); beyond loopback the dashboard is closed until a token or viewers file is configured.",
-    "dashboard_trust_forwarded_proto": "1 when a TLS-terminating proxy in front of the dashboard sets X-Forwarded-Proto (and clients cannot reach the dashboard around it): the login cookie is then Secure on https requests.",
+    "dashboard_trust_forwarded_proto": "true when a TLS-terminating proxy in front of the dashboard sets X-Forwarded-Proto (and clients cannot reach the dashboard around it): the login cookie is then Secure on https requests.",
     "dashboard_viewers": "Ward viewers file (YAML: name, token_sha256, wards) for the dashboard and the workers' APIs: each token sees its wards' incidents only, their reporters in clear (see docs/dashboard.md). Unset: the operator token only.",
 }
 
@@ -155,7 +157,11 @@ def _coerce(raw: Any, current: Any, name: str) -> Any:
     if raw is None or raw == "":
         return None if "None" in str(annotation) else current
     if str(annotation) == "bool":
-        return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise SettingsError("bad_boolean", f"IOC_{name.upper()}={raw!r}: use true or false")
+        return str(raw).strip().lower() in ("1", "true", "yes", "on")
     if "int" in str(annotation) and "float" not in str(annotation):
         return int(raw)
     if "float" in str(annotation):

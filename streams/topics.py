@@ -12,7 +12,9 @@ DEADLETTER = "ioc.deadletter"
 FILTERED = "ioc.filtered"  # valid camera messages that mean no incident (Frigate mapping), with the reason
 CITY_IOC = "ioc.city-ioc"
 ROUTED = "ioc.routed"  # internal: one copy of every routed event, keyed by ward, for the lifecycle
-STATUS = "ioc.status"  # ward systems publish incident updates here
+STATUS = "ioc.status"  # deprecated shared status topic (IOC_LEGACY_STATUS_TOPIC); one per actor below
+STATUS_PREFIX = "ioc.status."  # ioc.status.<ward>, ioc.status.agency.<name>, ioc.status.city-ioc
+CITY_IOC_STATUS = "ioc.status.city-ioc"
 INCIDENTS = "ioc.incidents"  # compacted, keyed by incident id
 ESCALATIONS = "ioc.escalations"
 RESULTS = "ioc.out.results"
@@ -53,9 +55,55 @@ def target_topic(target: str) -> str:
     raise ValueError(f"unknown target {target!r}")
 
 
-def fixed_topics() -> list[str]:
+def ward_status_topic(ward_code: str) -> str:
+    return f"{STATUS_PREFIX}{ward_code}"
+
+
+def agency_status_topic(agency: str) -> str:
+    return f"{STATUS_PREFIX}agency.{agency}"
+
+
+def status_topic_of(actor: str) -> str:
+    """The topic an actor writes its incident updates to: ``ward:27139`` -> ``ioc.status.27139``,
+    ``agency:fire`` -> ``ioc.status.agency.fire``, ``city-ioc`` -> ``ioc.status.city-ioc``."""
+    if actor == "city-ioc":
+        return CITY_IOC_STATUS
+    kind, _, name = actor.partition(":")
+    if kind == "ward" and name:
+        return ward_status_topic(name)
+    if kind == "agency" and name:
+        return agency_status_topic(name)
+    raise ValueError(f"unknown actor {actor!r}")
+
+
+def actor_of_status_topic(topic: str) -> str | None:
+    """Who writes ``topic`` (the inverse of :func:`status_topic_of`); ``None`` for the shared,
+    deprecated ``ioc.status`` (its updates name their ward in a field) and for other topics."""
+    if not topic.startswith(STATUS_PREFIX):
+        return None
+    rest = topic[len(STATUS_PREFIX):]
+    if rest == "city-ioc":
+        return "city-ioc"
+    if rest.startswith("agency.") and len(rest) > len("agency."):
+        return f"agency:{rest[len('agency.'):]}"
+    if rest.isdigit() and len(rest) == 5:
+        return f"ward:{rest}"
+    return None
+
+
+def is_status_topic(topic: str) -> bool:
+    return topic == STATUS or actor_of_status_topic(topic) is not None
+
+
+def fixed_status_topics() -> list[str]:
+    """The actor status topics that do not depend on the ward list."""
+    return [CITY_IOC_STATUS, *(agency_status_topic(a) for a in AGENCIES)]
+
+
+def fixed_topics(legacy_status: bool = True) -> list[str]:
+    """Every topic but the per-ward ones; ``legacy_status``: include the deprecated ``ioc.status``."""
     return [
-        *INTAKE, UNROUTABLE, DEADLETTER, FILTERED, CITY_IOC, ROUTED, STATUS, INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES,
-        CONFIG_SILENCES,
-        *(agency_topic(a) for a in AGENCIES),
+        *INTAKE, UNROUTABLE, DEADLETTER, FILTERED, CITY_IOC, ROUTED, *((STATUS,) if legacy_status else ()),
+        INCIDENTS, ESCALATIONS, RESULTS, CONFIG_RULES, CONFIG_SILENCES, *(agency_topic(a) for a in AGENCIES),
+        *fixed_status_topics(),
     ]

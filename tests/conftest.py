@@ -61,7 +61,9 @@ def topics_ready(embedded_stack, data_dir: Path) -> None:
     from streams.admin import create_topics
 
     settings = dataclasses.replace(embedded_stack.settings, data_dir=data_dir)
-    create_topics(settings, [w.code for w in BoundaryRegistry(data_dir).load_active().wards])
+    wards = BoundaryRegistry(data_dir).load_active().wards
+    # status topics (read by every lifecycle worker) for HCMC's wards only, as `ioc up` does for its city
+    create_topics(settings, [w.code for w in wards], status_codes=[w.code for w in wards if w.province_code == "79"])
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,7 @@ def agreement(approx: Generation, official: Generation, xs: np.ndarray, ys: np.n
 
 
 def population_points(
-    geoms: Sequence[shapely.Geometry], populations: Sequence[float], count: int, rng: np.random.Generator
+    geoms: Sequence[shapely.Geometry] | np.ndarray, populations: Sequence[float], count: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` points where people live: a ward drawn with probability proportional to its
     population, then a point uniform inside that ward's polygon. Returns lon, lat and the index of

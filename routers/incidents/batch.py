@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from routers.exceptions import Rejected
+from routers.incidents import permissions
 from routers.incidents.book import Effects, Housekeeping, IncidentBook, Outbound
 from routers.incidents.routed import RoutedEvent, routed_from_envelope
 from routers.incidents.updates import StatusUpdate, update_from_json
@@ -84,6 +85,8 @@ class UpdateInput:
     received: Received
     in_place: bool
     source: Origin
+    actor: str | None = None  # who sent it, from its topic (``ward:27139``, ``agency:fire``, ``city-ioc``);
+    #                           None: the deprecated shared topic, which trusts the ``ward`` field
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ class Rejection:
     rejected: Rejected
     ward: str | None = None
     incident: str | None = None
+    update_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -171,7 +175,7 @@ def command_input(body: Any, received: Received) -> LifecycleInput:
             source = Origin(str(origin["topic"]), int(origin["partition"]), int(origin["offset"]))
             raw = body["raw"].encode() if isinstance(body.get("raw"), str) else received.value
             return UpdateInput(update_from_json(body["update"]), body["update"], Received(raw, received.key, source),
-                               in_place=True, source=source)
+                               in_place=True, source=source, actor=body.get("actor"))
     except Rejected as rejected:
         return MalformedInput(received, rejected)
     except (KeyError, TypeError, ValueError) as exc:
@@ -187,7 +191,7 @@ def routed_command(item: RoutedInput) -> Forward:
 def update_command(item: UpdateInput) -> Forward:
     return Forward(item.update.ward, {"kind": "update", "update": item.body,
                                       "raw": item.received.value.decode("utf-8", "replace"),
-                                      "origin": item.source.to_json()})
+                                      "origin": item.source.to_json(), "actor": item.actor})
 
 
 def tick_command(ward: str) -> Forward:
@@ -237,14 +241,20 @@ def _apply(book: IncidentBook, item: LifecycleInput, now: datetime, result: Batc
         else:
             effects.extend(book.on_routed(item.event, now))
     elif isinstance(item, UpdateInput):
-        if not item.in_place:
-            result.forwards.append(update_command(item))
-            result.counts["forwarded"] = result.counts.get("forwarded", 0) + 1
-            return
+        actor = item.actor or permissions.legacy_actor(item.update)
         try:
-            applied = book.on_update(item.update, now)
+            permissions.check_claim(actor, item.update)
+            if not item.in_place:
+                result.forwards.append(update_command(item))
+                result.counts["forwarded"] = result.counts.get("forwarded", 0) + 1
+                return
+            incident = book.get(item.update.ward, item.update.incident_id)
+            if incident is not None:
+                permissions.check_permitted(actor, incident)
+            applied = book.on_update(permissions.as_actor(actor, item.update), now)
         except Rejected as rejected:
-            result.rejections.append(Rejection(item.received, rejected, item.update.ward, item.update.incident_id))
+            result.rejections.append(Rejection(item.received, rejected, item.update.ward, item.update.incident_id,
+                                               item.update.update_id))
             return
         effects.extend(applied)
         if not applied.duplicate:

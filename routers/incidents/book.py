@@ -314,8 +314,8 @@ class IncidentBook:
         if update.status == Status.RESOLVED:
             change = "resolved"
             effects.signals.append(Signal("resolved", (updated.priority,), seconds))
-        elif update.status == Status.REASSIGNED:
-            change = "reassigned"
+        elif update.status == Status.REASSIGNED and updated.moved_to is not None:
+            change = "reassigned"  # (a hand-back to the same ward is an update)
         self._save(updated, effects, change, now)
         if update.status == Status.RESOLVED:
             for report_id in updated.report_ids:

@@ -142,6 +142,8 @@ def apply_update(incident: Incident, update: StatusUpdate, now: datetime) -> Inc
         raise Rejected("wrong_ward", f"incident {incident.id} was reassigned to ward {incident.moved_to}")
     if update.ward != incident.ward:
         raise Rejected("wrong_ward", f"incident {incident.id} belongs to ward {incident.ward}, not {update.ward}")
+    if update.status == Status.REASSIGNED and update.to_ward == incident.ward:
+        return hand_back(incident, update, now)
     check_transition(incident.status, update.status, by_ward=True)
     note = update.note
     if update.status == Status.REASSIGNED:
@@ -197,3 +199,24 @@ def receive_handoff(moved: Incident, now: datetime) -> Incident:
         version=moved.version + 1,
         updated_at=now,
     )
+
+
+HAND_BACK_FROM = frozenset({Status.ROUTED, Status.ACKNOWLEDGED, Status.DISPATCHED, Status.WAITING_CITIZEN,
+                            Status.REOPENED})
+
+
+def hand_back(incident: Incident, update: StatusUpdate, now: datetime) -> Incident:
+    """An agency or the city IOC gives the incident back to its ward (``reassigned`` with
+    ``to_ward`` = the owning ward; who may send it is :mod:`routers.incidents.permissions`' call).
+
+    The incident becomes ``routed`` again in the same ward, for the ward to act on; the SLA is the
+    same (deadlines, breaches and escalation rungs already climbed stay), and a paused clock resumes.
+    """
+    if incident.status not in HAND_BACK_FROM:
+        raise Rejected("illegal_transition", f"{incident.status.value} -> handed back is not allowed "
+                       f"(allowed from: {', '.join(sorted(s.value for s in HAND_BACK_FROM))})")
+    current = _resume(incident, now) if incident.status == Status.WAITING_CITIZEN else incident
+    note = f"handed back to ward {incident.ward}" + (f" ({update.note})" if update.note else "")
+    entry = _entry(current, Status.ROUTED, now, actor=update.actor, note=note, update_id=update.update_id)
+    return replace(current, status=Status.ROUTED, history=(*current.history, entry), version=current.version + 1,
+                   updated_at=now)

@@ -7,6 +7,7 @@ incident read back is equal to the one written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -230,6 +231,6 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
     )
 
 
-def evidence_total(body: dict[str, Any]) -> int:
+def evidence_total(body: Mapping[str, Any]) -> int:
     """How many events an incident's JSON stands for: the evidence kept plus the trimmed items."""
     return len(body.get("evidence") or ()) + int(body.get("evidence_dropped") or 0)

@@ -50,8 +50,8 @@ def update_from_json(body: Any) -> StatusUpdate:
     to_ward = body.get("to_ward")
     if status == Status.REASSIGNED and (not isinstance(to_ward, str) or not WARD_CODE.match(to_ward)):
         raise Rejected("bad_update", "a reassignment needs 'to_ward', the 5-digit code of the right ward")
-    if status == Status.REASSIGNED and to_ward == body["ward"]:
-        raise Rejected("bad_update", "a reassignment must name another ward than the sender")
+    # ``to_ward`` equal to ``ward``: an agency or the city IOC handing the incident back to its ward;
+    # a ward cannot reassign to itself (routers.incidents.permissions.check_claim refuses it).
     at = None
     if body.get("at") is not None:
         try:

@@ -199,7 +199,7 @@ class MqttBridge:
         if self._stopping.is_set():
             return  # not acknowledged: the broker sends it again to the next session
         metrics.received.labels("frigate").inc()
-        payload = message.payload
+        payload = bytes(message.payload)  # paho types it bytes | bytearray; it delivers bytes
         try:
             decision = bridge_frigate(payload, self.options.mapping, self.options.max_bytes)
         except Exception:  # a bug in deciding must not lose the message: the pipeline judges it
@@ -212,11 +212,12 @@ class MqttBridge:
             if self._stopping.is_set():
                 return
             metrics.received.labels("sensors").inc()
+            payload = bytes(message.payload)
             try:
-                decision = bridge_sensor(message.topic, message.payload, pattern, self.clock(), self.options.max_bytes)
+                decision = bridge_sensor(message.topic, payload, pattern, self.clock(), self.options.max_bytes)
             except Exception:
                 log.exception("deciding a sensor message failed; forwarding it as it came")
-                decision = Forward("sensors", None, message.payload)
+                decision = Forward("sensors", None, payload)
             self._deliver(message, decision)
         return on_sensor
 
@@ -241,13 +242,14 @@ class MqttBridge:
             topic = _INTAKE[decision.stream]
             return topic, decision.key, decision.value, metrics.forwarded.labels(topic).inc
         now = self.clock()
-        origin = origin_of(message.topic, message.payload)
+        payload = bytes(message.payload)
+        origin = origin_of(message.topic, payload)
         if isinstance(decision, Filtered):
             body = envelope.filtered(decision.event_id, decision.reason, decision.summary, now)
             body["iocorigin"] = origin
             return topics.FILTERED, decision.event_id.encode(), orjson.dumps(body), metrics.filtered.labels(decision.reason).inc
         assert isinstance(decision, DeadLetter)
-        body = envelope.deadletter(message.payload, decision.reason, decision.error, f"mqtt:{message.topic}", -1, -1, now,
+        body = envelope.deadletter(payload, decision.reason, decision.error, f"mqtt:{message.topic}", -1, -1, now,
                                    preview="")  # no preview: the payload may name people (sub_label)
         body["id"] = envelope.stable_id(origin, "deadletter")
         body["subject"] = origin

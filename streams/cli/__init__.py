@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "record": "record:record",
     "incidents": "incidents:incidents",
     "dashboard": "dashboard:dashboard",
+    "tail": "tail:tail",
     "bridge": "bridge:bridge",
     "api": "api:api",
     "deliver": "api:deliver",

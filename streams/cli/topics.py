@@ -17,7 +17,7 @@ def topics() -> None:
 @click.option("--province", "provinces", multiple=True, help="Only these provinces' ward topics (code, e.g. 79). Default: every ward of the active generation.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def create(provinces: tuple[str, ...], as_json: bool) -> None:
-    """Create the fixed topics and one ioc.ward.<code> topic per ward (idempotent)."""
+    """Create the fixed topics and, per ward, ioc.ward.<code> and its status topic ioc.status.<code> (idempotent)."""
     from routers.boundaries.registry import BoundaryRegistry
     from streams.admin import create_topics
 

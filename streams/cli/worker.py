@@ -23,7 +23,7 @@ def worker(web_port: int | None, role: str) -> None:
     """
     from importlib.metadata import version
 
-    from streams import faust_tuning, metrics
+    from streams import faust_tuning, metrics, metrics_zero
     from streams.app import configure
     from streams.embedded.process import free_port
     from streams.pipeline import context
@@ -51,9 +51,12 @@ def worker(web_port: int | None, role: str) -> None:
     if role != "lifecycle":
         context.install(context.build(settings))
     if role != "pipeline":
+        from streams.lifecycle import actors
         from streams.lifecycle import agents as lifecycle_agents
 
         lifecycle_agents.install(settings)
+        actors.subscribe(settings)  # every actor's ioc.status.* topic on the broker
+    metrics_zero.start_at_zero()  # alerts see 0 before the first breach, not an absent series
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)

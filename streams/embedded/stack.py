@@ -42,18 +42,18 @@ class EmbeddedStack:
         self.redis: ManagedProcess | None = None
 
     def start(self) -> EmbeddedStack:
-        changes: dict[str, str] = {}
+        kafka_bootstrap, redis_url = self.requested.kafka_bootstrap, self.requested.redis_url
         try:
             if self.requested.embedded_kafka:
                 self.kafka = start_tansu(self.run_dir)
-                changes["kafka_bootstrap"] = bootstrap_of(self.kafka)
+                kafka_bootstrap = bootstrap_of(self.kafka)
             if self.requested.embedded_redis:
                 self.redis = start_redis(self.run_dir / "redis")
-                changes["redis_url"] = url_of(self.redis)
+                redis_url = url_of(self.redis)
         except Exception:
             self.stop()
             raise
-        self.settings = dataclasses.replace(self.requested, **changes)
+        self.settings = dataclasses.replace(self.requested, kafka_bootstrap=kafka_bootstrap, redis_url=redis_url)
         return self
 
     def stop(self) -> None:

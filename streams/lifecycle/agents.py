@@ -60,8 +60,9 @@ from routers.incidents.model import incident_from_json
 from routers.incidents.routed import routed_from_envelope
 from streams import metrics, topics
 from streams.app import app, caller_wards
+from streams.binding import CLOUDEVENTS_HEADERS
 from streams.faust_tuning import Handled, Outgoing, forward_batches, partition_for_key
-from streams.lifecycle import queries
+from streams.lifecycle import actors, queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
 from streams.lifecycle.serving import IncidentIndex
@@ -84,7 +85,10 @@ BATCH_MAX = 1000
 BATCH_WITHIN_S = 0.05
 STATUS_BATCH_WITHIN_S = 0.01
 
-status_topic = app.topic(topics.STATUS, key_serializer="raw", value_serializer="raw")
+# Each actor's own status topic (the topic says who acts); the full list is set at worker start by
+# streams.lifecycle.actors.subscribe, which reads the broker's ioc.status.* topics.
+status_topic = app.topic(*actors.status_topic_names(topics.fixed_status_topics(), load_settings().legacy_status_topic),
+                         key_serializer="raw", value_serializer="raw")
 commands_topic = app.topic(COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
 lifecycle_topic = app.topic(topics.ROUTED, COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
 
@@ -136,7 +140,7 @@ def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
     return state
 
 
-@app.on_rebalance_complete.connect
+@app.on_rebalance_complete.connect  # type: ignore[arg-type]  # Faust types receivers as taking *args and a signal= keyword
 async def _tables_moved(sender: Any = None, **kwargs: Any) -> None:
     """Partitions were assigned or restored from their changelogs: the book's derived views are stale."""
     state = getattr(app, "ioc_lifecycle", None)
@@ -183,7 +187,8 @@ def decode_status(event: Any, counts: dict[str, int]) -> LifecycleInput:
     except Rejected as rejected:
         return MalformedInput(received, rejected)
     origin = received.origin
-    return UpdateInput(update, body, received, on_ward_partition(origin, update.ward, counts), source=origin)
+    return UpdateInput(update, body, received, on_ward_partition(origin, update.ward, counts), source=origin,
+                       actor=topics.actor_of_status_topic(origin.topic))
 
 
 def on_ward_partition(origin: Origin, ward: str, counts: dict[str, int]) -> bool:
@@ -271,7 +276,13 @@ _CHANNEL_TOPICS = {"incidents": topics.INCIDENTS, "escalations": topics.ESCALATI
 
 def _outgoing(out: Outbound) -> Outgoing:
     topic = topics.ward_topic(out.key) if out.channel == "ward" else _CHANNEL_TOPICS[out.channel]
-    return Outgoing(topic, out.key.encode(), orjson.dumps(out.value))
+    return Outgoing(topic, out.key.encode(), orjson.dumps(out.value), CLOUDEVENTS_HEADERS)
+
+
+def _escalation_copies(outbound: Iterable[Outbound]) -> list[Outgoing]:
+    """Escalations also on the agency and city-IOC topics they name (what reaches an actor)."""
+    return [Outgoing(topic, key, orjson.dumps(value), CLOUDEVENTS_HEADERS)
+            for topic, key, value in actors.escalation_copies(outbound)]
 
 
 def _command(forward: Forward) -> Outgoing:
@@ -290,8 +301,10 @@ def dead_letter(rejection: Rejection, now: datetime) -> Outgoing:
         key = rejection.ward.encode()
     if rejection.incident is not None:
         body["iocincident"] = rejection.incident
+    if rejection.update_id is not None:
+        body["iocupdate"] = rejection.update_id  # the sender (ioc incidents ...) finds its verdict by it
     metrics.deadletter.labels(rejected.reason, "status" if topic.startswith(topics.STATUS) else "lifecycle").inc()
-    return Outgoing(topics.DEADLETTER, key, orjson.dumps(body))
+    return Outgoing(topics.DEADLETTER, key, orjson.dumps(body), CLOUDEVENTS_HEADERS)
 
 
 def _observe(effects: Effects) -> None:
@@ -346,6 +359,7 @@ async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker
     effects = result.effects
     messages = list(decided.changelog)
     messages.extend(_outgoing(o) for o in effects.outbound)
+    messages.extend(_escalation_copies(effects.outbound))
     messages.extend(_command(f) for f in result.forwards)
     messages.extend(dead_letter(r, now) for r in await _refined(result.rejections, state))
     _observe(effects)

@@ -1,4 +1,4 @@
-"""Bytes on ``ioc.status`` -> :class:`StatusUpdate`, checked against ``status.schema.json``.
+"""Bytes on a status topic (``ioc.status.<actor>``) -> :class:`StatusUpdate`, checked against ``status.schema.json``.
 
 Shape errors are answered with the JSON Schema's own message (path + what is wrong); meaning
 errors come from :func:`routers.incidents.update_from_json`.

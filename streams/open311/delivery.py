@@ -32,6 +32,7 @@ from routers.incidents.timeutil import parse_time
 from routers.open311 import portal
 from routers.privacy import mask_personal_data
 from streams import kafka_clients, metrics, topics
+from streams.binding import CLOUDEVENTS_HEADERS
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,8 @@ class DeliveryService:
         letter["id"] = envelope.stable_id(topics.RESULTS, str(partition), str(offset), url)  # one per endpoint
         letter["source"] = f"{envelope.SOURCE}/portal-delivery"
         letter["iocorigin"] = f"{topics.RESULTS}/{partition}/{offset}"
-        await self.producer.send_and_wait(topics.DEADLETTER, value=orjson.dumps(letter), key=key)
+        await self.producer.send_and_wait(topics.DEADLETTER, value=orjson.dumps(letter), key=key,
+                                          headers=CLOUDEVENTS_HEADERS)  # every output is a structured CloudEvent
         metrics.portal_deliveries.labels("deadletter").inc()
         metrics.deadletter.labels(reason, "portal").inc()
         log.warning("result %s/%s dead-lettered: %s: %s", partition, offset, reason, error)

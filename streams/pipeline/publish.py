@@ -13,6 +13,7 @@ import orjson
 from routers import envelope
 from routers.route import DeadLetter, Filtered, Outcome, Unroutable
 from streams import metrics, topics
+from streams.binding import CLOUDEVENTS_HEADERS
 from streams.faust_tuning import Outgoing
 
 _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SENSORS: "sensor"}
@@ -20,6 +21,7 @@ _target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few 
 
 
 _SKIP_LIFECYCLE = ((topics.LIFECYCLE_HEADER, topics.LIFECYCLE_SKIP),)
+_ROUTED_TELEMETRY = [*CLOUDEVENTS_HEADERS, *_SKIP_LIFECYCLE]  # a list, as aiokafka's record builder wants
 
 
 class Origin(NamedTuple):
@@ -36,15 +38,15 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
             raw or b"", outcome.reason, outcome.error, origin.topic, origin.partition, origin.offset, now,
         )
         body["iocorigin"] = origin_text
-        return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body))]
+        return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body), CLOUDEVENTS_HEADERS)]
     if isinstance(outcome, Filtered):
         body = envelope.filtered(outcome.event_id, outcome.reason, outcome.summary, now)
         body["iocorigin"] = origin_text
-        return [Outgoing(topics.FILTERED, outcome.event_id.encode(), orjson.dumps(body))]
+        return [Outgoing(topics.FILTERED, outcome.event_id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
     if isinstance(outcome, Unroutable):
         body = envelope.unroutable(outcome.event, outcome.location, now)
         body["iocorigin"] = origin_text
-        return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), orjson.dumps(body))]
+        return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
     ward_key = outcome.location.ward.code.encode() if outcome.location.ward else b"city"
     event_key = outcome.event.id.encode()
     targets = (*outcome.decision.targets, "lifecycle")
@@ -53,10 +55,10 @@ def outgoing(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime)
                                                           targets, now), strict=True):
         body["iocorigin"] = origin_text
         if target == "lifecycle":
-            headers = _SKIP_LIFECYCLE if outcome.telemetry else None
-            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body), headers))
+            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body),
+                                _ROUTED_TELEMETRY if outcome.telemetry else CLOUDEVENTS_HEADERS))
         else:
-            out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body)))
+            out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body), CLOUDEVENTS_HEADERS))
     return out
 
 

@@ -33,13 +33,13 @@ def publish_assignment(held: Iterable[Any]) -> dict[str, int]:
     return dict(counts)
 
 
-@app.on_partitions_revoked.connect
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust types receivers as taking *args and a signal= keyword
 async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     _held.difference_update(revoked)  # eager rebalance (Faust's assignor): everything, until the new assignment
     publish_assignment(_held)
 
 
-@app.on_partitions_assigned.connect
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # Faust types receivers as taking *args and a signal= keyword
 async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
     _held.clear()
     _held.update(assigned)

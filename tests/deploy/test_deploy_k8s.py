@@ -168,7 +168,8 @@ def test_overlay_has_one_topic_and_one_user_per_ward(city: str, rendered: dict[s
     assert len(ward_topics) == CITIES[city]
     assert ward_users == {"ward-" + t.removeprefix("ioc.ward.") for t in ward_topics}
     all_topics = {d["spec"]["topicName"] for d in _by_kind(docs, "KafkaTopic")}
-    assert set(topics.fixed_topics()) <= all_topics
+    assert set(topics.fixed_topics(legacy_status=False)) <= all_topics
+    assert {topics.ward_status_topic(t.removeprefix("ioc.ward.")) for t in ward_topics} <= all_topics
 
 
 @needs_kubectl
@@ -200,19 +201,21 @@ def _topics_allowed(user: dict[str, Any], operation: str, candidates: set[str]) 
 
 @needs_kubectl
 @pytest.mark.parametrize("city", sorted(CITIES))
-def test_each_ward_system_reads_only_its_own_topic_and_writes_only_status(
+def test_each_ward_system_reads_only_its_own_topic_and_writes_only_its_status_topic(
         city: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
     docs = rendered[city]
     every_topic = {d["spec"]["topicName"] for d in _by_kind(docs, "KafkaTopic")}
     # Names that do not exist yet must not be readable either (e.g. a neighbour ward added later).
-    candidates = every_topic | {"ioc.ward.99999", "ioc.ward.", "ioc-router-changelog"}
+    candidates = every_topic | {"ioc.ward.99999", "ioc.ward.", "ioc-router-changelog", "ioc.status",
+                                "ioc.status.99999"}
     wards = [u for u in _by_kind(docs, "KafkaUser") if u["metadata"]["name"].startswith("ward-")]
     assert wards
     for user in wards:
         code = user["metadata"]["name"].removeprefix("ward-")
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"
         assert _topics_allowed(user, "Read", candidates) == {f"ioc.ward.{code}"}, user["metadata"]["name"]
-        assert _topics_allowed(user, "Write", candidates) == {topics.STATUS}, user["metadata"]["name"]
+        assert _topics_allowed(user, "Write", candidates) == {f"ioc.status.{code}"}, user["metadata"]["name"]
+        assert f"ioc.status.{code}" in every_topic
         for acl in user["spec"]["authorization"]["acls"]:
             assert acl["resource"].get("patternType") == "literal", f"{user['metadata']['name']}: prefix ACL"
             assert acl["resource"]["type"] != "cluster"
@@ -225,7 +228,43 @@ def test_agencies_read_only_their_own_topic(base_docs: list[dict[str, Any]]) -> 
     for user in agencies:
         name = user["metadata"]["name"].removeprefix("agency-")
         assert _topics_allowed(user, "Read", every_topic) == {topics.agency_topic(name)}
-        assert _topics_allowed(user, "Write", every_topic) == {topics.STATUS}
+        assert _topics_allowed(user, "Write", every_topic | {topics.STATUS}) == {topics.agency_status_topic(name)}
+
+
+def _denied(user: dict[str, Any], operation: str, topic: str) -> bool:
+    return any(acl.get("type") == "deny" and {operation, "All"} & set(acl["operations"])
+               and acl["resource"]["type"] == "topic"
+               and (topic == acl["resource"]["name"]
+                    or (acl["resource"].get("patternType") == "prefix" and topic.startswith(acl["resource"]["name"])))
+               for acl in user["spec"]["authorization"]["acls"])
+
+
+@needs_kubectl
+@pytest.mark.parametrize("city", sorted(CITIES))
+def test_only_the_actor_may_write_its_status_topic(city: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The topic says who acts (issue 16): each ioc.status.* topic has exactly one writer, its actor;
+    the workers' prefix ACL on ioc. is overridden by a deny (Kafka: deny wins)."""
+    docs = rendered[city]
+    status_topics = {d["spec"]["topicName"] for d in _by_kind(docs, "KafkaTopic")
+                     if d["spec"]["topicName"].startswith(topics.STATUS_PREFIX)}
+    assert topics.STATUS not in status_topics and topics.CITY_IOC_STATUS in status_topics
+    users = _by_kind(docs, "KafkaUser")
+    for topic in sorted(status_topics):
+        writers = {u["metadata"]["name"] for u in users
+                   if _topics_allowed(u, "Write", {topic}) and not _denied(u, "Write", topic)}
+        actor = topics.actor_of_status_topic(topic)
+        assert actor is not None
+        expected = actor.replace(":", "-")  # ward:27139 -> ward-27139, agency:fire -> agency-fire, city-ioc
+        assert writers == {expected}, (topic, writers)
+    worker = next(u for u in users if u["metadata"]["name"] == "ioc-router")
+    assert _denied(worker, "Write", "ioc.status.27139") and not _denied(worker, "Write", topics.INCIDENTS)
+
+
+def test_legacy_status_topic_is_off_in_deploy() -> None:
+    config = load_documents(K8S / "base" / "configmap.yaml")[0]["data"]
+    assert config["IOC_LEGACY_STATUS_TOPIC"] == "false"
+    compose = (K8S.parent / "compose.yaml").read_text(encoding="utf-8")
+    assert 'IOC_LEGACY_STATUS_TOPIC: "false"' in compose
 
 
 def test_intake_producers_cannot_read_anything(base_docs: list[dict[str, Any]]) -> None:
@@ -239,7 +278,7 @@ def test_the_acl_check_itself_catches_a_leak() -> None:
     """A ward user given a prefix ACL would read its neighbours: the helper must see that."""
     leaky = strimzi_gen.ward_user("26740").manifest()
     leaky["spec"]["authorization"]["acls"][0]["resource"].update({"name": "ioc.ward.", "patternType": "prefix"})
-    readable = _topics_allowed(leaky, "Read", {"ioc.ward.26740", "ioc.ward.26734", "ioc.status"})
+    readable = _topics_allowed(leaky, "Read", {"ioc.ward.26740", "ioc.ward.26734", "ioc.status.26740"})
     assert readable == {"ioc.ward.26740", "ioc.ward.26734"}
 
 
@@ -247,7 +286,7 @@ def test_the_acl_check_itself_catches_a_leak() -> None:
 
 def test_every_fixed_topic_has_a_kafkatopic_sized_for_the_workers(base_docs: list[dict[str, Any]]) -> None:
     declared = {d["spec"]["topicName"]: d["spec"] for d in _by_kind(base_docs, "KafkaTopic")}
-    assert set(declared) == set(topics.fixed_topics())
+    assert set(declared) == set(topics.fixed_topics(legacy_status=False))
     config = _one(base_docs, "ConfigMap", "ioc-router-config")["data"]
     partitions = int(config["IOC_PARTITIONS"])
     for name in topics.INTAKE:
@@ -387,6 +426,6 @@ def test_capacity_figures_in_the_docs_follow_the_topic_layout() -> None:
     partitions = sum(t.partitions for t in fixed)
     replicas = strimzi_gen.REPLICAS
     assert f"{len(fixed)} topics, {partitions} partitions, {partitions * replicas} partition replicas" in docs
-    nationwide = 3321
-    assert (f"{nationwide + len(fixed):,} topics, {nationwide + partitions:,} partitions, "
-            f"{(nationwide + partitions) * replicas:,} partition replicas") in docs
+    per_ward = 2 * 3321  # ioc.ward.<code> and ioc.status.<code>, one partition each
+    assert (f"{per_ward + len(fixed):,} topics, {per_ward + partitions:,} partitions, "
+            f"{(per_ward + partitions) * replicas:,} partition replicas") in docs

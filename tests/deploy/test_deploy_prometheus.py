@@ -106,3 +106,29 @@ def test_worker_alerts_use_the_job_name_of_both_deployments() -> None:
     for rule in _rules():
         if "up" in metric_names(rule["expr"]):
             assert 'job="ioc-worker"' in rule["expr"], rule["alert"]
+
+
+def test_every_paging_alert_has_an_absent_then_one_case() -> None:
+    """A paging (critical) alert must be shown to fire when its series is absent and then appears
+    (issue 16: the first P1 breach after a worker start did not page)."""
+    cases = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))["tests"]
+    paging = {rule["alert"] for rule in _rules() if rule["labels"].get("severity") == "critical"}
+    covered: set[str] = set()
+    for case in cases:
+        starts_absent = any(series["values"].split()[0] == "_" for series in case["input_series"])
+        if case["name"].startswith("absent then one") and starts_absent:
+            covered |= {check["alertname"] for check in case["alert_rule_test"] if check.get("exp_alerts")}
+    assert paging and paging - covered == set(), f"paging alerts without an absent-then-one case: {paging - covered}"
+
+
+@needs_promtool
+def test_absent_then_one_fails_without_the_new_series_arm(tmp_path: Path) -> None:
+    """``increase()`` alone misses a series that first appears at 1: the unit tests must say so."""
+    text = ALERTS.read_text(encoding="utf-8")
+    start = text.index('          or\n          sum by (kind) (\n            ioc_sla_breaches_total{priority="P1"}')
+    end = text.index("          ) > 0\n", start) + len("          ) > 0\n")
+    (tmp_path / "alerts.yml").write_text(text[:start] + text[end:], encoding="utf-8")
+    shutil.copy(ALERT_TESTS, tmp_path / "alerts.test.yml")
+    result = _promtool("test", "rules", "alerts.test.yml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "absent then one - a series whose first sample is already 1" in result.stdout + result.stderr

@@ -40,3 +40,15 @@ def test_config_file_and_unknown_keys(tmp_path: Path) -> None:
 def test_bad_number_is_an_error() -> None:
     with pytest.raises(ValueError):
         load_settings({"IOC_PARTITIONS": "many"})
+
+
+def test_legacy_status_topic_is_a_boolean() -> None:
+    import pytest
+
+    from streams.settings import SettingsError
+
+    assert load_settings({}).legacy_status_topic is True
+    assert load_settings({"IOC_LEGACY_STATUS_TOPIC": "false"}).legacy_status_topic is False
+    assert load_settings({"IOC_LEGACY_STATUS_TOPIC": "On"}).legacy_status_topic is True
+    with pytest.raises(SettingsError, match="bad_boolean"):
+        load_settings({"IOC_LEGACY_STATUS_TOPIC": "maybe"})

@@ -10,8 +10,11 @@ The output is committed; ``--check`` fails when a committed file is out of date.
     .venv/bin/python deploy/k8s/tools/strimzi_gen.py all --check     # exit 1 if anything is stale
 
 Access model (Kafka ACLs, authorization type ``simple``): each ward system ``ward-<code>`` may read
-only ``ioc.ward.<code>`` (in its own consumer group ``ward-<code>``) and write only ``ioc.status``;
-each agency likewise for ``ioc.agency.<name>``; the workers own the ``ioc.`` namespace.
+only ``ioc.ward.<code>`` (in its own consumer group ``ward-<code>``) and write only its own status
+topic ``ioc.status.<code>``; each agency likewise for ``ioc.agency.<name>`` and
+``ioc.status.agency.<name>``, the city IOC for ``ioc.status.city-ioc``. The topic says who acts, so
+nobody else may write an actor's status topic: the workers own the ``ioc.`` namespace except that
+they are denied Write on ``ioc.status*``. The shared, deprecated ``ioc.status`` is not deployed.
 """
 
 from __future__ import annotations
@@ -74,20 +77,22 @@ def fixed_topic_specs() -> list[TopicSpec]:
         name: TopicSpec(name, PARTITIONS, 7) for name in topics.INTAKE
     }
     sized[topics.ROUTED] = TopicSpec(topics.ROUTED, PARTITIONS, 3)
-    sized[topics.STATUS] = TopicSpec(topics.STATUS, PARTITIONS, 7)
+    for name in topics.fixed_status_topics():  # one actor's updates, in order: one partition
+        sized[name] = TopicSpec(name, 1, 7)
     sized[topics.RESULTS] = TopicSpec(topics.RESULTS, PARTITIONS, 3)
     sized[topics.INCIDENTS] = TopicSpec(topics.INCIDENTS, PARTITIONS, None, compact=True)
     sized[topics.CONFIG_RULES] = TopicSpec(topics.CONFIG_RULES, 1, None, compact=True)
     sized[topics.CONFIG_SILENCES] = TopicSpec(topics.CONFIG_SILENCES, 1, None, compact=True)
-    for name in (topics.UNROUTABLE, topics.DEADLETTER, topics.CITY_IOC, topics.ESCALATIONS):
+    for name in (topics.UNROUTABLE, topics.DEADLETTER, topics.FILTERED, topics.CITY_IOC, topics.ESCALATIONS):
         sized[name] = TopicSpec(name, SMALL_PARTITIONS, 14)
     for agency in topics.AGENCIES:
         name = topics.agency_topic(agency)
         sized[name] = TopicSpec(name, SMALL_PARTITIONS, 14)
-    missing = [name for name in topics.fixed_topics() if name not in sized]
+    deployed = topics.fixed_topics(legacy_status=False)  # the shared ioc.status is off in deploy/
+    missing = [name for name in deployed if name not in sized]
     if missing:
         raise click.ClickException(f"no sizing for topics {missing}: add them to fixed_topic_specs()")
-    return [sized[name] for name in topics.fixed_topics()]
+    return [sized[name] for name in deployed]
 
 
 def ward_topic_spec(code: str) -> TopicSpec:
@@ -96,18 +101,23 @@ def ward_topic_spec(code: str) -> TopicSpec:
     return TopicSpec(topics.ward_topic(code), 1, 14)
 
 
+def ward_status_topic_spec(code: str) -> TopicSpec:
+    return TopicSpec(topics.ward_status_topic(code), 1, 7)
+
+
 @dataclass
 class Acl:
     kind: str
     name: str
     operations: list[str]
     pattern: str = "literal"
+    effect: str = "allow"  # Kafka: a matching deny wins over every allow
 
     def manifest(self) -> dict[str, Any]:
         resource: dict[str, Any] = {"type": self.kind}
         if self.kind != "cluster":
             resource.update({"name": self.name, "patternType": self.pattern})
-        return {"type": "allow", "resource": resource, "operations": self.operations, "host": "*"}
+        return {"type": self.effect, "resource": resource, "operations": self.operations, "host": "*"}
 
 
 @dataclass
@@ -128,12 +138,12 @@ class User:
         }
 
 
-def _reader(name: str, topic: str) -> User:
-    """A downstream system: reads one topic in its own group, reports back on ioc.status."""
+def _reader(name: str, topic: str, status_topic: str) -> User:
+    """A downstream system: reads one topic in its own group, reports back on its own status topic."""
     return User(name, [
         Acl("topic", topic, ["Read", "Describe"]),
         Acl("group", name, ["Read"]),
-        Acl("topic", topics.STATUS, ["Write", "Describe"]),
+        Acl("topic", status_topic, ["Write", "Describe"]),
     ])
 
 
@@ -148,6 +158,8 @@ def base_users() -> list[User]:
             # Exactly-once: the producers' transactional ids start with the app id.
             Acl("transactionalId", app, ["Write", "Describe"], "prefix"),
             Acl("cluster", "", ["IdempotentWrite", "Describe"]),
+            # Only an actor writes its status topic: the topic name is the proof of who acts.
+            Acl("topic", topics.STATUS, ["Write"], "prefix", effect="deny"),
         ]),
         User("ioc-dashboard", [
             *(Acl("topic", t, ["Read", "Describe"]) for t in (topics.INCIDENTS, topics.ESCALATIONS, topics.CONFIG_RULES,
@@ -159,15 +171,16 @@ def base_users() -> list[User]:
         User("city-ioc", [
             *(Acl("topic", t, ["Read", "Describe"]) for t in (topics.CITY_IOC, topics.ESCALATIONS, topics.UNROUTABLE)),
             Acl("group", "city-ioc", ["Read"]),
-            Acl("topic", topics.STATUS, ["Write", "Describe"]),
+            Acl("topic", topics.CITY_IOC_STATUS, ["Write", "Describe"]),
         ]),
     ]
-    users += [_reader(f"agency-{agency}", topics.agency_topic(agency)) for agency in topics.AGENCIES]
+    users += [_reader(f"agency-{agency}", topics.agency_topic(agency), topics.agency_status_topic(agency))
+              for agency in topics.AGENCIES]
     return users
 
 
 def ward_user(code: str) -> User:
-    return _reader(f"ward-{code}", topics.ward_topic(code))
+    return _reader(f"ward-{code}", topics.ward_topic(code), topics.ward_status_topic(code))
 
 
 def dump(documents: list[dict[str, Any]], source: str) -> str:
@@ -218,7 +231,8 @@ def expected_files() -> dict[Path, str]:
         source = f"overlays/{city}/ward-codes.txt"
         labels = {"ioc.city": city}
         files[K8S / "overlays" / city / "ward-topics.yaml"] = dump(
-            [ward_topic_spec(code).manifest(labels) for code in codes], source)
+            [spec(code).manifest(labels) for code in codes for spec in (ward_topic_spec, ward_status_topic_spec)],
+            source)
         files[K8S / "overlays" / city / "ward-users.yaml"] = dump(
             [ward_user(code).manifest(labels) for code in codes], source)
     return files

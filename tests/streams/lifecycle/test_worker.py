@@ -35,7 +35,9 @@ OTHER = WardRef("99903", "Phường Bến Thành", "79")
 SLA_WARD = WardRef("99904", "Phường Bàn Cờ", "79")
 CLI_WARD = WardRef("99905", "Phường Tân Định", "79")
 AMBIGUOUS = WardRef("99906", "Phường Xóm Chiếu", "79")
-WARDS = [RAIN.code, LOOP.code, OTHER.code, SLA_WARD.code, CLI_WARD.code, AMBIGUOUS.code]
+WARD_A = WardRef("99907", "Phường Cầu Ông Lãnh", "79")
+WARD_B = WardRef("99908", "Phường Sài Gòn", "79")
+WARDS = [RAIN.code, LOOP.code, OTHER.code, SLA_WARD.code, CLI_WARD.code, AMBIGUOUS.code, WARD_A.code, WARD_B.code]
 
 
 @pytest.fixture(scope="module")
@@ -211,14 +213,18 @@ def test_cli_lists_shows_and_acknowledges(worker: Worker, kafka_bootstrap: str, 
         listed = orjson.loads(result.output)
         time.sleep(0.3)
     [incident] = listed["incidents"]
+    # the command waits for the lifecycle's verdict: refused (exit 1, the reason) or applied (exit 0)
+    result = runner.invoke(main, ["incidents", "ack", incident["id"], "--ward", CLI_WARD.code, "--as", "agency:fire"],
+                           env=env)
+    assert result.exit_code == 1 and "refused: not_permitted" in result.output, result.output
+    result = runner.invoke(main, ["incidents", "dispatch", "inc-nope", "--ward", CLI_WARD.code, "--json"], env=env)
+    assert result.exit_code == 1, result.output
+    assert orjson.loads(result.output)["verdict"]["reason"] == "unknown_incident"
     result = runner.invoke(main, ["incidents", "ack", incident["id"], "--ward", CLI_WARD.code, "--actor", "o-9"], env=env)
-    assert result.exit_code == 0 and "sent acknowledged" in result.output, result.output
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        result = runner.invoke(main, ["incidents", "show", incident["id"], "--json"], env=env)
-        if orjson.loads(result.output)["status"] == "acknowledged":
-            break
-        time.sleep(0.3)
+    assert result.exit_code == 0 and f"applied: {incident['id']} is acknowledged" in result.output, result.output
+    result = runner.invoke(main, ["incidents", "ack", incident["id"], "--ward", CLI_WARD.code, "--json"], env=env)
+    assert result.exit_code == 1 and orjson.loads(result.output)["verdict"]["reason"] == "already_in_status"
+    result = runner.invoke(main, ["incidents", "show", incident["id"], "--json"], env=env)
     body = orjson.loads(result.output)
     assert body["status"] == "acknowledged" and body["history"][-1]["actor"] == "o-9"
     human = runner.invoke(main, ["incidents", "show", incident["id"]], env=env).output
@@ -258,3 +264,115 @@ def test_ambiguous_location_keyed_city_is_owned_by_its_first_candidate(worker: W
     status, listed = worker.get(f"/api/incidents?ward={AMBIGUOUS.code}")
     assert status == 200 and listed["count"] == 1
     states.close()
+
+
+def _metric(worker: Worker, name: str, **labels: str) -> float:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_a_ward_acts_only_on_its_own_incidents_and_an_agency_on_what_reached_it(
+        worker: Worker, clock: Clock, kafka_bootstrap: str) -> None:
+    """Issue 16's acceptance: two ward users, each writing only its own ioc.status.<ward>; an agency
+    acknowledges an escalated incident on ioc.status.agency.<name> and the SLA clock stops."""
+    from tests.streams.cloudevents_check import event_type, parse_record
+
+    prod, t = producer(kafka_bootstrap), now()
+    targets = (f"ward:{WARD_B.code}", "agency:flood-control")
+    ward_b_feed = Reader(kafka_bootstrap, topics.ward_topic(WARD_B.code))
+    send(prod, topics.ROUTED, WARD_B.code, envelope("perm-b1", ward=WARD_B, at=t, targets=targets))
+    send(prod, topics.ROUTED, WARD_B.code, envelope("perm-b2", ward=WARD_B, at=t, kind="fire", point=offset(3000, 0),
+                                                      targets=targets))
+    seen = ward_b_feed.wait_for(lambda s: sum(v.get("type") == "vn.ioc.incident.opened" for _, v in s) >= 2)
+    first, second = (v["iocincident"] for _, v in seen if v.get("type") == "vn.ioc.incident.opened")
+    refused_before = _metric(worker, "ioc_deadletter_total", reason="not_permitted", source="status")
+
+    def update(update_id: str, incident: str, status: str, ward: str = WARD_B.code, **extra) -> dict:
+        return {"update_id": update_id, "incident_id": incident, "ward": ward, "status": status, **extra}
+
+    # ward A's user can write only ioc.status.99907: whatever ward its update names, it acts as ward A
+    send(prod, topics.ward_status_topic(WARD_A.code), WARD_B.code, update("a-1", first, "acknowledged"))
+    send(prod, topics.ward_status_topic(WARD_A.code), WARD_B.code, update("a-2", first, "reassigned", to_ward=WARD_A.code))
+    # an agency the incident never reached
+    send(prod, topics.agency_status_topic("fire"), WARD_B.code, update("f-1", first, "acknowledged"))
+    dead = Reader(kafka_bootstrap, topics.DEADLETTER)
+    wanted = {"a-1", "a-2", "f-1"}
+
+    def refusals(seen: list) -> dict[str, tuple[str, str]]:
+        return {v["iocupdate"]: (v["data"]["reason"], v["data"]["topic"]) for _, v in seen
+                if v.get("type") == "vn.ioc.event.deadletter" and v.get("iocupdate") in wanted}
+
+    dead.wait_for(lambda s: refusals(s).keys() >= wanted)
+    assert refusals(dead.seen) == {
+        "a-1": ("not_permitted", topics.ward_status_topic(WARD_A.code)),
+        "a-2": ("not_permitted", topics.ward_status_topic(WARD_A.code)),
+        "f-1": ("not_permitted", topics.agency_status_topic("fire")),
+    }
+    status, body = worker.get(f"/api/incidents/{first}")
+    assert status == 200 and body["status"] == "routed" and body["version"] == 1 and body["ward"] == WARD_B.code
+    assert _metric(worker, "ioc_deadletter_total", reason="not_permitted", source="status") - refused_before == 3
+
+    # ward B's own update applies
+    send(prod, topics.ward_status_topic(WARD_B.code), WARD_B.code, update("b-1", first, "acknowledged",
+                                                                          actor="officer-5"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and worker.get(f"/api/incidents/{first}")[1]["status"] != "acknowledged":
+        time.sleep(0.3)
+    status, body = worker.get(f"/api/incidents/{first}")
+    assert body["status"] == "acknowledged" and body["history"][-1]["actor"] == "officer-5"
+
+    # the second incident misses its acknowledge deadline: escalated to agency:flood-control, which
+    # reads it on its own topic and acknowledges it on its own status topic
+    agency_feed = Reader(kafka_bootstrap, topics.agency_topic("flood-control"))
+    escalations = Reader(kafka_bootstrap, topics.ESCALATIONS)
+    status, body = worker.get(f"/api/incidents/{second}")
+    ack_due = datetime.fromisoformat(body["ack_due"].replace("Z", "+00:00"))
+    clock.advance((ack_due - datetime.now(UTC)).total_seconds() + 2 - clock.offset())
+    agency_feed.wait_for(lambda s: any(v.get("iocincident") == second for _, v in s), timeout_s=30)
+    [escalated] = [v for _, v in agency_feed.seen if v.get("iocincident") == second]
+    assert escalated["type"] == "vn.ioc.incident.escalation" and escalated["data"]["level_name"] == "agency"
+    send(prod, topics.agency_status_topic("flood-control"), WARD_B.code,
+         update("fc-1", second, "acknowledged", actor="duty-2"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and worker.get(f"/api/incidents/{second}")[1]["status"] != "acknowledged":
+        time.sleep(0.3)
+    status, body = worker.get(f"/api/incidents/{second}")
+    assert body["status"] == "acknowledged" and body["acknowledged_at"] is not None
+    assert body["history"][-1]["actor"] == "agency:flood-control/duty-2"
+    # the acknowledge clock stopped: one more acknowledge period later the city IOC is not called
+    clock.advance(DEFAULT_ACK_S + 5)
+    time.sleep(4)
+    escalations.poll(1)
+    assert [v["data"]["level_name"] for _, v in escalations.seen if v["data"]["incident_id"] == second] == ["agency"]
+    status, body = worker.get(f"/api/incidents/{second}")
+    assert body["escalation_level"] == 1 and body["status"] == "acknowledged"
+
+    # every message on the ward and agency topics is a structured-mode CloudEvent the SDK reads
+    for topic in (topics.ward_topic(WARD_B.code), topics.agency_topic("flood-control")):
+        types = {event_type(parse_record(record)) for record in _records(kafka_bootstrap, topic)}
+        assert types >= ({"vn.ioc.incident.opened", "vn.ioc.incident.updated", "vn.ioc.incident.escalated"}
+                         if topic.startswith("ioc.ward.") else {"vn.ioc.incident.escalation"}), (topic, types)
+    for reader in (ward_b_feed, dead, agency_feed, escalations):
+        reader.close()
+
+
+DEFAULT_ACK_S = 900  # tests.routers.incidents.factories.DEFAULT_SLA
+
+
+def _records(bootstrap: str, topic: str) -> list:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             consumer_timeout_ms=3000)
+    assigned = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+    consumer.assign(assigned)
+    consumer.seek_to_beginning(*assigned)
+    records = list(consumer)
+    consumer.close()
+    return records

@@ -28,6 +28,9 @@ def main() -> None:
 
     faust_tuning.install(app)
     import streams.lifecycle.agents as lifecycle_agents  # (explicit: autodiscovery is off)
+    from streams.lifecycle import actors
+
+    actors.subscribe(settings)
     import streams.web.pages  # noqa: F401
 
     lifecycle_agents.install(settings)

@@ -32,6 +32,7 @@ def dead_letters(bootstrap: str, since_ms: int) -> list[dict[str, Any]]:
     from kafka import KafkaConsumer, TopicPartition
 
     from streams import topics
+    from tests.streams.cloudevents_check import parse_record
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
@@ -44,7 +45,11 @@ def dead_letters(bootstrap: str, since_ms: int) -> list[dict[str, Any]]:
             consumer.seek(tp, offset.offset)
         for _ in range(15):
             for records in consumer.poll(timeout_ms=300).values():
-                found.extend(orjson.loads(r.value) for r in records)
+                for record in records:
+                    value = orjson.loads(record.value)
+                    if value.get("source", "").endswith("/portal-delivery"):
+                        parse_record(record)  # a structured CloudEvent by the binding's header (issue 16)
+                    found.append(value)
         return [d for d in found if d.get("source", "").endswith("/portal-delivery")]
     finally:
         consumer.close()
