@@ -1,148 +1,26 @@
-"""Who may open the dashboard, and whose reporters' names and phones a viewer may see.
+"""Whose reporters' names, phones and emails a dashboard viewer may see.
 
-Two kinds of credentials, both optional:
-
-* the **operator token** (``IOC_DASHBOARD_TOKEN`` or a file named by ``IOC_DASHBOARD_TOKEN_FILE``):
-  opens the dashboard; personal data stays masked for every ward;
-* **ward viewers** (a YAML file named by ``IOC_DASHBOARD_VIEWERS``): each has a token (stored as
-  its SHA-256, never in clear) and the ward codes whose reporters it may see (``"*"`` = all)::
-
-      viewers:
-        - name: phuong-ben-thanh-duty
-          token_sha256: de06a7b8b446d1da89e49f968b37e8d2964224e8f8a493018ae580af70ec9a3a  # sha256 of example-ward-token
-          wards: ["26740"]
-
-When neither is configured the dashboard is open and personal data is masked for everyone.
+The credentials and ward scopes themselves (operator token, ward viewers file) are
+:mod:`streams.viewers`, shared with the workers' APIs; re-exported here for the dashboard.
 A token travels as ``Authorization: Bearer <token>``, as the password of HTTP basic auth (any user
 name), or in the ``ioc_dashboard_token`` cookie that ``/?token=<token>`` sets for wall screens.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from jsonschema import Draft202012Validator
-
 from routers.exceptions import Rejected
-from routers.privacy import mask_phone, mask_phone_field
+from routers.privacy import mask_contacts, mask_email_field, mask_phone_field
 from streams import webguard
+from streams.viewers import ALL_WARDS, ANONYMOUS, COOKIE, AccessPolicy, Viewer, load_viewers, token_hash
 
-COOKIE = "ioc_dashboard_token"
-ALL_WARDS = "*"
+__all__ = ["ALL_WARDS", "ANONYMOUS", "COOKIE", "MASKED_NAME", "AccessPolicy", "Viewer", "for_viewer", "load_viewers",
+           "mask_reporter", "presented_token", "read_token_file", "token_hash"]
+
 MASKED_NAME = "***"
-
-_VIEWERS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["viewers"],
-    "properties": {
-        "viewers": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "token_sha256", "wards"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "token_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "wards": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {"type": "string", "pattern": r"^(\d{5}|\*)$"},
-                    },
-                },
-            },
-        }
-    },
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """An authenticated person (or screen). ``wards`` lists where personal data is visible."""
-
-    name: str
-    wards: frozenset[str] = frozenset()
-
-    def may_see_personal_data(self, ward: str | None) -> bool:
-        return ALL_WARDS in self.wards or (ward is not None and ward in self.wards)
-
-    @property
-    def ward_scope(self) -> frozenset[str] | None:
-        """Least privilege: a ward viewer sees its wards' incidents and feed only; the operator,
-        a city-wide viewer and an open dashboard (``None``) see every ward, masked as above."""
-        return None if not self.wards or ALL_WARDS in self.wards else self.wards
-
-    def may_see_ward(self, ward: str | None) -> bool:
-        scope = self.ward_scope
-        return scope is None or (ward is not None and ward in scope)
-
-    def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "wards": sorted(self.wards)}
-
-
-ANONYMOUS = Viewer("anonymous")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def load_viewers(path: Path) -> dict[str, Viewer]:
-    """``token_sha256 -> Viewer`` from a viewers file; a bad file raises :class:`Rejected` naming it."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise Rejected("viewers_unreadable", f"{path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise Rejected("viewers_bad_yaml", f"{path}: {exc}") from None
-    errors = sorted(Draft202012Validator(_VIEWERS_SCHEMA).iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(file)"
-        raise Rejected("viewers_invalid", f"{path}: {where}: {errors[0].message}")
-    viewers: dict[str, Viewer] = {}
-    for entry in data["viewers"]:
-        if entry["token_sha256"] in viewers:
-            raise Rejected("viewers_invalid", f"{path}: viewer {entry['name']!r} reuses another viewer's token")
-        viewers[entry["token_sha256"]] = Viewer(entry["name"], frozenset(entry["wards"]))
-    return viewers
-
-
-@dataclass(frozen=True, slots=True)
-class AccessPolicy:
-    operator_token: str | None = None
-    viewers: Mapping[str, Viewer] | None = None
-
-    @property
-    def required(self) -> bool:
-        return bool(self.operator_token) or bool(self.viewers)
-
-    def viewer_for_token(self, token: str | None) -> Viewer | None:
-        """The viewer a token stands for, or ``None`` when it opens nothing."""
-        if not token:
-            return None
-        digest = token_hash(token)
-        found: Viewer | None = None
-        for known, viewer in (self.viewers or {}).items():
-            if hmac.compare_digest(known, digest):
-                found = viewer
-        if found is None and self.operator_token and hmac.compare_digest(
-            token.encode("utf-8"), self.operator_token.encode("utf-8")
-        ):
-            found = Viewer("operator")
-        return found
-
-    def authenticate(self, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Viewer | None:
-        """The viewer of a request, ``None`` when access is required and no valid credential came."""
-        if not self.required:
-            return ANONYMOUS
-        return self.viewer_for_token(presented_token(headers, cookies))
 
 
 def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
@@ -151,17 +29,21 @@ def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> s
 
 
 def mask_reporter(reporter: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Names hidden; phones, whatever their format, keep only their last 2 digits (``routers.privacy``)."""
+    """Names hidden; phones, whatever their format, keep only their last 2 digits; an email keeps its
+    first character and top-level domain (``routers.privacy``)."""
     if not reporter:
         return None
-    name, phone = reporter.get("name"), reporter.get("phone")
-    return {"name": MASKED_NAME if name else None, "phone": mask_phone_field(phone) if phone else None}
+    name, phone, email = reporter.get("name"), reporter.get("phone"), reporter.get("email")
+    masked = {"name": MASKED_NAME if name else None, "phone": mask_phone_field(phone) if phone else None}
+    if email:
+        masked["email"] = mask_email_field(email)
+    return masked
 
 
 def for_viewer(item: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
     """A feed item as this viewer may see it: personal data only for wards they are authorized for.
 
-    Free text (description, address) may hold a phone number typed by the citizen: masked too.
+    Free text (description, address) may hold a phone number or email typed by the citizen: masked too.
     """
     out = dict(item)
     if viewer.may_see_personal_data(item.get("ward")):
@@ -171,7 +53,7 @@ def for_viewer(item: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
         out["masked"] = True
     for key in ("description", "address"):
         if isinstance(out.get(key), str):
-            out[key] = mask_phone(out[key])
+            out[key] = mask_contacts(out[key])
     return out
 
 

@@ -1,15 +1,12 @@
-"""The dashboard's configuration: the shared settings plus the few variables only it reads.
+"""The dashboard's configuration: the shared settings (the operator token and the ward viewers
+file ``IOC_DASHBOARD_VIEWERS``, the bind address ``IOC_DASHBOARD_HOST`` and
+``IOC_DASHBOARD_TRUST_FORWARDED_PROTO`` among them: :mod:`streams.settings`) plus the few
+variables only it reads (set by ``ioc up`` or naming its own file):
 
 * ``IOC_WORKER_METRICS_URLS``: comma-separated worker ``/metrics`` URLs (``ioc up`` sets it), used
   when ``IOC_PROMETHEUS_URL`` is not set;
 * ``IOC_PROMETHEUS_WORKER_JOB``: the Prometheus scrape job of the workers (default ``ioc-worker``);
 * ``IOC_DASHBOARD_TOKEN_FILE``: a file holding the operator token (instead of ``IOC_DASHBOARD_TOKEN``);
-* ``IOC_DASHBOARD_VIEWERS``: the ward viewers file (see :mod:`dashboards.access`);
-* ``IOC_DASHBOARD_HOST``: the bind address (beyond loopback, the dashboard is closed until a token
-  or viewers file is configured);
-* ``IOC_DASHBOARD_TRUST_FORWARDED_PROTO``: ``1`` when a TLS-terminating proxy in front sets
-  ``X-Forwarded-Proto`` (and clients cannot reach the dashboard around it): the login cookie is
-  then ``Secure`` for ``https`` requests.
 """
 
 from __future__ import annotations
@@ -52,8 +49,7 @@ def load_config(settings: Settings, city: str | None = None, environ: Mapping[st
     token = settings.dashboard_token
     if not token and env.get("IOC_DASHBOARD_TOKEN_FILE"):
         token = read_token_file(Path(env["IOC_DASHBOARD_TOKEN_FILE"]))
-    viewers_file = env.get("IOC_DASHBOARD_VIEWERS")
-    viewers = load_viewers(Path(viewers_file)) if viewers_file else None
+    viewers = load_viewers(settings.dashboard_viewers) if settings.dashboard_viewers else None
     urls = tuple(u.strip() for u in env.get("IOC_WORKER_METRICS_URLS", "").split(",") if u.strip())
     return DashboardConfig(
         settings=settings,
@@ -62,6 +58,6 @@ def load_config(settings: Settings, city: str | None = None, environ: Mapping[st
         worker_metrics_urls=urls,
         prometheus_worker_job=env.get("IOC_PROMETHEUS_WORKER_JOB") or "ioc-worker",
         access=AccessPolicy(operator_token=token or None, viewers=viewers),
-        host=env.get("IOC_DASHBOARD_HOST") or "127.0.0.1",
-        trust_forwarded_proto=env.get("IOC_DASHBOARD_TRUST_FORWARDED_PROTO", "").lower() in ("1", "true", "yes"),
+        host=settings.dashboard_host,
+        trust_forwarded_proto=settings.dashboard_trust_forwarded_proto,
     )

@@ -25,7 +25,7 @@ import orjson
 
 from dashboards.access import Viewer, mask_reporter
 from routers.envelope import TYPE_ROUTED
-from routers.privacy import mask_phone
+from routers.privacy import mask_contacts
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def detail_of(envelope: Mapping[str, Any]) -> tuple[str, dict[str, Any], dict[st
         return None
     detail: dict[str, Any] = {k: event[k] for k in _EVENT_FIELDS if k in event}
     if isinstance(event.get("description"), str):
-        detail["description"] = mask_phone(event["description"])
+        detail["description"] = mask_contacts(event["description"])
     detail.update({
         "ward": envelope.get("iocward"), "priority": envelope.get("iocpriority"), "rule": envelope.get("iocrule"),
         "rules_version": envelope.get("iocrulesversion"), "matched": decision.get("matched") or [],

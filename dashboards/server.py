@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboards import selfmetrics, vendor, views
-from dashboards.access import ANONYMOUS, COOKIE, Viewer, for_viewer
+from dashboards.access import COOKIE, Viewer, for_viewer
 from dashboards.boundaries import BoundaryView
 from dashboards.config import DashboardConfig
 from dashboards.evidence import EventStore
@@ -38,6 +40,7 @@ from routers.categories import CAMERA_LABELS, REPORT_CATEGORIES, SENSOR_KINDS
 from routers.exceptions import BoundaryError
 from streams import webguard
 from streams.lifecycle import queries
+from streams.viewers import access_gate
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class Parts:
 
 PARTS = web.AppKey("parts", Parts)
 VIEWER = web.RequestKey("viewer", Viewer)
+T = TypeVar("T")
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -90,13 +94,8 @@ def _bad_scope(request: web.Request, allowed: tuple[str, ...] = ("city", "nation
 # -- access -----------------------------------------------------------------------------------
 def dashboard_gate(config: DashboardConfig) -> webguard.Gate[Viewer]:
     """The access policy's viewer of a request; closed beyond loopback when nothing is configured."""
-    policy = config.access
-    if policy.required:
-        return webguard.Gate(lambda r: policy.authenticate(r.headers, r.cookies), VIEWER, realm="ioc-dashboard",
-                             refusal="this dashboard needs a token (Bearer, basic auth or ?token=)")
-    if webguard.is_loopback(config.host):
-        return webguard.Gate(lambda r: ANONYMOUS, VIEWER, realm="ioc-dashboard")
-    return webguard.Gate(lambda r: None, VIEWER, realm="ioc-dashboard", refusal=webguard.closed_message(config.host))
+    return access_gate(config.access, config.host, VIEWER, "ioc-dashboard", cookie=COOKIE,
+                       refusal="this dashboard needs a token (Bearer, basic auth or ?token=)")
 
 
 def visible_wards(request: web.Request) -> frozenset[str] | None:
@@ -156,6 +155,10 @@ def ward_rows(parts: Parts, view: MetricsView, summary: IncidentSummary) -> list
     return rows
 
 
+def _only(by_ward: Mapping[str, T], wards: frozenset[str]) -> dict[str, T]:
+    return {code: value for code, value in by_ward.items() if code in wards}
+
+
 async def overview(request: web.Request) -> web.Response:
     parts = request.app[PARTS]
     scope = _scope(request)
@@ -164,6 +167,12 @@ async def overview(request: web.Request) -> web.Response:
     view, summary = await asyncio.gather(metrics_view(parts), parts.incidents.summary(parts.boundaries.city_codes))
     parts.boundaries.maybe_stale(view.boundary_generations)
     wanted = None if scope == "national" else set(parts.boundaries.city_codes)
+    own = visible_wards(request)
+    if own is not None:  # least privilege: a ward viewer's overview holds its own wards' figures only
+        wanted = set(own) if wanted is None else wanted & own
+        view = dataclasses.replace(view, open_by_ward=_only(view.open_by_ward, own),
+                                   routed_by_ward=_only(view.routed_by_ward, own))
+        summary = dataclasses.replace(summary, wards=_only(summary.wards, own))
     return _json({
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "city": parts.config.city,
@@ -178,7 +187,7 @@ async def overview(request: web.Request) -> web.Response:
             "at_risk": {k: f.at_risk for k, f in summary.wards.items() if f.at_risk},
         },
         "incidents": {"state": summary.state, "message": summary.message},
-        "wards": ward_rows(parts, view, summary),
+        "wards": [r for r in ward_rows(parts, view, summary) if own is None or r["code"] in own],
         "feed": parts.hub.status,
     })
 
@@ -267,34 +276,15 @@ async def incidents_list(request: web.Request) -> web.Response:
     index = request.app[PARTS].incidents.index()
     if index is None:
         return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
-    wards = visible_wards(request)
-    if wards is None:
-        status, body = await queries.list_response(index, request.query)
-        return _json(body, status=status)
-    # a ward viewer: its own wards only, one query each, merged newest first
-    asked = request.query.get("ward")
-    if asked and asked not in wards:
-        return _json({"error": "forbidden_ward", "message": f"this viewer may not see ward {asked}"}, status=403)
-    incidents: list[dict[str, Any]] = []
-    for code in [asked] if asked else sorted(wards):
-        status, body = await queries.list_response(index, {**request.query, "ward": code})
-        if status != 200:
-            return _json(body, status=status)
-        incidents.extend(body["incidents"])
-    incidents.sort(key=lambda i: str(i.get("updated_at") or i.get("created_at") or ""), reverse=True)
-    limit = queries.parse_query(request.query).limit
-    return _json({"incidents": incidents[:limit], "count": min(len(incidents), limit)})
+    status, body = await queries.scoped_list_response(index, request.query, visible_wards(request))
+    return _json(body, status=status)
 
 
 async def incident_detail(request: web.Request) -> web.Response:
     index = request.app[PARTS].incidents.index()
     if index is None:
         return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set"}, status=503)
-    incident_id = request.match_info["incident_id"]
-    status, body = await queries.detail_response(index, incident_id)
-    wards = visible_wards(request)
-    if wards is not None and status == 200 and body.get("ward") not in wards:
-        status, body = 404, {"error": "unknown_incident", "message": f"no incident {incident_id} (or it aged out)"}
+    status, body = await queries.scoped_detail_response(index, request.match_info["incident_id"], visible_wards(request))
     return _json(body, status=status)
 
 

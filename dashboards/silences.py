@@ -4,6 +4,10 @@ Read from the topic (a few records, one partition) at most every ``ttl_s`` in a 
 page polling every few seconds costs one read per interval whatever the number of viewers.
 Answer: ``{"silences": [Silence.describe(now)...], "active": N, "pending": N}``, active and
 pending ones only, soonest to end first; 503 when no broker is configured.
+
+A ward viewer is refused (403): silences name their author and say why, and most match on labels
+(kind, family, rule) that reach every ward, so none can be shown as "only its wards'" without
+telling it about others. The operator and city-wide viewers see them all.
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ SILENCES = web.AppKey("silences", SilencesView)
 
 
 async def silences_endpoint(request: web.Request) -> web.Response:
+    from dashboards.server import VIEWER
+
+    viewer = request.get(VIEWER)
+    if viewer is not None and viewer.ward_scope is not None:
+        return web.json_response({"error": "forbidden", "message": "silences are city-wide: a ward viewer may not list them"},
+                                 status=403)
     view = request.app[SILENCES]
     if not view.bootstrap:
         return web.json_response({"error": "no_kafka", "message": "IOC_KAFKA_BOOTSTRAP is not set"}, status=503)

@@ -94,6 +94,11 @@ def _viewer(request: web.Request) -> Viewer:
     return request[VIEWER]
 
 
+def _scope_of(viewer: Viewer) -> list[str] | str:
+    """What the figures cover: ``"city"``, or a ward viewer's own wards (then ``city`` is their sum)."""
+    return "city" if viewer.ward_scope is None else sorted(viewer.ward_scope)
+
+
 def _no_store() -> web.Response:
     return _json({"error": "no_redis", "message": "IOC_REDIS_URL is not set: incident figures are unavailable"},
                  status=503)
@@ -143,7 +148,11 @@ async def _city_figures(request: web.Request,
     now = datetime.now(UTC)
     try:
         start, end, label = window(now)
-        city, by_ward = await _figures(store, _parts(request).boundaries.city_codes, start, end, now)
+        wards = tuple(_parts(request).boundaries.city_codes)
+        own = _viewer(request).ward_scope
+        if own is not None:  # least privilege: a ward viewer's figures and ranking cover its own wards only
+            wards = tuple(code for code in wards if code in own)
+        city, by_ward = await _figures(store, wards, start, end, now)
     except BadRequest as exc:
         return _json({"error": exc.code, "message": str(exc)}, status=400)
     except (RedisError, OSError) as exc:
@@ -158,6 +167,7 @@ async def kpis_view(request: web.Request) -> web.Response:
     names = _parts(request).boundaries.name_of
     return _json({"period": found.label, "from": found.start.isoformat(), "to": found.end.isoformat(),
                   "computed_at": found.now.isoformat(), "city": found.city.to_json(),
+                  "scope": _scope_of(_viewer(request)),
                   "wards": {code: {**k.to_json(), "name": names(code)} for code, k in found.by_ward.items()}})
 
 
@@ -192,7 +202,7 @@ async def ranking_view(request: web.Request) -> web.Response:
                             content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return _json({"month": month, "period": found.label, "from": start.isoformat(), "to": end.isoformat(),
-                  "computed_at": now.isoformat(),
+                  "computed_at": now.isoformat(), "scope": _scope_of(_viewer(request)),
                   "columns": list(RANKING_COLUMNS), "rows": rows})
 
 
@@ -281,6 +291,8 @@ async def evidence_image(request: web.Request) -> web.Response:
         n = int(request.match_info["n"])
     except (RedisError, OSError) as exc:
         return _unavailable(exc)
+    if detail is not None and not _viewer(request).may_see_ward(detail.get("ward")):
+        detail = None  # another ward's evidence: as unknown to this viewer as a missing one
     urls = [] if detail is None else images_of(detail)
     if not 0 <= n < len(urls):
         return _json({"error": "unknown_image", "message": "no such picture for this event"}, status=404)

@@ -18,7 +18,7 @@ from typing import Any
 from routers.decision import Decision
 from routers.events import Event
 from routers.locate.result import Location
-from routers.privacy import mask_personal_data, mask_phone, masked, masked_preview
+from routers.privacy import mask_contacts, mask_personal_data, masked, masked_preview
 
 SPECVERSION = "1.0"
 SOURCE = "urn:ioc-router"
@@ -78,7 +78,7 @@ def event_to_json(event: Event, include_personal_data: bool) -> dict[str, Any]:
         if value is not None:
             body[name] = value
     if not include_personal_data and event.description:
-        body["description"] = mask_phone(event.description)  # callers type their number into the text too
+        body["description"] = mask_contacts(event.description)  # callers type their number into the text too
     if event.personal:  # a Frigate sub_label: in clear for the owning ward only
         body["attributes"] = {**event.attributes, **(event.personal if include_personal_data else masked(event.personal))}
     elif event.attributes:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from streams import kafka_clients, webguard
 from streams.settings import Settings, SettingsError, check
+from streams.viewers import Viewer, access_gate, load_access
 
 AGENT_PACKAGES = ["streams.pipeline", "streams.lifecycle", "streams.rules_live", "streams.web"]
 
@@ -55,13 +56,21 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-WEB_CALLER = web.RequestKey("caller", str)
+WEB_CALLER = web.RequestKey("caller", Viewer)
 
 
-def worker_gate(settings: Settings) -> webguard.Gate[str]:
-    """Who may use the worker's APIs (``/api/incidents``): the same operator token as the dashboard
-    (``IOC_DASHBOARD_TOKEN``/``_FILE``); with none configured, open on loopback only."""
-    return webguard.token_gate(settings.dashboard_token, settings.worker_web_host, WEB_CALLER, realm="ioc-worker")
+def worker_gate(settings: Settings) -> webguard.Gate[Viewer]:
+    """Who may use the worker's APIs (``/api/incidents``, ``/api/locate``): the dashboard's credentials
+    (``IOC_DASHBOARD_TOKEN``/``_FILE`` for every ward, ``IOC_DASHBOARD_VIEWERS`` for a ward viewer's own
+    wards), compared in constant time; with none configured, open on loopback only.
+    Raises :class:`routers.exceptions.Rejected` for a bad viewers file."""
+    return access_gate(load_access(settings), settings.worker_web_host, WEB_CALLER, realm="ioc-worker")
+
+
+def caller_wards(request: web.Request) -> frozenset[str] | None:
+    """The wards the caller of a worker API may see; ``None``: every ward."""
+    caller = request.get(WEB_CALLER)
+    return None if caller is None else caller.ward_scope
 
 
 _HARDENED = web.AppKey("ioc_hardened", bool)

@@ -69,6 +69,9 @@ class Settings:
     portal_backoff_s: float = 1.0
     portal_timeout_s: float = 10.0
     dashboard_tile_url: str | None = None
+    dashboard_viewers: Path | None = None
+    dashboard_host: str = "127.0.0.1"
+    dashboard_trust_forwarded_proto: bool = False
 
     @property
     def embedded_kafka(self) -> bool:
@@ -123,6 +126,9 @@ DOCUMENTATION: dict[str, str] = {
     "portal_backoff_s": "First retry delay of a delivery; doubles per attempt (jittered), capped at 60 s.",
     "portal_timeout_s": "Timeout of one delivery attempt.",
     "dashboard_tile_url": "Optional basemap under the dashboard's ward map: an XYZ tile URL template of a tile server the city hosts ({z}/{x}/{y}); unset: wards only, nothing fetched.",
+    "dashboard_host": "Address `ioc dashboard` binds (0.0.0.0 in a container); beyond loopback the dashboard is closed until a token or viewers file is configured.",
+    "dashboard_trust_forwarded_proto": "true when a TLS-terminating proxy in front of the dashboard sets X-Forwarded-Proto (and clients cannot reach the dashboard around it): the login cookie is then Secure on https requests.",
+    "dashboard_viewers": "Ward viewers file (YAML: name, token_sha256, wards) for the dashboard and the workers' APIs: each token sees its wards' incidents only, their reporters in clear (see docs/dashboard.md). Unset: the operator token only.",
 }
 
 # Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment

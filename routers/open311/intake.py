@@ -19,7 +19,7 @@ from routers.exceptions import Rejected
 from routers.ingest.reports import MAX_MEDIA, decode_report
 from routers.open311.clients import ApiClient, ApiKeys, Jurisdiction, Jurisdictions
 from routers.open311.errors import GeoReportError, bad_request
-from routers.privacy import mask_phone
+from routers.privacy import mask_contacts
 
 Form = Mapping[str, Sequence[str]]  # every value of every field, as an HTTP form carries them
 
@@ -154,7 +154,7 @@ def record_of(event: Event, service_code: str, jurisdiction: Jurisdiction, clien
         "jurisdiction_id": jurisdiction.id,
         "client": client.name,
         "requested_datetime": iso(event.occurred_at),
-        "description": None if event.description is None else mask_phone(event.description),
+        "description": None if event.description is None else mask_contacts(event.description),
         "address": address,
         "lat": None if event.point is None else event.point.lat,
         "long": None if event.point is None else event.point.lon,

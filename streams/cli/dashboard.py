@@ -13,9 +13,9 @@ from streams.settings import load_settings
 @click.option("--port", type=int, default=None, help="Port to listen on (default IOC_DASHBOARD_PORT, 8700).")
 @click.option("--city", type=click.Choice(["hcmc", "hanoi", "danang"]), default=None,
               help="City whose wards the map and the feed show (default IOC_CITY).")
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="IOC_DASHBOARD_HOST",
-              help="Address to bind (IOC_DASHBOARD_HOST); 0.0.0.0 in a container.")
-def dashboard(port: int | None, city: str | None, host: str) -> None:
+@click.option("--host", default=None,
+              help="Address to bind (default IOC_DASHBOARD_HOST, 127.0.0.1); 0.0.0.0 in a container.")
+def dashboard(port: int | None, city: str | None, host: str | None) -> None:
     """Serve the dashboard: numbers from Prometheus (IOC_PROMETHEUS_URL) or straight from the
     workers (IOC_WORKER_METRICS_URLS), incidents from Redis (IOC_REDIS_URL), the live feed from
     the ward topics (IOC_KAFKA_BOOTSTRAP). Set IOC_DASHBOARD_TOKEN to require a token and
@@ -30,11 +30,13 @@ def dashboard(port: int | None, city: str | None, host: str) -> None:
     settings = load_settings()
     if port is not None:
         settings = dataclasses.replace(settings, dashboard_port=port)
+    if host is not None:
+        settings = dataclasses.replace(settings, dashboard_host=host)
     try:
         config = load_config(settings, city)
     except (Rejected, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
-    config = dataclasses.replace(config, host=host)
+    host = config.host
     parts = build_parts(config)
     s = config.settings
     source = {"prometheus": f"Prometheus {s.prometheus_url}",

@@ -59,7 +59,7 @@ from routers.incidents.book import ESCALATION_GRACE_S, table_key
 from routers.incidents.model import incident_from_json
 from routers.incidents.routed import routed_from_envelope
 from streams import metrics, topics
-from streams.app import app
+from streams.app import app, caller_wards
 from streams.binding import CLOUDEVENTS_HEADERS
 from streams.faust_tuning import Handled, Outgoing, forward_batches, partition_for_key
 from streams.lifecycle import actors, queries
@@ -473,7 +473,7 @@ async def incidents_page(web: Any, request: Any) -> Any:
     index = state.index()
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
-    status, body = await queries.list_response(index, request.query)
+    status, body = await queries.scoped_list_response(index, request.query, caller_wards(request))
     return _json(web, status, body)
 
 
@@ -483,7 +483,7 @@ async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
     index = state.index()
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
-    status, body = await queries.detail_response(index, incident_id)
+    status, body = await queries.scoped_detail_response(index, incident_id, caller_wards(request))
     return _json(web, status, body)
 
 

@@ -55,3 +55,32 @@ async def detail_response(index: IncidentIndex, incident_id: str) -> tuple[int, 
     if body is None:
         return 404, {"error": "unknown_incident", "message": f"no incident {incident_id} (or it aged out)"}
     return 200, body
+
+
+async def scoped_list_response(index: IncidentIndex, params: Mapping[str, str],
+                               wards: frozenset[str] | None) -> tuple[int, dict[str, Any]]:
+    """:func:`list_response` for a caller who may see only ``wards`` (``None``: every ward): another
+    ward asked for -> 403; no ward asked for -> its own wards, one query each, merged newest first."""
+    if wards is None:
+        return await list_response(index, params)
+    asked = params.get("ward")
+    if asked and asked not in wards:
+        return 403, {"error": "forbidden_ward", "message": f"this caller may not see ward {asked}"}
+    incidents: list[dict[str, Any]] = []
+    for code in [asked] if asked else sorted(wards):
+        status, body = await list_response(index, {**params, "ward": code})
+        if status != 200:
+            return status, body
+        incidents.extend(body["incidents"])
+    incidents.sort(key=lambda i: str(i.get("updated_at") or i.get("created_at") or ""), reverse=True)
+    limit = parse_query(params).limit
+    return 200, {"incidents": incidents[:limit], "count": min(len(incidents), limit)}
+
+
+async def scoped_detail_response(index: IncidentIndex, incident_id: str,
+                                 wards: frozenset[str] | None) -> tuple[int, dict[str, Any]]:
+    """:func:`detail_response`; another ward's incident is as unknown to the caller as a missing one."""
+    status, body = await detail_response(index, incident_id)
+    if wards is not None and status == 200 and body.get("ward") not in wards:
+        return 404, {"error": "unknown_incident", "message": f"no incident {incident_id} (or it aged out)"}
+    return status, body

@@ -131,8 +131,8 @@ def test_mask_reporter_keeps_missing_fields_missing() -> None:
 def test_config_reads_token_file_and_viewers(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("from-file\n")
-    config = load_config(Settings(), "danang", {
-        "IOC_DASHBOARD_TOKEN_FILE": str(token), "IOC_DASHBOARD_VIEWERS": str(good_file(tmp_path)),
+    config = load_config(Settings(dashboard_viewers=good_file(tmp_path)), "danang", {
+        "IOC_DASHBOARD_TOKEN_FILE": str(token),
         "IOC_WORKER_METRICS_URLS": "http://127.0.0.1:1/metrics, http://127.0.0.1:2/metrics",
     })
     assert config.province_code == "48"
@@ -147,3 +147,15 @@ def test_config_refuses_empty_token_file_and_unknown_city(tmp_path: Path) -> Non
         load_config(Settings(), None, {"IOC_DASHBOARD_TOKEN_FILE": str(tmp_path / "token")})
     with pytest.raises(ValueError, match="unknown city 'hue'"):
         load_config(Settings(), "hue", {})
+
+
+def test_the_dashboards_own_variables_come_through_the_settings(tmp_path: Path) -> None:
+    from streams.settings import load_settings
+
+    env = {"IOC_DASHBOARD_HOST": "0.0.0.0", "IOC_DASHBOARD_TRUST_FORWARDED_PROTO": "1",
+           "IOC_DASHBOARD_VIEWERS": str(good_file(tmp_path))}
+    config = load_config(load_settings(env), "hcmc", env)
+    assert (config.host, config.trust_forwarded_proto) == ("0.0.0.0", True)
+    assert config.access.viewer_for_token(WARD_TOKEN) == Viewer("ben-thanh-duty", frozenset({"26740"}))
+    assert load_settings({"IOC_DASHBOARD_TRUST_FORWARDED_PROTO": "0"}).dashboard_trust_forwarded_proto is False
+    assert load_config(load_settings({}), "hcmc", {}).host == "127.0.0.1"

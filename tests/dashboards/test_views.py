@@ -225,6 +225,42 @@ def test_ward_incident_kpis_ranking_and_devices(generation: Any, db: str, pictur
     asyncio.run(forget_and_restart())
 
 
+def test_a_ward_viewer_sees_only_its_wards_figures_and_pictures(generation: Any, db: str, pictures: str) -> None:
+    """Least privilege (issue 21): the overview, KPIs and ranking of a ward viewer cover its wards
+    only, another ward's pictures are unknown to it, and the city-wide silences are refused."""
+    now = datetime.now(UTC)
+    staged = asyncio.run(stage(db, now, pictures))
+    parts = make_parts(generation, redis_url=db, access=access())
+    other = {"Authorization": f"Bearer {OTHER_TOKEN}"}
+    operator = {"Authorization": f"Bearer {OPERATOR}"}
+
+    async def body(client: TestClient) -> None:
+        parts.events = staged["store"]
+        overview = await (await client.get("/api/overview", headers=other)).json()
+        assert [row["code"] for row in overview["wards"]] == [OTHER.code]
+        assert set(overview["map_values"]["overdue"]) | set(overview["map_values"]["at_risk"]) <= {OTHER.code}
+        everything = await (await client.get("/api/overview", headers=operator)).json()
+        assert len(everything["wards"]) == 168 and WARD.code in everything["map_values"]["overdue"]
+
+        figures = await (await client.get("/api/kpis", params={"period": "24h"}, headers=other)).json()
+        assert list(figures["wards"]) == [OTHER.code] and figures["scope"] == [OTHER.code]
+        assert figures["city"]["received"] == 1  # its own ward's incident, not the city's four
+        ranking = await (await client.get("/api/ranking", params={"month": kpi.month_of(now - minutes(90))},
+                                          headers=other)).json()
+        assert [row["ward"] for row in ranking["rows"]] == [OTHER.code]
+
+        refused = await client.get("/api/evidence/c-fire/image/0", headers=other)  # WARD's camera
+        assert refused.status == 404 and (await refused.json())["error"] == "unknown_image"
+        own = await client.get("/api/evidence/c-fire/image/0", headers={"Authorization": f"Bearer {WARD_TOKEN}"})
+        assert own.status == 200 and await own.read() == png()
+
+        silences = await client.get("/api/silences", headers=other)
+        assert silences.status == 403 and (await silences.json())["error"] == "forbidden"
+        assert (await client.get("/api/silences", headers=operator)).status == 503  # no broker here: not refused
+
+    run(parts, body)
+
+
 def test_no_redis_says_so(generation: Any) -> None:
     async def body(client: TestClient) -> None:
         for path in ("/api/kpis", "/api/ranking", f"/api/wards/{WARD.code}", "/api/incidents/x/view", "/api/devices"):

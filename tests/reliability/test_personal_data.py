@@ -1,8 +1,9 @@
-"""Decree 13/2023: a planted phone number and reporter name travel only to the owning ward.
+"""Decree 13/2023: a planted phone number, email address and reporter name travel only to the owning ward.
 
 A real worker (log level info) and a real dashboard run on the session broker and Redis, both with
 the operator token, the dashboard with two ward viewers (the owning ward's and another ward's).
-One valid report and one invalid report carry a unique phone and name; then every phone format of
+One valid report and one invalid report carry a unique phone, email (in the reporter and in the
+description) and name; then every phone format of
 the held-out list (``tests/data/phone_formats.txt``) is planted in a report's phone field and in
 its description. Then every place the data could leak is searched from outside: every topic on
 the broker (read from the beginning), the dead-letter envelopes, every Redis key, the worker's
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.integration
 RNG = random.Random()
 PHONE = f"09{RNG.randrange(10**8):08d}"
 NAME = f"Trần Thị Kiểm Tra {RNG.randrange(10**6):06d}"
+EMAIL = f"kiem.tra.{RNG.randrange(10**9):09d}@example.vn"
 
 
 def _forms(text: str) -> list[bytes]:
@@ -49,7 +51,7 @@ def _forms(text: str) -> list[bytes]:
     return [text.encode(), json.dumps(text)[1:-1].encode()]
 
 
-NEEDLES = {"phone": _forms(PHONE), "name": _forms(NAME)}
+NEEDLES = {"phone": _forms(PHONE), "name": _forms(NAME), "email": _forms(EMAIL)}
 OPERATOR_TOKEN = f"operator-{RNG.randrange(10**12)}"
 OWNER_TOKEN = f"owner-ward-{RNG.randrange(10**12)}"
 OTHER_TOKEN = f"other-ward-{RNG.randrange(10**12)}"
@@ -90,7 +92,7 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, wards, tmp_path_fa
         "privacy-worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(worker_port)], worker_port,
         logs / "worker.log", ready_timeout_s=120,
         env=stack_env(embedded_stack, data_dir, IOC_APP_ID=f"ioc-privacy-{RNG.randrange(10**6)}", IOC_LOG_LEVEL="info",
-                      IOC_DASHBOARD_TOKEN_FILE=str(token_file)),
+                      IOC_DASHBOARD_TOKEN_FILE=str(token_file), IOC_DASHBOARD_VIEWERS=str(viewers)),
     )
     dashboard_port = free_port()
     try:
@@ -210,15 +212,16 @@ def _redis_values(url: str) -> bytes:
         client.close()
 
 
-def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, data_dir: Path, privacy_run,
+def test_a_planted_phone_email_and_name_reach_only_the_owning_ward(embedded_stack, data_dir: Path, privacy_run,
                                                              wards) -> None:
     bootstrap = embedded_stack.settings.kafka_bootstrap
     generation, ward, _other = wards
     lat, lon = generation.random_point_in(ward.code, random.Random(5))
     report_id = f"privacy-{RNG.randrange(10**9)}"
-    good = {"id": report_id, "channel": "hotline", "category": "flooding", "description": "Nước ngập sâu 50cm",
+    good = {"id": report_id, "channel": "hotline", "category": "flooding",
+            "description": f"Nước ngập sâu 50cm, trả lời qua {EMAIL}",
             "location": {"lat": lat, "lon": lon}, "reported_at": "2026-06-01T18:00:00+07:00",
-            "reporter": {"name": NAME, "phone": PHONE}}
+            "reporter": {"name": NAME, "phone": PHONE, "email": EMAIL}}
     bad = {**good, "id": f"{report_id}-bad", "category": "ufo_sighting"}  # rejected: goes to dead-letter
     feed = FeedRecorder(privacy_run["dashboard_port"], OPERATOR_TOKEN).start()
     assert feed.wait_for(b"event: status", 10.0), "the dashboard feed did not answer"
@@ -247,7 +250,7 @@ def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, dat
     # 1. topics: the owning ward's topic carries it; the intake topic is where it came from
     allowed = {owner_topic, topics.REPORTS}
     leaks = {name: _found(b"\n".join(messages)) for name, messages in seen.items() if name not in allowed}
-    assert owner_topic in seen and _found(b"\n".join(seen[owner_topic])) == ["phone", "name"]
+    assert owner_topic in seen and _found(b"\n".join(seen[owner_topic])) == ["phone", "name", "email"]
     reached = [name for name, messages in seen.items() if any(report_id.encode() in m for m in messages)]
     assert any(name.startswith("ioc.agency.") or name == topics.CITY_IOC for name in reached), \
         f"the test needs a non-owner target to prove anything; the report reached only {reached}"
@@ -259,7 +262,7 @@ def test_a_planted_phone_and_name_reach_only_the_owning_ward(embedded_stack, dat
     for body in mine:
         visible = orjson.dumps({**body, "data": {**body["data"], "original_base64": ""}})
         assert _found(visible) == [], f"personal data in a dead-letter outside original_base64: {body}"
-        assert _found(base64.b64decode(body["data"]["original_base64"])) == ["phone", "name"]
+        assert _found(base64.b64decode(body["data"]["original_base64"])) == ["phone", "name", "email"]
     leaks[topics.DEADLETTER] = []  # checked above, field by field
     assert {name: found for name, found in leaks.items() if found} == {}
 
@@ -374,6 +377,15 @@ def test_held_out_phone_formats_are_in_clear_only_for_the_owning_ward(embedded_s
     listed = _get(f"{worker}/api/incidents?ward={owner.code}", OPERATOR)
     assert RUN.encode() in listed, "the planted reports are not in the worker's incidents (nothing was checked)"
     assert _in_clear(_strings(orjson.loads(listed))) == set()
+    # ward viewers' tokens open the worker too, for their own wards only
+    owner_auth, other_auth = ({"Authorization": f"Bearer {t}"} for t in (OWNER_TOKEN, OTHER_TOKEN))
+    assert RUN.encode() in _get(f"{worker}/api/incidents?limit=1000", owner_auth)
+    assert _status(f"{worker}/api/incidents?ward={owner.code}", other_auth) == 403
+    theirs = orjson.loads(_get(f"{worker}/api/incidents?limit=1000", other_auth))["incidents"]
+    assert RUN not in orjson.dumps(theirs).decode() and {i["ward"] for i in theirs} <= {other.code}
+    one = next(i["id"] for i in orjson.loads(listed)["incidents"] if RUN in orjson.dumps(i).decode())
+    assert _status(f"{worker}/api/incidents/{one}", owner_auth) == 200
+    assert _status(f"{worker}/api/incidents/{one}", other_auth) == 404
     assert _in_clear(_get(f"{worker}/metrics").decode().splitlines()) == set()
     _send_over_long_requests(privacy_run["worker_port"])
     assert _in_clear(privacy_run["worker"].log_path.read_text("utf-8", "replace").splitlines()) == set()

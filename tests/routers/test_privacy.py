@@ -166,3 +166,41 @@ def test_a_dead_letter_preview_is_masked_before_it_is_cut() -> None:
     raw = ("x" * 290 + " 0903 123 456 nhé").encode()  # the number straddles the 300th character
     preview = masked_preview(raw)
     assert len(preview) == 300 and "0903" not in preview and "123" not in preview
+
+
+# -- email addresses (issue 15 added reporter.email and Open311 email) -----------------------------
+EMAILS = ["binh.tran@gmail.com", "nguyen_van.a+ioc@hcmc.gov.vn", "Tran.Thi.Binh@Example.ORG", "0903123456@zalo.me",
+          "nguyễn.văn@bưu-điện.vn", "ｂｉｎｈ＠ｍａｉｌ．ｖｎ", "a.b-c%d@sub-1.sub2.example.co.uk"]
+
+
+@pytest.mark.parametrize("email", EMAILS)
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_emails_are_masked_in_free_text_logs_and_previews(email: str, context: str) -> None:
+    from routers.privacy import mask_contacts, masked_preview
+
+    text = context.format(email)
+    for masked_text in (mask_contacts(text), mask_personal_data(text), masked_preview(orjson.dumps({"d": text}))):
+        local = email.split("@")[0].split("＠")[0]
+        assert local[1:] not in masked_text and "***@***." in masked_text, masked_text
+
+
+def test_the_email_field_keeps_its_first_letter_and_top_level_domain() -> None:
+    from dashboards.access import Viewer, for_viewer, mask_reporter
+    from routers.privacy import mask_email_field
+
+    assert mask_email_field("binh.tran@gmail.com") == "b***@***.com"
+    assert mask_email_field("not an address") == "***" and mask_email_field(None) is None
+    assert mask_reporter({"name": "Bình", "phone": "0903123456", "email": "binh.tran@gmail.com"}) == {
+        "name": "***", "phone": "********56", "email": "b***@***.com"}
+    item = {"ward": "26740", "description": "trả lời qua binh.tran@gmail.com",
+            "reporter": {"name": "Bình", "phone": "0903123456", "email": "binh.tran@gmail.com"}}
+    other = orjson.dumps(for_viewer(item, Viewer("other", frozenset({"27142"})))).decode()
+    assert "binh.tran" not in other
+    assert for_viewer(item, Viewer("owner", frozenset({"26740"}))) == item
+
+
+def test_text_with_an_at_sign_but_no_address_is_kept() -> None:
+    from routers.privacy import mask_email
+
+    for text in ("gặp @ chợ Bến Thành", "user@localhost", "a@b", "@binh", "email: (không có)"):
+        assert mask_email(text) == text

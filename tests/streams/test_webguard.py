@@ -29,7 +29,7 @@ HEADERS = {"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options
 def build_app(gate: webguard.Gate[str], static: Path | None = None, csp: str = webguard.API_CSP,
               login: bool = False) -> web.Application:
     async def ok(request: web.Request) -> web.Response:
-        return web.json_response({"caller": request[WEB_CALLER]})
+        return web.json_response({"caller": request[WEB_CALLER].name})
 
     async def broken(request: web.Request) -> web.Response:
         raise RuntimeError("boom")
@@ -129,6 +129,35 @@ def test_with_a_token_missing_or_wrong_credentials_are_refused(host: str) -> Non
         assert (await client.get("/healthz")).status == 200
 
     run(build_app(worker_gate(Settings(dashboard_token=TOKEN, worker_web_host=host))), body)
+
+
+def test_a_ward_viewer_token_opens_the_worker_api_for_its_wards_only(tmp_path: Path) -> None:
+    """The dashboard's ward viewers file (IOC_DASHBOARD_VIEWERS) opens the worker too, scoped."""
+    from streams.app import caller_wards
+    from streams.viewers import token_hash
+
+    viewers = tmp_path / "viewers.yaml"
+    viewers.write_text(f"viewers:\n  - name: ben-thanh\n    token_sha256: {token_hash('ward-token')}\n"
+                       f"    wards: ['26740']\n")
+    gate = worker_gate(Settings(dashboard_token=TOKEN, dashboard_viewers=viewers, worker_web_host="0.0.0.0"))
+    app = web.Application()
+    webguard.harden(app, gate)
+
+    async def scope(request: web.Request) -> web.Response:
+        wards = caller_wards(request)
+        return web.json_response({"caller": request[WEB_CALLER].name, "wards": None if wards is None else sorted(wards)})
+
+    app.router.add_get("/api/incidents", scope)
+
+    async def body(client: TestClient) -> None:
+        ward = await client.get("/api/incidents", headers={"Authorization": "Bearer ward-token"})
+        assert (await ward.json()) == {"caller": "ben-thanh", "wards": ["26740"]}
+        operator = await client.get("/api/incidents", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (await operator.json()) == {"caller": "operator", "wards": None}
+        for wrong in ("ward-tokenx", "", token_hash("ward-token")):
+            assert (await client.get("/api/incidents", headers={"Authorization": f"Bearer {wrong}"})).status == 401
+
+    run(app, body)
 
 
 def test_security_headers_on_every_response(tmp_path: Path) -> None:
