@@ -54,7 +54,7 @@ def install() -> None:
         try:
             _clean(record)
         except Exception:  # a log call must never fail because of its redaction
-            record.msg, record.args = "(log record withheld: it could not be redacted)", None
+            record.msg, record.args = "(log record withheld: it could not be redacted)", ()
             record.exc_info, record.exc_text = None, None
         return record
 
@@ -70,6 +70,8 @@ def _clean(record: logging.LogRecord) -> None:
         record.args = (said, getattr(exc, "code", 400), type(exc).__name__)
         record.exc_info = None
         return
-    record.msg, record.args = redact(record.getMessage()), None
+    # () and not None: Faust's log formatter (mode's ExtensionFormatter) turns None into (None,) and
+    # formats the finished message a second time, which fails or mangles any "%" left in it.
+    record.msg, record.args = redact(record.getMessage()), ()
     if record.exc_info:
         record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))

@@ -314,6 +314,19 @@ def test_log_records_lose_tokens_passwords_and_phone_numbers(caplog: pytest.LogC
     assert "api_key=***&service_code=001" in logged
 
 
+def test_a_redacted_record_formats_once_through_faust_s_log_formatter() -> None:
+    """Faust's workers log through mode's ExtensionFormatter, which turns ``args=None`` into ``(None,)``
+    and formats the message again: a redacted record must leave nothing for it to format."""
+    from mode.utils.logging import ExtensionFormatter
+
+    logredact.install()
+    formatter = ExtensionFormatter(fmt="%(message)s")
+    for message, args in (("[^Worker]: Signal received: %s", (15,)), ("[^Worker]: Closing event loop", ()),
+                          ("traceback line: msg % self.args at 100%", ())):
+        record = logging.getLogger("tests.webguard").makeRecord("t", logging.INFO, __file__, 1, message, args, None)
+        assert formatter.format(record) == (message % args if args else message)
+
+
 def test_the_worker_web_server_is_hardened_once() -> None:
     import faust
 
