@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,7 @@ def _to_record(message: object) -> RulesRecord:
     )
 
 
-class CompactedFollower:
+class CompactedFollower(ABC):
     """Follow one single-partition compacted topic from its beginning, without a consumer group
     (every worker sees every record). :meth:`catch_up` gets the records up to the end seen at the
     start, at once; :meth:`take` each later record. ``kafka`` is settings or a bootstrap string
@@ -101,11 +102,13 @@ class CompactedFollower:
         self.caught_up = asyncio.Event()
         self._stopping = asyncio.Event()
 
-    def catch_up(self, records: list[RulesRecord]) -> None:  # pragma: no cover - subclasses override
-        raise NotImplementedError
+    @abstractmethod
+    def catch_up(self, records: list[RulesRecord]) -> None:
+        """Apply the records present when following started, at once."""
 
-    def take(self, record: RulesRecord) -> None:  # pragma: no cover - subclasses override
-        raise NotImplementedError
+    @abstractmethod
+    def take(self, record: RulesRecord) -> None:
+        """Apply one record that arrived later."""
 
     def stop(self) -> None:
         self._stopping.set()
