@@ -22,6 +22,16 @@ def require(obj: dict[str, Any], name: str) -> Any:
     return obj[name]
 
 
+def optional_object(obj: dict[str, Any], name: str, shown: str | None = None) -> dict[str, Any]:
+    """``obj[name]`` as an object; absent or null reads as ``{}`` (``shown``: the field's name in errors)."""
+    value = obj.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Rejected("wrong_type", f"field '{shown or name}' must be an object")
+    return value
+
+
 def text(obj: dict[str, Any], name: str, limit: int, required: bool = False) -> str | None:
     value = require(obj, name) if required else obj.get(name)
     if value is None:

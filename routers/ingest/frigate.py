@@ -208,11 +208,7 @@ def _review(after: dict[str, Any], common: dict[str, Any]) -> FrigateMessage:
     severity = after.get("severity")
     if severity not in SEVERITIES:
         raise Rejected("wrong_type", f"field 'after.severity' must be one of {', '.join(SEVERITIES)}")
-    data = after.get("data")
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise Rejected("wrong_type", "field 'after.data' must be an object")
+    data = fields.optional_object(after, "data", "after.data")
     objects = _strings(data.get("objects"), "after.data.objects")
     detections = _strings(data.get("detections"), "after.data.detections")
     metadata = data.get("metadata")

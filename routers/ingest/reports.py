@@ -47,11 +47,7 @@ def decode_report(obj: dict[str, Any]) -> Event:
     channel = fields.text(obj, "channel", 32)
     if channel is not None and channel not in CHANNELS:
         raise Rejected("unknown_channel", f"channel {channel!r} is not one of {sorted(CHANNELS)}")
-    location = obj.get("location")
-    if location is None:
-        location = {}
-    if not isinstance(location, dict):
-        raise Rejected("wrong_type", "field 'location' must be an object")
+    location = fields.optional_object(obj, "location")
     point = fields.point(location, corrections)
     address = fields.text(location, "address", fields.MAX_ADDRESS)
     if point is None and address is None:
