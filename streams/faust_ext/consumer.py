@@ -402,4 +402,3 @@ def use_fast_delivery_consumer(app: AppT) -> None:
     if not isinstance(transport, aiokafka_driver.Transport):
         raise TypeError(f"use_fast_delivery_consumer needs the aiokafka transport, not {type(transport).__name__}")
     transport.Consumer = FastDeliveryConsumer  # type: ignore[misc]  # instance attribute: this app only
-
