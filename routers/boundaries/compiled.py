@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,43 @@ def write_compiled(path: Path, wards: WardSet, index: IndexArrays) -> None:
         tmp.unlink(missing_ok=True)
 
 
+_MAPPED = ("wkb", "slots", "cand_off", "cand")  # polygons and point index: read in place, never copied
+_WKB_CHUNK = 64  # polygons parsed per call: the WKB copies live briefly and reuse the same memory
+
+
+def _mapped_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The ``.npy`` members ``names`` of the uncompressed ``.npz`` at ``path`` as read-only memory
+    maps of the file itself (``np.savez`` stores members uncompressed, each at a fixed offset).
+
+    Why: the point index is ~45 MB nationwide and a worker touches only the cells its traffic
+    falls in; mapped, the kernel keeps just those pages resident, and the pages are shared by every
+    worker on the host (page cache) instead of copied into each one's heap. The file is never
+    written in place (``write_compiled`` renames a new file over it), so a mapping stays valid.
+    A member that is compressed (a file written by other tools) is read the ordinary way."""
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+        for name in names:
+            info = archive.getinfo(f"{name}.npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                with archive.open(info) as member:
+                    out[name] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            raw.seek(info.header_offset)
+            local = raw.read(30)  # the local file header: its name and extra field lengths at 26..30
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+            raw.seek(start)
+            major, _minor = np.lib.format.read_magic(raw)
+            header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = header(raw)
+            if fortran or dtype.hasobject:
+                raise ValueError(f"{name}: unexpected array layout")
+            out[name] = np.memmap(path, dtype=dtype, mode="r", offset=raw.tell(), shape=shape)
+    return out
+
+
 def read_compiled(path: Path, meta: GenerationMeta) -> Generation:
     try:
+        mapped = _mapped_arrays(path, _MAPPED)
         with np.load(path, allow_pickle=False) as data:
             version = int(data["format_version"][0])
             if version != FORMAT_VERSION:
@@ -91,22 +127,26 @@ def read_compiled(path: Path, meta: GenerationMeta) -> Generation:
                     f"{path}: format {version}, this version reads {FORMAT_VERSION}; re-import it"
                 )
             raw_wards = orjson.loads(data["wards"].tobytes())
-            wkb = data["wkb"].tobytes()
+            wkb = mapped["wkb"]
             offsets = data["wkb_offsets"]
             index_version = (
                 int(data["index_version"][0]) if "index_version" in data.files else _OLD_INDEX_VERSION
             )
             index = IndexArrays(
                 params=data["params"],
-                slots=data["slots"],
-                cand_off=data["cand_off"],
-                cand=data["cand"],
+                slots=mapped["slots"],
+                cand_off=mapped["cand_off"],
+                cand=mapped["cand"],
                 version=index_version,
             )
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise BoundaryError(f"compiled generation {meta.id} unreadable at {path}: {exc}") from exc
-    blobs = [wkb[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
-    geoms = np.asarray(shapely.from_wkb(blobs))
+    # Chunk by chunk from the mapped file: copying all WKB at once (20 MB nationwide) left that much
+    # freed but fragmented heap behind the polygons, which the process kept.
+    geoms = np.empty(len(offsets) - 1, dtype=object)
+    for first in range(0, len(geoms), _WKB_CHUNK):
+        last = min(first + _WKB_CHUNK, len(geoms))
+        geoms[first:last] = shapely.from_wkb([wkb[offsets[i] : offsets[i + 1]].tobytes() for i in range(first, last)])
     wards = [
         Ward(
             code=w["code"],
