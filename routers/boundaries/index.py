@@ -307,7 +307,7 @@ def _int_view(values: np.ndarray) -> memoryview:
     ``array.array``, a memory-mapped index file stays mapped (see ``compiled._mapped_arrays``):
     only the pages lookups touch become resident."""
     native = np.ascontiguousarray(values, dtype=np.int32)  # no copy when it already is
-    return memoryview(native).cast("B").cast("i")
+    return native.data.cast("B").cast("i")
 
 
 class PointIndex:
