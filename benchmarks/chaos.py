@@ -257,7 +257,7 @@ class ChaosRun:
         generation = sum(1 for w in self.workers if w.name.startswith(f"worker-{slot}"))
         log = self.stack.run_dir / f"worker-{slot}-{generation}.log"
         worker = ManagedProcess(f"worker-{slot}.{generation}",
-                                [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+                                [sys.executable, "-m", "cli", "worker", "--web-port", str(port)],
                                 port, log, ready_timeout_s=120.0, env=self._worker_env())
         if slot < len(self.workers):
             self.workers[slot] = worker

@@ -234,7 +234,7 @@ def measure_lifecycle(settings: Settings, data_dir: Path, partitions: int, timeo
     env = _lifecycle_env(settings, data_dir, partitions, "lifecycle", app_id)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-lc-") as tmp:
         acker = Acknowledger(settings.kafka_bootstrap, settings.redis_url or "", app_id, ack_per_s).start()
-        worker = ManagedProcess("lifecycle", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+        worker = ManagedProcess("lifecycle", [sys.executable, "-m", "cli", "worker", "--web-port", str(port)],
                                 port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
         try:
             progress = _count_inputs(f"http://127.0.0.1:{port}/metrics", backlog, timeout_s, worker.running,
@@ -284,7 +284,7 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
         workers = []
         for role in ("pipeline", "lifecycle"):  # the two stages as the capacity plan scales them: apart
             port = free_port()
-            workers.append(ManagedProcess(role, [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+            workers.append(ManagedProcess(role, [sys.executable, "-m", "cli", "worker", "--web-port", str(port)],
                                           port, Path(tmp) / f"{role}.log", ready_timeout_s=120,
                                           env=_lifecycle_env(settings, data_dir, partitions, role, app_id)))
         urls = [f"http://127.0.0.1:{w.port}/metrics" for w in workers]

@@ -108,7 +108,7 @@ def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trac
     """``ioc worker``, under :mod:`benchmarks.memtrace` when memory is traced."""
     worker = ["worker", "--web-port", str(port)]
     if trace_dir is None:
-        return [sys.executable, "-m", "streams.cli", *worker]
+        return [sys.executable, "-m", "cli", *worker]
     return [sys.executable, "-m", "benchmarks.memtrace", "--every", f"{trace_every_s:g}", "--warmup", f"{WARMUP_S:g}",
             "--frames", str(trace_frames), "--out", str(trace_dir), "--", *worker]
 

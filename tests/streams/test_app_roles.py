@@ -22,7 +22,7 @@ def test_every_role_names_real_packages_and_all_covers_the_others() -> None:
 def test_worker_accepts_the_role(role: str) -> None:
     from click.testing import CliRunner
 
-    from streams.cli import main
+    from cli import main
 
     # no broker configured: the role is parsed, then the missing settings are reported
     result = CliRunner().invoke(main, ["worker", "--role", role], env={"IOC_KAFKA_BOOTSTRAP": "", "IOC_REDIS_URL": ""})

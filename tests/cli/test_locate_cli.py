@@ -11,8 +11,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from cli import main
 from routers.boundaries.registry import BoundaryRegistry
-from streams.cli import main
 
 JSON_KEYS = {"status", "ward", "candidates", "method", "generation", "source", "corrections"}
 

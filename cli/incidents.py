@@ -123,8 +123,8 @@ NO_VERDICT_EXIT = 3
 def _publish(update: dict[str, Any], sender: str, timeout_s: float, as_json: bool) -> None:
     from kafka import KafkaProducer
 
+    from cli.verdict import Watch
     from streams import kafka_clients, topics
-    from streams.cli.verdict import Watch
     from streams.lifecycle.contract import parse_status_update
 
     raw = orjson.dumps(update)

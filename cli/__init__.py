@@ -7,7 +7,7 @@ import importlib
 
 import click
 
-# command name -> "module:attribute" under streams.cli
+# command name -> "module:attribute" under cli
 COMMANDS: dict[str, str] = {
     "up": "up:up",
     "worker": "worker:worker",
@@ -61,9 +61,9 @@ class LazyGroup(click.Group):
             return None
         module_name, attribute = target.split(":")
         try:
-            module = importlib.import_module(f"streams.cli.{module_name}")
+            module = importlib.import_module(f"cli.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"streams.cli.{module_name}":
+            if exc.name == f"cli.{module_name}":
                 return None
             raise
         command: click.Command = getattr(module, attribute)
