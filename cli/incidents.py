@@ -123,9 +123,9 @@ NO_VERDICT_EXIT = 3
 def _publish(update: dict[str, Any], sender: str, timeout_s: float, as_json: bool) -> None:
     from kafka import KafkaProducer
 
-    from cli.verdict import Watch
     from streams import kafka_clients, topics
     from streams.lifecycle.contract import parse_status_update
+    from streams.lifecycle.verdict import Watch
 
     raw = orjson.dumps(update)
     parse_status_update(raw)  # refuse locally what the worker would dead-letter for its shape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli.verdict import Verdict, verdict_of
+from streams.lifecycle.verdict import Verdict, verdict_of
 from streams import topics
 from streams.topics import actor_of_status_topic, status_topic_of
 
