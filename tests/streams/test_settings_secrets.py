@@ -49,7 +49,7 @@ def test_open311_keys_and_the_portal_secret_come_from_files(tmp_path: Path) -> N
 def test_the_dashboard_requires_the_token_from_the_file(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("operator-token\n")
     env = {"IOC_DASHBOARD_TOKEN_FILE": str(tmp_path / "token")}
-    config = load_config(load_settings(env), "hcmc", env)
+    config = load_config(load_settings(env), "hcmc")
     assert config.access.required
     assert config.access.operator_token == "operator-token"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.lifecycle.verdict import Verdict, verdict_of
 from streams import topics
+from streams.lifecycle.verdict import Verdict, verdict_of
 from streams.topics import actor_of_status_topic, status_topic_of
 
 
