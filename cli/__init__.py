@@ -78,6 +78,9 @@ def main() -> None:
     """ioc-router: route city incidents to the post-merger ward that owns the place.
 
     Start with `ioc up` (embedded Kafka and Redis, worker, simulator, dashboard).
+
+    Times (--at, --since, --start, --until, --valid-from, --valid-to) are ISO 8601 dates or
+    date-times; one without an offset is Asia/Ho_Chi_Minh time in every command.
     """
     from streams import logredact
 
