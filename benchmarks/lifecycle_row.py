@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from benchmarks._broker import Progress, embedded_settings
+from benchmarks._broker import Drained, embedded_settings
 from benchmarks.results import process_cpu_seconds, rates_of
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
@@ -201,7 +201,7 @@ def _routed_backlog(bootstrap: str) -> int:
         consumer.close()
 
 
-def _count_inputs(url: str, target: int, timeout_s: float, alive: object, cpu: object) -> Progress:
+def _count_inputs(url: str, target: int, timeout_s: float, alive: object, cpu: object) -> Drained:
     """Sample the worker's ``ioc_lifecycle_inputs_total`` (routed events, updates and the rest it
     took) until it reaches ``target`` (updates included) or the timeout."""
     samples: list[tuple[float, int]] = [(time.monotonic(), 0)]
@@ -221,7 +221,7 @@ def _count_inputs(url: str, target: int, timeout_s: float, alive: object, cpu: o
             cpu_last = cpu()  # type: ignore[operator]
             cpu_first = cpu_last if cpu_first is None else cpu_first
     cpu_s = cpu_last - cpu_first if cpu_first is not None and cpu_last is not None else None
-    return Progress(tuple(samples), target, (), cpu_s)
+    return Drained(tuple(samples), target, (), cpu_s)
 
 
 def measure_lifecycle(settings: Settings, data_dir: Path, partitions: int, timeout_s: float,

@@ -39,6 +39,7 @@ import orjson
 
 from benchmarks.chaos import OutcomeReader, diagnose
 from benchmarks.responder import WardResponder
+from cli.progress import progress_printer
 from streams.admin import create_topics
 from streams.conservation import verdict
 from streams.embedded.process import ManagedProcess, free_port
@@ -255,7 +256,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         freeze_at = duration / 2 if redis_freeze_s > 0 else None
         frozen_until: float | None = None
         thawed_at: float | None = None
-        with click.progressbar(length=int(duration), label="soak", file=sys.stderr) as bar:
+        with progress_printer({"soak": int(duration)}) as progress:
             shown = 0
             while producer.is_alive():
                 now = time.monotonic() - t0
@@ -272,7 +273,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                 _sample(result, procs, urls, now, backlog)
                 if thawed_at is not None and result.lag_after_freeze_drained_s is None and result.samples[-1]["lag"] == 0:
                     result.lag_after_freeze_drained_s = round(now - thawed_at, 1)
-                bar.update(int(min(now, duration)) - shown)
+                progress("soak", int(min(now, duration)) - shown)
                 shown = int(min(now, duration))
                 time.sleep(SAMPLE_EVERY_S)
         if frozen_until is not None and thawed_at is None and stack.redis is not None:

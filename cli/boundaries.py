@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 import orjson
 
+from cli.progress import progress_printer
 from cli.times import RULE, TIME
 from routers.boundaries.diff import diff_generations
 from routers.boundaries.importer import ValidationReport, validate_features
@@ -28,35 +26,6 @@ def _registry() -> BoundaryRegistry:
 
 def _emit(data: object) -> None:
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-
-
-@contextmanager
-def stage_progress(total_features: int | None = None) -> Iterator[Callable[[str, int], None]]:
-    """A progress callback: a bar (stderr) for per-feature work, one line per other stage."""
-    bar_cm: Any = None
-    bar: Any = None
-    last: list[str] = [""]
-
-    def step(label: str, n: int) -> None:
-        nonlocal bar_cm, bar
-        if label == "checking features" and total_features:
-            if bar is None:
-                bar_cm = click.progressbar(length=total_features, label="checking features", file=sys.stderr)
-                bar = bar_cm.__enter__()
-            bar.update(n)
-            return
-        if bar is not None:
-            bar_cm.__exit__(None, None, None)
-            bar = None
-        if label != last[0]:
-            click.echo(f"  {label} ...", err=True)
-            last[0] = label
-
-    try:
-        yield step
-    finally:
-        if bar is not None:
-            bar_cm.__exit__(None, None, None)
 
 
 def _print_report(report: ValidationReport) -> None:
@@ -140,7 +109,8 @@ def import_cmd(
     try:
         click.echo(f"reading {src}", err=True)
         features = read_features(src)
-        with stage_progress(len(features)) as step:
+        # a bar for the per-feature checks, one line for each other stage
+        with progress_printer({"checking features": len(features)} if features else {}) as step:
             wards, report = validate_features(
                 features, code_field=code_field, name_field=name_field, progress=step
             )

@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 import orjson
 
+from cli.progress import progress_printer
 from cli.times import RULE, TIME
 from routers.boundaries.generation import Generation
 from routers.boundaries.importer import import_wards
@@ -20,6 +21,7 @@ from routers.boundaries.sources import read_features
 from routers.exceptions import BoundaryError, Rejected
 from routers.locate.locator import Locator
 from routers.locate.result import Location
+from routers.progress import tracked
 from streams.settings import load_settings
 
 OUTPUT_COLUMNS = (
@@ -154,8 +156,8 @@ def _batch(
     try:
         writer = csv.DictWriter(out, fieldnames=OUTPUT_COLUMNS)
         writer.writeheader()
-        with click.progressbar(rows, label="locating", file=sys.stderr) as bar:
-            for n, row in enumerate(bar):
+        with progress_printer({"locating": len(rows)}) as progress:
+            for n, row in enumerate(tracked(rows, "locating", progress)):
                 row_id = (row.get("id") or str(n + 1)).strip()
                 lat, lon = _float_or_none(row.get("lat")), _float_or_none(row.get("lon"))
                 address = (row.get("address") or "").strip() or None

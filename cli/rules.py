@@ -22,8 +22,10 @@ from typing import Any
 import click
 import orjson
 
+from cli.progress import progress_printer
 from cli.times import RULE, TIME
 from routers import limits
+from routers.progress import tracked
 from routers.rules import Ruleset, RulesFileError, load_ruleset
 from routers.rules.cases import CaseError, parse_probe, run_cases
 from routers.rules.clock import LOCAL_TZ, parse_duration
@@ -317,9 +319,8 @@ def replay_command(rules_path: Path, against_path: Path | None, events_path: Pat
     counters: dict[str, Any] = {"deadletter": 0, "skipped": 0}
     lines = _lines_from_file(events_path) if events_path is not None else _lines_from_topic(topic, since_text)
     items = _placed(lines, counters)
-    with click.progressbar(items, label="replaying", file=sys.stderr,
-                           length=_count_lines(events_path) if events_path else None) as bar:
-        report = replay(current, new, bar, examples=examples)
+    with progress_printer({"replaying": _count_lines(events_path) if events_path else None}) as progress:
+        report = replay(current, new, tracked(items, "replaying", progress), examples=examples)
     if as_json:
         _json({**report.to_json(), "against": origin, "deadletter": counters["deadletter"],
                "skipped": counters["skipped"], "first_skip": counters.get("first_skip")})

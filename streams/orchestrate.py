@@ -220,8 +220,8 @@ class LocalRun:
         sim = build_scenario(self.settings, o.city, o.scenario, o.seed, frigate=True)
         register_scenario_devices(self.settings, sim)
 
-        def progress(n: int) -> None:
-            self.produced = n
+        def progress(stage: str, advanced: int) -> None:
+            self.produced += advanced
 
         def run() -> None:
             stats = produce(self.settings, sim, o.rate, stop=self._stop_sim, progress=progress,
