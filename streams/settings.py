@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,9 @@ from typing import Any
 import click
 
 
-def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+def _default_data_dir(environ: dict[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/ioc-router``, else ``~/.local/share/ioc-router``; read when a Settings is
-    made, not at import."""
+    made, not at import (``environ``: the README table's default, whatever this shell says)."""
     env = os.environ if environ is None else environ
     base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "ioc-router"
@@ -33,7 +32,7 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
 class Settings:
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
-    data_dir: Path = field(default_factory=default_data_dir)
+    data_dir: Path = field(default_factory=_default_data_dir)  # read when built, not on import
     partitions: int = 4
     app_id: str = "ioc-router"
     worker_web_host: str = "127.0.0.1"

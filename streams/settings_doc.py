@@ -12,7 +12,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from streams.settings import DOCUMENTATION, Settings, default_data_dir
+from streams.settings import DOCUMENTATION, Settings, _default_data_dir
 
 START = "<!-- settings-table:start -->"
 END = "<!-- settings-table:end -->"
@@ -32,7 +32,7 @@ def _default(value: object) -> str:
 
 def settings_table() -> str:
     """The table, markers included, in :data:`DOCUMENTATION` order."""
-    base = Settings(data_dir=default_data_dir({}))  # the default without this shell's XDG_DATA_HOME
+    base = Settings(data_dir=_default_data_dir({}))  # the default without this shell's XDG_DATA_HOME
     defaults = {f.name: getattr(base, f.name) for f in fields(Settings)}
     rows = [f"| `IOC_{name.upper()}` | {_default(defaults[name])} | {meaning} |"
             for name, meaning in DOCUMENTATION.items()]
