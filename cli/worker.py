@@ -25,9 +25,12 @@ def worker(web_port: int | None, role: str | None) -> None:
     """
     from importlib.metadata import version
 
-    from streams import faust_tuning, metrics, metrics_zero
+    from streams import metrics, metrics_zero
     from streams.app import configure
     from streams.embedded.process import free_port
+    from streams.faust_ext.consumer import use_fast_delivery_consumer
+    from streams.faust_ext.settings import app_settings
+    from streams.faust_ext.worker import Worker
     from streams.pipeline import context
     from streams.rules_live.active import active_ruleset
 
@@ -52,8 +55,8 @@ def worker(web_port: int | None, role: str | None) -> None:
         load_mapping_file(settings.frigate_mapping_file)
     except Exception as exc:
         raise click.ClickException(f"Frigate mapping: {exc}") from None
-    app = configure(settings, role, **faust_tuning.app_settings(settings))
-    faust_tuning.install(app)
+    app = configure(settings, role, **app_settings(settings))
+    use_fast_delivery_consumer(app)
     if role != "lifecycle":
         context.install(context.build(settings))
     if role != "pipeline":
@@ -67,4 +70,4 @@ def worker(web_port: int | None, role: str | None) -> None:
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)
     sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
-    faust_tuning.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
