@@ -40,6 +40,7 @@ import orjson
 from benchmarks.chaos import OutcomeReader, diagnose
 from benchmarks.producer_process import ProducerProcess
 from benchmarks.responder import WardResponder
+from cli.progress import progress_printer
 from streams.admin import create_topics
 from streams.conservation import verdict
 from streams.embedded.process import ManagedProcess, free_port
@@ -110,7 +111,7 @@ def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trac
     """``ioc worker``, under :mod:`benchmarks.memtrace` when memory is traced."""
     worker = ["worker", "--web-port", str(port)]
     if trace_dir is None:
-        return [sys.executable, "-m", "streams.cli", *worker]
+        return [sys.executable, "-m", "cli", *worker]
     return [sys.executable, "-m", "benchmarks.memtrace", "--every", f"{trace_every_s:g}", "--warmup", f"{WARMUP_S:g}",
             "--frames", str(trace_frames), "--out", str(trace_dir), "--", *worker]
 
@@ -248,7 +249,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         freeze_at = duration / 2 if redis_freeze_s > 0 else None
         frozen_until: float | None = None
         thawed_at: float | None = None
-        with click.progressbar(length=int(duration), label="soak", file=sys.stderr) as bar:
+        with progress_printer({"soak": int(duration)}) as progress:
             shown = 0
             while producer.is_alive():
                 now = time.monotonic() - t0
@@ -265,7 +266,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                 _sample(result, procs, urls, now, backlog)
                 if thawed_at is not None and result.lag_after_freeze_drained_s is None and result.samples[-1]["lag"] == 0:
                     result.lag_after_freeze_drained_s = round(now - thawed_at, 1)
-                bar.update(int(min(now, duration)) - shown)
+                progress("soak", int(min(now, duration)) - shown)
                 shown = int(min(now, duration))
                 time.sleep(SAMPLE_EVERY_S)
         if frozen_until is not None and thawed_at is None and stack.redis is not None:
