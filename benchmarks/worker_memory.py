@@ -56,7 +56,7 @@ def smaps(pid: int) -> dict[str, float]:
 
 def measure(role: str, settle_s: float, env: dict[str, str], run_dir: Path) -> dict[str, float]:
     port = free_port()
-    argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port), "--role", role]
+    argv = [sys.executable, "-m", "cli", "worker", "--web-port", str(port), "--role", role]
     proc = ManagedProcess(f"worker-{role}", argv, port, run_dir / f"worker-{role}.log", ready_timeout_s=120.0, env=env)
     try:
         time.sleep(settle_s)  # joined the group, fetched metadata, idle
