@@ -42,6 +42,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import AppT, EventT, StreamT
 from mode.services import WaitResults
 
+from routers.outgoing import Outgoing  # the message type is plain data: the pure deciders return it
 from streams.settings import Settings
 
 # --- 1. settings -----------------------------------------------------------------------------------
@@ -469,16 +470,6 @@ def install(app: AppT) -> None:
 
 
 # --- 3. batch publishing with at-least-once delivery -----------------------------------------------
-
-
-class Outgoing(NamedTuple):
-    """One message to publish: bytes in, bytes out (serialize in the handler, e.g. with orjson)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None  # None: a tombstone (a table's deleted key on its changelog)
-    headers: Sequence[tuple[str, bytes]] | None = None
-    partition: int | None = None
 
 
 class Handled(NamedTuple):

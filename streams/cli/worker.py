@@ -26,8 +26,7 @@ def worker(web_port: int | None, role: str) -> None:
     from streams import faust_tuning, metrics, metrics_zero
     from streams.app import configure
     from streams.embedded.process import free_port
-    from streams.pipeline import context
-    from streams.rules_live.active import active_ruleset
+    from streams.services import attach, build_services
 
     settings = load_settings()
     if web_port is not None:
@@ -37,7 +36,9 @@ def worker(web_port: int | None, role: str) -> None:
     if settings.worker_web_port == 0:
         settings = dataclasses.replace(settings, worker_web_port=free_port())
     try:
-        ruleset = active_ruleset()  # fail fast on an invalid IOC_RULES_FILE, before joining the group
+        from streams.rules_live.active import initial_ruleset
+
+        initial_ruleset(settings.rules_file)  # fail fast on an invalid IOC_RULES_FILE, before joining the group
     except Exception as exc:
         raise click.ClickException(f"rules: {exc}") from None
     try:  # and on an invalid IOC_FRIGATE_MAPPING_FILE, with its line:column problems
@@ -48,13 +49,11 @@ def worker(web_port: int | None, role: str) -> None:
         raise click.ClickException(f"Frigate mapping: {exc}") from None
     app = configure(settings, role, **faust_tuning.app_settings(settings))
     faust_tuning.install(app)
-    if role != "lifecycle":
-        context.install(context.build(settings))
+    services = attach(app, build_services(settings, role))  # the composition root: one object, on the app
+    ruleset = services.rules.current()
     if role != "pipeline":
         from streams.lifecycle import actors
-        from streams.lifecycle import agents as lifecycle_agents
 
-        lifecycle_agents.install(settings)
         actors.subscribe(settings)  # every actor's ioc.status.* topic on the broker
     metrics_zero.start_at_zero()  # alerts see 0 before the first breach, not an absent series
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
