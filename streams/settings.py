@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ def _default_data_dir() -> Path:
 class Settings:
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
-    data_dir: Path = _default_data_dir()
+    data_dir: Path = field(default_factory=_default_data_dir)  # read when built, not on import
     partitions: int = 4
     app_id: str = "ioc-router"
     worker_web_host: str = "127.0.0.1"
