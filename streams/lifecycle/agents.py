@@ -93,7 +93,7 @@ STATUS_BATCH_WITHIN_S = 0.01
 # environment on import): each actor's own status topic (the topic says who acts) by
 # streams.lifecycle.actors.subscribe, which reads the broker's ioc.status.* topics; the commands topic
 # by bind_topics, with the app id. Declared here with the defaults' names.
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}  # not Settings(): no environment read
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}  # not Settings(): no environment read
 status_topic = app.topic(*actors.status_topic_names(topics.fixed_status_topics(), _DEFAULTS["legacy_status_topic"]),
                          key_serializer="raw", value_serializer="raw")
 commands_topic = app.topic(commands_topic_name(_DEFAULTS["app_id"]), key_serializer="raw", value_serializer="raw",

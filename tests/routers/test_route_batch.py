@@ -14,7 +14,17 @@ from routers import envelope
 from routers.binding import CLOUDEVENTS_HEADERS
 from routers.events import Event, Source
 from routers.locate.result import Location
-from routers.route import DeadLetter, Filtered, Intake, Origin, Placed, Placement, Routed, Unroutable, route_batch
+from routers.route import (
+    DeadLetter,
+    Filtered,
+    Intake,
+    Origin,
+    Placed,
+    Placement,
+    Routed,
+    Unroutable,
+    route_batch,
+)
 from routers.rules import SensorState, default_ruleset
 from routers.topics import LIFECYCLE_HEADER, LIFECYCLE_SKIP
 from tests.routers.rules.rules_helpers import NOON_UTC, ambiguous, at_ward, report, sensor, unresolved
