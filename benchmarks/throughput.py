@@ -239,7 +239,7 @@ def _faust_app(run: Run, tuned: bool):  # type: ignore[no-untyped-def]
         "datadir": datadir,  # not <cwd>/<app id>-data
     }
     if tuned:
-        from streams.faust_tuning import app_settings
+        from streams.faust_ext.settings import app_settings
         from streams.settings import Settings
 
         options.update(app_settings(Settings(kafka_bootstrap=run.bootstrap, partitions=run.partitions)))
@@ -263,22 +263,24 @@ def run_faust_bare_forward(run: Run) -> None:
 
 
 def run_faust_tuned_forward(run: Run) -> None:
-    """The same forwarder with :mod:`streams.faust_tuning`: settings, fast delivery, batch
-    publishing with at-least-once acks, and the spinner-free Worker."""
-    from streams import faust_tuning
+    """The same forwarder with :mod:`streams.faust_ext` and :mod:`streams.delivery`: settings, fast
+    delivery, batch publishing with at-least-once acks, and the spinner-free Worker."""
+    from streams.delivery import Outgoing, forward_batches
+    from streams.faust_ext.consumer import use_fast_delivery_consumer
+    from streams.faust_ext.worker import Worker
 
     app = _faust_app(run, tuned=True)
-    faust_tuning.install(app)
+    use_fast_delivery_consumer(app)
     source = app.topic(run.source, key_serializer="raw", value_serializer="raw")
 
     def handle(events):  # type: ignore[no-untyped-def]
-        return [faust_tuning.Outgoing(run.sink, event.key, event.value) for event in events]
+        return [Outgoing(run.sink, event.key, event.value) for event in events]
 
     @app.agent(source)
     async def forward(stream):  # type: ignore[no-untyped-def]
-        await faust_tuning.forward_batches(stream, handle)
+        await forward_batches(stream, handle)
 
-    faust_tuning.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
+    Worker(app, loglevel="error", quiet=True).execute_from_commandline()
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,12 @@ def worker(web_port: int | None, role: str) -> None:
     """
     from importlib.metadata import version
 
-    from streams import faust_tuning, metrics, metrics_zero
+    from streams import metrics, metrics_zero
     from streams.app import configure
     from streams.embedded.process import free_port
+    from streams.faust_ext.consumer import use_fast_delivery_consumer
+    from streams.faust_ext.settings import app_settings
+    from streams.faust_ext.worker import Worker
     from streams.services import attach, build_services
 
     settings = load_settings()
@@ -47,8 +50,8 @@ def worker(web_port: int | None, role: str) -> None:
         load_mapping_file(settings.frigate_mapping_file)
     except Exception as exc:
         raise click.ClickException(f"Frigate mapping: {exc}") from None
-    app = configure(settings, role, **faust_tuning.app_settings(settings))
-    faust_tuning.install(app)
+    app = configure(settings, role, **app_settings(settings))
+    use_fast_delivery_consumer(app)
     services = attach(app, build_services(settings, role))  # the composition root: one object, on the app
     ruleset = services.rules.current()
     if role != "pipeline":
@@ -60,4 +63,4 @@ def worker(web_port: int | None, role: str) -> None:
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)
     sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
-    faust_tuning.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from streams.faust_tuning import Outgoing
+from streams.delivery import Outgoing
 
 _DELETED = object()
 

@@ -4,7 +4,7 @@ Per batch: place each message (decode and locate, :func:`routers.route.place`; d
 since the last refresh are fetched in one Redis round trip), read the rule state (the batch's
 sensor states, the active inhibitors, the silences, the active ruleset), call the pure
 :func:`routers.route.route_batch`, write the state it changed, count the outcomes, and hand its
-messages to :func:`streams.faust_tuning.forward_batches`, which publishes without a per-message
+messages to :func:`streams.delivery.forward_batches`, which publishes without a per-message
 await and lets a batch's offsets be committed only after the broker acknowledged every output of
 it (also across a crash or a rebalance): at-least-once, with stable output ids so consumers dedupe.
 The worker's services come from ``app.services`` (:mod:`streams.services`).
@@ -22,7 +22,7 @@ from routers.outgoing import Outgoing
 from routers.route import Intake, Origin, Placed, Placement, Unroutable, place, route_batch
 from streams import metrics, topics
 from streams.app import app
-from streams.faust_tuning import forward_batches
+from streams.delivery import forward_batches
 from streams.pipeline.tally import Tally
 from streams.services import IntakeServices
 
