@@ -45,15 +45,17 @@ from typing import Any, Protocol
 import click
 
 from benchmarks._broker import (
+    Drained,
     Message,
-    Progress,
     create_topics,
     drain,
     embedded_broker,
     produce,
 )
 from benchmarks.results import Result, Row, process_cpu_seconds, rates_of
+from cli.progress import progress_printer
 from routers.boundaries.registry import BoundaryRegistry
+from routers.progress import tracked
 from streams.settings import load_settings
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -174,7 +176,7 @@ def measure(contender: Contender, messages: Sequence[Message], bootstrap: str, *
                   cpu_us_per_event=_per_event_us(progress))
 
 
-def _per_event_us(progress: Progress) -> float | None:
+def _per_event_us(progress: Drained) -> float | None:
     moved = progress.count - (progress.samples[1][1] if len(progress.samples) > 1 else 0)
     if progress.cpu_s is None or progress.cpu_s < 0 or moved <= 0:
         return None
@@ -389,8 +391,9 @@ def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s:
     for role in roles:
         results = []
         then = absorb if role == "pipeline" and lifecycle else None
-        with click.progressbar(range(repeats), label=pipeline_row.ROLES[role], file=sys.stderr) as bar:
-            for _ in bar:
+        label = pipeline_row.ROLES[role]
+        with progress_printer({label: repeats}) as progress:
+            for _ in tracked(range(repeats), label, progress):
                 results.append(pipeline_row.measure_pipeline(messages, settings.data_dir, partitions, timeout_s,
                                                              role=role, then=then))
         rows.append(pipeline_row.pipeline_row(results, rows[0].rate))

@@ -89,7 +89,7 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, wards, tmp_path_fa
 """, encoding="utf-8")
     worker_port = free_port()
     worker = ManagedProcess(
-        "privacy-worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(worker_port)], worker_port,
+        "privacy-worker", [sys.executable, "-m", "cli", "worker", "--web-port", str(worker_port)], worker_port,
         logs / "worker.log", ready_timeout_s=120,
         env=stack_env(embedded_stack, data_dir, IOC_APP_ID=f"ioc-privacy-{RNG.randrange(10**6)}", IOC_LOG_LEVEL="info",
                       IOC_DASHBOARD_TOKEN_FILE=str(token_file), IOC_DASHBOARD_VIEWERS=str(viewers)),
@@ -98,7 +98,7 @@ def privacy_run(embedded_stack, data_dir: Path, topics_ready, wards, tmp_path_fa
     try:
         dashboard = ManagedProcess(
             "privacy-dashboard",
-            [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(dashboard_port), "--city", "hcmc"],
+            [sys.executable, "-m", "cli", "dashboard", "--port", str(dashboard_port), "--city", "hcmc"],
             dashboard_port, logs / "dashboard.log", ready_timeout_s=60,
             env=stack_env(embedded_stack, data_dir, IOC_WORKER_METRICS_URLS=f"http://127.0.0.1:{worker_port}/metrics",
                           IOC_DASHBOARD_TOKEN_FILE=str(token_file), IOC_DASHBOARD_VIEWERS=str(viewers)),

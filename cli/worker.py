@@ -9,13 +9,15 @@ import click
 
 from streams.settings import load_settings
 
+ROLES = ("all", "pipeline", "lifecycle")
+
 
 @click.command()
 @click.option("--web-port", type=int, default=None, help="Port of /metrics and /healthz (default IOC_WORKER_WEB_PORT; 0 = free port).")
-@click.option("--role", type=click.Choice(["all", "pipeline", "lifecycle"]), default="all", show_default=True,
-              envvar="IOC_WORKER_ROLE",
-              help="What this worker runs: everything, only the intake pipeline, or only the incident lifecycle.")
-def worker(web_port: int | None, role: str) -> None:
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="What this worker runs: everything, only the intake pipeline, or only the incident lifecycle "
+                   "(default IOC_WORKER_ROLE, all).")
+def worker(web_port: int | None, role: str | None) -> None:
     """Run a stream worker against IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL (both required).
 
     Start as many as the intake topics have partitions; they share the work as one consumer group
@@ -32,6 +34,10 @@ def worker(web_port: int | None, role: str) -> None:
     from streams.services import attach, build_services
 
     settings = load_settings()
+    if role is None:  # IOC_WORKER_ROLE, refused as click refuses a bad --role (usage error, exit 2)
+        role = settings.worker_role
+        if role not in ROLES:
+            raise click.BadParameter(f"{role!r} is not one of {', '.join(map(repr, ROLES))}.", param_hint="'--role'")
     if web_port is not None:
         settings = dataclasses.replace(settings, worker_web_port=web_port)
     if not settings.kafka_bootstrap or not settings.redis_url:
