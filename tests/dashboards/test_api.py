@@ -296,7 +296,7 @@ def test_ward_figures_from_the_serving_index(generation: Any, redis_url: str) ->
     async def main() -> None:
         client = aioredis.from_url(url)
         await client.flushdb()
-        await IncidentIndex(client, "ioc-router").put_all([book.get(BT.code, late.id), book.get(BT.code, fresh.id)])
+        await IncidentIndex(client, "ioc-router").put_all([book.for_update(BT.code, late.id), book.for_update(BT.code, fresh.id)])
         await client.aclose()
         async with serve(make_parts(generation, redis_url=url)) as http:
             ov = await overview(http)
