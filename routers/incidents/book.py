@@ -187,19 +187,23 @@ class IncidentBook:
         """Whether an update for this incident needs its whole state from the serving index: its
         entry is a stub, and not one of the incidents closed most recently (kept decoded)."""
         key = table_key(ward, incident)
-        body = self.incidents.get(key)
-        if not is_stub(body):
+        body = self._stub(key)
+        if body is None:
             return False
         recent = self._closed.get(key)
         return recent is None or recent.version != body["version"]
+
+    def _stub(self, key: str) -> Mapping[str, Any] | None:
+        body = self.incidents.get(key)
+        return body if is_stub(body) else None
 
     def for_update(self, ward: str, incident: str, recalled: Mapping[str, Any] | None = None) -> Incident | None:
         """The whole incident an update applies to: the table's, or for a stub the recent closed
         copy or the ``recalled`` one (incident id -> the serving index's JSON) of the stub's version.
         None when unknown; :class:`Rejected` when a stub's state is no longer to be had."""
         key = table_key(ward, incident)
-        body = self.incidents.get(key)
-        if not is_stub(body):
+        body = self._stub(key)
+        if body is None:
             return self.get(ward, incident)
         recent = self._closed.get(key)
         if recent is not None and recent.version == body["version"]:
