@@ -3,7 +3,9 @@
 The streams side passes its Faust tables (changelog-backed) as the mappings and publishes the
 returned :class:`Outbound` messages; tests pass plain dicts. Keys:
 
-* ``incidents["<ward>/<incident id>"]`` -> incident JSON. Keyed by owner ward because a ward's
+* ``incidents["<ward>/<incident id>"]`` -> the :class:`~routers.incidents.model.Incident` (decoded:
+  correlation reads it for every event of its ward; its changelog record is its JSON, see
+  :func:`~routers.incidents.model.table_json`; what a changelog restores is JSON, decoded on read). Keyed by owner ward because a ward's
   incidents live in that ward's partition: after a reassignment the old ward keeps a ``moved_to``
   stub and the new ward's partition holds the live copy, so a changelog replay can never let one
   overwrite the other.
@@ -147,8 +149,9 @@ class IncidentBook:
         self.policy = policy or CorrelationPolicy()
         self.retention_s = retention_s
         self.grace_s = grace_s  # the worker uses ESCALATION_GRACE_S; 0 climbs a rung at its deadline
-        # Decoded open incidents by table key and version: a stored version never changes, so the
-        # cache cannot go stale, and reads for correlation and SLA scans skip JSON decoding.
+        # Decoded copies of incidents the table holds as JSON (restored from the changelog, e.g.
+        # after a restart or on a standby), by table key and version: a stored version never
+        # changes, so the cache cannot go stale. What this book writes it stores decoded.
         self._decoded: dict[str, tuple[int, Incident]] = {}
         # The latest RECENT_CLOSED closed incidents, whole, by table key (their table entry is a stub).
         self._closed: OrderedDict[str, Incident] = OrderedDict()
@@ -169,6 +172,8 @@ class IncidentBook:
         body = self.incidents.get(key)
         if body is None or is_stub(body):
             return None
+        if isinstance(body, Incident):
+            return body
         cached = self._decoded.get(key)
         if cached is not None and cached[0] == body["version"]:
             return cached[1]
@@ -181,6 +186,8 @@ class IncidentBook:
     def version_of(self, ward: str, incident: str) -> int | None:
         """The version the table holds (of an incident or its stub); None when unknown."""
         body = self.incidents.get(table_key(ward, incident))
+        if isinstance(body, Incident):
+            return body.version
         return None if body is None else int(body["version"])
 
     def needs_recall(self, ward: str, incident: str) -> bool:
@@ -271,10 +278,10 @@ class IncidentBook:
         """Store ``incident`` (a stub once closed) and emit its audit state, its notice (with the
         evidence ``added``) and the evidence writes for the serving index."""
         key = table_key(incident.ward, incident.id)
-        body = incident.to_json()
+        body = incident.to_json()  # for the messages; the table keeps the incident decoded
         if incident.is_open:
-            self.incidents[key] = body
-            self._decoded[key] = (incident.version, incident)
+            self.incidents[key] = incident
+            self._decoded.pop(key, None)
             self._closed.pop(key, None)
         else:
             self.incidents[key] = stub_of(incident)
@@ -433,7 +440,8 @@ class IncidentBook:
                 continue
             key = table_key(ward, incident_id_)
             body = self.incidents.get(key)
-            legacy = body is not None and not is_stub(body) and not incident_from_json(body).is_open  # a whole closed copy of an earlier version
+            whole = self.get(ward, incident_id_)  # a whole closed copy, as an earlier version kept it
+            legacy = whole is not None and not whole.is_open
             if body is not None and (is_stub(body) or legacy):
                 del self.incidents[key]
                 self._decoded.pop(key, None)

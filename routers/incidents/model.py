@@ -1,8 +1,10 @@
 """The incident: correlated evidence, its status history, SLA deadlines and escalations.
 
 Plain frozen data. ``to_json``/``incident_from_json`` are the one storage and wire form
-(Faust tables, ``ioc.incidents``, the Redis serving index, the HTTP API), so a stored
-incident read back is equal to the one written.
+(the Faust tables' changelogs, ``ioc.incidents``, the Redis serving index, the HTTP API), so a
+stored incident read back is equal to the one written. The worker's incidents table holds open
+incidents decoded (:class:`Incident`), closed ones as stubs (:func:`stub_of`); JSON is built when
+written out.
 """
 
 from __future__ import annotations
@@ -33,14 +35,10 @@ class Evidence:
     track: str | None = None  # a tracked object (Frigate): one item per object, see routers.incidents.tracked
     details: dict[str, Any] | None = None  # what the camera said of it (labels, zones, scores, snapshot)
     media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
-    # The JSON form, built once: an item is serialized again with every later version of its
-    # incident, so an incident's save would otherwise cost a conversion per item it holds.
-    # Shared, never edited by readers.
-    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
+    # Built on each write, not kept: the worker's table holds incidents decoded, and a JSON copy
+    # kept per item would double what an open incident costs (see docs/lifecycle.md, "Memory").
     def to_json(self) -> dict[str, Any]:
-        if self._json is not None:
-            return self._json
         body: dict[str, Any] = {
             "event_id": self.event_id, "source": self.source, "kind": self.kind,
             "occurred_at": fmt(self.occurred_at),
@@ -52,7 +50,6 @@ class Evidence:
                 body[name] = getattr(self, name)
         if self.media:
             body["media"] = list(self.media)
-        object.__setattr__(self, "_json", body)
         return body
 
     @staticmethod
@@ -79,17 +76,13 @@ class HistoryEntry:
     actor: str  # "ioc-router" or the ward system's actor id
     note: str | None = None
     update_id: str | None = None
-    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)  # as Evidence's
 
-    def to_json(self) -> dict[str, Any]:
-        if self._json is None:
-            object.__setattr__(self, "_json", {
-                "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
-                "previous": None if self.previous is None else self.previous.value,
-                "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
-            })
-        assert self._json is not None
-        return self._json
+    def to_json(self) -> dict[str, Any]:  # built on each write, as Evidence's
+        return {
+            "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
+            "previous": None if self.previous is None else self.previous.value,
+            "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
+        }
 
     @staticmethod
     def from_json(body: dict[str, Any]) -> HistoryEntry:
@@ -274,3 +267,8 @@ def stub_of(incident: Incident) -> dict[str, Any]:
 
 def is_stub(body: Any) -> bool:
     return isinstance(body, Mapping) and body.get("stub") is True
+
+
+def table_json(value: Any) -> Any:
+    """A table value as its changelog carries it: an incident's JSON (the table holds it decoded)."""
+    return value.to_json() if isinstance(value, Incident) else value

@@ -58,8 +58,8 @@ from routers.incidents.batch import (
     refine_unknown,
     tick_command,
 )
-from routers.incidents.book import ESCALATION_GRACE_S, table_key
-from routers.incidents.model import incident_from_json, is_stub
+from routers.incidents.book import ESCALATION_GRACE_S
+from routers.incidents.model import Incident, incident_from_json, is_stub, table_json
 from routers.incidents.routed import routed_from_envelope
 from streams import metrics, topics
 from streams.app import app, caller_wards
@@ -139,7 +139,7 @@ class LifecycleWorker:
 
 def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
     """Build the lifecycle's worker state from ``settings`` (the worker command calls this)."""
-    tables = (StagedTable(incidents_table), StagedTable(wards_table), StagedTable(seen_table))
+    tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table))
     book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
     state = LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables)
     app.ioc_lifecycle = state  # type: ignore[attr-defined]  # the app is the worker's composition root
@@ -353,13 +353,16 @@ def _gauge(book: IncidentBook, wards: Iterable[str]) -> None:
             metrics.open_incidents.labels(ward, priority).set(counts.get(priority, 0))
 
 
-def _stored_json(book: IncidentBook, incident: Any) -> bytes | None:
-    """The incident's JSON as the table holds it (already built by the book), when it is this version
-    (a closed incident's entry is a stub: the index gets its whole JSON, built by ``put_all``)."""
-    body = book.incidents.get(table_key(incident.ward, incident.id))
-    if isinstance(body, dict) and body.get("version") == incident.version and not is_stub(body):
-        return orjson.dumps(body)
-    return None
+def _index_bodies(effects: Effects) -> list[bytes | None]:
+    """Each changed incident's JSON for the serving index, from its audit state message (built
+    once by the book for this version); None: ``put_all`` builds it."""
+    states = {o.key: o.value["data"] for o in effects.outbound if o.channel == "incidents"}
+    bodies: list[bytes | None] = []
+    for incident in effects.changed:
+        body = states.get(incident.id)
+        same = body is not None and body["version"] == incident.version and body["ward"] == incident.ward
+        bodies.append(orjson.dumps(body) if same else None)
+    return bodies
 
 
 async def _refined(rejections: list[Rejection], state: LifecycleWorker) -> list[Rejection]:
@@ -398,7 +401,7 @@ async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker
     index = state.index()
     if index is not None and (effects.changed or effects.evidence):
         # Written while the next batch is decided; the batch's offsets wait for it too.
-        bodies = [_stored_json(state.book, i) for i in effects.changed]
+        bodies = _index_bodies(effects)
         write = asyncio.ensure_future(_write_index(index, effects.changed, bodies, effects.evidence))
         state.index_writes.add(write)
         write.add_done_callback(state.index_writes.discard)
@@ -521,4 +524,5 @@ async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
 
 def stored_incidents() -> list[Any]:
     """Every incident copy in this worker's tables (for tests and diagnostics)."""
-    return [incident_from_json(v) for v in incidents_table.values() if v is not None]
+    return [v if isinstance(v, Incident) else incident_from_json(v) for v in incidents_table.values()
+            if v is not None and not is_stub(v)]

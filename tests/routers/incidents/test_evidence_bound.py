@@ -13,7 +13,7 @@ from routers.incidents.batch import coalesce
 from routers.incidents.book import Effects, IncidentBook, Outbound, table_key
 from routers.incidents.lifecycle import EVIDENCE_WINDOW, MAX_DEVICES
 from routers.incidents.messages import summary
-from routers.incidents.model import incident_from_json
+from routers.incidents.model import incident_from_json, table_json
 from tests.routers.incidents.factories import T0, routed_event
 
 WARD = "27142"
@@ -34,9 +34,9 @@ def test_a_sensor_reporting_into_its_open_incident_keeps_a_constant_size() -> No
     for n in range(READINGS):
         effects = book.on_routed(reading(n), T0 + timedelta(seconds=10 * n))
         written.extend(effects.evidence)
-        sizes.append(len(orjson.dumps(next(iter(incidents.values())))))
+        sizes.append(len(orjson.dumps(table_json(next(iter(incidents.values()))))))
     assert len(incidents) == 1  # every reading joined the one incident
-    incident = incident_from_json(next(iter(incidents.values())))
+    incident = incident_from_json(table_json(next(iter(incidents.values()))))
     assert len(incident.evidence) == EVIDENCE_WINDOW + 1
     assert incident.evidence_count == READINGS and incident.evidence_dropped == READINGS - EVIDENCE_WINDOW - 1
     # the opening reading and the latest ones are what is kept
@@ -53,8 +53,8 @@ def test_window_positions_map_to_the_whole_list() -> None:
     book = IncidentBook({}, {}, {})
     for n in range(20):
         book.on_routed(reading(n), T0 + timedelta(seconds=10 * n))
-    (body,) = book.incidents.values()
-    incident = incident_from_json(body)
+    (stored,) = book.incidents.values()
+    incident = incident_from_json(table_json(stored))
     assert [incident.evidence_index(p) for p in range(len(incident.evidence))] == [0, 16, 17, 18, 19]
 
 
@@ -86,8 +86,8 @@ def test_devices_are_remembered_for_correlation_and_bounded() -> None:
         event = routed_event(f"s-{n}", source="sensor", kind="water_level", device_id=f"gauge-{n % (MAX_DEVICES + 5)}",
                              value=0.5, at=T0 + timedelta(seconds=10 * n))
         book.on_routed(event, T0 + timedelta(seconds=10 * n))
-    (body,) = book.incidents.values()
-    incident = incident_from_json(body)
+    (stored,) = book.incidents.values()
+    incident = incident_from_json(table_json(stored))
     assert len(incident.device_ids) == MAX_DEVICES
     assert incident.device_ids[-1] == f"gauge-{(MAX_DEVICES + 9) % (MAX_DEVICES + 5)}"
     # a reading of a device that left the window still joins the incident (by device id)

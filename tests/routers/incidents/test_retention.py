@@ -16,7 +16,7 @@ import pytest
 from routers.exceptions import Rejected
 from routers.incidents.book import IncidentBook, table_key
 from routers.incidents.correlation import incident_id
-from routers.incidents.model import STUB_KEYS, is_stub
+from routers.incidents.model import STUB_KEYS, is_stub, table_json
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
 from tests.routers.incidents.factories import BEN_THANH, T0, minutes, offset, routed_event
@@ -205,17 +205,26 @@ def test_a_steady_stream_keeps_the_state_flat() -> None:
 
 
 def test_a_standby_copy_drops_decoded_incidents_the_owner_forgot() -> None:
-    """Two workers over one table: the owner closes and forgets an incident, the standby's decoded
-    copy goes at its next housekeeping timer run."""
+    """The owner writes its table; a standby holds the same table as the changelog brings it (JSON)
+    and decodes what it reads. The owner closes and forgets an incident: the standby's decoded copy
+    goes at its next housekeeping timer run."""
     incidents: dict = {}
     wards: dict = {}
-    seen: dict = {}
-    owner = IncidentBook(incidents, wards, seen, retention_s=HOUR)
-    standby = IncidentBook(incidents, wards, seen, retention_s=HOUR)
+    owner = IncidentBook(incidents, wards, {}, retention_s=HOUR)
+    replica: dict = {}
+    standby = IncidentBook(replica, wards, {}, retention_s=HOUR)
+
+    def replicate() -> None:  # what the changelog carries to the standby
+        replica.clear()
+        replica.update({key: table_json(value) for key, value in incidents.items()})
+
     owner.on_routed(routed_event("rep-1"), T0)
     inc = incident_id("rep-1")
+    replicate()
     assert standby.get(WARD, inc) is not None  # e.g. the SLA timer's scan decoded it
+    assert standby.get(WARD, inc) == owner.get(WARD, inc)
     resolve(owner, inc, T0)
     housekeep(owner, T0 + timedelta(seconds=HOUR + 1))
-    assert incidents == {} and standby.trim_cache() == 1
+    replicate()
+    assert replica == {} and standby.trim_cache() == 1
     assert standby._decoded == {} and standby.trim_cache() == 0
