@@ -122,6 +122,7 @@ def measure(raws: Sequence[bytes], batch: int = 1000) -> StateCost:
         now += timedelta(seconds=1)
         evidence += len(decide_batch(book, inputs, now).effects.evidence)
         del inputs
+    book.begin_batch()  # the last batch's JSON, kept for its changelog records until the next batch
     open_bytes = _alive(before)
     # marks alone: the same number of marks in a dict of their own
     marks_before = tracemalloc.take_snapshot()

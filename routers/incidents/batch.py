@@ -228,6 +228,7 @@ def decide_batch(book: IncidentBook, inputs: Iterable[LifecycleInput], now: date
     incident id -> the serving index's JSON of the closed incidents :func:`recall_wanted` named."""
     result = BatchResult()
     effects = result.effects
+    book.begin_batch()
     for item in inputs:
         kind = _kind(item)
         result.counts[kind] = result.counts.get(kind, 0) + 1

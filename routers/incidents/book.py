@@ -153,6 +153,9 @@ class IncidentBook:
         # after a restart or on a standby), by table key and version: a stored version never
         # changes, so the cache cannot go stale. What this book writes it stores decoded.
         self._decoded: dict[str, tuple[int, Incident]] = {}
+        # The JSON built by this batch's saves, by table key: the changelog encoder reuses it
+        # (:meth:`encode`) instead of building it again. Cleared by :meth:`begin_batch`.
+        self._bodies: dict[str, tuple[Incident, dict[str, Any]]] = {}
         # The latest RECENT_CLOSED closed incidents, whole, by table key (their table entry is a stub).
         self._closed: OrderedDict[str, Incident] = OrderedDict()
         # ward -> the earliest SLA moment of its open incidents (None: none pending), or a moment
@@ -250,6 +253,19 @@ class IncidentBook:
         changed other than through this book, e.g. after a rebalance restored partitions."""
         self._open.clear()
         self._due.clear()
+        self._bodies.clear()
+
+    def begin_batch(self) -> None:
+        """A new batch: the JSON the last one built for its changelog is not needed any more."""
+        self._bodies.clear()
+
+    def encode(self, value: Any) -> Any:
+        """A table value as its changelog record carries it (:func:`~routers.incidents.model.table_json`),
+        reusing the JSON this batch's save built for the very incident object."""
+        if isinstance(value, Incident):
+            built = self._bodies.get(table_key(value.ward, value.id))
+            return built[1] if built is not None and built[0] is value else value.to_json()
+        return value
 
     def open_counts(self, ward: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -281,6 +297,7 @@ class IncidentBook:
         body = incident.to_json()  # for the messages; the table keeps the incident decoded
         if incident.is_open:
             self.incidents[key] = incident
+            self._bodies[key] = (incident, body)
             self._decoded.pop(key, None)
             self._closed.pop(key, None)
         else:

@@ -141,6 +141,7 @@ def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
     """Build the lifecycle's worker state from ``settings`` (the worker command calls this)."""
     tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table))
     book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
+    tables[0].encode = book.encode  # the JSON the batch's saves built, reused for the changelog
     state = LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables)
     app.ioc_lifecycle = state  # type: ignore[attr-defined]  # the app is the worker's composition root
     return state

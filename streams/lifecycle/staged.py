@@ -32,8 +32,9 @@ class StagedTable(MutableMapping[str, Any]):
     def __init__(self, table: Any, encode: Callable[[Any], Any] | None = None) -> None:
         self.table = table
         self._staged: dict[str, Any] = {}
-        # a value as its changelog record carries it (the store may hold it decoded)
-        self._encode: Callable[[Any], Any] = encode or (lambda value: value)
+        # a value as its changelog record carries it (the store may hold it decoded); settable, as
+        # the encoder may belong to what is built over the table (the incident book)
+        self.encode: Callable[[Any], Any] = encode or (lambda value: value)
 
     @property
     def _store(self) -> Any:
@@ -93,7 +94,7 @@ class StagedTable(MutableMapping[str, Any]):
                 records.append(Outgoing(name, raw_key, None, partition=partition))
             else:
                 store[key] = value
-                raw_value, _ = topic.prepare_value(self._encode(value), table.value_serializer)
+                raw_value, _ = topic.prepare_value(self.encode(value), table.value_serializer)
                 records.append(Outgoing(name, raw_key, raw_value, partition=partition))
         self._staged.clear()
         return records

@@ -176,3 +176,13 @@ def test_stored_json_round_trips(book: IncidentBook) -> None:
     # a table restored from its changelog holds JSON: read back, it is the same incident
     restored = IncidentBook({table_key(WARD, stored.id): body}, dict(book.wards), {})
     assert restored.get(WARD, stored.id) == stored
+
+
+def test_the_changelog_encoder_reuses_the_json_the_batch_built(book: IncidentBook) -> None:
+    effects = book.on_routed(routed_event("rep-1"), T0)
+    stored = book.incidents[table_key(WARD, incident_id("rep-1"))]
+    [state] = [o.value["data"] for o in effects.outbound if o.channel == "incidents"]
+    assert book.encode(stored) is state and state == stored.to_json()
+    book.begin_batch()  # the next batch: built again, the same JSON
+    assert book.encode(stored) is not state and book.encode(stored) == state
+    assert book.encode({"stub": True}) == {"stub": True}  # other values as they are
