@@ -36,7 +36,7 @@ bench: setup
 	$(PY) -m benchmarks $(ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check routers streams dashboards tests benchmarks
+	$(VENV)/bin/ruff check routers streams dashboards cli tests benchmarks
 	$(VENV)/bin/mypy
 
 chaos: setup

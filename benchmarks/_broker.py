@@ -129,8 +129,9 @@ async def produce(bootstrap: str, topic: str, messages: Sequence[Message]) -> fl
 
 
 @dataclass(frozen=True, slots=True)
-class Progress:
-    """What the drain saw: ``samples`` are ``(monotonic seconds, messages read so far)``, and the keys."""
+class Drained:
+    """What a drain saw: ``samples`` are ``(monotonic seconds, messages read so far)``, and the keys.
+    (A result, not :data:`routers.progress.Progress`, which is told as work goes.)"""
 
     samples: tuple[tuple[float, int], ...]
     target: int
@@ -147,7 +148,7 @@ class Progress:
 
 
 async def drain(bootstrap: str, topics: Sequence[str], target: int, timeout_s: float,
-                alive: Callable[[], bool] | None = None, cpu: Callable[[], float] | None = None) -> Progress:
+                alive: Callable[[], bool] | None = None, cpu: Callable[[], float] | None = None) -> Drained:
     """Read ``topics`` from the beginning (no consumer group) until ``target`` messages arrived or
     ``timeout_s`` passed (or ``alive()`` turned False: the contender died), timestamping each fetch.
     ``cpu()`` (the contender's CPU seconds so far) is read at the first and the last output message,
@@ -193,6 +194,6 @@ async def drain(bootstrap: str, topics: Sequence[str], target: int, timeout_s: f
             elif alive is not None and not alive():
                 break
         cpu_s = cpu_last - cpu_first if cpu_first is not None and cpu_last is not None else None
-        return Progress(tuple(samples), target, tuple(keys), cpu_s)
+        return Drained(tuple(samples), target, tuple(keys), cpu_s)
     finally:
         await consumer.stop()

@@ -44,6 +44,7 @@ import orjson
 import redis
 from kafka import KafkaConsumer, TopicPartition
 
+from cli.progress import progress_printer
 from streams.admin import create_topics
 from streams.conservation import OUTCOME_TOPICS, Ledger, Verdict, verdict
 from streams.embedded.process import ManagedProcess, free_port
@@ -257,7 +258,7 @@ class ChaosRun:
         generation = sum(1 for w in self.workers if w.name.startswith(f"worker-{slot}"))
         log = self.stack.run_dir / f"worker-{slot}-{generation}.log"
         worker = ManagedProcess(f"worker-{slot}.{generation}",
-                                [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+                                [sys.executable, "-m", "cli", "worker", "--web-port", str(port)],
                                 port, log, ready_timeout_s=120.0, env=self._worker_env())
         if slot < len(self.workers):
             self.workers[slot] = worker
@@ -413,8 +414,7 @@ class ChaosRun:
         production_ended: float | None = None
         reported = time.monotonic()
         accounting = Accounting(reader)
-        with click.progressbar(length=self.plan.events, label="outputs accounted for", file=sys.stderr,
-                               show_pos=True) as bar:
+        with progress_printer({"outputs accounted for": self.plan.events}, show_pos=True) as progress:
             accounted = 0
             while True:
                 if schedule and self._now() >= schedule[0][0]:
@@ -433,7 +433,7 @@ class ChaosRun:
                     production_ended = time.monotonic()
                 origins = self.produced_origins()
                 now_accounted = len(origins) - accounting.unaccounted(origins)
-                bar.update(now_accounted - accounted)
+                progress("outputs accounted for", now_accounted - accounted)
                 accounted = now_accounted
                 if not sys.stderr.isatty() and time.monotonic() - reported >= 30.0:  # the bar only draws on a terminal
                     reported = time.monotonic()

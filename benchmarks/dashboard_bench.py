@@ -33,7 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ioc-dashboard-bench-") as tmp:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_") or k == "IOC_DATA_DIR"}
-        dashboard = ManagedProcess("dashboard", [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port)],
+        dashboard = ManagedProcess("dashboard", [sys.executable, "-m", "cli", "dashboard", "--port", str(port)],
                                    port, Path(tmp) / "dashboard.log", ready_timeout_s=120, env=env)
         try:
             argument = {"url": f"http://127.0.0.1:{port}", "rounds": ROUNDS, "profile": f"{tmp}/profile", "chromium": chromium}

@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from benchmarks._broker import Progress, embedded_settings
+from benchmarks._broker import Drained, embedded_settings
 from benchmarks.results import process_cpu_seconds, rates_of
 from routers.boundaries.registry import BoundaryRegistry
 from streams import topics
@@ -201,7 +201,7 @@ def _routed_backlog(bootstrap: str) -> int:
         consumer.close()
 
 
-def _count_inputs(url: str, target: int, timeout_s: float, alive: object, cpu: object) -> Progress:
+def _count_inputs(url: str, target: int, timeout_s: float, alive: object, cpu: object) -> Drained:
     """Sample the worker's ``ioc_lifecycle_inputs_total`` (routed events, updates and the rest it
     took) until it reaches ``target`` (updates included) or the timeout."""
     samples: list[tuple[float, int]] = [(time.monotonic(), 0)]
@@ -221,7 +221,7 @@ def _count_inputs(url: str, target: int, timeout_s: float, alive: object, cpu: o
             cpu_last = cpu()  # type: ignore[operator]
             cpu_first = cpu_last if cpu_first is None else cpu_first
     cpu_s = cpu_last - cpu_first if cpu_first is not None and cpu_last is not None else None
-    return Progress(tuple(samples), target, (), cpu_s)
+    return Drained(tuple(samples), target, (), cpu_s)
 
 
 def measure_lifecycle(settings: Settings, data_dir: Path, partitions: int, timeout_s: float,
@@ -234,7 +234,7 @@ def measure_lifecycle(settings: Settings, data_dir: Path, partitions: int, timeo
     env = _lifecycle_env(settings, data_dir, partitions, "lifecycle", app_id)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-lc-") as tmp:
         acker = Acknowledger(settings.kafka_bootstrap, settings.redis_url or "", app_id, ack_per_s).start()
-        worker = ManagedProcess("lifecycle", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+        worker = ManagedProcess("lifecycle", [sys.executable, "-m", "cli", "worker", "--web-port", str(port)],
                                 port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
         try:
             progress = _count_inputs(f"http://127.0.0.1:{port}/metrics", backlog, timeout_s, worker.running,
@@ -284,7 +284,7 @@ def measure_ack_delay(rate: float, data_dir: Path, seconds: float = 40.0, partit
         workers = []
         for role in ("pipeline", "lifecycle"):  # the two stages as the capacity plan scales them: apart
             port = free_port()
-            workers.append(ManagedProcess(role, [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+            workers.append(ManagedProcess(role, [sys.executable, "-m", "cli", "worker", "--web-port", str(port)],
                                           port, Path(tmp) / f"{role}.log", ready_timeout_s=120,
                                           env=_lifecycle_env(settings, data_dir, partitions, role, app_id)))
         urls = [f"http://127.0.0.1:{w.port}/metrics" for w in workers]

@@ -41,6 +41,7 @@ from routers.boundaries.sources import read_features
 from routers.locate.address import clear_address_cache, resolve_address
 from routers.locate.locator import Locator
 from routers.locate.units import unit_tables
+from routers.progress import quiet
 
 SHARED = Path(
     os.environ.get(
@@ -136,7 +137,7 @@ def main() -> None:
         if prebuild.prebuilt() is not None:
             fresh = BoundaryRegistry(data_dir / "fresh")
             started = time.perf_counter()
-            fresh.ensure_default(progress=lambda _label, _n: None)
+            fresh.ensure_default(progress=quiet)
             fresh.load_active()
             print(f"    {'first use, precompiled':<24} {time.perf_counter() - started:6.1f} s (register + load)")
         for name in ("vn2025-79-hcmc", "vn2025-all-simplified", "vn2025-01-hanoi", "vn2025-48-danang"):

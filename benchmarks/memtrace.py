@@ -7,7 +7,7 @@ is traced: that is the growth. Every ``--every`` seconds a daemon thread appends
 ``<out>/memtrace.log``: RSS, the sizes of the lifecycle tables (and of the wards' open and closed
 lists) and of the locator's caches, the bytes traced, and the top 20 allocation sites (grouped by
 their ``--frames``-deep traceback).
-The worker's own code is not touched: this module starts the tracer, then runs ``streams.cli``
+The worker's own code is not touched: this module starts the tracer, then runs ``cli``
 in the same process. Taking a snapshot holds the GIL for a time that grows with the traced
 blocks, so the worker pauses briefly: keep ``--every`` at a minute or more.
 
@@ -133,7 +133,7 @@ def start(every_s: float, out: Path, frames: int, warmup_s: float) -> None:
 def main(every: float, warmup: float, frames: int, out: Path, ioc_args: tuple[str, ...]) -> None:
     """Start tracemalloc, then run ``ioc IOC_ARGS...`` in this process."""
     start(every, out, frames, warmup)
-    from streams.cli import main as ioc_main
+    from cli import main as ioc_main
 
     sys.argv = ["ioc", *ioc_args]
     ioc_main()

@@ -143,9 +143,9 @@ def main() -> None:
         env = dict(os.environ, IOC_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "", IOC_REDIS_URL=settings.redis_url or "",
                    IOC_DATA_DIR=str(data_dir), IOC_API_KEYS=f"bench:app:{KEY}", IOC_API_RATE_PER_MINUTE="100000000")
         worker_port, api_port = free_port(), free_port()
-        worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(worker_port)],
+        worker = ManagedProcess("worker", [sys.executable, "-m", "cli", "worker", "--web-port", str(worker_port)],
                                 worker_port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
-        api = ManagedProcess("api", [sys.executable, "-m", "streams.cli", "api", "--port", str(api_port)], api_port,
+        api = ManagedProcess("api", [sys.executable, "-m", "cli", "api", "--port", str(api_port)], api_port,
                              Path(tmp) / "api.log", ready_timeout_s=60, env=env)
         try:
             os.sched_setaffinity(api.pid, {0})

@@ -62,7 +62,7 @@ def measure_pipeline(messages: Sequence[Message], data_dir: Path, partitions: in
         port = free_port()
         env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "IOC_REDIS_URL": settings.redis_url or "",
                "IOC_DATA_DIR": str(data_dir), "IOC_PARTITIONS": str(partitions), "IOC_WORKER_ROLE": role}
-        worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)],
+        worker = ManagedProcess("worker", [sys.executable, "-m", "cli", "worker", "--web-port", str(port)],
                                 port, Path(tmp) / "worker.log", ready_timeout_s=120, env=env)
         try:
             progress = asyncio.run(drain(settings.kafka_bootstrap, [topics.ROUTED, topics.UNROUTABLE, topics.DEADLETTER],

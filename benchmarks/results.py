@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from benchmarks._broker import Progress
+from benchmarks._broker import Drained
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class Result:
         return self.delivered >= self.n
 
 
-def rates_of(progress: Progress, intervals: int = 10) -> tuple[float, tuple[float, ...]]:
+def rates_of(progress: Drained, intervals: int = 10) -> tuple[float, tuple[float, ...]]:
     """(overall rate, per-interval rates) from the watcher's samples.
 
     The clock starts at the first sample with output (the contender's startup and consumer group join

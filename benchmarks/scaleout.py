@@ -72,7 +72,7 @@ class Fleet:
         (PR_SET_PDEATHSIG), so starting them from short-lived threads would stop them at once."""
         for name in names:
             port = free_port()
-            argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)]
+            argv = [sys.executable, "-m", "cli", "worker", "--web-port", str(port)]
             self.workers[name] = ManagedProcess(name, argv, port, self.log_path(name), ready_timeout_s=120,
                                                 env=self.env())
 

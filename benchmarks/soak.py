@@ -38,7 +38,9 @@ import click
 import orjson
 
 from benchmarks.chaos import OutcomeReader, diagnose
+from benchmarks.producer_process import ProducerProcess
 from benchmarks.responder import WardResponder
+from cli.progress import progress_printer
 from streams.admin import create_topics
 from streams.conservation import verdict
 from streams.embedded.process import ManagedProcess, free_port
@@ -46,7 +48,6 @@ from streams.embedded.stack import EmbeddedStack
 from streams.lifecycle.clock import clock_for
 from streams.scrape import scrape
 from streams.settings import Settings, load_settings
-from streams.simulator.scenario import Message as SimMessage
 
 WARMUP_S = 20.0  # RSS is taken as "start" once the workers have routed for this long
 SAMPLE_EVERY_S = 5.0
@@ -81,6 +82,7 @@ class SoakResult:
     minutes: float
     rate: float
     produced: int = 0
+    produced_per_s: float = 0.0  # what the producer achieved: below ``rate``, the soak measured less than asked
     lost: int = 0
     duplicated: int = 0
     peak_lag: int = 0
@@ -95,7 +97,8 @@ class SoakResult:
     memtrace: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # worker -> samples
 
     def to_json(self) -> dict[str, object]:
-        return {"minutes": self.minutes, "rate": self.rate, "produced": self.produced, "lost": self.lost,
+        return {"minutes": self.minutes, "rate": self.rate, "produced": self.produced,
+                "produced_per_s": self.produced_per_s, "lost": self.lost,
                 "duplicated": self.duplicated, "peak_intake_lag": self.peak_lag,
                 "lag_drained_after_freeze_s": self.lag_after_freeze_drained_s,
                 "workers": [m.to_json() for m in self.memory], "samples": self.samples,
@@ -108,7 +111,7 @@ def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trac
     """``ioc worker``, under :mod:`benchmarks.memtrace` when memory is traced."""
     worker = ["worker", "--web-port", str(port)]
     if trace_dir is None:
-        return [sys.executable, "-m", "streams.cli", *worker]
+        return [sys.executable, "-m", "cli", *worker]
     return [sys.executable, "-m", "benchmarks.memtrace", "--every", f"{trace_every_s:g}", "--warmup", f"{WARMUP_S:g}",
             "--frames", str(trace_frames), "--out", str(trace_dir), "--", *worker]
 
@@ -193,7 +196,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
              trace_every_s: float = 0.0, trace_frames: int = 6, role: str = "all", clock_speed: float = 60.0,
              respond: bool = True, unattended: float = 0.02, reassigned: float = 0.03) -> SoakResult:
     from routers.boundaries.registry import BoundaryRegistry
-    from streams.simulator.run import build_scenario, produce, register_scenario_devices
+    from streams.simulator.run import build_scenario, register_scenario_devices
 
     def tell(line: str) -> None:
         click.echo(line, err=True)
@@ -208,16 +211,14 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
     responder: WardResponder | None = None
     fast_clock: FastClock | None = None
     backlog: LifecycleBacklog | None = None
-    origins: list[str] = []
-    lock = threading.Lock()
+    producer: ProducerProcess | None = None
     try:
         settings = dataclasses.replace(stack.settings, data_dir=data_dir)
         registry = BoundaryRegistry(data_dir)
         registry.ensure_default()
         wards = registry.load_active().wards
         create_topics(settings, [w.code for w in wards], status_codes=[w.code for w in wards if w.province_code == "79"])
-        sim = build_scenario(settings, "hcmc", "normal", seed=3)
-        register_scenario_devices(settings, sim)
+        register_scenario_devices(settings, build_scenario(settings, "hcmc", "normal", seed=3))
         app_id = f"ioc-soak-{uuid.uuid4().hex[:8]}"
         clock_file = stack.run_dir / "lifecycle-clock-offset"
         fast_clock = FastClock(clock_file, clock_speed)
@@ -238,15 +239,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             responder.start()
         if role == "all":
             backlog = LifecycleBacklog(settings, app_id)
-        stop = threading.Event()
-
-        def sent(message: SimMessage, partition: int, offset: int) -> None:
-            with lock:
-                origins.append(f"{message.topic}/{partition}/{offset}")
-
-        producer = threading.Thread(target=produce, kwargs={
-            "settings": settings, "sim": sim, "rate": rate, "duration_s": duration, "stop": stop, "on_sent": sent},
-            name="soak-producer", daemon=True)
+        # the same scenario and seed as the devices registered above, in a process of its own
+        producer = ProducerProcess(settings, rate, duration, stack.run_dir / "origins")
         t0 = time.monotonic()
         fast_clock.start()
         producer.start()
@@ -255,7 +249,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         freeze_at = duration / 2 if redis_freeze_s > 0 else None
         frozen_until: float | None = None
         thawed_at: float | None = None
-        with click.progressbar(length=int(duration), label="soak", file=sys.stderr) as bar:
+        with progress_printer({"soak": int(duration)}) as progress:
             shown = 0
             while producer.is_alive():
                 now = time.monotonic() - t0
@@ -272,7 +266,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                 _sample(result, procs, urls, now, backlog)
                 if thawed_at is not None and result.lag_after_freeze_drained_s is None and result.samples[-1]["lag"] == 0:
                     result.lag_after_freeze_drained_s = round(now - thawed_at, 1)
-                bar.update(int(min(now, duration)) - shown)
+                progress("soak", int(min(now, duration)) - shown)
                 shown = int(min(now, duration))
                 time.sleep(SAMPLE_EVERY_S)
         if frozen_until is not None and thawed_at is None and stack.redis is not None:
@@ -280,9 +274,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         # drain, then the final memory reading
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            with lock:
-                snapshot = list(origins)
-            if reader.missing(snapshot) == 0:
+            if reader.missing(producer.origins()) == 0:
                 break
             time.sleep(1.0)
         if responder is not None:  # acknowledgements sent at the very end: give them the drain's time
@@ -304,9 +296,11 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
             named = dict(labels)
             if named.get("source") == "status":
                 result.lifecycle[f"status_deadlettered.{named.get('reason')}"] = value
-        with lock:
-            final = list(origins)
+        final = list(producer.origins())
+        if producer.exitcode not in (0, None):
+            result.diagnosis.append(f"the producer process exited with {producer.exitcode}")
         result.produced = len(final)
+        result.produced_per_s = producer.achieved_rate() or 0.0
         v = verdict(final, reader.ledger)
         result.lost, result.duplicated = v.lost, v.duplicated
         if v.lost:
@@ -317,6 +311,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                 result.diagnosis = [f"diagnosis failed: {type(exc).__name__}: {exc}"]
     finally:
         result.elapsed_s = time.monotonic() - started_wall
+        if producer is not None:
+            producer.stop()
         if responder is not None:
             responder.stop()
             result.responder = responder.stats.to_json()
@@ -422,7 +418,8 @@ def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_di
     if as_json:
         click.echo(orjson.dumps(result.to_json()).decode())
     else:
-        click.echo(f"soak {minutes:g} min at {rate:g}/s: produced={result.produced} lost={result.lost} "
+        click.echo(f"soak {minutes:g} min at {rate:g}/s: produced={result.produced} ({result.produced_per_s:g}/s) "
+                   f"lost={result.lost} "
                    f"duplicated={result.duplicated} peak intake lag={result.peak_lag}"
                    + (f", drained {result.lag_after_freeze_drained_s}s after Redis came back"
                       if result.lag_after_freeze_drained_s is not None else ""))

@@ -45,15 +45,17 @@ from typing import Any, Protocol
 import click
 
 from benchmarks._broker import (
+    Drained,
     Message,
-    Progress,
     create_topics,
     drain,
     embedded_broker,
     produce,
 )
 from benchmarks.results import Result, Row, process_cpu_seconds, rates_of
+from cli.progress import progress_printer
 from routers.boundaries.registry import BoundaryRegistry
+from routers.progress import tracked
 from streams.settings import load_settings
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -174,7 +176,7 @@ def measure(contender: Contender, messages: Sequence[Message], bootstrap: str, *
                   cpu_us_per_event=_per_event_us(progress))
 
 
-def _per_event_us(progress: Progress) -> float | None:
+def _per_event_us(progress: Drained) -> float | None:
     moved = progress.count - (progress.samples[1][1] if len(progress.samples) > 1 else 0)
     if progress.cpu_s is None or progress.cpu_s < 0 or moved <= 0:
         return None
@@ -239,7 +241,7 @@ def _faust_app(run: Run, tuned: bool):  # type: ignore[no-untyped-def]
         "datadir": datadir,  # not <cwd>/<app id>-data
     }
     if tuned:
-        from streams.faust_tuning import app_settings
+        from streams.faust_ext.settings import app_settings
         from streams.settings import Settings
 
         options.update(app_settings(Settings(kafka_bootstrap=run.bootstrap, partitions=run.partitions)))
@@ -263,22 +265,24 @@ def run_faust_bare_forward(run: Run) -> None:
 
 
 def run_faust_tuned_forward(run: Run) -> None:
-    """The same forwarder with :mod:`streams.faust_tuning`: settings, fast delivery, batch
-    publishing with at-least-once acks, and the spinner-free Worker."""
-    from streams import faust_tuning
+    """The same forwarder with :mod:`streams.faust_ext` and :mod:`streams.delivery`: settings, fast
+    delivery, batch publishing with at-least-once acks, and the spinner-free Worker."""
+    from streams.delivery import Outgoing, forward_batches
+    from streams.faust_ext.consumer import use_fast_delivery_consumer
+    from streams.faust_ext.worker import Worker
 
     app = _faust_app(run, tuned=True)
-    faust_tuning.install(app)
+    use_fast_delivery_consumer(app)
     source = app.topic(run.source, key_serializer="raw", value_serializer="raw")
 
     def handle(events):  # type: ignore[no-untyped-def]
-        return [faust_tuning.Outgoing(run.sink, event.key, event.value) for event in events]
+        return [Outgoing(run.sink, event.key, event.value) for event in events]
 
     @app.agent(source)
     async def forward(stream):  # type: ignore[no-untyped-def]
-        await faust_tuning.forward_batches(stream, handle)
+        await forward_batches(stream, handle)
 
-    faust_tuning.Worker(app, loglevel="error", quiet=True).execute_from_commandline()
+    Worker(app, loglevel="error", quiet=True).execute_from_commandline()
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,8 +391,9 @@ def cli(n: int, partitions: int, repeats: int, only: tuple[str, ...], timeout_s:
     for role in roles:
         results = []
         then = absorb if role == "pipeline" and lifecycle else None
-        with click.progressbar(range(repeats), label=pipeline_row.ROLES[role], file=sys.stderr) as bar:
-            for _ in bar:
+        label = pipeline_row.ROLES[role]
+        with progress_printer({label: repeats}) as progress:
+            for _ in tracked(range(repeats), label, progress):
                 results.append(pipeline_row.measure_pipeline(messages, settings.data_dir, partitions, timeout_s,
                                                              role=role, then=then))
         rows.append(pipeline_row.pipeline_row(results, rows[0].rate))

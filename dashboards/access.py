@@ -9,16 +9,14 @@ name), or in the ``ioc_dashboard_token`` cookie that ``/?token=<token>`` sets fo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from routers.exceptions import Rejected
 from routers.privacy import mask_contacts, mask_email_field, mask_phone_field
 from streams import webguard
 from streams.viewers import ALL_WARDS, ANONYMOUS, COOKIE, AccessPolicy, Viewer, load_viewers, token_hash
 
 __all__ = ["ALL_WARDS", "ANONYMOUS", "COOKIE", "MASKED_NAME", "AccessPolicy", "Viewer", "for_viewer", "load_viewers",
-           "mask_reporter", "presented_token", "read_token_file", "token_hash"]
+           "mask_reporter", "presented_token", "token_hash"]
 
 MASKED_NAME = "***"
 
@@ -55,13 +53,3 @@ def for_viewer(item: Mapping[str, Any], viewer: Viewer) -> dict[str, Any]:
         if isinstance(out.get(key), str):
             out[key] = mask_contacts(out[key])
     return out
-
-
-def read_token_file(path: Path) -> str:
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise Rejected("token_unreadable", f"{path}: {exc.strerror or exc}") from None
-    if not token:
-        raise Rejected("token_empty", f"{path} is empty")
-    return token

@@ -333,7 +333,7 @@ def create_app(parts: Parts) -> web.Application:
     app.router.add_get("/api/incidents/{incident_id}", incident_detail)
     add_silences(app, parts.config.settings.kafka_bootstrap)
     app.router.add_static("/static", STATIC, append_version=False)
-    vendor.register(app)
+    vendor.register(app, vendor.node_modules(config.settings))
     app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
     app.on_cleanup.append(_cleanup)

@@ -2,35 +2,34 @@
 committed ``package.json`` and ``package-lock.json``) and served by the dashboard itself: the page
 loads nothing from a CDN.
 
-``IOC_DASHBOARD_NODE_MODULES`` points at another ``node_modules`` (a container image); default:
-the one next to the repository's ``package.json``.
+``IOC_DASHBOARD_NODE_MODULES`` (``Settings.dashboard_node_modules``) points at another
+``node_modules`` (a container image); default: the one next to the repository's ``package.json``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
+
+from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 # URL prefix -> the package's folder of built files
 LIBRARIES = {"leaflet": Path("leaflet") / "dist"}
 
 
-def node_modules(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get("IOC_DASHBOARD_NODE_MODULES") or REPO / "node_modules")
+def node_modules(settings: Settings) -> Path:
+    return settings.dashboard_node_modules or REPO / "node_modules"
 
 
 def missing(root: Path) -> list[str]:
     return [name for name, sub in LIBRARIES.items() if not (root / sub).is_dir()]
 
 
-def register(app: web.Application, root: Path | None = None) -> None:
-    """Serve each library under ``/vendor/<name>/``; a missing one answers 503 saying how to install it."""
-    root = root or node_modules()
+def register(app: web.Application, root: Path) -> None:
+    """Serve each library under ``/vendor/<name>/`` from ``root`` (:func:`node_modules`); a missing
+    one answers 503 saying how to install it."""
     for name, sub in LIBRARIES.items():
         folder = root / sub
         if folder.is_dir():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,9 @@ Say = Callable[[str], None]
 
 @dataclass
 class RunOptions:
+    # The argv that runs one `ioc` sub-command in a child process (e.g. ``python -m cli``): given by
+    # the command line, which sits above streams/, so this module never imports it.
+    ioc: tuple[str, ...]
     city: str = "hcmc"
     rate: float = 50.0
     scenario: str = "normal"
@@ -149,7 +151,7 @@ class LocalRun:
 
     def _start_worker(self, n: int) -> None:
         port = free_port()
-        argv = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)]
+        argv = [*self.options.ioc, "worker", "--web-port", str(port)]
         worker = _spawn(f"worker-{n}", argv, port, self.run_dir / f"worker-{n}.log", _child_env(self.settings))
         self.workers.append(worker)
         self.metrics_urls.append(f"http://127.0.0.1:{port}/metrics")
@@ -166,7 +168,7 @@ class LocalRun:
             self.mqtt_url = url_of(self.mqtt)
             self.say(f"mqtt       {self.mqtt_url} (embedded {self.mqtt.name})")
         port = free_port()
-        argv = [sys.executable, "-m", "streams.cli", "bridge", "mqtt", "--broker", self.mqtt_url, "--web-port", str(port)]
+        argv = [*self.options.ioc, "bridge", "mqtt", "--broker", self.mqtt_url, "--web-port", str(port)]
         self.bridge = _spawn("bridge", argv, port, self.run_dir / "bridge.log", _child_env(self.settings))
         self.bridge_metrics_url = f"http://127.0.0.1:{port}/metrics"
         deadline = time.monotonic() + 30  # a new session gets only what is published after it subscribed
@@ -178,14 +180,10 @@ class LocalRun:
                  f"log {self.bridge.log_path})")
 
     def _start_dashboard(self) -> None:
-        from streams.cli import LazyGroup
-
-        if LazyGroup._load("dashboard") is None:
-            return
         port = self.settings.dashboard_port
         if not _port_free(port):
             port = free_port()
-        argv = [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port), "--city", self.options.city]
+        argv = [*self.options.ioc, "dashboard", "--port", str(port), "--city", self.options.city]
         env = _child_env(self.settings, IOC_WORKER_METRICS_URLS=",".join(self.metrics_urls))
         self.dashboard = _spawn("dashboard", argv, port, self.run_dir / "dashboard.log", env)
         self.say(f"dashboard  http://127.0.0.1:{port}/")
@@ -202,7 +200,7 @@ class LocalRun:
         if not self.settings.api_keys:
             demo_key = secrets.token_urlsafe(18)
             extra["IOC_API_KEYS"] = f"demo:app:{demo_key}"
-        argv = [sys.executable, "-m", "streams.cli", "api", "--port", str(port)]
+        argv = [*self.options.ioc, "api", "--port", str(port)]
         self.api = _spawn("open311-api", argv, port, self.run_dir / "open311-api.log", _child_env(self.settings, **extra))
         self.api_url = f"http://127.0.0.1:{port}/open311/v2/"
         self.say(f"open311    {self.api_url}")
@@ -210,7 +208,7 @@ class LocalRun:
             self.say(f"           api_key {demo_key} (client demo; set IOC_API_KEYS for real clients)")
         if self.settings.portal_urls:
             web_port = free_port()
-            argv = [sys.executable, "-m", "streams.cli", "deliver", "--web-port", str(web_port)]
+            argv = [*self.options.ioc, "deliver", "--web-port", str(web_port)]
             self.delivery = _spawn("portal-delivery", argv, web_port, self.run_dir / "portal-delivery.log",
                                    _child_env(self.settings))
             self.say(f"portal     results -> {self.settings.portal_urls}")
@@ -222,8 +220,8 @@ class LocalRun:
         sim = build_scenario(self.settings, o.city, o.scenario, o.seed, frigate=True)
         register_scenario_devices(self.settings, sim)
 
-        def progress(n: int) -> None:
-            self.produced = n
+        def progress(stage: str, advanced: int) -> None:
+            self.produced += advanced
 
         def run() -> None:
             stats = produce(self.settings, sim, o.rate, stop=self._stop_sim, progress=progress,

@@ -5,22 +5,26 @@ Every field maps to an ``IOC_<NAME>`` environment variable; ``IOC_CONFIG`` may n
 with the same keys in lower case (environment wins). A secret (:data:`SECRETS`) may instead be
 given as ``IOC_<NAME>_FILE`` (TOML: ``<name>_file``), the path of a file whose content is the value,
 which is how Kubernetes mounts Secrets. The README's configuration table is generated from
-:data:`DOCUMENTATION`.
+:data:`DOCUMENTATION` by ``python -m streams.settings_doc README.md``. No other module reads an
+``IOC_*`` variable (``tests/streams/test_settings.py`` checks).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 
-def _default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+def _default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/ioc-router``, else ``~/.local/share/ioc-router``; read when a Settings is
+    made, not at import (``environ``: the README table's default, whatever this shell says)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "ioc-router"
 
 
@@ -28,7 +32,7 @@ def _default_data_dir() -> Path:
 class Settings:
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
-    data_dir: Path = _default_data_dir()
+    data_dir: Path = field(default_factory=_default_data_dir)  # read when built, not on import
     partitions: int = 4
     app_id: str = "ioc-router"
     worker_web_host: str = "127.0.0.1"
@@ -72,6 +76,10 @@ class Settings:
     dashboard_viewers: Path | None = None
     dashboard_host: str = "127.0.0.1"
     dashboard_trust_forwarded_proto: bool = False
+    worker_role: str = "all"
+    worker_metrics_urls: str | None = None
+    prometheus_worker_job: str = "ioc-worker"
+    dashboard_node_modules: Path | None = None
 
     @property
     def embedded_kafka(self) -> bool:
@@ -129,6 +137,10 @@ DOCUMENTATION: dict[str, str] = {
     "dashboard_host": "Address `ioc dashboard` binds (0.0.0.0 in a container); beyond loopback the dashboard is closed until a token or viewers file is configured.",
     "dashboard_trust_forwarded_proto": "true when a TLS-terminating proxy in front of the dashboard sets X-Forwarded-Proto (and clients cannot reach the dashboard around it): the login cookie is then Secure on https requests.",
     "dashboard_viewers": "Ward viewers file (YAML: name, token_sha256, wards) for the dashboard and the workers' APIs: each token sees its wards' incidents only, their reporters in clear (see docs/dashboard.md). Unset: the operator token only.",
+    "worker_role": "What `ioc worker` runs when --role is not given: all, pipeline (the intake pipeline only) or lifecycle (the incident lifecycle only).",
+    "worker_metrics_urls": "Comma-separated worker /metrics URLs the dashboard reads when IOC_PROMETHEUS_URL is unset (`ioc up` sets it).",
+    "prometheus_worker_job": "The workers' Prometheus scrape job; the dashboard reads their `up` series from it to tell stopped workers.",
+    "dashboard_node_modules": "The node_modules folder the dashboard serves its map library (Leaflet) from (a container image sets it); unset: the one next to the repository's package.json (`make setup`).",
 }
 
 # Settings that may come from a file (``IOC_<NAME>_FILE``) so that they never sit in an environment

@@ -75,7 +75,7 @@ def pipeline_worker(embedded_stack, data_dir: Path, topics_ready, tmp_path_facto
 
     port = free_port()
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)], port,
+    worker = ManagedProcess("worker", [sys.executable, "-m", "cli", "worker", "--web-port", str(port)], port,
                             log, ready_timeout_s=120, env=stack_env(embedded_stack, data_dir))
     yield f"http://127.0.0.1:{port}/metrics"
     worker.stop(timeout_s=20)

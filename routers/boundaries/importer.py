@@ -11,7 +11,6 @@ their area and where they are.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +20,7 @@ import shapely
 from routers.boundaries.lineage import admin_data
 from routers.boundaries.model import Ward, WardSet
 from routers.exceptions import BoundaryError
-
-Progress = Callable[[str, int], None]
+from routers.progress import Progress
 
 MIN_ISSUE_M2 = 100.0  # overlaps/gaps smaller than this are digitising noise: counted, not listed
 MAX_LISTED = 20

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
+
+from routers.progress import Progress
 
 ROOT_DEG = 1.0 / 64.0  # ~1.7 km at Vietnam's latitudes
 BRANCH = 4  # children per side when a cell is split
@@ -40,8 +41,6 @@ _OFF_GRID = -2  # encodes internal node 0, which _descend never returns: free to
 # boundaries marked a leaf, missing the ward around a leaf marked by a neighbour's nearby boundary:
 # compiled.read_compiled rebuilds such an index at load.
 INDEX_VERSION = 2
-
-Progress = Callable[[str, int], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from routers.boundaries import reference
 from routers.boundaries.model import GenerationMeta
 
 if TYPE_CHECKING:
-    from routers.boundaries.registry import BoundaryRegistry, Progress
+    from routers.boundaries.registry import BoundaryRegistry
+    from routers.progress import Progress
 
 PREBUILT_DIR = reference.DATA_DIR / "compiled"
 

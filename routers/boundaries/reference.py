@@ -21,7 +21,6 @@ checks); geometries are still made valid if they are not.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import shapely
 
 from routers.boundaries.importer import polygonal
 from routers.boundaries.model import Ward, WardSet
+from routers.progress import Progress
 
 DATA_DIR = Path(__file__).resolve().parent / "reference_data"
 NATIONWIDE_FILE = "vn2025-all-simplified.geojson.gz"
@@ -54,8 +54,6 @@ ATTRIBUTION = {
     "derived_from": "the state mapping publisher's post-merger reference map; not official survey boundaries",
     "files": [NATIONWIDE_FILE, *CITY_FILES.values()],
 }
-
-Progress = Callable[[str, int], None]
 
 
 def _features(name: str) -> list[dict[str, Any]]:

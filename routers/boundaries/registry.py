@@ -23,7 +23,7 @@ import fcntl
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -38,13 +38,12 @@ from routers.boundaries.index import build_index
 from routers.boundaries.layers import Layers, served_provinces
 from routers.boundaries.model import BoundarySource, GenerationMeta, WardSet
 from routers.exceptions import BoundaryError
+from routers.progress import Progress
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
 MERGER_DATE = datetime(2025, 7, 1, tzinfo=VIETNAM_TZ)  # the post-merger wards took effect
 DEFAULT_NAME = reference.NAME
 LEGACY_DEFAULT_NAME = "vn2025-approx"  # the approximate default of earlier versions, replaced
-
-Progress = Callable[[str, int], None]
 
 
 def _stderr_progress(label: str, _n: int) -> None:

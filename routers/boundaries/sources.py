@@ -10,7 +10,6 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,10 @@ import orjson
 
 from routers import limits
 from routers.exceptions import BoundaryError
+from routers.progress import Progress
 
 MAX_DOWNLOAD_BYTES = limits.BOUNDARY_FILE_BYTES
 _SUFFIXES = (".geojson", ".json", ".geojson.gz", ".json.gz")
-
-Progress = Callable[[str, int], None]
 
 
 def _decode(path: Path, raw: bytes) -> Any:

@@ -15,7 +15,7 @@ round trip) and, for updates of closed incidents (kept as stubs), their whole st
 index (one round trip, after the previous batch's index write finished), call the pure
 :func:`routers.incidents.batch.decide_batch` per partition, write the Redis serving index (changed
 incidents and their new evidence items) in one pipelined round trip, and return the messages to
-:func:`streams.faust_tuning.forward_batches`, which publishes them without a per-message await and
+:func:`streams.delivery.forward_batches`, which publishes them without a per-message await and
 lets the batch's offsets be committed only once the broker acknowledged every one of them
 (at-least-once; every output has a stable CloudEvents id, so consumers dedupe redeliveries).
 
@@ -64,7 +64,7 @@ from routers.incidents.routed import routed_from_envelope
 from streams import metrics, topics
 from streams.app import app, caller_wards
 from streams.binding import CLOUDEVENTS_HEADERS
-from streams.faust_tuning import Handled, Outgoing, forward_batches, partition_for_key
+from streams.delivery import Handled, Outgoing, forward_batches, partition_for_key
 from streams.lifecycle import actors, queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-from streams.faust_tuning import Outgoing
+from streams.delivery import Outgoing
 
 _DELETED = object()
 

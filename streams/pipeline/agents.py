@@ -2,7 +2,7 @@
 
 Each batch is decoded and located by the pure core (``routers.route.place``), routed by the rules
 with their shared state (sensor hysteresis, inhibitors), and handed to
-:func:`streams.faust_tuning.forward_batches`, which publishes without a per-message await and
+:func:`streams.delivery.forward_batches`, which publishes without a per-message await and
 lets a batch's offsets be committed only after the broker acknowledged every output of it (also
 across a crash or a rebalance): at-least-once, with stable output ids so consumers dedupe.
 """
@@ -19,7 +19,7 @@ from routers.route import Outcome, Placed, Placement, Routed, Unroutable, place,
 from routers.rules.batch import evaluate_batch
 from streams import metrics, topics
 from streams.app import app
-from streams.faust_tuning import Outgoing, forward_batches
+from streams.delivery import Outgoing, forward_batches
 from streams.pipeline import context
 from streams.pipeline.publish import Origin, Tally, outgoing
 from streams.rules_live.active import active_ruleset

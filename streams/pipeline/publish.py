@@ -14,7 +14,7 @@ from routers import envelope
 from routers.route import DeadLetter, Filtered, Outcome, Unroutable
 from streams import metrics, topics
 from streams.binding import CLOUDEVENTS_HEADERS
-from streams.faust_tuning import Outgoing
+from streams.delivery import Outgoing
 
 _SOURCE_OF_TOPIC = {topics.REPORTS: "report", topics.CAMERA: "camera", topics.SENSORS: "sensor"}
 _target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few hundred targets, each seen often

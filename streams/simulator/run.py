@@ -15,6 +15,7 @@ from kafka import KafkaProducer
 
 from routers.boundaries.lineage import admin_data
 from routers.boundaries.registry import BoundaryRegistry
+from routers.progress import Progress
 from streams import kafka_clients
 from streams.devices import DeviceRecord, register_devices
 from streams.settings import Settings
@@ -81,14 +82,15 @@ def produce(
     count: int | None = None,
     stop: threading.Event | None = None,
     on_sent: Callable[[Message, int, int], None] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     mqtt_broker: str | None = None,
 ) -> SimulationStats:
     """Produce ``rate`` messages per second until ``duration_s``, ``count`` or ``stop``.
 
     ``on_sent(message, partition, offset)`` is called from the producer thread once the broker
     has the message (the conservation checks use it; Kafka messages only). Frigate messages
-    (a scenario built with ``frigate=True``) are published to ``mqtt_broker`` with QoS 1."""
+    (a scenario built with ``frigate=True``) are published to ``mqtt_broker`` with QoS 1.
+    ``progress`` hears stage ``"produced"`` as messages go out."""
     if rate <= 0:
         raise ValueError("rate must be positive")
     producer = KafkaProducer(**kafka_clients.kafka_python(
@@ -97,6 +99,7 @@ def produce(
     mqtt_client = _mqtt_publisher(mqtt_broker) if mqtt_broker else None
     in_flight: list[Any] = []  # QoS 1 publishes the broker has not acknowledged yet
     stats = SimulationStats()
+    reported = 0  # messages already told to ``progress``
     started = time.monotonic()
     tick = 0.05
     try:
@@ -123,7 +126,8 @@ def produce(
                 stats.by_intent[message.intent] += 1
                 stats.by_topic[message.topic] += 1
             if progress is not None:
-                progress(stats.produced)
+                progress("produced", stats.produced - reported)
+                reported = stats.produced
             in_flight = [info for info in in_flight if not info.is_published()]
             time.sleep(tick)
         producer.flush()

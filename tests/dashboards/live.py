@@ -22,7 +22,7 @@ from tests.support import end_offsets, intake_committed, stack_env  # noqa: F401
 def simulate(env: dict[str, str], count: int, rate: float, seed: int = 7) -> subprocess.Popen[bytes]:
     """``ioc simulate`` as a child process (the caller waits for it)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "simulate", "--count", str(count), "--rate", str(rate),
+        [sys.executable, "-m", "cli", "simulate", "--count", str(count), "--rate", str(rate),
          "--seed", str(seed), "--json"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )

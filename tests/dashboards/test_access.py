@@ -20,7 +20,7 @@ from dashboards.access import (
 )
 from dashboards.config import load_config
 from routers.exceptions import Rejected
-from streams.settings import Settings
+from streams.settings import Settings, SettingsError, load_settings
 
 WARD_TOKEN = "ward-26740-secret"
 CITY_TOKEN = "city-duty-secret"
@@ -131,10 +131,11 @@ def test_mask_reporter_keeps_missing_fields_missing() -> None:
 def test_config_reads_token_file_and_viewers(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("from-file\n")
-    config = load_config(Settings(dashboard_viewers=good_file(tmp_path)), "danang", {
+    config = load_config(load_settings({
+        "IOC_DASHBOARD_VIEWERS": str(good_file(tmp_path)),
         "IOC_DASHBOARD_TOKEN_FILE": str(token),
         "IOC_WORKER_METRICS_URLS": "http://127.0.0.1:1/metrics, http://127.0.0.1:2/metrics",
-    })
+    }), "danang")
     assert config.province_code == "48"
     assert config.access.viewer_for_token("from-file") == Viewer("operator")
     assert config.worker_metrics_urls == ("http://127.0.0.1:1/metrics", "http://127.0.0.1:2/metrics")
@@ -143,19 +144,18 @@ def test_config_reads_token_file_and_viewers(tmp_path: Path) -> None:
 
 def test_config_refuses_empty_token_file_and_unknown_city(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("  \n")
-    with pytest.raises(Rejected, match="is empty"):
-        load_config(Settings(), None, {"IOC_DASHBOARD_TOKEN_FILE": str(tmp_path / "token")})
+    with pytest.raises(SettingsError, match="is empty"):  # the settings read the file, for every command
+        load_config(load_settings({"IOC_DASHBOARD_TOKEN_FILE": str(tmp_path / "token")}), None)
     with pytest.raises(ValueError, match="unknown city 'hue'"):
-        load_config(Settings(), "hue", {})
+        load_config(Settings(), "hue")
 
 
 def test_the_dashboards_own_variables_come_through_the_settings(tmp_path: Path) -> None:
-    from streams.settings import load_settings
 
     env = {"IOC_DASHBOARD_HOST": "0.0.0.0", "IOC_DASHBOARD_TRUST_FORWARDED_PROTO": "1",
            "IOC_DASHBOARD_VIEWERS": str(good_file(tmp_path))}
-    config = load_config(load_settings(env), "hcmc", env)
+    config = load_config(load_settings(env), "hcmc")
     assert (config.host, config.trust_forwarded_proto) == ("0.0.0.0", True)
     assert config.access.viewer_for_token(WARD_TOKEN) == Viewer("ben-thanh-duty", frozenset({"26740"}))
     assert load_settings({"IOC_DASHBOARD_TRUST_FORWARDED_PROTO": "0"}).dashboard_trust_forwarded_proto is False
-    assert load_config(load_settings({}), "hcmc", {}).host == "127.0.0.1"
+    assert load_config(load_settings({}), "hcmc").host == "127.0.0.1"

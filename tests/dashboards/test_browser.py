@@ -22,7 +22,7 @@ SHOTS = REPO / "build" / "screenshots"
 def start_dashboard(tmp_path: Path, name: str, env: dict[str, str]) -> tuple[ManagedProcess, str]:
     port = free_port()
     process = ManagedProcess(
-        name, [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port), "--city", "hcmc"], port,
+        name, [sys.executable, "-m", "cli", "dashboard", "--port", str(port), "--city", "hcmc"], port,
         tmp_path / f"{name}.log", ready_timeout_s=90, env=env,
     )
     return process, f"http://127.0.0.1:{port}"

@@ -165,7 +165,7 @@ def test_operator_walkthrough(tmp_path: Path, embedded_stack: Any, data_dir: Pat
     env = stack_env(embedded_stack, data_dir, IOC_WORKER_METRICS_URLS=pipeline_worker, IOC_DASHBOARD_TOKEN=TOKEN)
     env.pop("IOC_PROMETHEUS_URL", None)
     port = free_port()
-    dashboard = ManagedProcess("dashboard", [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port),
+    dashboard = ManagedProcess("dashboard", [sys.executable, "-m", "cli", "dashboard", "--port", str(port),
                                              "--city", "hcmc"], port, tmp_path / "dashboard.log", ready_timeout_s=90, env=env)
     desks = WardDesks(dataclass_settings(settings, data_dir), seed=19, wards=frozenset(city) - {BEN_THANH[0]})
     desks.start()

@@ -85,11 +85,11 @@ def check_worker(env: dict[str, str]) -> None:
 
 
 def check_dashboard(env: dict[str, str]) -> None:
-    config = load_config(load_settings(env), None, env)
+    config = load_config(load_settings(env), None)
     assert not webguard.is_loopback(config.host)
     assert answers(dashboard_gate(config)) == CLOSED
     without = {k: v for k, v in env.items() if k != TOKEN_VARIABLE}
-    assert answers(dashboard_gate(load_config(load_settings(without), None, without)))["right"] == 401
+    assert answers(dashboard_gate(load_config(load_settings(without), None)))["right"] == 401
 
 
 # -- compose ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
-from streams.cli import COMMANDS, main
+from cli import COMMANDS, main
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -95,7 +95,7 @@ def test_a_rules_file_over_the_cap_is_refused(tmp_path: Path) -> None:
 def test_the_rules_cli_refuses_an_oversized_file_with_a_message(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from streams.cli import main
+    from cli import main
 
     path = _sparse(tmp_path / "rules.yaml", limits.RULES_FILE_BYTES + 1)
     result = CliRunner().invoke(main, ["rules", "show", "--rules", str(path)])

@@ -22,7 +22,7 @@ def test_every_role_names_real_packages_and_all_covers_the_others() -> None:
 def test_worker_accepts_the_role(role: str) -> None:
     from click.testing import CliRunner
 
-    from streams.cli import main
+    from cli import main
 
     # no broker configured: the role is parsed, then the missing settings are reported
     result = CliRunner().invoke(main, ["worker", "--role", role], env={"IOC_KAFKA_BOOTSTRAP": "", "IOC_REDIS_URL": ""})
@@ -55,3 +55,17 @@ def test_a_role_runs_only_its_agents(role: str, wanted: set[str], unwanted: set[
     assert done.returncode == 0, done.stderr
     agents = set(done.stdout.split())
     assert wanted <= agents and not (unwanted & agents), agents
+
+
+@pytest.mark.parametrize(("variable", "exit_code", "says"), [
+    ("lifecycle", 2, "IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL must be set"),  # taken, then the broker is missing
+    ("bogus", 2, "Invalid value for '--role': 'bogus' is not one of 'all', 'pipeline', 'lifecycle'."),
+])
+def test_worker_role_from_the_settings(variable: str, exit_code: int, says: str) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, ["worker"], env={"IOC_WORKER_ROLE": variable, "IOC_KAFKA_BOOTSTRAP": "",
+                                                       "IOC_REDIS_URL": ""})
+    assert result.exit_code == exit_code and says in result.output

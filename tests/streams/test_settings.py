@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 from dataclasses import fields
 from pathlib import Path
 
@@ -52,3 +53,46 @@ def test_legacy_status_topic_is_a_boolean() -> None:
     assert load_settings({"IOC_LEGACY_STATUS_TOPIC": "On"}).legacy_status_topic is True
     with pytest.raises(SettingsError, match="bad_boolean"):
         load_settings({"IOC_LEGACY_STATUS_TOPIC": "maybe"})
+
+
+def test_the_readme_table_is_the_generated_one() -> None:
+    from streams.settings_doc import readme_table, settings_table
+
+    assert readme_table(README.read_text("utf-8")) == settings_table(), \
+        "README configuration table is out of date: run `python -m streams.settings_doc README.md`"
+
+
+def _environment_reads(path: Path) -> list[str]:
+    """``IOC_*`` names read from a mapping in ``path`` (``x["IOC_..."]``, ``x.get("IOC_...")``,
+    ``getenv``) or by click (``envvar="IOC_..."``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            key = node.slice
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("get", "getenv", "pop") and node.args):
+            key = node.args[0]
+        elif isinstance(node, ast.keyword) and node.arg == "envvar":  # click reading it for an option
+            key = node.value
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.startswith("IOC_"):
+            found.append(f"{path.name}:{key.lineno} {key.value}")
+    return found
+
+
+def test_only_the_settings_read_ioc_variables() -> None:
+    """Every IOC_* variable is a Settings field (in the table above), read by load_settings only."""
+    repo = README.parent
+    reads = [hit for package in ("routers", "streams", "dashboards", "cli")
+             for path in sorted((repo / package).rglob("*.py")) if path.name != "settings.py"
+             for hit in _environment_reads(path)]
+    assert reads == []
+
+
+def test_the_worker_role_and_dashboard_variables_are_settings(tmp_path: Path) -> None:
+    s = load_settings({"IOC_WORKER_ROLE": "lifecycle", "IOC_WORKER_METRICS_URLS": "http://a/metrics",
+                       "IOC_PROMETHEUS_WORKER_JOB": "", "IOC_DASHBOARD_NODE_MODULES": str(tmp_path)})
+    assert (s.worker_role, s.worker_metrics_urls, s.prometheus_worker_job) == ("lifecycle", "http://a/metrics",
+                                                                             "ioc-worker")
+    assert s.dashboard_node_modules == tmp_path
+    assert load_settings({}).worker_role == "all"

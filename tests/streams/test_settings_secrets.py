@@ -49,7 +49,7 @@ def test_open311_keys_and_the_portal_secret_come_from_files(tmp_path: Path) -> N
 def test_the_dashboard_requires_the_token_from_the_file(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("operator-token\n")
     env = {"IOC_DASHBOARD_TOKEN_FILE": str(tmp_path / "token")}
-    config = load_config(load_settings(env), "hcmc", env)
+    config = load_config(load_settings(env), "hcmc")
     assert config.access.required
     assert config.access.operator_token == "operator-token"
 
@@ -83,7 +83,7 @@ def test_secret_files_in_the_toml_config(tmp_path: Path) -> None:
 
 
 def test_a_command_reports_a_missing_secret_file_without_a_traceback(tmp_path: Path) -> None:
-    from streams.cli import main
+    from cli import main
 
     env = {**SASL, "IOC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "IOC_KAFKA_SASL_PASSWORD_FILE": str(tmp_path / "nope")}
     result = CliRunner().invoke(main, ["record", "--topic", "ioc.routed", "--since", "1m", "--out", str(tmp_path / "x.jsonl")],
@@ -109,7 +109,7 @@ def test_a_worker_on_the_embedded_broker_refuses_exactly_once(embedded_stack, da
     env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": embedded_stack.settings.kafka_bootstrap,
            "IOC_REDIS_URL": embedded_stack.settings.redis_url, "IOC_DATA_DIR": str(data_dir),
            "IOC_PROCESSING_GUARANTEE": "exactly_once"}
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "cli", "worker"], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 1
     assert "Error: exactly_once_unsupported" in done.stderr and "Tansu" in done.stderr

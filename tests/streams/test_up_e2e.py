@@ -25,7 +25,7 @@ def test_ioc_up_routes_a_simulated_evening(data_dir: Path) -> None:
     env["IOC_DATA_DIR"] = str(data_dir)
     env["IOC_DASHBOARD_PORT"] = "0"
     process = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "up", "--duration", "25", "--rate", "80", "--json", "--no-dashboard"],
+        [sys.executable, "-m", "cli", "up", "--duration", "25", "--rate", "80", "--json", "--no-dashboard"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
     )
     assert process.stderr is not None and process.stdout is not None

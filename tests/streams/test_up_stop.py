@@ -41,7 +41,7 @@ def _alive(pid: int) -> bool:
 def test_stop_signal_stops_everything(data_dir: Path, stop_signal: signal.Signals) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("IOC_KAFKA_BOOTSTRAP", "IOC_REDIS_URL")}
     env.update({"IOC_DATA_DIR": str(data_dir), "IOC_DASHBOARD_PORT": "0"})
-    up = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--rate", "20", "--no-dashboard"],
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--rate", "20", "--no-dashboard"],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     assert up.stdout is not None
     try:

@@ -214,7 +214,7 @@ def test_kcat_with_the_newer_librdkafka_reads_headers_too(traffic: dict[str, Any
 
 def test_ioc_tail_reads_the_ward_topic(traffic: dict[str, Any]) -> None:
     env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": traffic["bootstrap"]}
-    ioc = [sys.executable, "-m", "streams.cli", "tail", topics.ward_topic(WARD), "--from-beginning"]
+    ioc = [sys.executable, "-m", "cli", "tail", topics.ward_topic(WARD), "--from-beginning"]
     result = subprocess.run([*ioc, "--json", "--idle", "3"], capture_output=True, text=True, timeout=90, env=env,
                             cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -21,7 +21,7 @@ ERRORS = yaml.safe_load((PORT / "config_errors.yaml").read_text(encoding="utf-8"
 
 def ioc(*args: str) -> subprocess.CompletedProcess[str]:
     env_free = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "LANG": "C.UTF-8"}  # no IOC_* from the caller
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
                           timeout=120, env=env_free, cwd=Path(__file__).resolve().parents[3])
 
 

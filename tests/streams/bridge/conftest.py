@@ -80,7 +80,7 @@ def env_of(settings: Settings) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def bridge_worker(bridge_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    worker = ManagedProcess("worker", [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port)], port,
+    worker = ManagedProcess("worker", [sys.executable, "-m", "cli", "worker", "--web-port", str(port)], port,
                             tmp_path_factory.mktemp("bridge-worker") / "worker.log", ready_timeout_s=120,
                             env=env_of(bridge_settings))
     yield f"http://127.0.0.1:{port}/metrics"
@@ -90,7 +90,7 @@ def bridge_worker(bridge_settings: Settings, tmp_path_factory: pytest.TempPathFa
 def start_bridge(settings: Settings, broker: str, log_dir: Path, client_id: str = "ioc-bridge-test") -> tuple[ManagedProcess, str]:
     """`ioc bridge mqtt` as a process; returns it and its /metrics URL."""
     port = free_port()
-    argv = [sys.executable, "-m", "streams.cli", "bridge", "mqtt", "--broker", broker, "--client-id", client_id,
+    argv = [sys.executable, "-m", "cli", "bridge", "mqtt", "--broker", broker, "--client-id", client_id,
             "--web-port", str(port)]
     process = ManagedProcess("bridge", argv, port, log_dir / f"bridge-{port}.log", ready_timeout_s=60,
                              env=env_of(settings))

@@ -200,7 +200,7 @@ def test_unacknowledged_p1_escalates_on_time(worker: Worker, clock: Clock, kafka
 def test_cli_lists_shows_and_acknowledges(worker: Worker, kafka_bootstrap: str, redis_url: str) -> None:
     from click.testing import CliRunner
 
-    from streams.cli import main
+    from cli import main
 
     env = {"IOC_KAFKA_BOOTSTRAP": kafka_bootstrap, "IOC_REDIS_URL": redis_url, "IOC_APP_ID": worker.env["IOC_APP_ID"]}
     send(producer(kafka_bootstrap), topics.ROUTED, CLI_WARD.code, envelope("cli-r1", ward=CLI_WARD, at=now()))

@@ -24,9 +24,9 @@ def main() -> None:
                     broker_rebalance_timeout=10.0, consumer_auto_offset_reset="latest")
     # as `ioc worker`: the consumer that reads each changelog's true end on Tansu (a batch's table
     # writes travel as one multi-record batch, whose end Tansu's ListOffsets reports short)
-    from streams import faust_tuning
+    from streams.faust_ext.consumer import use_fast_delivery_consumer
 
-    faust_tuning.install(app)
+    use_fast_delivery_consumer(app)
     import streams.lifecycle.agents as lifecycle_agents  # (explicit: autodiscovery is off)
     from streams.lifecycle import actors
 

@@ -42,7 +42,7 @@ def open311_api(embedded_stack, data_dir: Path, topics_ready, tmp_path_factory: 
     keys.write_text(API_KEYS.replace(",", "\n") + "\n")
     port = free_port()
     env = stack_env(embedded_stack, data_dir, IOC_API_KEYS_FILE=str(keys), IOC_API_RATE_PER_MINUTE="100000")
-    process = ManagedProcess("open311-api", [sys.executable, "-m", "streams.cli", "api", "--port", str(port)], port,
+    process = ManagedProcess("open311-api", [sys.executable, "-m", "cli", "api", "--port", str(port)], port,
                              run / "api.log", ready_timeout_s=60, env=env)
     base = f"http://127.0.0.1:{port}/open311/v2"
     wait_http(f"{base}/services.json")
@@ -70,7 +70,7 @@ def portal_delivery(embedded_stack, data_dir: Path, topics_ready, portal_receive
     port = free_port()
     env = stack_env(embedded_stack, data_dir, IOC_PORTAL_URLS=portal_receiver.url, IOC_PORTAL_SECRET_FILE=str(secret),
                     IOC_PORTAL_BACKOFF_S="0.1", IOC_PORTAL_MAX_ATTEMPTS="5")
-    process = ManagedProcess("portal-delivery", [sys.executable, "-m", "streams.cli", "deliver", "--web-port", str(port)],
+    process = ManagedProcess("portal-delivery", [sys.executable, "-m", "cli", "deliver", "--web-port", str(port)],
                              port, run / "deliver.log", ready_timeout_s=60, env=env)
     yield f"http://127.0.0.1:{port}/metrics"
     process.stop(timeout_s=10)

@@ -288,7 +288,7 @@ def test_rate_limit_per_key_answers_429_with_retry_after(embedded_stack: Any, da
     from tests.support import stack_env
 
     port = free_port()
-    process = ManagedProcess("open311-api-limited", [sys.executable, "-m", "streams.cli", "api", "--port", str(port)],
+    process = ManagedProcess("open311-api-limited", [sys.executable, "-m", "cli", "api", "--port", str(port)],
                              port, tmp_path / "api.log", ready_timeout_s=60,
                              env=stack_env(embedded_stack, data_dir, IOC_API_KEYS=API_KEYS, IOC_API_RATE_PER_MINUTE="3"))
     base = f"http://127.0.0.1:{port}/open311/v2"

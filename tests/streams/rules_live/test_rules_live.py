@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
+from cli import main
 from routers.rules import default_rules_text, load_ruleset
 from streams import metrics, topics
-from streams.cli import main
 from streams.rules_live import active
 from streams.rules_live.follow import RulesFollower
 from streams.rules_live.publish import publish_rules

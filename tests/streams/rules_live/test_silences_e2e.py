@@ -52,7 +52,7 @@ def silence_stack(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def ioc(settings: Settings, *args: str) -> Any:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or ""}
-    done = subprocess.run([sys.executable, "-m", "streams.cli", *args, "--json"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "cli", *args, "--json"], capture_output=True, text=True,
                           timeout=120, env=env)
     assert done.returncode == 0, done.stderr + done.stdout
     return orjson.loads(done.stdout)

@@ -6,7 +6,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 
-from streams.cli import main
+from cli import main
 from streams.devices import DEVICES_KEY, DeviceRecord
 
 pytestmark = pytest.mark.integration

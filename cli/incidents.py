@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from datetime import datetime
 from typing import Any
 
 import click
 import orjson
 
+from cli.times import RULE, TIME
 from routers.incidents.model import evidence_total
 from streams.settings import load_settings
 
@@ -62,16 +64,17 @@ def incidents() -> None:
 @incidents.command("list")
 @click.option("--ward", help="5-digit ward code.")
 @click.option("--status", help="Comma-separated statuses; 'open' means every open one.")
-@click.option("--since", help="Updated at or after this ISO 8601 time.")
+@click.option("--since", type=TIME, help=f"Updated at or after this time ({RULE}).")
 @click.option("--limit", default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
-def list_incidents(ward: str | None, status: str | None, since: str | None, limit: int, as_json: bool) -> None:
+def list_incidents(ward: str | None, status: str | None, since: datetime | None, limit: int, as_json: bool) -> None:
     """Open and recent incidents, newest first."""
     from routers.exceptions import Rejected
     from streams.lifecycle.queries import parse_query
 
     try:
-        query = parse_query({"ward": ward or "", "status": status or "", "since": since or "", "limit": str(limit)})
+        query = parse_query({"ward": ward or "", "status": status or "", "since": since.isoformat() if since else "",
+                             "limit": str(limit)})
     except Rejected as rejected:
         raise click.BadParameter(rejected.detail) from None
     found = _with_index(lambda index: index.list(query))
@@ -124,8 +127,8 @@ def _publish(update: dict[str, Any], sender: str, timeout_s: float, as_json: boo
     from kafka import KafkaProducer
 
     from streams import kafka_clients, topics
-    from streams.cli.verdict import Watch
     from streams.lifecycle.contract import parse_status_update
+    from streams.lifecycle.verdict import Watch
 
     raw = orjson.dumps(update)
     parse_status_update(raw)  # refuse locally what the worker would dead-letter for its shape

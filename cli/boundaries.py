@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 import orjson
 
+from cli.progress import progress_printer
+from cli.times import RULE, TIME
 from routers.boundaries.diff import diff_generations
 from routers.boundaries.importer import ValidationReport, validate_features
 from routers.boundaries.model import GenerationMeta
-from routers.boundaries.registry import MERGER_DATE, VIETNAM_TZ, BoundaryRegistry
+from routers.boundaries.registry import MERGER_DATE, BoundaryRegistry
 from routers.boundaries.sources import read_features
 from routers.exceptions import BoundaryError
 from streams.settings import load_settings
@@ -27,46 +26,6 @@ def _registry() -> BoundaryRegistry:
 
 def _emit(data: object) -> None:
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-
-
-def parse_date(value: str | None, default: datetime | None) -> datetime | None:
-    """ISO date or datetime; a date or naive time is read in Vietnam time (UTC+7)."""
-    if value is None:
-        return default
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date such as 2025-07-01") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=VIETNAM_TZ)
-
-
-@contextmanager
-def stage_progress(total_features: int | None = None) -> Iterator[Callable[[str, int], None]]:
-    """A progress callback: a bar (stderr) for per-feature work, one line per other stage."""
-    bar_cm: Any = None
-    bar: Any = None
-    last: list[str] = [""]
-
-    def step(label: str, n: int) -> None:
-        nonlocal bar_cm, bar
-        if label == "checking features" and total_features:
-            if bar is None:
-                bar_cm = click.progressbar(length=total_features, label="checking features", file=sys.stderr)
-                bar = bar_cm.__enter__()
-            bar.update(n)
-            return
-        if bar is not None:
-            bar_cm.__exit__(None, None, None)
-            bar = None
-        if label != last[0]:
-            click.echo(f"  {label} ...", err=True)
-            last[0] = label
-
-    try:
-        yield step
-    finally:
-        if bar is not None:
-            bar_cm.__exit__(None, None, None)
 
 
 def _print_report(report: ValidationReport) -> None:
@@ -124,8 +83,9 @@ def boundaries() -> None:
 @boundaries.command("import")
 @click.argument("src")
 @click.option("--name", help="Generation name (default: the file or folder name).")
-@click.option("--valid-from", "valid_from", help="ISO date the boundaries take effect (default 2025-07-01).")
-@click.option("--valid-to", "valid_to", help="ISO date they stop applying (default: open).")
+@click.option("--valid-from", "valid_from", type=TIME,
+              help=f"Date the boundaries take effect (default 2025-07-01; {RULE}).")
+@click.option("--valid-to", "valid_to", type=TIME, help=f"Date they stop applying (default: open; {RULE}).")
 @click.option("--code-field", default="code", show_default=True, help="Feature property with the ward code.")
 @click.option("--name-field", default="name", show_default=True, help="Feature property with the ward name.")
 @click.option("--approximate", is_flag=True, help="Label the polygons approximate instead of official.")
@@ -134,8 +94,8 @@ def boundaries() -> None:
 def import_cmd(
     src: str,
     name: str | None,
-    valid_from: str | None,
-    valid_to: str | None,
+    valid_from: datetime | None,
+    valid_to: datetime | None,
     code_field: str,
     name_field: str,
     approximate: bool,
@@ -143,14 +103,14 @@ def import_cmd(
     as_json: bool,
 ) -> None:
     """Import SRC (GeoJSON FeatureCollection, .gz, a folder of GeoJSON files, or an http(s) URL)."""
-    start = parse_date(valid_from, MERGER_DATE)
-    end = parse_date(valid_to, None)
-    assert start is not None
+    start = valid_from or MERGER_DATE
+    end = valid_to
     registry = _registry()
     try:
         click.echo(f"reading {src}", err=True)
         features = read_features(src)
-        with stage_progress(len(features)) as step:
+        # a bar for the per-feature checks, one line for each other stage
+        with progress_printer({"checking features": len(features)} if features else {}) as step:
             wards, report = validate_features(
                 features, code_field=code_field, name_field=name_field, progress=step
             )

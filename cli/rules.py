@@ -22,10 +22,13 @@ from typing import Any
 import click
 import orjson
 
+from cli.progress import progress_printer
+from cli.times import RULE, TIME
 from routers import limits
+from routers.progress import tracked
 from routers.rules import Ruleset, RulesFileError, load_ruleset
 from routers.rules.cases import CaseError, parse_probe, run_cases
-from routers.rules.clock import LOCAL_TZ, parse_duration, parse_local_time
+from routers.rules.clock import LOCAL_TZ, parse_duration
 from streams.settings import load_settings
 
 
@@ -89,15 +92,6 @@ def _pick(path: Path | None, as_json: bool) -> tuple[Ruleset, str]:
     return (_load_file(path, as_json), str(path)) if path is not None else _active(as_json)
 
 
-def _when(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_local_time(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--at") from None
-
-
 @click.group()
 def rules() -> None:
     """Routing rules: test a change, see the tree, apply it live, replay recorded traffic."""
@@ -111,9 +105,9 @@ def rules() -> None:
               help="Test event JSON ('-' for stdin): event fields + optional location/context.")
 @click.option("--cases", "cases_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Case table YAML; exits 1 on any mismatch.")
-@click.option("--at", "at_text", help="Evaluate at this time (ISO; Asia/Ho_Chi_Minh when no offset).")
+@click.option("--at", "at", type=TIME, help=f"Evaluate at this time ({RULE}).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def test_command(rules_path: Path | None, event_path: Path | None, cases_path: Path | None, at_text: str | None,
+def test_command(rules_path: Path | None, event_path: Path | None, cases_path: Path | None, at: datetime | None,
                  as_json: bool) -> None:
     """Show the walk through the route tree for one event, or run a table of cases."""
     if (event_path is None) == (cases_path is None):
@@ -135,7 +129,7 @@ def test_command(rules_path: Path | None, event_path: Path | None, cases_path: P
         probe = parse_probe(data) if "topic" not in data else _probe_from_recording(data)
     except (orjson.JSONDecodeError, CaseError, AttributeError, TypeError) as exc:
         raise click.ClickException(f"{event_path}: {exc}") from None
-    _test_one(ruleset, origin, probe, _when(at_text), as_json)
+    _test_one(ruleset, origin, probe, at, as_json)
 
 
 def _probe_from_recording(line: dict[str, Any]) -> Any:
@@ -325,9 +319,8 @@ def replay_command(rules_path: Path, against_path: Path | None, events_path: Pat
     counters: dict[str, Any] = {"deadletter": 0, "skipped": 0}
     lines = _lines_from_file(events_path) if events_path is not None else _lines_from_topic(topic, since_text)
     items = _placed(lines, counters)
-    with click.progressbar(items, label="replaying", file=sys.stderr,
-                           length=_count_lines(events_path) if events_path else None) as bar:
-        report = replay(current, new, bar, examples=examples)
+    with progress_printer({"replaying": _count_lines(events_path) if events_path else None}) as progress:
+        report = replay(current, new, tracked(items, "replaying", progress), examples=examples)
     if as_json:
         _json({**report.to_json(), "against": origin, "deadletter": counters["deadletter"],
                "skipped": counters["skipped"], "first_skip": counters.get("first_skip")})

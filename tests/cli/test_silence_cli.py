@@ -6,7 +6,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from streams.cli import main
+from cli import main
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams import topics
-from streams.cli.verdict import Verdict, verdict_of
+from streams.lifecycle.verdict import Verdict, verdict_of
 from streams.topics import actor_of_status_topic, status_topic_of
 
 

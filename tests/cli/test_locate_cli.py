@@ -11,8 +11,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from cli import main
 from routers.boundaries.registry import BoundaryRegistry
-from streams.cli import main
 
 JSON_KEYS = {"status", "ward", "candidates", "method", "generation", "source", "corrections"}
 
@@ -61,10 +61,17 @@ def test_invalid_input_is_a_clear_error(data_dir: Path) -> None:
     assert result.exit_code == 2
     assert orjson.loads(result.stdout) == {"error": "invalid_coordinates", "detail": "latitude is nan"}
     assert "give --lat and --lon, --address, or --input" in _ioc(data_dir, "locate").stderr
-    assert (
-        "needs a time zone"
-        in _ioc(data_dir, "locate", "--lat", "10.7", "--lon", "106.7", "--at", "2025-06-01T08:00").stderr
-    )
+    assert "is not an ISO date or time" in _ioc(data_dir, "locate", "--lat", "10.7", "--lon", "106.7", "--at",
+                                                "June").stderr
+
+
+def test_a_time_without_offset_is_ho_chi_minh_time(data_dir: Path) -> None:
+    """One rule in every command (cli/times.py): no offset means Asia/Ho_Chi_Minh."""
+    point = ("locate", "--lat", "10.7769", "--lon", "106.7009", "--json")
+    naive = _ioc(data_dir, *point, "--at", "2025-06-15T08:00")
+    assert naive.exit_code == 0
+    assert naive.stdout == _ioc(data_dir, *point, "--at", "2025-06-15T08:00+07:00").stdout
+    assert naive.stdout == _ioc(data_dir, *point, "--at", "2025-06-15T01:00Z").stdout
 
 
 def test_at_and_named_generation(data_dir: Path) -> None:

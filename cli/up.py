@@ -34,11 +34,14 @@ def up(city: str | None, rate: float, scenario: str, duration: float | None, wor
     """Start Kafka and Redis (embedded unless IOC_KAFKA_BOOTSTRAP / IOC_REDIS_URL are set), create
     the topics, run the stream worker(s), the simulator and the dashboard, and show a live status
     line. Ctrl-C or SIGTERM stops everything cleanly."""
+    from cli import load_command
     from streams.orchestrate import LocalRun, RunOptions
 
     settings = load_settings()
-    options = RunOptions(city=city or settings.city, rate=rate, scenario=scenario, duration_s=duration,
-                         workers=workers, dashboard=not no_dashboard)
+    # children run this same command line (`python -m cli <command>`), whatever the install
+    options = RunOptions(ioc=(sys.executable, "-m", "cli"), city=city or settings.city, rate=rate, scenario=scenario,
+                         duration_s=duration, workers=workers,
+                         dashboard=not no_dashboard and load_command("dashboard") is not None)
 
     def say(line: str) -> None:
         click.echo(line, err=as_json)

@@ -9,13 +9,15 @@ import click
 
 from streams.settings import load_settings
 
+ROLES = ("all", "pipeline", "lifecycle")
+
 
 @click.command()
 @click.option("--web-port", type=int, default=None, help="Port of /metrics and /healthz (default IOC_WORKER_WEB_PORT; 0 = free port).")
-@click.option("--role", type=click.Choice(["all", "pipeline", "lifecycle"]), default="all", show_default=True,
-              envvar="IOC_WORKER_ROLE",
-              help="What this worker runs: everything, only the intake pipeline, or only the incident lifecycle.")
-def worker(web_port: int | None, role: str) -> None:
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="What this worker runs: everything, only the intake pipeline, or only the incident lifecycle "
+                   "(default IOC_WORKER_ROLE, all).")
+def worker(web_port: int | None, role: str | None) -> None:
     """Run a stream worker against IOC_KAFKA_BOOTSTRAP and IOC_REDIS_URL (both required).
 
     Start as many as the intake topics have partitions; they share the work as one consumer group
@@ -23,13 +25,20 @@ def worker(web_port: int | None, role: str) -> None:
     """
     from importlib.metadata import version
 
-    from streams import faust_tuning, metrics, metrics_zero
+    from streams import metrics, metrics_zero
     from streams.app import configure
     from streams.embedded.process import free_port
+    from streams.faust_ext.consumer import use_fast_delivery_consumer
+    from streams.faust_ext.settings import app_settings
+    from streams.faust_ext.worker import Worker
     from streams.pipeline import context
     from streams.rules_live.active import active_ruleset
 
     settings = load_settings()
+    if role is None:  # IOC_WORKER_ROLE, refused as click refuses a bad --role (usage error, exit 2)
+        role = settings.worker_role
+        if role not in ROLES:
+            raise click.BadParameter(f"{role!r} is not one of {', '.join(map(repr, ROLES))}.", param_hint="'--role'")
     if web_port is not None:
         settings = dataclasses.replace(settings, worker_web_port=web_port)
     if not settings.kafka_bootstrap or not settings.redis_url:
@@ -46,8 +55,8 @@ def worker(web_port: int | None, role: str) -> None:
         load_mapping_file(settings.frigate_mapping_file)
     except Exception as exc:
         raise click.ClickException(f"Frigate mapping: {exc}") from None
-    app = configure(settings, role, **faust_tuning.app_settings(settings))
-    faust_tuning.install(app)
+    app = configure(settings, role, **app_settings(settings))
+    use_fast_delivery_consumer(app)
     if role != "lifecycle":
         context.install(context.build(settings))
     if role != "pipeline":
@@ -61,4 +70,4 @@ def worker(web_port: int | None, role: str) -> None:
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)
     sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
-    faust_tuning.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

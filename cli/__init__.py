@@ -7,7 +7,7 @@ import importlib
 
 import click
 
-# command name -> "module:attribute" under streams.cli
+# command name -> "module:attribute" under cli/
 COMMANDS: dict[str, str] = {
     "up": "up:up",
     "worker": "worker:worker",
@@ -49,25 +49,27 @@ class LazyGroup(click.Group):
             raise click.ClickException(message) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        return sorted(name for name in COMMANDS if load_command(name) is not None)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
+        return load_command(cmd_name)
 
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
+
+def load_command(name: str) -> click.Command | None:
+    """The sub-command ``name``, imported now; ``None`` when it is unknown or its module is not
+    installed (a build without the dashboard), so ``ioc up`` can leave that part out."""
+    target = COMMANDS.get(name)
+    if target is None:
+        return None
+    module_name, attribute = target.split(":")
+    try:
+        module = importlib.import_module(f"cli.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"cli.{module_name}":
             return None
-        module_name, attribute = target.split(":")
-        try:
-            module = importlib.import_module(f"streams.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"streams.cli.{module_name}":
-                return None
-            raise
-        command: click.Command = getattr(module, attribute)
-        return command
+        raise
+    command: click.Command = getattr(module, attribute)
+    return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,6 +78,9 @@ def main() -> None:
     """ioc-router: route city incidents to the post-merger ward that owns the place.
 
     Start with `ioc up` (embedded Kafka and Redis, worker, simulator, dashboard).
+
+    Times (--at, --since, --start, --until, --valid-from, --valid-to) are ISO 8601 dates or
+    date-times; one without an offset is Asia/Ho_Chi_Minh time in every command.
     """
     from streams import logredact
 

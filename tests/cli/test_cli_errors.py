@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from streams.cli import main
+from cli import main
 
 
 def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:

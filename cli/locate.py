@@ -12,6 +12,8 @@ from typing import NoReturn
 import click
 import orjson
 
+from cli.progress import progress_printer
+from cli.times import RULE, TIME
 from routers.boundaries.generation import Generation
 from routers.boundaries.importer import import_wards
 from routers.boundaries.registry import BoundaryRegistry
@@ -19,6 +21,7 @@ from routers.boundaries.sources import read_features
 from routers.exceptions import BoundaryError, Rejected
 from routers.locate.locator import Locator
 from routers.locate.result import Location
+from routers.progress import tracked
 from streams.settings import load_settings
 
 OUTPUT_COLUMNS = (
@@ -34,18 +37,6 @@ OUTPUT_COLUMNS = (
     "corrections",
     "reason",
 )
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO time such as 2025-06-15T08:00+07:00") from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter(f"{value!r} needs a time zone, e.g. 2025-06-15T08:00+07:00")
-    return parsed
 
 
 def _generations(boundaries: str | None) -> list[Generation]:
@@ -165,8 +156,8 @@ def _batch(
     try:
         writer = csv.DictWriter(out, fieldnames=OUTPUT_COLUMNS)
         writer.writeheader()
-        with click.progressbar(rows, label="locating", file=sys.stderr) as bar:
-            for n, row in enumerate(bar):
+        with progress_printer({"locating": len(rows)}) as progress:
+            for n, row in enumerate(tracked(rows, "locating", progress)):
                 row_id = (row.get("id") or str(n + 1)).strip()
                 lat, lon = _float_or_none(row.get("lat")), _float_or_none(row.get("lon"))
                 address = (row.get("address") or "").strip() or None
@@ -192,7 +183,7 @@ def _batch(
 @click.option("--lon", type=float, help="Longitude (WGS84).")
 @click.option("--accuracy", type=float, help="Accuracy radius in metres: other wards it reaches are listed.")
 @click.option("--address", help="Address text, new format or pre-merger.")
-@click.option("--at", "at_text", help="Event time (ISO with zone): picks the generation valid then.")
+@click.option("--at", "at", type=TIME, help=f"Event time ({RULE}): picks the generation valid then.")
 @click.option("--boundaries", help="Generation id/name, or a GeoJSON file/folder/URL imported on the fly.")
 @click.option(
     "--input",
@@ -212,14 +203,13 @@ def locate(
     lon: float | None,
     accuracy: float | None,
     address: str | None,
-    at_text: str | None,
+    at: datetime | None,
     boundaries: str | None,
     input_path: Path | None,
     output_path: Path | None,
     as_json: bool,
 ) -> None:
     """Which post-merger ward owns a coordinate (--lat/--lon), an address, or each row of a CSV."""
-    at = _parse_time(at_text)
     has_point = lat is not None or lon is not None
     if input_path is None and not has_point and address is None:
         raise click.UsageError("give --lat and --lon, --address, or --input FILE.csv")

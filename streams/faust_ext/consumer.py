@@ -1,117 +1,53 @@
-"""Make a Faust worker fast on the embedded broker (and on Kafka), without forking Faust.
+"""The consumer: every fetched message of an agent's input reaches a running stream, fast.
 
-Profiling a bare forwarding agent (``async for v in stream: await out.send(value=v)``) on Tansu
-showed where a Faust 0.15 worker spends its time; ``docs/performance.md`` has the profiles and the
-measured gain of each fix. Use all four together::
+Invariant kept: from a partition's committed offset on, every message of an agent's input (a
+topic with acks) is handed to a running stream, in offset order, and no commit passes a message
+that was not acked. Around a rebalance Faust lost messages (skipped while flow control was off,
+fetched across the seek, dropped from the queues by the resume, or acked from before the
+rebalance); :class:`FastDeliveryConsumer` fetches those again, drops stale acks and keeps the
+commit below an unacked head. Tables are restored up to their changelog's true end
+(:func:`fetched_ends`). Speed: a fetched message reaches its stream without the four Tasks per
+message Faust creates (:func:`step_eagerly`), and fetches wait at most ``FETCH_MAX_WAIT_MS``.
+:mod:`streams.delivery` builds the at-least-once guarantee of the outputs on this.
 
-    from streams import faust_tuning
+Faust, mode and aiokafka internals relied on (pinned versions, checked by
+tests/streams/faust_ext/test_faust_internals.py):
 
-    app = configure(settings, **faust_tuning.app_settings(settings))   # 1. settings + lean Monitor
-    faust_tuning.install(app)                                          # 2. fast message delivery
-    ...
-    @app.agent(intake_topic)
-    async def route(stream):                                           # 3. batches, no per-message await
-        await faust_tuning.forward_batches(stream, handle_batch)
-    ...
-    faust_tuning.Worker(app, loglevel="warn").execute_from_commandline()  # 4. no DEBUG root logger
-
-Delivery guarantee of :func:`forward_batches` (at-least-once, also if the worker is killed): an
-input message's offset becomes committable only after every message produced from its batch was
-acknowledged by the broker. Faust commits, per partition, the highest *contiguous* acked offset, so
-a crash (or a failed send) before delivery leaves the offset uncommitted and the next owner of the
-partition consumes the message again. Consumers of our output dedupe on the event id.
+- ``faust.transport.drivers.aiokafka.Consumer``, subclassed: overrides ``_new_consumer_thread()``,
+  ``wait_first(*coros, timeout)`` (mode's ``Service.wait_first``, which Faust's
+  ``Consumer._drain_messages`` calls per message as ``wait_first(callback(message),
+  self.suspend_flow.wait())``), ``ack(message)``, ``_to_message(tp, record)``, ``perform_seek()``,
+  ``getmany(timeout)``, ``on_partitions_revoked(revoked)``, ``_new_offset(tp)``; reads
+  ``_stopped``, ``_crashed``, ``suspend_flow``, ``_unacked_messages``, ``_acked``,
+  ``_committed_offset``, ``_gap``, ``_read_offset``; calls ``seek``, ``position``, ``assignment``;
+- ``faust.transport.drivers.aiokafka.AIOKafkaConsumerThread``, subclassed: overrides
+  ``_create_worker_consumer(transport)`` and ``_highwaters(partitions)``; calls
+  ``_ensure_consumer()``, reads ``consumer.in_transaction``;
+- the aiokafka driver's ``Transport.Consumer`` (the class it instantiates, replaced per app), the
+  app's ``_consumer``, ``consumer_generation_id``, ``topics.acks_enabled_for(topic)`` and
+  ``flow_control`` (``is_active()``, ``clear()`` wrapped per app, ``_queues``, each queue's
+  ``_queue``), a message's ``generation_id`` and ``acked``; ``mode.services.WaitResults``;
+- aiokafka: ``AIOKafkaConsumer._fetch_max_wait_ms`` (read by ``start()`` when it builds the
+  ``Fetcher``) and ``_client``; ``AIOKafkaClient.send(node_id, request)``;
+  ``ClusterMetadata.leader_for_partition(tp)``; ``aiokafka.protocol.fetch.FetchRequest(max_wait_time,
+  min_bytes, max_bytes, isolation_level, topics)`` and its response's ``topics``, each
+  ``(topic, [(partition, error_code, highwater, ...)])``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import gc
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
-from typing import Any, NamedTuple, cast
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, cast
 
-import faust
-from aiokafka.partitioner import DefaultPartitioner, murmur2
 from aiokafka.protocol.fetch import FetchRequest
-from faust.sensors.monitor import Monitor
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import AppT, EventT, StreamT
+from faust.types import AppT
 from mode.services import WaitResults
-
-from streams.settings import Settings
-
-# --- 1. settings -----------------------------------------------------------------------------------
-
-
-def app_settings(settings: Settings) -> dict[str, Any]:
-    """faust.App settings (keyword arguments / ``config_from_object`` keys) that make it fast.
-
-    Each value's effect was measured on the embedded broker (docs/performance.md, "Measured gains").
-    Only performance settings are here: broker address, web port and storage are the app's own.
-    """
-    del settings  # the same values suit the embedded broker and Kafka; the parameter keeps the call stable
-    return {
-        # Tansu holds a JoinGroup until about half the session timeout has passed; Faust's
-        # default (60 s) made every worker start wait ~30 s before the first message. 10 s is
-        # Kafka's long-standing default: the join takes ~5 s, and Faust heartbeats from its
-        # consumer thread, so a busy event loop does not cost the session.
-        "broker_session_timeout": 10.0,
-        # aiokafka keeps one produce request in flight per broker; with the 16 KiB default a
-        # request carries ~20 of our ~700-byte messages per partition. 256 KiB batches and a
-        # 5 ms linger let one request carry a whole batch from forward_batches.
-        "producer_max_batch_size": 256 * 1024,
-        "producer_linger": 0.005,
-        # A stream queue under pressure takes its partition out of the fetch until it is half
-        # empty again. With the default 4,096 a 1,000-event batch kept flipping the intake
-        # partitions out and back in, and each return waited for a fresh fetch; 16,384 (~30 MB
-        # of events at most per worker) kept the pipeline fed: 0.17-0.19x -> 0.25-0.26x.
-        "stream_buffer_maxsize": 16_384,
-        # The default Monitor does per-event bookkeeping (dicts, deques, time.monotonic()) on
-        # every message in, event in/out and send; our metrics live in streams.metrics instead.
-        "Monitor": "streams.faust_tuning:LeanMonitor",
-    }
-
-
-class LeanMonitor(Monitor):
-    """Faust's Monitor without its per-message hooks (rebalance, commit and error stats kept).
-
-    Faust calls these for every message; the default Monitor appends to deques and updates
-    several dicts each time. ioc-router's own Prometheus metrics (``streams.metrics``) count what
-    the dashboard needs, so the per-event work is dropped here; only the per-partition "last event
-    seen" time that Faust's own stall detection reads is kept. ``/stats`` in the worker's web
-    server shows zeros for message/event counters as a result.
-    """
-
-    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict | None:
-        # Kept: Faust's "stream is idle" check (verify_event_path) reads this; without it a worker
-        # with a steady backlog would log false slow-processing errors after stream_processing_timeout.
-        self.stream_inbound_time[tp] = time.monotonic()
-        return None
-
-    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: dict | None = None) -> None:
-        return None
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
-        return None
-
-    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
-        return None
-
-    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
-        return None
-
-    def track_tp_end_offset(self, tp: Any, offset: int) -> None:
-        return None
-
-
-# --- 2. fast delivery from the fetcher to the streams ----------------------------------------------
 
 log = logging.getLogger(__name__)
 REWIND_GIVE_UP_S = 60.0  # a hole that seeking back does not fill for this long is really there
@@ -457,226 +393,12 @@ def _report_cleared_queues(flow_control: Any, cleared_heads: dict[Any, int]) -> 
     flow_control.clear = clear
 
 
-def install(app: AppT) -> None:
+def use_fast_delivery_consumer(app: AppT) -> None:
     """Use :class:`FastDeliveryConsumer` for ``app``; call after configuring the broker, before the
     worker starts (the consumer is created at start)."""
     if app._consumer is not None:  # type: ignore[attr-defined]
-        raise RuntimeError("faust_tuning.install(app) must run before the app's consumer is created")
+        raise RuntimeError("use_fast_delivery_consumer(app) must run before the app's consumer is created")
     transport = app.transport
     if not isinstance(transport, aiokafka_driver.Transport):
-        raise TypeError(f"faust_tuning.install needs the aiokafka transport, not {type(transport).__name__}")
+        raise TypeError(f"use_fast_delivery_consumer needs the aiokafka transport, not {type(transport).__name__}")
     transport.Consumer = FastDeliveryConsumer  # type: ignore[misc]  # instance attribute: this app only
-
-
-# --- 3. batch publishing with at-least-once delivery -----------------------------------------------
-
-
-class Outgoing(NamedTuple):
-    """One message to publish: bytes in, bytes out (serialize in the handler, e.g. with orjson)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None  # None: a tombstone (a table's deleted key on its changelog)
-    headers: Sequence[tuple[str, bytes]] | None = None
-    partition: int | None = None
-
-
-class Handled(NamedTuple):
-    """What a batch handler may return instead of bare messages: the messages and other work of the
-    batch still running (e.g. a serving-index write) that its offsets must also wait for."""
-
-    messages: Iterable[Outgoing]
-    pending: Sequence[Awaitable[Any]] = ()
-
-
-BatchHandler = Callable[[Sequence[EventT]], Iterable[Outgoing] | Handled | Awaitable[Iterable[Outgoing] | Handled]]
-# Queues a batch's messages; the futures resolve when the broker has acknowledged all of them.
-Publish = Callable[[Sequence[Outgoing]], Awaitable[list[asyncio.Future]]]
-
-
-def batch_publisher(app: AppT) -> Publish:
-    """The default :data:`Publish`: one record batch per topic-partition, built here and handed to
-    aiokafka whole (``create_batch``/``send_batch``).
-
-    ``producer.send`` per message costs a coroutine, a metadata lookup, a partitioner call, a
-    future and, on the broker's ack, a RecordMetadata per message. Our batches fan out to ~200
-    topic-partitions (one topic per ward), so that per-message machinery was a fifth of the
-    pipeline worker's CPU. Partitions are chosen by the producer's partitioner exactly as
-    ``send`` would (murmur2 of the key), so keys land where they always did.
-    """
-    producer: Any = None
-    partitioner: Any = None
-
-    async def publish(messages: Sequence[Outgoing]) -> list[asyncio.Future]:
-        nonlocal producer, partitioner
-        if producer is None:
-            producer = (await app.maybe_start_producer())._ensure_producer()  # the aiokafka producer
-            # Faust declares the setting as a bare callable attribute, which mypy reads as a method
-            partitioner = app.conf.producer_partitioner or _cached_default_partitioner  # type: ignore[misc]
-        partitions_of: dict[str, list[int]] = {}
-        builders: dict[tuple[str, int], Any] = {}
-        futures: list[asyncio.Future] = []
-        for message in messages:
-            topic, partition = message.topic, message.partition
-            if partition is None:
-                partitions = partitions_of.get(topic)
-                if partitions is None:  # waits for metadata the first time a topic is used
-                    partitions = partitions_of[topic] = sorted(await producer.partitions_for(topic))
-                # one-partition topics (every ward topic) need no hashing: aiokafka's murmur2 is Python
-                partition = partitions[0] if len(partitions) == 1 else partitioner(message.key, partitions, partitions)
-            builder = builders.get((topic, partition))
-            if builder is None:
-                builder = builders[topic, partition] = producer.create_batch()
-            headers = list(message.headers) if message.headers else []  # aiokafka takes a list only
-            if builder.append(timestamp=None, key=message.key, value=message.value, headers=headers) is None:
-                futures.append(await _submit(producer, builder, topic, partition))  # full: send it, start anew
-                builder = builders[topic, partition] = producer.create_batch()
-                builder.append(timestamp=None, key=message.key, value=message.value, headers=headers)
-        for (topic, partition), builder in builders.items():
-            futures.append(await _submit(producer, builder, topic, partition))
-        return futures
-
-    return publish
-
-
-@functools.lru_cache(maxsize=16_384)
-def _murmur2_index(key: bytes, count: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % count
-
-
-def partition_for_key(key: bytes, count: int) -> int:
-    """The partition of ``count`` that Kafka's default partitioner (murmur2: Java, aiokafka,
-    kafka-python, librdkafka's ``murmur2_random``) sends ``key`` to."""
-    return _murmur2_index(key, count)
-
-
-_default_partitioner = DefaultPartitioner()
-
-
-def _cached_default_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """aiokafka's DefaultPartitioner, remembering keys: its murmur2 is pure Python (~3 us), and the
-    lifecycle copy of every event is keyed by one of a few hundred ward codes."""
-    if key is None:
-        return cast(int, _default_partitioner(key, all_partitions, available))
-    return all_partitions[_murmur2_index(key, len(all_partitions))]
-
-
-async def _submit(producer: Any, builder: Any, topic: str, partition: int) -> asyncio.Future:
-    builder.close()  # ours alone: producer.send() elsewhere in the worker must not append to it
-    return cast(asyncio.Future, await producer.send_batch(builder, topic, partition=partition))
-
-
-async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: Publish | None = None, *,
-                          max_batch: int = 1000, within: float = 0.05, max_in_flight: int = 4) -> None:
-    """Consume ``stream`` in batches, publish what ``handle_batch`` returns, ack after delivery.
-
-    ``handle_batch(events)`` (plain or async) turns up to ``max_batch`` events, collected for at
-    most ``within`` seconds, into :class:`Outgoing` messages (or a :class:`Handled`: messages plus
-    awaitables the batch's acks also wait for); an event may produce none or several. ``publish`` queues a batch's messages without awaiting each one (default:
-    :func:`batch_publisher`, one record batch per topic-partition); up to ``max_in_flight`` batches
-    may wait for their broker acks while the next batch is processed.
-
-    Each event's message is pinned (``incref``) before ``take_events`` acks it and released
-    only when all of its batch's sends succeeded, so its offset cannot be committed earlier. If a
-    send fails, the error propagates (the agent crashes and Faust restarts it) and that batch is
-    never acked: its offsets stay uncommitted and are consumed again after a restart or
-    rebalance. Example::
-
-        @app.agent(intake)
-        async def route(stream):
-            def handle(events):
-                return [Outgoing("ioc.routed", e.key, e.value) for e in events]
-            await forward_batches(stream, handle)
-    """
-    publish = publish or batch_publisher(stream.app)
-    in_flight: collections.deque[asyncio.Future] = collections.deque()
-    try:
-        # Faust's StreamT protocol omits take_events, which its Stream (what agents get) has
-        async for events in stream.take_events(max_batch, within):  # type: ignore[attr-defined]
-            # Pin first: take_events acks the batch when we ask for the next one, and also when
-            # this loop is left by an exception, so an unpinned batch could be committed unsent.
-            for event in events:
-                event.message.incref()  # released by _ack_when_delivered, after the broker acks
-            handled = handle_batch(events)
-            if inspect.isawaitable(handled):
-                handled = await handled
-            outgoing: Iterable[Outgoing]
-            pending: Sequence[Awaitable[Any]]
-            if isinstance(handled, Handled):
-                outgoing, pending = handled.messages, handled.pending
-            else:
-                outgoing, pending = handled, ()
-            futures = await publish(list(outgoing))
-            delivered = asyncio.gather(*futures, *pending)
-            delivered.add_done_callback(_ack_when_delivered(events))
-            in_flight.append(delivered)
-            while in_flight and (len(in_flight) > max_in_flight or in_flight[0].done()):
-                await in_flight.popleft()  # raises if a send failed: stop before more is consumed
-        await _wait_all(in_flight)
-    except BaseException:
-        # Let the remaining deliveries finish (they ack themselves); a failure is already raising.
-        for delivery in in_flight:
-            delivery.add_done_callback(_consume_exception)
-        raise
-
-
-def _ack_when_delivered(events: Sequence[EventT]) -> Callable[[asyncio.Future], None]:
-    def ack(delivered: asyncio.Future) -> None:
-        if delivered.cancelled() or delivered.exception() is not None:
-            return  # not delivered: keep the offsets uncommitted so the messages are consumed again
-        for event in events:
-            event.ack()
-
-    return ack
-
-
-async def _wait_all(in_flight: collections.deque[asyncio.Future]) -> None:
-    while in_flight:
-        await in_flight.popleft()
-
-
-def _consume_exception(future: asyncio.Future) -> None:
-    if not future.cancelled():
-        future.exception()  # mark as retrieved: the first failure is the one being raised
-
-
-# --- 4. the worker ---------------------------------------------------------------------------------
-
-
-class Worker(faust.Worker):
-    """``faust.Worker`` without the terminal spinner's logging side effect.
-
-    At log level WARN or above Faust installs a spinner handler and sets the *root* logger to
-    DEBUG for the worker's lifetime, so every ``log.debug`` in aiokafka and Faust (several per
-    message) builds a LogRecord with ``findCaller`` before the handlers drop it. Without the
-    spinner the root logger stays at the requested level.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.spinner = None
-
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        self.spinner = None
-        super().on_setup_root_logger(logger, level)
-
-    async def on_startup_finished(self) -> None:
-        await super().on_startup_finished()
-        settle_garbage_collector()
-
-
-# A worker allocates a few dozen container objects per event (decoded JSON, envelopes, futures),
-# so the default 700-allocation young generation was collected several times per batch, and
-# each full collection walked every object loaded at start (boundaries, the package's
-# administrative tables, Faust itself): ~6 % of the pipeline's CPU. Nothing loaded at start
-# becomes garbage, so it is frozen out of collection, and young collections run less often.
-YOUNG_GENERATION_THRESHOLD = 20_000
-
-
-def settle_garbage_collector() -> None:
-    """Freeze what start-up loaded and collect the young generation less often (call once the
-    worker is ready; cycles made later are still collected)."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)

@@ -21,7 +21,8 @@ from typing import Any
 import click
 import orjson
 
-from routers.rules.clock import LOCAL_TZ, parse_duration, parse_local_time
+from cli.times import RULE, TIME
+from routers.rules.clock import LOCAL_TZ, parse_duration
 from routers.rules.silences import SilenceError, new_silence
 from streams.settings import load_settings
 
@@ -47,13 +48,6 @@ def _left(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def _time(text: str, option: str) -> float:
-    try:
-        return parse_local_time(text).timestamp()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
-
-
 @click.group()
 def silence() -> None:
     """Silences: hold back matching events for a while, with an author and a comment."""
@@ -63,25 +57,25 @@ def silence() -> None:
 @click.option("--match", "matchers", multiple=True, required=True, metavar="FIELD=VALUE",
               help="A matcher (repeat for more; all must hold): FIELD=VALUE, FIELD!=VALUE, FIELD=~RE, FIELD!~RE.")
 @click.option("--for", "duration", metavar="DURATION", help="How long from the start, e.g. 2h, 90m, 1d.")
-@click.option("--until", "until", metavar="TIME", help="When it ends (ISO; Asia/Ho_Chi_Minh when no offset).")
-@click.option("--start", "start", metavar="TIME", help="When it starts (default: now).")
+@click.option("--until", "until", type=TIME, metavar="TIME", help=f"When it ends ({RULE}).")
+@click.option("--start", "start", type=TIME, metavar="TIME", help=f"When it starts (default: now; {RULE}).")
 @click.option("--author", required=True, help="Who silences (shown on the dashboard).")
 @click.option("--comment", required=True, help="Why (shown on the dashboard).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def add(matchers: tuple[str, ...], duration: str | None, until: str | None, start: str | None, author: str,
+def add(matchers: tuple[str, ...], duration: str | None, until: datetime | None, start: datetime | None, author: str,
         comment: str, as_json: bool) -> None:
     """Create a silence and publish it to ioc.config.silences."""
     if (duration is None) == (until is None):
         raise click.UsageError("give exactly one of --for DURATION or --until TIME")
     now = time.time()
-    starts = _time(start, "--start") if start else now
-    if duration is not None:
+    starts = start.timestamp() if start else now
+    if until is not None:
+        ends = until.timestamp()
+    else:  # --for, as exactly one of the two was given
         try:
-            ends = starts + parse_duration(duration)
+            ends = starts + parse_duration(str(duration))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--for") from None
-    else:
-        ends = _time(str(until), "--until")
     if ends <= now:
         raise click.BadParameter("the silence would already be over", param_hint="--until")
     try:

@@ -15,6 +15,8 @@ from pathlib import Path
 import click
 import orjson
 
+from cli.progress import progress_printer
+from routers.progress import tracked
 from routers.rules.clock import parse_duration
 from streams.settings import load_settings
 
@@ -55,8 +57,8 @@ def record(topic_names: tuple[str, ...], out_path: Path, since_text: str | None,
             counts[topic] = 0
             try:
                 messages = read_topic(settings, topic, since_s, follow_s, limit)
-                with click.progressbar(messages, label=f"recording {topic}", file=sys.stderr) as bar:
-                    for message in bar:
+                with progress_printer({f"recording {topic}": None}) as progress:
+                    for message in tracked(messages, f"recording {topic}", progress):
                         handle.write(record_line(message.topic, message.partition, message.offset,
                                                  message.timestamp, message.key, message.value))
                         counts[topic] += 1

@@ -8,10 +8,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from cli import main
 from routers.rules import default_rules_text
-from streams.cli import main
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CASES = REPO / "routers" / "rules" / "default_cases.yaml"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from streams.cli.tail import as_json, describe
+from cli.tail import as_json, describe
 
 
 def test_describe_names_type_id_and_the_gist() -> None:

@@ -1,0 +1,48 @@
+"""The faust.App settings that make a worker fast on the embedded broker (and on Kafka).
+
+Invariant kept: only performance settings live here, each with its measured effect
+(docs/performance.md, "Measured gains"); the broker address, web port and storage are the app's
+own, so these values can be merged into any app's configuration without changing where it connects
+or what it stores.
+
+Faust internals relied on (pinned faust-streaming version, checked by
+tests/streams/faust_ext/test_faust_internals.py): the ``faust.App`` setting names
+``broker_session_timeout``, ``producer_max_batch_size``, ``producer_linger``,
+``stream_buffer_maxsize`` and ``Monitor`` (a ``"module:Class"`` path, resolved by Faust).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.settings import Settings
+
+
+def app_settings(settings: Settings) -> dict[str, Any]:
+    """faust.App settings (keyword arguments / ``config_from_object`` keys) that make it fast.
+
+    Each value's effect was measured on the embedded broker (docs/performance.md, "Measured gains").
+    Only performance settings are here: broker address, web port and storage are the app's own.
+    """
+    del settings  # the same values suit the embedded broker and Kafka; the parameter keeps the call stable
+    return {
+        # Tansu holds a JoinGroup until about half the session timeout has passed; Faust's
+        # default (60 s) made every worker start wait ~30 s before the first message. 10 s is
+        # Kafka's long-standing default: the join takes ~5 s, and Faust heartbeats from its
+        # consumer thread, so a busy event loop does not cost the session.
+        "broker_session_timeout": 10.0,
+        # aiokafka keeps one produce request in flight per broker; with the 16 KiB default a
+        # request carries ~20 of our ~700-byte messages per partition. 256 KiB batches and a
+        # 5 ms linger let one request carry a whole batch from forward_batches.
+        "producer_max_batch_size": 256 * 1024,
+        "producer_linger": 0.005,
+        # A stream queue under pressure takes its partition out of the fetch until it is half
+        # empty again. With the default 4,096 a 1,000-event batch kept flipping the intake
+        # partitions out and back in, and each return waited for a fresh fetch; 16,384 (~30 MB
+        # of events at most per worker) kept the pipeline fed: 0.17-0.19x -> 0.25-0.26x.
+        "stream_buffer_maxsize": 16_384,
+        # The default Monitor does per-event bookkeeping (dicts, deques, time.monotonic()) on
+        # every message in, event in/out and send; our metrics live in streams.metrics instead.
+        "Monitor": "streams.faust_ext.monitor:LeanMonitor",
+    }
+

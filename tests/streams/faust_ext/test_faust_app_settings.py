@@ -1,0 +1,51 @@
+"""streams.faust_ext.settings and streams.faust_ext.monitor: the app settings Faust accepts, and
+the lean Monitor they select."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import faust
+import pytest
+from faust.sensors.monitor import Monitor
+from faust.types import TP, Message
+
+from streams.faust_ext.consumer import FastDeliveryConsumer, use_fast_delivery_consumer
+from streams.faust_ext.monitor import LeanMonitor
+from streams.faust_ext.settings import app_settings
+from streams.settings import Settings
+
+
+def test_app_settings_are_accepted_by_faust_and_select_the_lean_monitor(offline_app) -> None:
+    app = offline_app(**app_settings(Settings()))
+    assert app.conf.broker_session_timeout == 10.0
+    assert app.conf.producer_max_batch_size == 256 * 1024
+    assert app.conf.producer_linger == 0.005
+    assert app.conf.stream_buffer_maxsize == 16_384
+    assert isinstance(app.monitor, LeanMonitor)
+
+
+def test_app_settings_also_work_through_config_from_object() -> None:
+    # streams.app.configure() applies settings this way, after the module-level App exists.
+    app = faust.App(f"t-{uuid.uuid4().hex[:6]}", autodiscover=False)
+    app.config_from_object({"broker": "kafka://127.0.0.1:1", **app_settings(Settings())})
+    use_fast_delivery_consumer(app)
+    assert isinstance(app.monitor, LeanMonitor)
+    assert isinstance(app.consumer, FastDeliveryConsumer)
+
+
+@pytest.mark.parametrize(("monitor_class", "counted"), [(Monitor, 3), (LeanMonitor, 0)])
+def test_lean_monitor_does_no_per_event_bookkeeping(monitor_class: type[Monitor], counted: int) -> None:
+    monitor = monitor_class()
+    for offset in range(3):
+        message = Message("t", 0, offset, time.time(), 0, None, b"k", b"v", None, tp=TP("t", 0))
+        monitor.on_message_in(TP("t", 0), offset, message)
+        monitor.on_send_initiated(None, "t", None, 10, 700)
+    assert (monitor.messages_received_total, monitor.messages_sent) == (counted, counted)
+
+
+def test_lean_monitor_keeps_what_faust_stall_detection_reads() -> None:
+    monitor = LeanMonitor()
+    monitor.on_stream_event_in(TP("t", 1), 7, None, None)
+    assert TP("t", 1) in monitor.stream_inbound_time

@@ -1,0 +1,31 @@
+"""streams.faust_ext.worker: the Worker keeps the root logger at the level asked for."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+import pytest
+
+from streams.faust_ext.worker import Worker
+
+
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "debug_records_built"),
+    [(faust.Worker, True), (Worker, False)],
+    ids=["faust.Worker sets the root logger to DEBUG", "faust_ext.worker.Worker keeps WARN"],
+)
+def test_worker_logging_level(worker_class: type[faust.Worker], debug_records_built: bool, restore_logging,
+                              offline_app) -> None:
+    worker = worker_class(offline_app(), loglevel="warn", quiet=True)
+    worker._setup_logging()
+    assert logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG) is debug_records_built
