@@ -245,6 +245,13 @@ def test_feed_items_from_incident_notices() -> None:
     item = item_from_envelope(notice(incident, "opened", T0))
     assert item is not None
     assert (item["type"], item["change"], item["ward"], item["incident_id"]) == ("incident", "opened", "27142", incident.id)
+    assert item["event_ids"] == ["event:a1"]
+    # a notice folds in the feed items of the evidence it adds, also those beyond the incident's window
+    for n in range(2, 12):
+        effects = book.on_routed(routed_event(f"a{n}"), T0)
+    [latest] = [o.value for o in effects.outbound if o.channel == "ward"]
+    grown = item_from_envelope({**latest, "data": {**latest["data"], "evidence": latest["data"]["evidence"][:1]}})
+    assert grown is not None and grown["event_ids"] == ["event:a1", "event:a11"]
     assert item_from_envelope({"type": "vn.ioc.incident.state", "data": {}}) is None
     assert item_from_envelope({"type": "something.else", "data": {}}) is None
     assert item_from_envelope({"type": "vn.ioc.event.routed", "data": "not an object"}) is None
