@@ -9,9 +9,9 @@ returned :class:`Outbound` messages; tests pass plain dicts. Keys:
   incidents live in that ward's partition: after a reassignment the old ward keeps a ``moved_to``
   stub and the new ward's partition holds the live copy, so a changelog replay can never let one
   overwrite the other.
-* ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...],
-  "pruned": epoch s}``: the open list makes correlation and SLA checks local; written when an
-  incident opens or closes and when housekeeping ran;
+* ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...]}``:
+  the open list makes correlation and SLA checks local; written when an incident opens or closes
+  and when housekeeping forgot stubs;
 * ``seen["<ward>|<path>|<intake topic>/<partition>"]`` -> the highest intake offset applied (see
   :mod:`~routers.incidents.marks`): a redelivered event is a no-op, with one small record per
   ward and intake partition instead of one per event.
@@ -229,8 +229,8 @@ class IncidentBook:
     def _ward(self, ward: str) -> dict[str, Any]:
         book = self.wards.get(ward)
         if not book:
-            return {"open": [], "closed": [], "pruned": 0.0}
-        return {"open": list(book["open"]), "closed": list(book["closed"]), "pruned": book.get("pruned", 0.0)}
+            return {"open": [], "closed": []}
+        return {"open": list(book["open"]), "closed": list(book["closed"])}
 
     def open_in(self, ward: str) -> list[Incident]:
         """The ward's open incidents (a list shared with the cache: do not edit it)."""
