@@ -48,7 +48,8 @@ def _sizes() -> dict[str, int]:
             table = getattr(agents, name, None)
             if table is not None:
                 out[f"lifecycle.{name}"] = len(table.data)
-        state = getattr(getattr(agents, "app", None), "ioc_lifecycle", None)
+        services = getattr(getattr(agents, "app", None), "attached", None)
+        state = getattr(services, "lifecycle", None)
         book = getattr(state, "book", None)
         if book is not None:
             out["lifecycle.book._decoded"] = len(book._decoded)

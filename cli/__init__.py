@@ -84,4 +84,4 @@ def main() -> None:
     """
     from streams import logredact
 
-    logredact.install()  # no token, password or phone number in any log line of any command
+    logredact.redact_every_log_record()  # no token, password or phone number in any log line of any command

@@ -31,8 +31,7 @@ def worker(web_port: int | None, role: str | None) -> None:
     from streams.faust_ext.consumer import use_fast_delivery_consumer
     from streams.faust_ext.settings import app_settings
     from streams.faust_ext.worker import Worker
-    from streams.pipeline import context
-    from streams.rules_live.active import active_ruleset
+    from streams.services import attach, build_services
 
     settings = load_settings()
     if role is None:  # IOC_WORKER_ROLE, refused as click refuses a bad --role (usage error, exit 2)
@@ -46,7 +45,9 @@ def worker(web_port: int | None, role: str | None) -> None:
     if settings.worker_web_port == 0:
         settings = dataclasses.replace(settings, worker_web_port=free_port())
     try:
-        ruleset = active_ruleset()  # fail fast on an invalid IOC_RULES_FILE, before joining the group
+        from streams.rules_live.active import initial_ruleset
+
+        initial_ruleset(settings.rules_file)  # fail fast on an invalid IOC_RULES_FILE, before joining the group
     except Exception as exc:
         raise click.ClickException(f"rules: {exc}") from None
     try:  # and on an invalid IOC_FRIGATE_MAPPING_FILE, with its line:column problems
@@ -57,13 +58,11 @@ def worker(web_port: int | None, role: str | None) -> None:
         raise click.ClickException(f"Frigate mapping: {exc}") from None
     app = configure(settings, role, **app_settings(settings))
     use_fast_delivery_consumer(app)
-    if role != "lifecycle":
-        context.install(context.build(settings))
+    services = attach(app, build_services(settings, role))  # the composition root: one object, on the app
+    ruleset = services.rules.current()
     if role != "pipeline":
         from streams.lifecycle import actors
-        from streams.lifecycle import agents as lifecycle_agents
 
-        lifecycle_agents.install(settings)
         actors.subscribe(settings)  # every actor's ioc.status.* topic on the broker
     metrics_zero.start_at_zero()  # alerts see 0 before the first breach, not an absent series
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})

@@ -4,7 +4,9 @@ Ids are stable: the same intake event routed to the same target always gets the 
 ward systems dedupe redeliveries (the embedded broker is at-least-once) on ``id`` alone.
 Extension attributes (lower-case alphanumerics, per the spec): ``iocward``, ``iocgeneration``,
 ``iocrule``, ``iocrulesversion``, ``iocpriority``, ``iocsource`` (official|reference|approximate),
-``iocsuppressed``.
+``iocsuppressed``, and ``iocorigin`` (``<intake topic>/<partition>/<offset>``: the message it came
+from, for conservation checks), given to the builder: an envelope is complete when built, never
+edited afterwards.
 """
 
 from __future__ import annotations
@@ -47,18 +49,6 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is not UTC:  # ingest already gives UTC: skip the conversion then
         moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
-
-
-_last_iso: tuple[datetime, str] | None = None
-
-
-def _iso_of_now(now: datetime) -> str:
-    """:func:`iso` of a batch's ``now``, which every envelope of the batch shares."""
-    global _last_iso
-    last = _last_iso
-    if last is None or last[0] is not now:
-        last = _last_iso = (now, iso(now))
-    return last[1]
 
 
 def event_to_json(event: Event, include_personal_data: bool) -> dict[str, Any]:
@@ -113,13 +103,16 @@ def _with_personal_data(public: dict[str, Any], event: Event) -> dict[str, Any]:
     return private
 
 
-def routed(event: Event, location: Location, decision: Decision, target: str, now: datetime) -> dict[str, Any]:
-    """The envelope a target topic receives; the reporter's personal data only for the owning ward."""
-    return routed_all(event, location, decision, (target,), now)[0]
+def routed(event: Event, location: Location, decision: Decision, target: str, now: datetime,
+           origin: str | None = None) -> dict[str, Any]:
+    """The envelope a target topic receives; the reporter's personal data only for the owning ward.
+    ``origin``: the intake message it came from (``iocorigin``), when it came from one."""
+    return routed_all(event, location, decision, (target,), now, origin)[0]
 
 
 def routed_all(
-    event: Event, location: Location, decision: Decision, targets: Sequence[str], now: datetime
+    event: Event, location: Location, decision: Decision, targets: Sequence[str], now: datetime,
+    origin: str | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`routed` for each of ``targets``; the parts they share are built once (and shared:
     callers serialize the envelopes, they do not edit the nested parts)."""
@@ -134,7 +127,7 @@ def routed_all(
         "source": f"{SOURCE}/{event.source.value}",
         "type": TYPE_ROUTED,
         "subject": event.id,
-        "time": _iso_of_now(now),
+        "time": iso(now),
         "datacontenttype": "application/json",
         "iocgeneration": location.generation,
         "iocsource": location.source,
@@ -154,17 +147,23 @@ def routed_all(
             event_json = private
         else:
             event_json = public
-        envelopes.append({
+        envelopes.append(_with_origin({
             **common,
             "id": stable_id(event.id, target),
             "ioctarget": target,
             "data": {"event": event_json, "location": location_json, "decision": decision_json},
-        })
+        }, origin))
     return envelopes
 
 
-def unroutable(event: Event, location: Location, now: datetime) -> dict[str, Any]:
-    return {
+def _with_origin(envelope: dict[str, Any], origin: str | None) -> dict[str, Any]:
+    if origin is not None:
+        envelope["iocorigin"] = origin
+    return envelope
+
+
+def unroutable(event: Event, location: Location, now: datetime, origin: str | None = None) -> dict[str, Any]:
+    return _with_origin({
         "specversion": SPECVERSION,
         "id": stable_id(event.id, "unroutable"),
         "source": f"{SOURCE}/{event.source.value}",
@@ -180,13 +179,14 @@ def unroutable(event: Event, location: Location, now: datetime) -> dict[str, Any
             "location": location.to_json(),
             "candidates": [c.code for c in location.candidates],
         },
-    }
+    }, origin)
 
 
-def filtered(event_id: str, reason: str, summary: dict[str, Any], now: datetime) -> dict[str, Any]:
+def filtered(event_id: str, reason: str, summary: dict[str, Any], now: datetime,
+             origin: str | None = None) -> dict[str, Any]:
     """A valid camera message that means no incident (Frigate: a person walking by): where it ended
     and why. ``summary`` carries what Frigate said, never personal data."""
-    return {
+    return _with_origin({
         "specversion": SPECVERSION,
         "id": stable_id(event_id, "filtered"),
         "source": f"{SOURCE}/camera",
@@ -196,7 +196,7 @@ def filtered(event_id: str, reason: str, summary: dict[str, Any], now: datetime)
         "datacontenttype": "application/json",
         "iocreason": reason,
         "data": {"reason": reason, "event_id": event_id, "frigate": summary},
-    }
+    }, origin)
 
 
 # A message refused as too large is kept in the dead letter only up to this many bytes: all of it
@@ -208,7 +208,7 @@ TOO_LARGE_KEPT_BYTES = 64 * 1024
 
 def deadletter(
     raw: bytes, reason: str, error: str, topic: str, partition: int, offset: int, now: datetime,
-    preview: str | None = None,
+    preview: str | None = None, origin: str | None = None,
 ) -> dict[str, Any]:
     """The original bytes travel base64-encoded (``data_base64``); the preview (by default the start
     of ``raw``) and the error are masked here (a decoder's error may quote the field it refused).
@@ -230,7 +230,7 @@ def deadletter(
     }
     if len(kept) < len(raw):
         data["original_sha256"] = hashlib.sha256(raw).hexdigest()
-    return {
+    return _with_origin({
         "specversion": SPECVERSION,
         "id": stable_id(topic, str(partition), str(offset)),
         "source": f"{SOURCE}/intake",
@@ -240,4 +240,4 @@ def deadletter(
         "datacontenttype": "application/json",
         "iocreason": reason,
         "data": data,
-    }
+    }, origin)

@@ -1,19 +1,32 @@
-"""One intake message through the pure core: ingest -> locate -> rules -> an :class:`Outcome`.
+"""Intake messages through the pure core: ingest -> locate (:func:`place`) -> rules -> an
+:class:`Outcome` and the messages to publish (:func:`route_batch`).
 
 Every message ends in exactly one outcome: :class:`Routed` (to ward/agency targets),
 :class:`Unroutable` (valid but not placeable, with the reason and candidates),
 :class:`Filtered` (a valid camera message the Frigate mapping maps to no IOC label) or
-:class:`DeadLetter` (invalid, with the reason). The streams layer only translates outcomes
-into topics and metrics.
+:class:`DeadLetter` (invalid, with the reason). :func:`route_batch` decides a whole batch with the
+rule state it is given (sensor hysteresis, inhibitors, silences) and returns what to store and what
+to publish as plain data (:class:`Routing`); the intake agent reads the state, calls it, writes the
+state and sends. One message is the batch of one::
+
+    placement = place(topic, raw, locator, devices.get, max_bytes)
+    routing = route_batch([Intake(Origin(topic, 0, 7), raw, placement)], ruleset, {}, (), None, now)
+    routing.outcomes[0], routing.messages  # the outcome; its envelopes, topic by topic
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
 
+import orjson
+
+from routers import envelope, topics
+from routers.binding import CLOUDEVENTS_HEADERS
 from routers.decision import Decision
 from routers.events import Event, GeoPoint, Source
 from routers.exceptions import FilteredOut, Rejected
@@ -21,13 +34,17 @@ from routers.ingest import decode
 from routers.ingest.frigate import with_snapshot_url
 from routers.ingest.frigate_mapping import FrigateMapping
 from routers.locate.result import Location
+from routers.outgoing import Outgoing
+from routers.rules.batch import evaluate_batch
+from routers.rules.model import Ruleset
+from routers.rules.silences import SilenceIndex
+from routers.rules.state import Inhibitor, SensorState
 
 
 class LocatorLike(Protocol):
     def locate(self, point: GeoPoint | None, address: str | None, at: Any = None) -> Location: ...
 
 
-Evaluate = Callable[[Event, Location], Decision]
 DeviceLookup = Callable[[str], GeoPoint | None]
 DeviceUrl = Callable[[str], str | None]
 
@@ -111,22 +128,6 @@ def place(
     return Placed(event, location)
 
 
-def route_message(
-    topic: str,
-    raw: bytes | None,
-    locator: LocatorLike,
-    device_point: DeviceLookup,
-    evaluate: Evaluate,
-    max_bytes: int,
-    frigate: FrigateMapping | None = None,
-) -> Outcome:
-    """:func:`place`, then the rules for what could be placed."""
-    placed = place(topic, raw, locator, device_point, max_bytes, frigate)
-    if isinstance(placed, Placed):
-        return Routed(placed.event, placed.location, evaluate(placed.event, placed.location))
-    return placed
-
-
 def telemetry_flags(located: Sequence[tuple[Event, Location]], evaluations: Sequence[Any],
                     sensors: Mapping[str, Any]) -> list[bool]:
     """For each routed event, whether it is routine telemetry (:attr:`Routed.telemetry`): a sensor
@@ -144,3 +145,91 @@ def telemetry_flags(located: Sequence[tuple[Event, Location]], evaluations: Sequ
         flags.append(device is not None and evaluation.decision.suppressed is not None and changed is None
                      and not (before is not None and before.open))
     return flags
+
+
+class Origin(NamedTuple):
+    """Where an intake message was read."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def text(self) -> str:
+        """``ioc.in.reports/2/41``: the ``iocorigin`` of every envelope the message turns into."""
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One intake message, placed: where it was read, its bytes (a dead letter keeps them) and
+    :func:`place`'s answer."""
+
+    origin: Origin
+    raw: bytes | None
+    placement: Placement
+
+
+@dataclass
+class Routing:
+    """What a batch decided, as plain data: one outcome per message in order, the state to store
+    (sensor states that changed, inhibitors raised) and the messages to publish."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    sensors: dict[str, SensorState] = field(default_factory=dict)
+    raised: list[Inhibitor] = field(default_factory=list)
+    messages: list[Outgoing] = field(default_factory=list)
+
+
+def route_batch(batch: Sequence[Intake], ruleset: Ruleset, sensors: Mapping[str, SensorState],
+                inhibitors: Sequence[Inhibitor], silences: SilenceIndex | None, now: datetime) -> Routing:
+    """The rules over a placed batch (:func:`routers.rules.batch.evaluate_batch`: sensor state
+    threaded in batch order, an inhibitor raised anywhere in the batch holds back the rest of it,
+    silences checked at ``now``), then each outcome's envelopes. ``sensors``: the stored states of
+    the batch's sensors; ``inhibitors``: the stored active ones. Nothing is read or written here."""
+    located = [(item.placement.event, item.placement.location) for item in batch if isinstance(item.placement, Placed)]
+    result = evaluate_batch(ruleset, located, sensors, inhibitors, silences, now.timestamp())
+    answers = iter(zip(result.evaluations, telemetry_flags(located, result.evaluations, sensors), strict=True))
+    routing = Routing(sensors=result.sensors, raised=result.raised)
+    for item in batch:
+        placement = item.placement
+        if isinstance(placement, Placed):
+            evaluation, telemetry = next(answers)
+            outcome: Outcome = Routed(placement.event, placement.location, evaluation.decision, telemetry)
+        else:
+            outcome = placement
+        routing.outcomes.append(outcome)
+        routing.messages.extend(messages_of(outcome, item.origin, item.raw, now))
+    return routing
+
+
+_target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few hundred targets, each seen often
+# Routed copies of routine telemetry carry the lifecycle's skip header (see routers.topics.LIFECYCLE_HEADER)
+_ROUTED_TELEMETRY = (*CLOUDEVENTS_HEADERS, (topics.LIFECYCLE_HEADER, topics.LIFECYCLE_SKIP))
+
+
+def messages_of(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime) -> list[Outgoing]:
+    """The messages one intake message turns into: a dead letter, a filtered or unroutable record,
+    or one envelope per target plus the lifecycle's copy on ``ioc.routed`` (keyed by ward)."""
+    origin_text = origin.text()
+    if isinstance(outcome, DeadLetter):
+        body = envelope.deadletter(raw or b"", outcome.reason, outcome.error, origin.topic, origin.partition,
+                                   origin.offset, now, origin=origin_text)
+        return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body), CLOUDEVENTS_HEADERS)]
+    if isinstance(outcome, Filtered):
+        body = envelope.filtered(outcome.event_id, outcome.reason, outcome.summary, now, origin_text)
+        return [Outgoing(topics.FILTERED, outcome.event_id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
+    if isinstance(outcome, Unroutable):
+        body = envelope.unroutable(outcome.event, outcome.location, now, origin_text)
+        return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
+    ward_key = outcome.location.ward.code.encode() if outcome.location.ward else b"city"
+    event_key = outcome.event.id.encode()
+    targets = (*outcome.decision.targets, "lifecycle")
+    bodies = envelope.routed_all(outcome.event, outcome.location, outcome.decision, targets, now, origin_text)
+    out = []
+    for target, body in zip(targets, bodies, strict=True):
+        if target == "lifecycle":
+            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body),
+                                _ROUTED_TELEMETRY if outcome.telemetry else CLOUDEVENTS_HEADERS))
+        else:
+            out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body), CLOUDEVENTS_HEADERS))
+    return out

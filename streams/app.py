@@ -1,12 +1,14 @@
 """The Faust application. This module only creates and configures the App; agents live in
 ``streams.pipeline`` (intake -> locate -> route -> publish), ``streams.lifecycle`` (incidents,
 status updates, SLA timers) and ``streams.rules_live`` (hot-reloaded rules), found by autodiscovery.
+The agents reach the worker's services as ``app.services``, attached by the composition root
+(:mod:`streams.services`) before the worker starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from aiohttp import web
@@ -14,6 +16,9 @@ from aiohttp import web
 from streams import kafka_clients, webguard
 from streams.settings import Settings, SettingsError, check
 from streams.viewers import Viewer, access_gate, load_access
+
+if TYPE_CHECKING:  # the services import the agents' packages, which import this module
+    from streams.services import WorkerServices
 
 AGENT_PACKAGES = ["streams.pipeline", "streams.lifecycle", "streams.rules_live", "streams.web"]
 
@@ -26,7 +31,29 @@ ROLES: dict[str, list[str]] = {
     "lifecycle": ["streams.lifecycle", "streams.web"],
 }
 
-app = faust.App(
+class IocApp(faust.App):
+    """The Faust App plus the one place its agents find the worker's services (see :mod:`streams.services`)."""
+
+    _services: WorkerServices | None = None
+
+    @property
+    def services(self) -> WorkerServices:
+        """The worker's services; an agent that runs before they are attached is a wiring error."""
+        if self._services is None:
+            raise RuntimeError("no services attached to the app: the worker attaches them before it starts "
+                               "(streams.services.attach)")
+        return self._services
+
+    @property
+    def attached(self) -> WorkerServices | None:
+        """The services, or None before they are attached (a signal that may fire before)."""
+        return self._services
+
+    def attach(self, services: WorkerServices) -> None:
+        self._services = services
+
+
+app = IocApp(
     "ioc-router",
     autodiscover=AGENT_PACKAGES,
     # no ``origin``: Faust would scan that package too, whatever the role's list says
@@ -102,7 +129,7 @@ def refuse_exactly_once_without_transactions(settings: Settings,
                             f"Tansu broker (cluster id {EMBEDDED_CLUSTER_ID!r}), which has none: {advice}")
 
 
-def configure(settings: Settings, role: str = "all", **extra: Any) -> faust.App:
+def configure(settings: Settings, role: str = "all", **extra: Any) -> IocApp:
     """Point the App at the brokers of ``settings`` and pick the agents of ``role`` (see
     :data:`ROLES`); call once before the worker starts.
 

@@ -40,15 +40,9 @@ from typing import Any, NamedTuple, cast
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faust.types import AppT, EventT, StreamT
 
+from routers.outgoing import Outgoing  # plain data: the pure deciders (routers.route.route_batch) return it
 
-class Outgoing(NamedTuple):
-    """One message to publish: bytes in, bytes out (serialize in the handler, e.g. with orjson)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None  # None: a tombstone (a table's deleted key on its changelog)
-    headers: Sequence[tuple[str, bytes]] | None = None
-    partition: int | None = None
+__all__ = ["BatchHandler", "Handled", "Outgoing", "Publish", "batch_publisher", "forward_batches", "partition_for_key"]
 
 
 class Handled(NamedTuple):

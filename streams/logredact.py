@@ -43,7 +43,7 @@ def _bad_request(exc: BaseException | None) -> bool:
 _installed: list[Any] = []
 
 
-def install() -> None:
+def redact_every_log_record() -> None:
     """Put :func:`redact` into every log record of this process (once; later calls do nothing)."""
     if _installed:
         return

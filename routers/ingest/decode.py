@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from routers import topics
 from routers.events import Event
 from routers.exceptions import Rejected
 from routers.ingest.camera import decode_camera
@@ -24,8 +25,8 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
 
 
 def intake_kind(topic: str) -> str:
-    """``ioc.in.reports`` -> ``reports`` (also accepts the bare kind)."""
-    return topic.rsplit(".", 1)[-1]
+    """``ioc.in.reports`` -> ``reports`` (:data:`routers.topics.INTAKE_KIND`; also accepts the bare kind)."""
+    return topics.INTAKE_KIND.get(topic, topic)
 
 
 def decode(topic: str, raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES,

@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from routers import envelope
+from routers.binding import CLOUDEVENTS_HEADERS
 from routers.exceptions import Rejected
 from routers.incidents import Effects, IncidentBook, Outbound
 from routers.incidents.batch import (
@@ -63,20 +64,23 @@ from routers.incidents.model import Incident, incident_from_json, is_stub, table
 from routers.incidents.routed import routed_from_envelope
 from streams import metrics, topics
 from streams.app import app, caller_wards
-from streams.binding import CLOUDEVENTS_HEADERS
 from streams.delivery import Handled, Outgoing, forward_batches, partition_for_key
 from streams.lifecycle import actors, queries
 from streams.lifecycle.clock import Clock, clock_for
 from streams.lifecycle.contract import decode_json, parse_status_update
 from streams.lifecycle.serving import IncidentIndex
 from streams.lifecycle.staged import StagedTable
-from streams.settings import Settings, load_settings
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Internal to one app (like Faust's changelogs): two apps on one cluster never act on each other's
-# ticks, hand-overs or re-keyed updates. The worker's environment names the app, as for configure().
-COMMANDS = f"{load_settings().app_id}-lifecycle-commands"
+
+def commands_topic_name(app_id: str) -> str:
+    """Internal to one app (like Faust's changelogs): two apps on one cluster never act on each
+    other's ticks, hand-overs or re-keyed updates."""
+    return f"{app_id}-lifecycle-commands"
+
+
 TICK_INTERVAL_S = 1.0
 TICK_RESEND_S = 5.0  # a ward whose tick is still in flight is not ticked again before this
 HOUSEKEEPING_INTERVAL_S = 60.0
@@ -88,12 +92,30 @@ BATCH_MAX = 1000
 BATCH_WITHIN_S = 0.05
 STATUS_BATCH_WITHIN_S = 0.01
 
-# Each actor's own status topic (the topic says who acts); the full list is set at worker start by
-# streams.lifecycle.actors.subscribe, which reads the broker's ioc.status.* topics.
-status_topic = app.topic(*actors.status_topic_names(topics.fixed_status_topics(), load_settings().legacy_status_topic),
+# The topics' names are set at worker start, from the worker's settings (nothing is read from the
+# environment on import): each actor's own status topic (the topic says who acts) by
+# streams.lifecycle.actors.subscribe, which reads the broker's ioc.status.* topics; the commands topic
+# by bind_topics, with the app id. Declared here with the defaults' names.
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}  # not Settings(): no environment read
+status_topic = app.topic(*actors.status_topic_names(topics.fixed_status_topics(), _DEFAULTS["legacy_status_topic"]),
                          key_serializer="raw", value_serializer="raw")
-commands_topic = app.topic(COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
-lifecycle_topic = app.topic(topics.ROUTED, COMMANDS, key_serializer="raw", value_serializer="raw", internal=True)
+commands_topic = app.topic(commands_topic_name(_DEFAULTS["app_id"]), key_serializer="raw", value_serializer="raw",
+                           internal=True)
+lifecycle_topic = app.topic(topics.ROUTED, commands_topic_name(_DEFAULTS["app_id"]), key_serializer="raw",
+                            value_serializer="raw", internal=True)
+
+
+def bind_topics(settings: Settings) -> None:
+    """Name the commands topic for ``settings.app_id``; before the worker starts (the composition
+    root, :func:`streams.services.attach`, calls it)."""
+    name = commands_topic_name(settings.app_id)
+    commands_topic.topics = [name]
+    lifecycle_topic.topics = [topics.ROUTED, name]
+
+
+def commands_topic_of_app() -> str:
+    """The commands topic's name in this worker (see :func:`bind_topics`)."""
+    return commands_topic.get_topic_name()
 
 incidents_table = app.Table("lifecycle-incidents", default=None, help="ward/incident id -> incident JSON")
 wards_table = app.Table("lifecycle-wards", default=None, help="ward -> open and recently closed incident ids")
@@ -105,7 +127,7 @@ seen_table = app.Table("lifecycle-seen", default=None,
 class LifecycleWorker:
     """What the lifecycle agents share in one worker: settings, clock, the book over the tables,
     Redis (serving index, device registry), and the SLA ticks in flight. Built once per worker by
-    :func:`install` and kept on the Faust app the agents belong to."""
+    :func:`build_lifecycle`, part of the worker's services (:mod:`streams.services`)."""
 
     settings: Settings
     clock: Clock
@@ -137,27 +159,25 @@ class LifecycleWorker:
         return self.index_
 
 
-def install(settings: Settings, clock: Clock | None = None) -> LifecycleWorker:
-    """Build the lifecycle's worker state from ``settings`` (the worker command calls this)."""
+def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any = None) -> LifecycleWorker:
+    """The lifecycle's worker state over this module's tables (the composition root,
+    :func:`streams.services.build_services`, calls this); ``devices``: the worker's device cache."""
     tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table))
     book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
     tables[0].encode = book.encode  # the JSON the batch's saves built, reused for the changelog
-    state = LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables)
-    app.ioc_lifecycle = state  # type: ignore[attr-defined]  # the app is the worker's composition root
-    return state
+    return LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables, devices_=devices)
 
 
 @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # Faust types receivers as taking *args and a signal= keyword
 async def _tables_moved(sender: Any = None, **kwargs: Any) -> None:
     """Partitions were assigned or restored from their changelogs: the book's derived views are stale."""
-    state = getattr(app, "ioc_lifecycle", None)
-    if isinstance(state, LifecycleWorker):
-        state.book.forget_derived()
+    services = app.attached
+    if services is not None and services.lifecycle is not None:
+        services.lifecycle.book.forget_derived()
 
 
 def lifecycle_worker() -> LifecycleWorker:
-    state = getattr(app, "ioc_lifecycle", None)
-    return state if isinstance(state, LifecycleWorker) else install(load_settings())
+    return app.services.require_lifecycle()
 
 
 # -- decoding: each message once ---------------------------------------------------------------------
@@ -203,7 +223,7 @@ def on_ward_partition(origin: Origin, ward: str, counts: dict[str, int]) -> bool
     has as many partitions as the commands topic (and so the changelogs), and ``ward`` hashes there.
     ``counts``: partition counts by topic."""
     count = counts.get(origin.topic)
-    if not count or count != counts.get(COMMANDS):
+    if not count or count != counts.get(commands_topic_of_app()):
         return False
     return partition_for_key(ward.encode(), count) == origin.partition
 
@@ -212,7 +232,7 @@ async def _partition_counts(topics_: Iterable[str], state: LifecycleWorker) -> d
     """Partition counts from the producer's metadata, remembered (a topic's count does not change
     under a running worker without a rebalance of everything anyway)."""
     known = state.partition_counts
-    missing = [t for t in {*topics_, COMMANDS} if t not in known]
+    missing = [t for t in {*topics_, commands_topic_of_app()} if t not in known]
     if missing:
         producer = (await app.maybe_start_producer())._ensure_producer()  # type: ignore[attr-defined]
         for topic in missing:
@@ -312,7 +332,7 @@ def _escalation_copies(outbound: Iterable[Outbound]) -> list[Outgoing]:
 
 
 def _command(forward: Forward) -> Outgoing:
-    return Outgoing(COMMANDS, forward.ward.encode(), orjson.dumps(forward.command))
+    return Outgoing(commands_topic_of_app(), forward.ward.encode(), orjson.dumps(forward.command))
 
 
 def dead_letter(rejection: Rejection, now: datetime) -> Outgoing:
@@ -454,7 +474,8 @@ async def status_intake(stream: Any) -> None:
 # -- timers -------------------------------------------------------------------------------------------
 async def _send_commands(forwards: Iterable[Forward]) -> None:
     producer = app.producer
-    pending = [await producer.send(COMMANDS, f.ward.encode(), orjson.dumps(f.command), None, None, None)
+    commands = commands_topic_of_app()
+    pending = [await producer.send(commands, f.ward.encode(), orjson.dumps(f.command), None, None, None)
                for f in forwards]
     for future in pending:
         await future

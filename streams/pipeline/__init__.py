@@ -1,2 +1,3 @@
-"""The intake pipeline on Faust: ingest -> locate -> route -> publish (agents.py), with the
-worker's services in context.py and the outcome -> topics translation in publish.py."""
+"""The intake pipeline on Faust (agents.py): place, read the rule state, route the batch with the pure
+:func:`routers.route.route_batch`, write the state, count (tally.py), send. Its services are the
+worker's (:mod:`streams.services`)."""

@@ -14,8 +14,6 @@ from yarl import URL
 
 from streams import kafka_clients, metrics
 from streams.app import app
-from streams.pipeline import context
-from streams.rules_live.active import active_ruleset
 from streams.rules_live.follow import RulesFollower
 from streams.rules_live.silences import SilencesFollower
 
@@ -27,18 +25,19 @@ def bootstrap_of(brokers: Iterable[URL]) -> str:
 
 @app.task
 async def follow_rules() -> None:
-    active_ruleset()  # load the initial version (and publish ioc_rules_info) before the first batch
+    # into the worker's rules (loaded, and ioc_rules_info published, when the services were built);
     # same brokers and credentials as the worker's own clients, translated by Faust
-    await RulesFollower(bootstrap_of(app.conf.broker), client_options=kafka_clients.aiokafka_of_faust_app(app)).run()
+    await RulesFollower(app.services.rules, bootstrap_of(app.conf.broker),
+                        client_options=kafka_clients.aiokafka_of_faust_app(app)).run()
 
 
 @app.task
 async def follow_silences() -> None:
-    book = context.services().silences
+    book = app.services.silences
     await SilencesFollower(book, bootstrap_of(app.conf.broker),
                            client_options=kafka_clients.aiokafka_of_faust_app(app)).run()
 
 
 @app.timer(interval=5.0)
 async def count_silences() -> None:
-    metrics.silences_active.set(context.services().silences.count(time.time()))
+    metrics.silences_active.set(app.services.silences.count(time.time()))

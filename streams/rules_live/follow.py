@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from routers.exceptions import RulesError
 from routers.rules import Ruleset, load_ruleset
 from streams import kafka_clients, metrics, topics
-from streams.rules_live import active
+from streams.rules_live.active import ActiveRules
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,10 @@ class RulesRecord:
     applied_by: str = ""
 
 
-def parse_record(record: RulesRecord, topic: str = topics.CONFIG_RULES) -> Ruleset | None:
-    """The ruleset in ``record``, or None (logged and counted) when it is not a valid version."""
+def parse_record(record: RulesRecord, topic: str = topics.CONFIG_RULES, running: ActiveRules | None = None,
+                 ) -> Ruleset | None:
+    """The ruleset in ``record``, or None (logged and counted) when it is not a valid version.
+    ``running``: the worker's rules, named in the log line of a refusal."""
     if record.key != KEY or record.value is None:
         log.info("rules: ignoring %s@%d (key %r, %s)", topic, record.offset, record.key,
                  "tombstone" if record.value is None else "not the active key")
@@ -51,25 +53,25 @@ def parse_record(record: RulesRecord, topic: str = topics.CONFIG_RULES) -> Rules
         return load_ruleset(record.value.decode("utf-8"), source)
     except (RulesError, UnicodeDecodeError) as exc:
         metrics.rules_rejected.inc()
-        log.error("rules: refused %s applied by %s; still routing with %s:\n%s",
-                  source, record.applied_by or "?", active.active_ruleset().version, exc)
+        log.error("rules: refused %s applied by %s; still routing with %s:\n%s", source, record.applied_by or "?",
+                  running.current().version if running is not None else "the running version", exc)
         return None
 
 
-def apply_latest(records: list[RulesRecord], topic: str = topics.CONFIG_RULES) -> Ruleset | None:
-    """Catch-up: activate the newest valid version of ``records``; return it (None: none valid)."""
+def apply_latest(rules: ActiveRules, records: list[RulesRecord], topic: str = topics.CONFIG_RULES) -> Ruleset | None:
+    """Catch-up: switch ``rules`` to the newest valid version of ``records``; return it (None: none valid)."""
     for record in reversed(records):
-        ruleset = parse_record(record, topic)
+        ruleset = parse_record(record, topic, rules)
         if ruleset is not None:
-            active.set_active(ruleset, record.applied_by)
+            rules.switch(ruleset, record.applied_by)
             return ruleset
     return None
 
 
-def apply_record(record: RulesRecord, topic: str = topics.CONFIG_RULES) -> Ruleset | None:
-    ruleset = parse_record(record, topic)
+def apply_record(rules: ActiveRules, record: RulesRecord, topic: str = topics.CONFIG_RULES) -> Ruleset | None:
+    ruleset = parse_record(record, topic, rules)
     if ruleset is not None:
-        active.set_active(ruleset, record.applied_by)
+        rules.switch(ruleset, record.applied_by)
     return ruleset
 
 
@@ -155,16 +157,18 @@ class CompactedFollower(ABC):
 
 
 class RulesFollower(CompactedFollower):
-    """``await RulesFollower("127.0.0.1:9092").run()`` follows ``ioc.config.rules`` until :meth:`stop`."""
+    """``await RulesFollower(rules, "127.0.0.1:9092").run()`` follows ``ioc.config.rules`` into
+    ``rules`` until :meth:`stop`."""
 
     name = "rules"
 
-    def __init__(self, kafka: kafka_clients.KafkaTarget, topic: str = topics.CONFIG_RULES, retry_s: float = 2.0,
-                 client_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, rules: ActiveRules, kafka: kafka_clients.KafkaTarget, topic: str = topics.CONFIG_RULES,
+                 retry_s: float = 2.0, client_options: Mapping[str, Any] | None = None) -> None:
         super().__init__(kafka, topic, retry_s, client_options)
+        self.rules = rules
 
     def catch_up(self, records: list[RulesRecord]) -> None:
-        apply_latest(records, self.topic)
+        apply_latest(self.rules, records, self.topic)
 
     def take(self, record: RulesRecord) -> None:
-        apply_record(record, self.topic)
+        apply_record(self.rules, record, self.topic)

@@ -11,12 +11,11 @@ from typing import Any
 
 from routers.locate.query import locate_query
 from streams.app import app
-from streams.pipeline import context
 
 
 @app.page("/api/locate")
 async def locate_page(web: Any, request: Any) -> Any:
-    services = context.installed()
+    services = app.services.intake
     if services is None:  # a lifecycle-only worker has no boundaries loaded
         return web.json({"error": "not_routing", "detail": "this worker does not locate; ask a pipeline worker"},
                         status=503)

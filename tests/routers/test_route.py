@@ -3,6 +3,7 @@ intake messages and the one place each must end."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -11,8 +12,8 @@ import pytest
 from routers.boundaries.registry import BoundaryRegistry
 from routers.events import GeoPoint
 from routers.locate.locator import Locator
-from routers.route import DeadLetter, Routed, Unroutable, route_message
-from routers.rules import default_ruleset, evaluate
+from routers.route import DeadLetter, Intake, Origin, Routed, Unroutable, place, route_batch
+from routers.rules import default_ruleset
 
 T = "2026-06-01T18:00:00+07:00"
 DEVICES = {"cam-known": GeoPoint(10.7769, 106.7009)}
@@ -24,9 +25,12 @@ def locator(data_dir: Path) -> Locator:
 
 
 def run(locator: Locator, topic: str, body: object) -> object:
+    """One message: the batch router's one-element case, with no stored rule state."""
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    ruleset = default_ruleset()
-    return route_message(topic, raw, locator, DEVICES.get, lambda e, loc: evaluate(ruleset, e, loc), 256 * 1024)
+    placement = place(topic, raw, locator, DEVICES.get, 256 * 1024)
+    routing = route_batch([Intake(Origin(topic, 0, 0), raw, placement)], default_ruleset(), {}, (), None,
+                          datetime.now(UTC))
+    return routing.outcomes[0]
 
 
 CASES = [

@@ -277,7 +277,7 @@ def test_the_login_cookie_is_secure_behind_a_trusted_tls_proxy() -> None:
 ])
 def test_an_over_long_request_is_refused_without_logging_its_content(
         request_bytes: bytes, caplog: pytest.LogCaptureFixture) -> None:
-    logredact.install()
+    logredact.redact_every_log_record()
     gate = worker_gate(Settings(dashboard_token=TOKEN, worker_web_host="127.0.0.1"))
 
     def send(port: int) -> bytes:
@@ -298,7 +298,7 @@ def test_an_over_long_request_is_refused_without_logging_its_content(
 
 
 def test_log_records_lose_tokens_passwords_and_phone_numbers(caplog: pytest.LogCaptureFixture) -> None:
-    logredact.install()
+    logredact.redact_every_log_record()
     log = logging.getLogger("tests.webguard")
     with caplog.at_level(logging.INFO):
         log.info("GET /?token=%s Authorization: Bearer %s redis://:%s@redis:6379/0", TOKEN, TOKEN, TOKEN)
@@ -319,7 +319,7 @@ def test_a_redacted_record_formats_once_through_faust_s_log_formatter() -> None:
     and formats the message again: a redacted record must leave nothing for it to format."""
     from mode.utils.logging import ExtensionFormatter
 
-    logredact.install()
+    logredact.redact_every_log_record()
     formatter = ExtensionFormatter(fmt="%(message)s")
     for message, args in (("[^Worker]: Signal received: %s", (15,)), ("[^Worker]: Closing event loop", ()),
                           ("traceback line: msg % self.args at 100%", ())):

@@ -27,13 +27,14 @@ def main() -> None:
     from streams.faust_ext.consumer import use_fast_delivery_consumer
 
     use_fast_delivery_consumer(app)
-    import streams.lifecycle.agents as lifecycle_agents  # (explicit: autodiscovery is off)
+    import streams.lifecycle.agents  # noqa: F401  # (explicit: autodiscovery is off)
     from streams.lifecycle import actors
 
     actors.subscribe(settings)
     import streams.web.pages  # noqa: F401
+    from streams.services import attach, build_services
 
-    lifecycle_agents.install(settings)
+    attach(app, build_services(settings, role="lifecycle"))  # as `ioc worker --role lifecycle`
 
     sys.argv = [sys.argv[0]]
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

@@ -14,9 +14,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from cli import main
-from routers.rules import default_rules_text, load_ruleset
+from routers.rules import default_rules_text, default_ruleset, load_ruleset
 from streams import metrics, topics
-from streams.rules_live import active
+from streams.rules_live.active import ActiveRules
 from streams.rules_live.follow import RulesFollower
 from streams.rules_live.publish import publish_rules
 
@@ -68,25 +68,26 @@ def test_follower_catches_up_switches_and_refuses_invalid(kafka_bootstrap: str) 
     before_rejected = rejected()
 
     async def scenario() -> None:
-        follower = RulesFollower(kafka_bootstrap, topic=topic)
+        rules = ActiveRules(default_ruleset())
+        follower = RulesFollower(rules, kafka_bootstrap, topic=topic)
         task = asyncio.create_task(follower.run())
         try:
             await asyncio.wait_for(follower.caught_up.wait(), 30)
             # catch-up: the newest *valid* version wins; the newer invalid one is counted
-            assert active.active_ruleset().version == v1.version and active.applied_by() == "alice@ops"
+            assert rules.current().version == v1.version and rules.applied_by == "alice@ops"
             assert rejected() == before_rejected + 1
             assert info_version() == v1.version
 
-            held = active.active_ruleset()  # a batch in flight keeps its object while we switch
+            held = rules.current()  # a batch in flight keeps its object while we switch
             v2 = load_ruleset(version_text("live-2"), "v2.yaml")
             await asyncio.to_thread(publish_rules, kafka_bootstrap, v2, "bob@ops", topic=topic)
-            await wait_for(lambda: active.active_ruleset().version == v2.version)
+            await wait_for(lambda: rules.current().version == v2.version)
             assert held.version == v1.version and info_version() == v2.version
 
             bad = default_rules_text().replace("match: {category: fire}", "match: {category: fier}")
             await asyncio.to_thread(lambda: (producer.send(topic, key=b"active", value=bad.encode()), producer.flush()))
             await wait_for(lambda: rejected() == before_rejected + 2)
-            assert active.active_ruleset().version == v2.version  # the running version stays
+            assert rules.current().version == v2.version  # the running version stays
         finally:
             follower.stop()
             await asyncio.wait_for(task, 10)
@@ -103,12 +104,13 @@ def test_restarted_follower_gets_the_latest_applied_version(kafka_bootstrap: str
         publish_rules(kafka_bootstrap, load_ruleset(version_text(f"restart-{n}")), "ops", topic=topic)
 
     async def start_once() -> str:
-        follower = RulesFollower(kafka_bootstrap, topic=topic)
+        rules = ActiveRules(default_ruleset())
+        follower = RulesFollower(rules, kafka_bootstrap, topic=topic)
         task = asyncio.create_task(follower.run())
         await asyncio.wait_for(follower.caught_up.wait(), 30)
         follower.stop()
         await asyncio.wait_for(task, 10)
-        return active.active_ruleset().declared_version
+        return rules.current().declared_version
 
     assert asyncio.run(start_once()) == "restart-3"
 

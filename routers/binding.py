@@ -1,4 +1,5 @@
-"""The CloudEvents Kafka protocol binding: the record headers every output message carries.
+"""The CloudEvents Kafka protocol binding: the record headers every output message carries (plain
+data: the pure router attaches them to the messages it decides on).
 
 ioc-router publishes CloudEvents in *structured* mode (the whole event, attributes and ``data``, is
 the JSON value). The binding (cloudevents/spec ``kafka-protocol-binding.md``, section 3.1) tells a
