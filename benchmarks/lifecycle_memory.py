@@ -1,13 +1,22 @@
 """What the incident lifecycle's state costs in memory, measured (tracemalloc), per kept item.
 
 ``python -m benchmarks.lifecycle_memory [-n 20000]`` routes ``n`` simulated citizen reports
-through the real core in-process (ingest, locate, rules, the lifecycle envelope), feeds them to an
-:class:`~routers.incidents.book.IncidentBook` over plain dicts (what a worker's Faust tables hold:
-the same objects) in batches through :func:`~routers.incidents.batch.decide_batch`, and reports the
-bytes allocated and still alive per routed event, per incident and per redelivery mark, and the
-steady state those numbers give at a rate and retention (``--rate``, ``--retention-s``,
-``--seen-window-s``). The state is what an hour of events leaves in the tables; the worker's RSS
-adds the interpreter, Faust, the boundaries and the buffers (~200 MB, measured by the soak).
+through the real core in-process (ingest, locate, rules, the lifecycle envelope with its
+``iocorigin``), feeds them to an :class:`~routers.incidents.book.IncidentBook` over plain dicts
+(what a worker's Faust tables hold: the same objects) in batches through
+:func:`~routers.incidents.batch.decide_batch`, and measures what stays allocated:
+
+* with every incident open: bytes per routed event and per open incident (its table JSON with
+  the evidence window, its decoded copy for correlation, its share of the ward books), and the
+  redelivery marks (one per ward, path and intake partition);
+* after every incident is resolved: bytes per closed incident's stub (the decoded copies of the
+  latest ``RECENT_CLOSED`` closed ones are a constant, reported apart).
+
+Then the steady state at a rate with the shipped knobs: incidents opened per second
+(``--incident-rate``; default: the measured incidents per routed event times ``--rate``, an upper
+bound - at a real rate more events join incidents already open), each open ``--open-s`` on
+average, then a stub for ``RETENTION_S``. The worker's RSS adds the interpreter, Faust, the
+boundaries and the buffers (~200 MB, measured by the soak).
 """
 
 from __future__ import annotations
@@ -28,19 +37,24 @@ import orjson
 class StateCost:
     events: int
     incidents: int
+    evidence: int  # evidence items folded in (all of them; the tables keep a window)
     marks: int
-    evidence: int
-    total_bytes: int
+    open_bytes: int  # the whole state with every incident open (tables + decoded copies + marks)
     marks_bytes: int
-    decoded_bytes: int  # the book's decoded copies (the correlation cache)
+    stub_bytes: int  # the whole state once every incident is closed, without the recent decoded copies
+    recent_closed_bytes: int  # the decoded copies of the latest RECENT_CLOSED closed incidents
 
     @property
     def per_event(self) -> float:
-        return self.total_bytes / self.events
+        return self.open_bytes / self.events
 
     @property
-    def per_mark(self) -> float:
-        return self.marks_bytes / self.marks if self.marks else 0.0
+    def per_open(self) -> float:
+        return (self.open_bytes - self.marks_bytes) / self.incidents
+
+    @property
+    def per_stub(self) -> float:
+        return (self.stub_bytes - self.marks_bytes) / self.incidents
 
 
 def routed_reports(n: int) -> list[bytes]:
@@ -61,19 +75,33 @@ def routed_reports(n: int) -> list[bytes]:
     rules = default_ruleset()
     now = datetime.now(UTC)
     out = []
-    for _key, value in intake_messages(n, settings):
+    for offset, (_key, value) in enumerate(intake_messages(n, settings)):
         placed = place(topics.REPORTS, value, locator, lambda _device: None, 1 << 20)
         if isinstance(placed, Placed):
             decision = evaluate(rules, placed.event, placed.location)
-            out.append(orjson.dumps(routed(placed.event, placed.location, decision, target="lifecycle", now=now)))
+            body = routed(placed.event, placed.location, decision, target="lifecycle", now=now)
+            body["iocorigin"] = f"{topics.REPORTS}/{offset % 4}/{offset}"  # as the pipeline sets it (4 partitions)
+            out.append(orjson.dumps(body))
     return out
 
 
+def _alive(before: tracemalloc.Snapshot) -> int:
+    from routers.incidents.timeutil import _formatted
+
+    # the formatted-time cache is bounded (65,536 strings, ~15 MB at most, whatever the state): not
+    # the state's, so it is emptied before each measurement
+    _formatted.cache_clear()
+    gc.collect()
+    return sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+
+
 def measure(raws: Sequence[bytes], batch: int = 1000) -> StateCost:
-    """Feed the copies to a fresh book and measure what stays allocated."""
+    """Feed the copies to a fresh book, measure what stays allocated; resolve everything, measure again."""
     from routers.incidents.batch import Origin, Received, RoutedInput, decide_batch
     from routers.incidents.book import IncidentBook
     from routers.incidents.routed import routed_from_envelope
+    from routers.incidents.status import Status
+    from routers.incidents.updates import StatusUpdate
 
     gc.collect()
     tracemalloc.start()
@@ -83,6 +111,7 @@ def measure(raws: Sequence[bytes], batch: int = 1000) -> StateCost:
     seen: dict[str, Any] = {}
     book = IncidentBook(incidents, wards, seen)
     now = datetime.now(UTC)
+    evidence = 0
     for start in range(0, len(raws), batch):
         inputs = []
         for offset, raw in enumerate(raws[start:start + batch], start):
@@ -91,56 +120,68 @@ def measure(raws: Sequence[bytes], batch: int = 1000) -> StateCost:
             inputs.append(RoutedInput(event, body, Received(raw, event.ward.encode(), Origin("ioc.routed", 0, offset)),
                                       True))
         now += timedelta(seconds=1)
-        decide_batch(book, inputs, now)
+        evidence += len(decide_batch(book, inputs, now).effects.evidence)
         del inputs
-    gc.collect()
-    after = tracemalloc.take_snapshot()
-    total = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    book.begin_batch()  # the last batch's JSON, kept for its changelog records until the next batch
+    open_bytes = _alive(before)
     # marks alone: the same number of marks in a dict of their own
     marks_before = tracemalloc.take_snapshot()
-    copy = {str(k) + "#": list(v) for k, v in seen.items()}
-    marks_bytes = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(marks_before, "filename"))
+    copy = {str(k) + "#": v + 1 for k, v in seen.items()}
+    marks_bytes = _alive(marks_before)
     del copy
-    decoded_before = tracemalloc.take_snapshot()
-    book._decoded.clear()
-    book._open.clear()
-    gc.collect()
-    decoded_bytes = -sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(decoded_before, "filename"))
+    opened = [(i.ward, i.id) for ward in list(wards) for i in book.open_in(ward)]
+    for n, (ward, incident) in enumerate(opened):
+        book.on_update(StatusUpdate(f"a{n}", incident, ward, Status.ACKNOWLEDGED, "bench"), now)
+        book.on_update(StatusUpdate(f"r{n}", incident, ward, Status.RESOLVED, "bench"), now)
+    book.forget_derived()
+    with_recent = _alive(before)
+    book._closed.clear()  # the latest closed incidents, decoded: a constant, reported apart
+    stub_bytes = _alive(before)
     tracemalloc.stop()
-    evidence = sum(len(b["evidence"]) for b in incidents.values())
-    return StateCost(len(raws), len(incidents), len(seen), evidence, total, marks_bytes, decoded_bytes)
+    return StateCost(len(raws), len(incidents), evidence, len(seen), open_bytes, marks_bytes, stub_bytes,
+                     with_recent - stub_bytes)
 
 
-def steady_state_mb(cost: StateCost, rate: float, retention_s: float, seen_window_s: float,
-                    open_s: float = 1800.0) -> dict[str, float]:
-    """The tables' steady state at ``rate`` lifecycle events/s: every event of the last
-    ``open_s + retention_s`` is evidence of an incident still kept (open for ``open_s`` on average,
-    then kept ``retention_s``), and the marks of the last ``seen_window_s`` (+10 min pruning lag)."""
-    events_kept = rate * (open_s + retention_s)
-    marks_kept = rate * (seen_window_s + 600)
-    evidence_bytes = (cost.total_bytes - cost.marks_bytes) / cost.events
-    return {"incidents_and_evidence_mb": events_kept * evidence_bytes / 1e6,
-            "marks_mb": marks_kept * cost.per_mark / 1e6,
-            "total_mb": (events_kept * evidence_bytes + marks_kept * cost.per_mark) / 1e6}
+def steady_state_mb(cost: StateCost, incident_rate: float, open_s: float, retention_s: float) -> dict[str, float]:
+    """The tables' steady state with ``incident_rate`` incidents opened per second, each open
+    ``open_s`` on average, then kept ``retention_s`` as a stub."""
+    from routers.incidents.book import RECENT_CLOSED
+
+    open_mb = incident_rate * open_s * cost.per_open / 1e6
+    stubs_mb = incident_rate * retention_s * cost.per_stub / 1e6
+    recent_mb = min(RECENT_CLOSED, cost.incidents) * cost.recent_closed_bytes / max(cost.incidents, 1) / 1e6
+    marks_mb = cost.marks_bytes / 1e6
+    return {"open_mb": open_mb, "stubs_mb": stubs_mb, "recent_closed_mb": recent_mb, "marks_mb": marks_mb,
+            "total_mb": open_mb + stubs_mb + recent_mb + marks_mb}
 
 
 @click.command()
 @click.option("-n", "n", default=20_000, show_default=True, help="Simulated citizen reports to route and keep.")
 @click.option("--rate", default=750.0, show_default=True,
               help="Lifecycle events/s for the steady state (1,000 intake/s in the soak's mix: ~750).")
-@click.option("--retention-s", default=3600.0, show_default=True)
-@click.option("--seen-window-s", default=3600.0, show_default=True)
+@click.option("--incident-rate", type=float, default=None,
+              help="Incidents opened per second (default: the measured incidents per event x --rate).")
+@click.option("--retention-s", type=float, default=None, help="Stub retention (default: the shipped RETENTION_S).")
 @click.option("--open-s", default=1800.0, show_default=True, help="Mean time an incident stays open.")
-def main(n: int, rate: float, retention_s: float, seen_window_s: float, open_s: float) -> None:
-    """Bytes per kept event, incident and mark, and the steady state they give."""
+def main(n: int, rate: float, incident_rate: float | None, retention_s: float | None, open_s: float) -> None:
+    """Bytes per routed event, open incident, closed stub and mark, and the steady state they give."""
+    from routers.incidents.book import RETENTION_S
+    from routers.incidents.lifecycle import EVIDENCE_WINDOW
+
     raws = routed_reports(n)
     cost = measure(raws)
-    click.echo(f"{cost.events} routed reports -> {cost.incidents} incidents, {cost.evidence} evidence items, "
-               f"{cost.marks} marks: {cost.total_bytes / 1e6:.1f} MB alive = {cost.per_event:.0f} B per event "
-               f"(of which marks {cost.per_mark:.0f} B each, decoded copies {cost.decoded_bytes / 1e6:.1f} MB)")
-    state = steady_state_mb(cost, rate, retention_s, seen_window_s, open_s)
-    click.echo(f"steady state at {rate:g} events/s, incidents open {open_s:g} s then kept {retention_s:g} s, marks "
-               f"{seen_window_s:g} s: " + ", ".join(f"{k} {v:.0f}" for k, v in state.items()))
+    click.echo(f"{cost.events} routed reports -> {cost.incidents} incidents, {cost.evidence} evidence items "
+               f"(window: first + {EVIDENCE_WINDOW}), {cost.marks} marks")
+    click.echo(f"all open: {cost.open_bytes / 1e6:.1f} MB alive = {cost.per_event:.0f} B per routed event, "
+               f"{cost.per_open:.0f} B per open incident; marks {cost.marks_bytes / 1e3:.1f} kB in all")
+    click.echo(f"all closed: {cost.per_stub:.0f} B per stub; the latest closed kept decoded: "
+               f"{cost.recent_closed_bytes / max(cost.incidents, 1):.0f} B each")
+    retention = RETENTION_S if retention_s is None else retention_s
+    per_event = cost.incidents / cost.events
+    opened = incident_rate if incident_rate is not None else rate * per_event
+    state = steady_state_mb(cost, opened, open_s, retention)
+    click.echo(f"steady state at {opened:g} incidents/s ({'given' if incident_rate is not None else f'{per_event:.3f} per event x {rate:g} events/s'}), "
+               f"open {open_s:g} s, stubs kept {retention:g} s: " + ", ".join(f"{k} {v:.0f}" for k, v in state.items()))
 
 
 if __name__ == "__main__":

@@ -107,8 +107,10 @@ def item_from_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _evidence_keys(incident: Mapping[str, Any]) -> dict[str, Any]:
-    """The feed items (``event:<id>``) an incident folds in, and the sources of its evidence."""
-    evidence = [e for e in incident.get("evidence") or () if isinstance(e, Mapping)]
+    """The feed items (``event:<id>``) an incident folds in, and the sources of its evidence: its
+    evidence window and, in a notice, the items the change added (``new_evidence``)."""
+    items = [*(incident.get("evidence") or ()), *(incident.get("new_evidence") or ())]
+    evidence = list({e.get("event_id"): e for e in items if isinstance(e, Mapping)}.values())
     return {"event_ids": [f"event:{e.get('event_id')}" for e in evidence],
             "sources": sorted({str(e.get("source")) for e in evidence if e.get("source")})}
 

@@ -5,8 +5,8 @@ The lifecycle agents read a batch from Kafka, decode each message once into an i
 by their own parsers), look up what the decision needs from outside (device positions), and call
 :func:`decide_batch` with the :class:`~routers.incidents.book.IncidentBook` over their tables.
 What comes back is plain data: the book's :class:`~routers.incidents.book.Effects` (messages,
-changed incidents, metric signals), inputs to forward to their owner ward's partition, and
-rejections to dead-letter. The agent writes nothing itself but what it is told to send.
+changed incidents, evidence items for the serving index, metric signals), inputs to forward to
+their owner ward's partition, and rejections to dead-letter. The agent writes nothing itself but what it is told to send.
 
 Order: inputs are applied in the order given. The agent groups a batch by partition (a ward's
 routed events, commands and keyed status updates share the partition number of its ward code), so
@@ -15,7 +15,8 @@ the order within a ward is the order of its partition, as it was one message at 
 Coalescing (:func:`coalesce`): the audit state of an incident is published once per batch (the
 latest version; ``ioc.incidents`` is compacted by incident id, so an older version would be
 overwritten anyway) and an ``updated`` notice is dropped when a later notice of the same incident
-to the same ward follows in the batch. Opened, escalated, resolved and reassigned notices, results,
+to the same ward follows in the batch (its ``new_evidence`` goes with that later notice, so each
+evidence item is still published once). Opened, escalated, resolved and reassigned notices, results,
 escalations and hand-overs are never dropped. Every message keeps the stable id of the state it
 carries (incident, version), so a redelivered batch repeats ids and consumers dedupe as before.
 
@@ -29,7 +30,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -70,6 +71,7 @@ class RoutedInput:
     envelope: dict[str, Any]
     received: Received
     keyed_by_owner: bool
+    forwarded: bool = False  # read from the commands topic (forwarded to its ward's partition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +171,8 @@ def command_input(body: Any, received: Received) -> LifecycleInput:
             envelope = body["envelope"]
             topic, partition, offset = body.get("origin") or received.origin
             forwarded = Received(received.value, received.key, Origin(str(topic), int(partition), int(offset)))
-            return RoutedInput(routed_from_envelope(envelope), envelope, forwarded, keyed_by_owner=True)
+            return RoutedInput(routed_from_envelope(envelope), envelope, forwarded, keyed_by_owner=True,
+                               forwarded=True)
         if kind == "update":
             origin = body["origin"]
             source = Origin(str(origin["topic"]), int(origin["partition"]), int(origin["offset"]))
@@ -210,15 +213,27 @@ def _kind(item: LifecycleInput) -> str:
     return type(item).__name__.removesuffix("Input").lower()
 
 
-def decide_batch(book: IncidentBook, inputs: Iterable[LifecycleInput], now: datetime) -> BatchResult:
-    """Apply ``inputs`` in order to ``book`` at ``now``; see the module docstring."""
+def recall_wanted(book: IncidentBook, inputs: Iterable[LifecycleInput]) -> list[str]:
+    """Ids of the closed incidents the updates among ``inputs`` need whole from the serving index
+    (their table entry is a stub): the agent reads them in one round trip and passes ``recalled``."""
+    return list(dict.fromkeys(
+        item.update.incident_id for item in inputs
+        if isinstance(item, UpdateInput) and item.in_place
+        and book.needs_recall(item.update.ward, item.update.incident_id)))
+
+
+def decide_batch(book: IncidentBook, inputs: Iterable[LifecycleInput], now: datetime,
+                 recalled: Mapping[str, Any] | None = None) -> BatchResult:
+    """Apply ``inputs`` in order to ``book`` at ``now``; see the module docstring. ``recalled``:
+    incident id -> the serving index's JSON of the closed incidents :func:`recall_wanted` named."""
     result = BatchResult()
     effects = result.effects
+    book.begin_batch()
     for item in inputs:
         kind = _kind(item)
         result.counts[kind] = result.counts.get(kind, 0) + 1
         try:
-            _apply(book, item, now, result)
+            _apply(book, item, now, result, recalled)
         except Exception as exc:  # a bug must not stop every ward's lifecycle: park the input, go on
             error = f"{type(exc).__name__}: {exc}"
             result.errors.append((item, error))
@@ -232,14 +247,15 @@ def decide_batch(book: IncidentBook, inputs: Iterable[LifecycleInput], now: date
     return result
 
 
-def _apply(book: IncidentBook, item: LifecycleInput, now: datetime, result: BatchResult) -> None:
+def _apply(book: IncidentBook, item: LifecycleInput, now: datetime, result: BatchResult,
+           recalled: Mapping[str, Any] | None) -> None:
     effects = result.effects
     if isinstance(item, RoutedInput):
         if not item.keyed_by_owner:
             result.forwards.append(routed_command(item))
             result.counts["forwarded"] = result.counts.get("forwarded", 0) + 1
         else:
-            effects.extend(book.on_routed(item.event, now))
+            effects.extend(book.on_routed(item.event, now, "forwarded" if item.forwarded else "routed"))
     elif isinstance(item, UpdateInput):
         actor = item.actor or permissions.legacy_actor(item.update)
         try:
@@ -248,10 +264,10 @@ def _apply(book: IncidentBook, item: LifecycleInput, now: datetime, result: Batc
                 result.forwards.append(update_command(item))
                 result.counts["forwarded"] = result.counts.get("forwarded", 0) + 1
                 return
-            incident = book.get(item.update.ward, item.update.incident_id)
+            incident = book.for_update(item.update.ward, item.update.incident_id, recalled)
             if incident is not None:
                 permissions.check_permitted(actor, incident)
-            applied = book.on_update(permissions.as_actor(actor, item.update), now)
+            applied = book.on_update(permissions.as_actor(actor, item.update), now, recalled)
         except Rejected as rejected:
             result.rejections.append(Rejection(item.received, rejected, item.update.ward, item.update.incident_id,
                                                item.update.update_id))
@@ -281,14 +297,31 @@ def coalesce(outbound: Sequence[Outbound]) -> list[Outbound]:
         elif out.channel == "ward":
             last_notice[out.key, out.value["iocincident"]] = index
     kept: list[Outbound] = []
+    # the evidence a dropped notice published goes with the next notice of its incident and ward
+    carried: dict[tuple[str, str], list[Any]] = {}
     for index, out in enumerate(outbound):
         if out.channel == "incidents" and last_state[out.key] != index:
             continue
-        if (out.channel == "ward" and out.value["type"] == "vn.ioc.incident.updated"
-                and last_notice[out.key, out.value["iocincident"]] != index):
-            continue
+        if out.channel == "ward":
+            notice_key = (out.key, out.value["iocincident"])
+            if out.value["type"] == "vn.ioc.incident.updated" and last_notice[notice_key] != index:
+                carried.setdefault(notice_key, []).extend(out.value["data"].get("new_evidence") or ())
+                continue
+            earlier = carried.pop(notice_key, None)
+            if earlier:
+                out = _with_evidence(out, earlier)
         kept.append(out)
     return kept
+
+
+def _with_evidence(out: Outbound, earlier: list[Any]) -> Outbound:
+    """``out`` (a notice) also carrying ``earlier`` items; an item updated again (a tracked object)
+    is published once, as it is now."""
+    data = out.value["data"]
+    items: dict[Any, Any] = {}
+    for item in [*earlier, *(data.get("new_evidence") or ())]:
+        items[item.get("event_id")] = item
+    return Outbound(out.channel, out.key, {**out.value, "data": {**data, "new_evidence": list(items.values())}})
 
 
 def latest_versions(changed: Sequence[Any]) -> list[Any]:

@@ -3,28 +3,42 @@
 The streams side passes its Faust tables (changelog-backed) as the mappings and publishes the
 returned :class:`Outbound` messages; tests pass plain dicts. Keys:
 
-* ``incidents["<ward>/<incident id>"]`` -> incident JSON. Keyed by owner ward because a ward's
+* ``incidents["<ward>/<incident id>"]`` -> the :class:`~routers.incidents.model.Incident` (decoded:
+  correlation reads it for every event of its ward; its changelog record is its JSON, see
+  :func:`~routers.incidents.model.table_json`; what a changelog restores is JSON, decoded on read). Keyed by owner ward because a ward's
   incidents live in that ward's partition: after a reassignment the old ward keeps a ``moved_to``
   stub and the new ward's partition holds the live copy, so a changelog replay can never let one
   overwrite the other.
-* ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...],
-  "pruned": epoch s}``: the open list makes correlation and SLA checks local; written when an
-  incident opens or closes and when housekeeping ran;
-* ``seen["<event id>"]`` -> a :mod:`~routers.incidents.marks` mark (incident id, ward, time): a
-  redelivered event is a no-op (small writes, one per event); the marks of camera/sensor evidence
-  trimmed by :func:`~routers.incidents.lifecycle.bound_evidence` go with it.
+* ``wards["<ward>"]`` -> ``{"open": [incident ids], "closed": [[incident id, epoch s], ...]}``:
+  the open list makes correlation and SLA checks local; written when an incident opens or closes
+  and when housekeeping forgot stubs;
+* ``seen["<ward>|<path>|<intake topic>/<partition>"]`` -> the highest intake offset applied (see
+  :mod:`~routers.incidents.marks`): a redelivered event is a no-op, with one small record per
+  ward and intake partition instead of one per event.
+
+What an entry holds (see docs/lifecycle.md, "Memory"):
+
+* an open incident: its JSON with the evidence *window* (the first item and the latest
+  :data:`~routers.incidents.lifecycle.EVIDENCE_WINDOW`), ``evidence_count``, every citizen report
+  id and the latest device ids. Every evidence item is handed out once as an
+  :class:`EvidenceWrite` (the agent appends it to the serving index's evidence list) and in the
+  notice that adds it (``new_evidence``);
+* a closed incident (resolved, closed or moved away): a *stub* (:func:`~routers.incidents.model.stub_of`:
+  id, ward, status, version, time, ``moved_to``). A late update or a reopen needs the whole
+  incident: the agent recalls it from the serving index (``recalled``, read in the batch's one
+  round trip) and the book applies the update when the recalled copy is the stub's very version;
+  otherwise it is rejected ``unknown_incident``, saying the state is gone. The incidents closed
+  most recently stay decoded in memory (:data:`RECENT_CLOSED`), so a reopen right after a
+  resolve needs no read.
 
 Retention (:meth:`IncidentBook.on_housekeeping`, per ward, on the ward's partition), so the state
 of a worker is bounded by its event rate, not by its uptime:
 
-* incidents closed (resolved, closed or moved away) more than ``retention_s`` (1 h) ago are
-  forgotten with their marks; their latest state stays on the compacted ``ioc.incidents`` topic and
-  for 7 days in the serving index. A late update for one is dead-lettered ``unknown_incident``;
-* marks older than ``seen_window_s`` (1 h) are dropped (every ``prune_every_s``): redeliveries
-  come within minutes (a rebalance, a restart). While an incident is in memory its evidence ids
-  and its deterministic id still catch a later redelivery;
+* stubs of incidents closed more than ``retention_s`` (1 h) ago are forgotten; their latest state
+  stays on the compacted ``ioc.incidents`` topic and for 7 days in the serving index. A late update
+  for one is dead-lettered ``unknown_incident``;
 * open incidents stay, however old: they escalate until someone acts. Their size is bounded by
-  their reports and status history (camera/sensor evidence is capped).
+  their report ids and status history (the evidence is a window).
 
 Example::
 
@@ -35,7 +49,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections import OrderedDict
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,8 +60,8 @@ from routers.incidents import messages
 from routers.incidents.correlation import CorrelationPolicy, find_incident, incident_id
 from routers.incidents.escalation import escalate_due, next_due
 from routers.incidents.lifecycle import add_evidence, apply_update, open_incident, receive_handoff
-from routers.incidents.marks import mark, read_mark
-from routers.incidents.model import Incident, incident_from_json
+from routers.incidents.marks import high_water_key, is_redelivery
+from routers.incidents.model import Incident, incident_from_json, is_stub, stub_of
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
@@ -54,12 +69,9 @@ from routers.incidents.updates import StatusUpdate
 # Closed incidents stay this long after closing: a reopen or a late update within the hour still
 # finds them; after that the serving index (7 days) and ioc.incidents hold their history.
 RETENTION_S = 3600
-# Redelivery marks older than this are dropped: Kafka redelivers after a rebalance or a restart,
-# minutes after the first delivery, not hours.
-SEEN_WINDOW_S = 3600
-# How often a ward's marks are checked for age: a mark lives at most SEEN_WINDOW_S plus this
-# (plus the housekeeping timer's interval). Each check walks the ward's in-memory incidents.
-PRUNE_EVERY_S = 600
+# Closed incidents kept decoded (whole) in memory, the latest ones: a reopen or a late update
+# shortly after the close needs no read of the serving index. A constant, so bounded by design.
+RECENT_CLOSED = 1000
 # A rung fires this long after its deadline, not at it: an acknowledgement a ward sent just before
 # the deadline is still on its way through the status path (its p99 target is 2 s), and must win.
 ESCALATION_GRACE_S = 2.0
@@ -86,11 +98,20 @@ class Signal:
 
 @dataclass(slots=True)
 class Housekeeping:
-    """What one ward's housekeeping did: incidents forgotten, marks dropped, whether marks were aged."""
+    """What one ward's housekeeping did: stubs of closed incidents forgotten."""
 
     incidents: int = 0
-    marks: int = 0
-    pruned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceWrite:
+    """An evidence item for the serving index's evidence list of ``incident``, at ``index`` (an
+    append when the list is that long, else a replacement: a tracked object's item updated).
+    Placing by index makes a redelivered write land where it landed the first time."""
+
+    incident: str
+    index: int
+    item: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -98,12 +119,14 @@ class Effects:
     outbound: list[Outbound] = field(default_factory=list)
     changed: list[Incident] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
+    evidence: list[EvidenceWrite] = field(default_factory=list)
     duplicate: bool = False
 
     def extend(self, other: Effects) -> None:
         self.outbound.extend(other.outbound)
         self.changed.extend(other.changed)
         self.signals.extend(other.signals)
+        self.evidence.extend(other.evidence)
 
 
 def table_key(ward: str, incident: str) -> str:
@@ -118,8 +141,6 @@ class IncidentBook:
         seen: MutableMapping[str, Any],
         policy: CorrelationPolicy | None = None,
         retention_s: float = RETENTION_S,
-        seen_window_s: float = SEEN_WINDOW_S,
-        prune_every_s: float = PRUNE_EVERY_S,
         grace_s: float = 0.0,
     ) -> None:
         self.incidents = incidents
@@ -127,12 +148,16 @@ class IncidentBook:
         self.seen = seen
         self.policy = policy or CorrelationPolicy()
         self.retention_s = retention_s
-        self.seen_window_s = seen_window_s
-        self.prune_every_s = prune_every_s
         self.grace_s = grace_s  # the worker uses ESCALATION_GRACE_S; 0 climbs a rung at its deadline
-        # Decoded incidents by table key and version: a stored version never changes, so the
-        # cache cannot go stale, and reads for correlation and SLA scans skip JSON decoding.
+        # Decoded copies of incidents the table holds as JSON (restored from the changelog, e.g.
+        # after a restart or on a standby), by table key and version: a stored version never
+        # changes, so the cache cannot go stale. What this book writes it stores decoded.
         self._decoded: dict[str, tuple[int, Incident]] = {}
+        # The JSON built by this batch's saves, by table key: the changelog encoder reuses it
+        # (:meth:`encode`) instead of building it again. Cleared by :meth:`begin_batch`.
+        self._bodies: dict[str, tuple[Incident, dict[str, Any]]] = {}
+        # The latest RECENT_CLOSED closed incidents, whole, by table key (their table entry is a stub).
+        self._closed: OrderedDict[str, Incident] = OrderedDict()
         # ward -> the earliest SLA moment of its open incidents (None: none pending), or a moment
         # earlier than that: saves only ever pull it earlier, a tick recomputes it exactly. So the
         # 1 s timer reads one entry per ward instead of every open incident.
@@ -145,10 +170,13 @@ class IncidentBook:
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, ward: str, incident: str) -> Incident | None:
+        """The incident as the table holds it; None when unknown or a stub (see :meth:`for_update`)."""
         key = table_key(ward, incident)
         body = self.incidents.get(key)
-        if body is None:
+        if body is None or is_stub(body):
             return None
+        if isinstance(body, Incident):
+            return body
         cached = self._decoded.get(key)
         if cached is not None and cached[0] == body["version"]:
             return cached[1]
@@ -158,11 +186,51 @@ class IncidentBook:
         self._decoded[key] = (decoded.version, decoded)
         return decoded
 
+    def version_of(self, ward: str, incident: str) -> int | None:
+        """The version the table holds (of an incident or its stub); None when unknown."""
+        body = self.incidents.get(table_key(ward, incident))
+        if isinstance(body, Incident):
+            return body.version
+        return None if body is None else int(body["version"])
+
+    def needs_recall(self, ward: str, incident: str) -> bool:
+        """Whether an update for this incident needs its whole state from the serving index: its
+        entry is a stub, and not one of the incidents closed most recently (kept decoded)."""
+        key = table_key(ward, incident)
+        body = self._stub(key)
+        if body is None:
+            return False
+        recent = self._closed.get(key)
+        return recent is None or recent.version != body["version"]
+
+    def _stub(self, key: str) -> Mapping[str, Any] | None:
+        body = self.incidents.get(key)
+        return body if is_stub(body) else None
+
+    def for_update(self, ward: str, incident: str, recalled: Mapping[str, Any] | None = None) -> Incident | None:
+        """The whole incident an update applies to: the table's, or for a stub the recent closed
+        copy or the ``recalled`` one (incident id -> the serving index's JSON) of the stub's version.
+        None when unknown; :class:`Rejected` when a stub's state is no longer to be had."""
+        key = table_key(ward, incident)
+        body = self._stub(key)
+        if body is None:
+            return self.get(ward, incident)
+        recent = self._closed.get(key)
+        if recent is not None and recent.version == body["version"]:
+            return recent
+        full = (recalled or {}).get(incident)
+        if isinstance(full, dict) and full.get("ward") == ward and full.get("version") == body["version"]:
+            return incident_from_json(full)
+        found = "not there" if not isinstance(full, dict) else f"version {full.get('version')}"
+        raise Rejected("unknown_incident", f"incident {incident} was closed in ward {ward} (version "
+                       f"{body['version']}, {body['status']}) and its state is no longer in the serving index "
+                       f"({found})")
+
     def _ward(self, ward: str) -> dict[str, Any]:
         book = self.wards.get(ward)
         if not book:
-            return {"open": [], "closed": [], "pruned": 0.0}
-        return {"open": list(book["open"]), "closed": list(book["closed"]), "pruned": book.get("pruned", 0.0)}
+            return {"open": [], "closed": []}
+        return {"open": list(book["open"]), "closed": list(book["closed"])}
 
     def open_in(self, ward: str) -> list[Incident]:
         """The ward's open incidents (a list shared with the cache: do not edit it)."""
@@ -185,6 +253,19 @@ class IncidentBook:
         changed other than through this book, e.g. after a rebalance restored partitions."""
         self._open.clear()
         self._due.clear()
+        self._bodies.clear()
+
+    def begin_batch(self) -> None:
+        """A new batch: the JSON the last one built for its changelog is not needed any more."""
+        self._bodies.clear()
+
+    def encode(self, value: Any) -> Any:
+        """A table value as its changelog record carries it (:func:`~routers.incidents.model.table_json`),
+        reusing the JSON this batch's save built for the very incident object."""
+        if isinstance(value, Incident):
+            built = self._bodies.get(table_key(value.ward, value.id))
+            return built[1] if built is not None and built[0] is value else value.to_json()
+        return value
 
     def open_counts(self, ward: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -208,24 +289,38 @@ class IncidentBook:
         return self._due[ward]
 
     # -- writing -----------------------------------------------------------------------------------
-    def _save(self, incident: Incident, effects: Effects, change: str | None, now: datetime) -> None:
+    def _save(self, incident: Incident, effects: Effects, change: str | None, now: datetime,
+              added: tuple[EvidenceWrite, ...] = ()) -> None:
+        """Store ``incident`` (a stub once closed) and emit its audit state, its notice (with the
+        evidence ``added``) and the evidence writes for the serving index."""
         key = table_key(incident.ward, incident.id)
-        body = incident.to_json()
-        self.incidents[key] = body
-        self._decoded[key] = (incident.version, incident)
+        body = incident.to_json()  # for the messages; the table keeps the incident decoded
+        if incident.is_open:
+            self.incidents[key] = incident
+            self._bodies[key] = (incident, body)
+            self._decoded.pop(key, None)
+            self._closed.pop(key, None)
+        else:
+            self.incidents[key] = stub_of(incident)
+            self._decoded.pop(key, None)
+            self._closed.pop(key, None)
+            self._closed[key] = incident
+            if len(self._closed) > RECENT_CLOSED:
+                self._closed.popitem(last=False)
         cached = self._open.get(incident.ward)
         if cached is not None:
             kept = [incident if i.id == incident.id else i for i in cached[1] if i.id != incident.id or incident.is_open]
-            bodies = [(k, body if k == key else b) for k, b in cached[2]]
+            bodies = [(k, self.incidents[key] if k == key else b) for k, b in cached[2]]
             self._open[incident.ward] = (cached[0], kept, bodies)
         if incident.ward in self._due:
             moment, known = next_due(incident), self._due[incident.ward]
             if moment is not None and (known is None or moment < known):
                 self._due[incident.ward] = moment
         effects.changed.append(incident)
+        effects.evidence.extend(added)
         effects.outbound.append(Outbound("incidents", incident.id, messages.state(incident, now, body)))
         if change is not None:
-            notice = messages.notice(incident, change, now, body=body)
+            notice = messages.notice(incident, change, now, body=body, added=[w.item for w in added])
             effects.outbound.append(Outbound("ward", incident.ward, notice))
 
     def _set_open(self, incident: Incident, now: datetime) -> None:
@@ -242,63 +337,42 @@ class IncidentBook:
             return
         self.wards[incident.ward] = book
 
-    def on_routed(self, event: RoutedEvent, now: datetime) -> Effects:
-        """Fold a routed event into an open incident or open one; a redelivery changes nothing."""
+    def on_routed(self, event: RoutedEvent, now: datetime, path: str = "routed") -> Effects:
+        """Fold a routed event into an open incident or open one; a redelivery changes nothing.
+        ``path``: how it reached the ward's partition (``routed`` or ``forwarded``, see marks)."""
         effects = Effects()
-        if event.event_id in self.seen:
-            effects.duplicate = True
-            return effects
+        high = high_water_key(event.ward, path, event.origin)
+        if high is not None:
+            if is_redelivery(self.seen.get(high[0]), high[1]):
+                effects.duplicate = True
+                return effects
+            self.seen[high[0]] = high[1]
         match = find_incident(event, self.open_in(event.ward), self.policy)
         if match is not None and match.has_event(event.event_id):
-            # its mark was lost or pruned: restore it, change nothing
-            self.seen[event.event_id] = mark(match.id, event.ward, now)
-            effects.duplicate = True
+            effects.duplicate = True  # an event without an origin, redelivered while in the window
             return effects
         if match is not None:
             updated = add_evidence(match, event, now)
             if updated is match:  # a tracked object's message that changes nothing (a redelivery)
                 effects.duplicate = True
                 return effects
-            self._save(updated, effects, "updated", now)
-            if updated.has_event(event.event_id):  # housekeeping finds marks through the evidence
-                self.seen[event.event_id] = mark(updated.id, event.ward, now)
-            if updated.evidence_dropped != match.evidence_dropped:
-                self._forget_trimmed(match, updated)
+            self._save(updated, effects, "updated", now, _written(updated, event))
         elif event.suppressed:
             return effects  # held back by the rules and nothing open to attach it to
         else:
             if table_key(event.ward, incident_id(event.event_id)) in self.incidents:
-                effects.duplicate = True  # its "seen" mark was lost; the deterministic id still tells
+                effects.duplicate = True  # redelivered first event: the deterministic id still tells
                 return effects
             incident = open_incident(event, now)
-            self._save(incident, effects, "opened", now)
+            self._save(incident, effects, "opened", now, _written(incident, event))
             effects.signals.append(Signal("opened", (incident.ward, incident.priority)))
             self._set_open(incident, now)
-            self.seen[event.event_id] = mark(incident.id, event.ward, now)
         return effects
 
-    def _forget_trimmed(self, before: Incident, after: Incident) -> None:
-        """Drop the "seen" marks of evidence ``add_evidence`` trimmed: housekeeping finds marks
-        through the evidence, so a mark left behind would never go. A trimmed event is older than
-        ``MAX_MACHINE_EVIDENCE`` later ones of the same incident, far beyond a redelivery."""
-        kept = {item.event_id for item in after.evidence}
-        trimmed = (item.event_id for item in before.evidence if item.event_id not in kept)
-        self._drop_marks(trimmed, after.id, after.ward)
-
-    def _drop_marks(self, event_ids: Iterable[str], incident: str, ward: str, before: float | None = None) -> int:
-        """Delete the marks ``ward`` wrote for ``incident``'s events (only those set before
-        ``before``, epoch s, when given); returns how many went."""
-        dropped = 0
-        for event_id in event_ids:
-            found = read_mark(self.seen.get(event_id))
-            if found is not None and found.belongs_to(incident, ward) and (before is None or found.at < before):
-                del self.seen[event_id]
-                dropped += 1
-        return dropped
-
-    def on_update(self, update: StatusUpdate, now: datetime) -> Effects:
-        """Apply a ward's update; :class:`Rejected` (state untouched) when it must not apply."""
-        incident = self.get(update.ward, update.incident_id)
+    def on_update(self, update: StatusUpdate, now: datetime, recalled: Mapping[str, Any] | None = None) -> Effects:
+        """Apply a ward's update; :class:`Rejected` (state untouched) when it must not apply.
+        ``recalled``: closed incidents' JSON from the serving index, see :meth:`for_update`."""
+        incident = self.for_update(update.ward, update.incident_id, recalled)
         if incident is None:
             raise Rejected("unknown_incident", f"no incident {update.incident_id} in ward {update.ward}")
         effects = Effects()
@@ -330,8 +404,8 @@ class IncidentBook:
         moved = incident_from_json(moved_json)
         owned = receive_handoff(moved, now)
         effects = Effects()
-        existing = self.get(owned.ward, owned.id)
-        if existing is not None and existing.version >= owned.version:
+        existing = self.version_of(owned.ward, owned.id)
+        if existing is not None and existing >= owned.version:
             effects.duplicate = True
             return effects
         self._save(owned, effects, "opened", now)
@@ -368,47 +442,39 @@ class IncidentBook:
         return len(stale)
 
     def wards_to_housekeep(self, now: datetime) -> list[str]:
-        """Wards with a closed incident past retention, or with incidents whose marks are due an age check."""
-        now_s = now.timestamp()
-        horizon = now_s - self.retention_s
-        due: list[str] = []
-        for ward, book in list(self.wards.items()):
-            if not book:
-                continue
-            expired = any(c[1] < horizon for c in book["closed"])
-            marks_due = bool(book["open"] or book["closed"]) and now_s - book.get("pruned", 0.0) >= self.prune_every_s
-            if expired or marks_due:
-                due.append(ward)
-        return due
+        """Wards with a closed incident past retention."""
+        horizon = now.timestamp() - self.retention_s
+        return [ward for ward, book in list(self.wards.items())
+                if book and any(c[1] < horizon for c in book["closed"])]
 
     def on_housekeeping(self, ward: str, now: datetime) -> Housekeeping:
-        """Forget ``ward``'s incidents closed more than ``retention_s`` ago (with their marks), and,
-        every ``prune_every_s``, the marks older than ``seen_window_s`` of the incidents it keeps."""
+        """Forget the stubs of ``ward``'s incidents closed more than ``retention_s`` ago."""
         book = self._ward(ward)
-        now_s = now.timestamp()
-        horizon = now_s - self.retention_s
+        horizon = now.timestamp() - self.retention_s
         done = Housekeeping()
         for incident_id_, closed_at in book["closed"]:
             if closed_at >= horizon:
                 continue
             key = table_key(ward, incident_id_)
-            incident = self.get(ward, incident_id_)
-            if incident is not None and not incident.is_open:
-                done.marks += self._drop_marks((e.event_id for e in incident.evidence), incident.id, ward)
+            body = self.incidents.get(key)
+            whole = self.get(ward, incident_id_)  # a whole closed copy, as an earlier version kept it
+            legacy = whole is not None and not whole.is_open
+            if body is not None and (is_stub(body) or legacy):
                 del self.incidents[key]
                 self._decoded.pop(key, None)
+                self._closed.pop(key, None)
                 done.incidents += 1
         kept = [c for c in book["closed"] if c[1] >= horizon]
-        changed = len(kept) != len(book["closed"])
-        book["closed"] = kept
-        if now_s - book["pruned"] >= self.prune_every_s:
-            oldest = now_s - self.seen_window_s
-            for incident_id_ in [*book["open"], *(c[0] for c in book["closed"])]:
-                incident = self.get(ward, incident_id_)
-                if incident is not None:
-                    done.marks += self._drop_marks((e.event_id for e in incident.evidence), incident.id, ward, oldest)
-            book["pruned"] = now_s
-            done.pruned = True
-        if changed or done.pruned:
+        if len(kept) != len(book["closed"]):
+            book["closed"] = kept
             self.wards[ward] = book
         return done
+
+
+def _written(incident: Incident, event: RoutedEvent) -> tuple[EvidenceWrite, ...]:
+    """The serving index's write for ``event``'s item in ``incident`` (just added or folded)."""
+    for position in range(len(incident.evidence) - 1, -1, -1):
+        item = incident.evidence[position]
+        if item.event_id == event.event_id or (event.track is not None and item.track == event.track):
+            return (EvidenceWrite(incident.id, incident.evidence_index(position), item.to_json()),)
+    return ()

@@ -93,7 +93,7 @@ def score(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy) -> 
         return None
     if event.family != incident.family or event.family == "other":
         return None
-    if event.device_id is not None and any(e.device_id == event.device_id for e in incident.evidence):
+    if event.device_id is not None and event.device_id in incident.device_ids:
         return 0.0
     if incident.lat is None or incident.lon is None or event.lat is None or event.lon is None:
         return None

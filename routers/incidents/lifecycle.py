@@ -25,11 +25,14 @@ from routers.incidents.updates import StatusUpdate
 
 SYSTEM_ACTOR = "ioc-router"
 _PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
-# Camera and sensor evidence kept per incident: the first item and the latest ones. A sensor keeps
-# reporting into its open incident (every reading correlates by device), so without a bound one
-# incident's JSON - rewritten to the table, its changelog, ioc.incidents and Redis on every reading -
-# grows for as long as it stays open. Citizen reports are never trimmed: each gets a result back.
-MAX_MACHINE_EVIDENCE = 100
+# The evidence an incident keeps in the worker's table: its first item and the latest
+# EVIDENCE_WINDOW. Every item is written once to the serving index's evidence list (Redis) and
+# published once in the ward notice that adds it; the table, ioc.incidents and the notices carry
+# the window, so an incident's JSON - rewritten on every change - stays the same size however much
+# evidence it gathers. Citizen report ids are kept whole apart (``report_ids``: each gets a result).
+EVIDENCE_WINDOW = 4
+# Devices remembered per incident for correlation by device (the latest ones).
+MAX_DEVICES = 32
 
 
 def _evidence(event: RoutedEvent) -> Evidence:
@@ -57,6 +60,8 @@ def open_incident(event: RoutedEvent, now: datetime) -> Incident:
         status=Status.NEW, targets=event.targets, sla=event.sla, created_at=now,
         first_seen=event.occurred_at, last_seen=event.occurred_at, lat=event.lat, lon=event.lon,
         group_key=event.group_key, evidence=(_evidence(event),),
+        report_ids=(event.event_id,) if event.source == "report" else (),
+        device_ids=(event.device_id,) if event.device_id is not None else (),
     )
     created = replace(base, history=(_entry(base, Status.NEW, now, note=f"opened by event {event.event_id}"),))
     routed = replace(
@@ -71,22 +76,24 @@ def open_incident(event: RoutedEvent, now: datetime) -> Incident:
     return routed
 
 
-def bound_evidence(evidence: tuple[Evidence, ...]) -> tuple[tuple[Evidence, ...], tuple[Evidence, ...]]:
-    """(kept, trimmed): at most ``MAX_MACHINE_EVIDENCE`` camera/sensor items, the first and the latest."""
-    machine = [index for index, item in enumerate(evidence) if item.source != "report"]
-    excess = len(machine) - MAX_MACHINE_EVIDENCE
-    if excess <= 0:
-        return evidence, ()
-    dropped = frozenset(machine[1:1 + excess])
-    return (tuple(item for index, item in enumerate(evidence) if index not in dropped),
-            tuple(evidence[index] for index in sorted(dropped)))
+def window(evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """The first item and the latest ``EVIDENCE_WINDOW`` (see the constant)."""
+    if len(evidence) <= EVIDENCE_WINDOW + 1:
+        return evidence
+    return (evidence[0], *evidence[-EVIDENCE_WINDOW:])
+
+
+def _devices(devices: tuple[str, ...], device_id: str | None) -> tuple[str, ...]:
+    if device_id is None or (devices and devices[-1] == device_id):
+        return devices
+    return (*(d for d in devices if d != device_id), device_id)[-MAX_DEVICES:]
 
 
 def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incident:
     """Fold ``event`` in. A higher priority raises the incident's and tightens unmet deadlines.
 
-    Camera/sensor evidence beyond ``MAX_MACHINE_EVIDENCE`` is trimmed (oldest first, the opening
-    item kept) and counted in ``evidence_dropped``; see :func:`bound_evidence`.
+    The incident keeps the window of its evidence (:func:`window`); the items that leave it are
+    counted in ``evidence_dropped`` (they are in the serving index's evidence list).
     """
     if incident.has_event(event.event_id):
         return incident
@@ -106,11 +113,13 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
         if incident.resolved_at is None and resolve_due is not None:
             resolve_due = min(resolve_due, incident.created_at + timedelta(seconds=event.sla.resolve_s))
     targets = incident.targets + tuple(t for t in event.targets if t not in incident.targets and not event.suppressed)
-    evidence, trimmed = bound_evidence((*incident.evidence, _evidence(event)))
+    evidence = window((*incident.evidence, _evidence(event)))
     return replace(
         incident,
         evidence=evidence,
-        evidence_dropped=incident.evidence_dropped + len(trimmed),
+        evidence_dropped=incident.evidence_count + 1 - len(evidence),
+        report_ids=(*incident.report_ids, event.event_id) if event.source == "report" else incident.report_ids,
+        device_ids=_devices(incident.device_ids, event.device_id),
         first_seen=min(incident.first_seen, event.occurred_at),
         last_seen=max(incident.last_seen, event.occurred_at),
         priority=priority if not event.suppressed else incident.priority,

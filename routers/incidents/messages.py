@@ -1,9 +1,11 @@
 """CloudEvents envelopes the lifecycle publishes. Ids are stable, so consumers dedupe redeliveries.
 
 * ward notices (``ioc.ward.<code>``): ``vn.ioc.incident.opened|updated|escalated|resolved|reassigned``,
-  id from (incident, version): the same state is always the same message;
+  id from (incident, version): the same state is always the same message. ``data`` is the compact
+  incident (its evidence window, ``evidence_count``, ``report_ids``) without its history, and
+  ``new_evidence``: the evidence items this change added or updated, each published once;
 * audit state (``ioc.incidents``, compacted, key = incident id): ``vn.ioc.incident.state`` with the
-  whole incident and its full history;
+  compact incident and its full history (the whole evidence list is in the serving index);
 * escalations (``ioc.escalations``): ``vn.ioc.incident.escalation``, id from (incident, rung index);
 * results (``ioc.out.results``, key = the original report id): ``vn.ioc.report.result``, id from
   (incident, report, resolution count), so a reopen + resolve sends a new result.
@@ -41,24 +43,28 @@ def _envelope(id_: str, type_: str, subject: str, now: datetime, incident: Incid
     }
 
 
-def summary(incident: Incident, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def summary(incident: Incident, body: dict[str, Any] | None = None,
+            added: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What a ward system needs to act on (the full history is on ``ioc.incidents`` and the API).
-    ``body`` is ``incident.to_json()`` when the caller already has it."""
+    ``body`` is ``incident.to_json()`` when the caller already has it; ``added``: the evidence
+    items this change added (``new_evidence``)."""
     body = dict(body if body is not None else incident.to_json())
     body.pop("history")
     body["evidence_count"] = incident.evidence_count
+    body["new_evidence"] = list(added or ())
     return body
 
 
 def notice(
-    incident: Incident, change: str, now: datetime, ward: str | None = None, body: dict[str, Any] | None = None
+    incident: Incident, change: str, now: datetime, ward: str | None = None, body: dict[str, Any] | None = None,
+    added: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A notice for a ward topic; ``ward`` overrides the addressee (the old ward on reassignment)."""
     if change not in NOTICE_CHANGES:
         raise ValueError(f"unknown notice change {change!r}")
     envelope = _envelope(
         stable_id(incident.id, "notice", change, str(incident.version), ward or incident.ward),
-        TYPE_PREFIX + change, incident.id, now, incident, summary(incident, body),
+        TYPE_PREFIX + change, incident.id, now, incident, summary(incident, body, added),
     )
     if ward is not None:
         envelope["iocward"] = ward

@@ -1,8 +1,10 @@
 """The incident: correlated evidence, its status history, SLA deadlines and escalations.
 
 Plain frozen data. ``to_json``/``incident_from_json`` are the one storage and wire form
-(Faust tables, ``ioc.incidents``, the Redis serving index, the HTTP API), so a stored
-incident read back is equal to the one written.
+(the Faust tables' changelogs, ``ioc.incidents``, the Redis serving index, the HTTP API), so a
+stored incident read back is equal to the one written. The worker's incidents table holds open
+incidents decoded (:class:`Incident`), closed ones as stubs (:func:`stub_of`); JSON is built when
+written out.
 """
 
 from __future__ import annotations
@@ -33,14 +35,10 @@ class Evidence:
     track: str | None = None  # a tracked object (Frigate): one item per object, see routers.incidents.tracked
     details: dict[str, Any] | None = None  # what the camera said of it (labels, zones, scores, snapshot)
     media: tuple[str, ...] = ()  # photo/video URLs of a citizen report (shown in the incident view)
-    # The JSON form, built once: an item is serialized again with every later version of its
-    # incident, so an incident's save would otherwise cost a conversion per item it holds.
-    # Shared, never edited by readers.
-    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
+    # Built on each write, not kept: the worker's table holds incidents decoded, and a JSON copy
+    # kept per item would double what an open incident costs (see docs/lifecycle.md, "Memory").
     def to_json(self) -> dict[str, Any]:
-        if self._json is not None:
-            return self._json
         body: dict[str, Any] = {
             "event_id": self.event_id, "source": self.source, "kind": self.kind,
             "occurred_at": fmt(self.occurred_at),
@@ -52,7 +50,6 @@ class Evidence:
                 body[name] = getattr(self, name)
         if self.media:
             body["media"] = list(self.media)
-        object.__setattr__(self, "_json", body)
         return body
 
     @staticmethod
@@ -79,17 +76,13 @@ class HistoryEntry:
     actor: str  # "ioc-router" or the ward system's actor id
     note: str | None = None
     update_id: str | None = None
-    _json: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)  # as Evidence's
 
-    def to_json(self) -> dict[str, Any]:
-        if self._json is None:
-            object.__setattr__(self, "_json", {
-                "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
-                "previous": None if self.previous is None else self.previous.value,
-                "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
-            })
-        assert self._json is not None
-        return self._json
+    def to_json(self) -> dict[str, Any]:  # built on each write, as Evidence's
+        return {
+            "seq": self.seq, "at": fmt(self.at), "status": self.status.value,
+            "previous": None if self.previous is None else self.previous.value,
+            "ward": self.ward, "actor": self.actor, "note": self.note, "update_id": self.update_id,
+        }
 
     @staticmethod
     def from_json(body: dict[str, Any]) -> HistoryEntry:
@@ -159,24 +152,32 @@ class Incident:
     resolutions: int = 0
     version: int = 0
     updated_at: datetime | None = field(default=None)
-    evidence_dropped: int = 0  # camera/sensor items trimmed from ``evidence`` (lifecycle.MAX_MACHINE_EVIDENCE)
+    # Items folded in but not in ``evidence`` (the window: the first item and the latest
+    # ``lifecycle.EVIDENCE_WINDOW``; the whole list is in the serving index, see docs/lifecycle.md).
+    evidence_dropped: int = 0
+    # Every citizen report folded in, in order (the keys results go back under; never trimmed).
+    report_ids: tuple[str, ...] = ()
+    # The devices whose readings correlate with this incident (the latest ``lifecycle.MAX_DEVICES``).
+    device_ids: tuple[str, ...] = ()
 
     @property
     def evidence_count(self) -> int:
-        """Every event folded in, including trimmed camera/sensor items."""
+        """Every event folded in, including those outside the window."""
         return len(self.evidence) + self.evidence_dropped
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN and self.moved_to is None
 
-    @property
-    def report_ids(self) -> tuple[str, ...]:
-        """Ids of the citizen reports in the evidence: the keys results go back under."""
-        return tuple(e.event_id for e in self.evidence if e.source == "report")
-
     def has_event(self, event_id: str) -> bool:
-        return any(e.event_id == event_id for e in self.evidence)
+        """Whether ``event_id`` is in the window or among the reports (older machine items are not
+        known here: their redelivery is recognised by its origin offset, see :mod:`routers.incidents.marks`)."""
+        return event_id in self.report_ids or any(e.event_id == event_id for e in self.evidence)
+
+    def evidence_index(self, position: int) -> int:
+        """The index in the whole evidence list of the window's item at ``position``: the window is
+        the first item, then a contiguous run ending with the latest."""
+        return 0 if position == 0 else self.evidence_count - (len(self.evidence) - position)
 
     def has_update(self, update_id: str) -> bool:
         return any(h.update_id == update_id for h in self.history)
@@ -199,7 +200,8 @@ class Incident:
             "escalations": [e.to_json() for e in self.escalations],
             "moved_to": self.moved_to, "result": self.result, "resolutions": self.resolutions,
             "version": self.version, "updated_at": fmt(self.updated_at),
-            "evidence_dropped": self.evidence_dropped,
+            "evidence_dropped": self.evidence_dropped, "evidence_count": self.evidence_count,
+            "report_ids": list(self.report_ids), "device_ids": list(self.device_ids),
         }
 
 
@@ -210,6 +212,10 @@ def _time(body: dict[str, Any], key: str) -> datetime | None:
 
 def incident_from_json(body: dict[str, Any]) -> Incident:
     point = body.get("point") or {}
+    evidence = tuple(Evidence.from_json(e) for e in body.get("evidence", ()))
+    # bodies written before the window carry no report/device lists: their evidence was whole
+    reports = body.get("report_ids")
+    devices = body.get("device_ids")
     return Incident(
         id=body["id"], ward=body["ward"], ward_name=body.get("ward_name", ""),
         province_code=body.get("province_code", ""), family=body["family"], kind=body["kind"],
@@ -218,7 +224,7 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
         created_at=parse_time(body["created_at"]), first_seen=parse_time(body["first_seen"]),
         last_seen=parse_time(body["last_seen"]), lat=point.get("lat"), lon=point.get("lon"),
         group_key=body.get("group_key"),
-        evidence=tuple(Evidence.from_json(e) for e in body.get("evidence", ())),
+        evidence=evidence,
         history=tuple(HistoryEntry.from_json(h) for h in body.get("history", ())),
         ack_due=_time(body, "ack_due"), resolve_due=_time(body, "resolve_due"),
         acknowledged_at=_time(body, "acknowledged_at"), resolved_at=_time(body, "resolved_at"),
@@ -228,9 +234,41 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
         moved_to=body.get("moved_to"), result=body.get("result"), resolutions=body.get("resolutions", 0),
         version=body.get("version", 0), updated_at=_time(body, "updated_at"),
         evidence_dropped=body.get("evidence_dropped", 0),
+        report_ids=tuple(reports) if reports is not None else tuple(e.event_id for e in evidence if e.source == "report"),
+        device_ids=tuple(devices) if devices is not None else tuple(dict.fromkeys(
+            e.device_id for e in evidence if e.device_id is not None)),
     )
 
 
 def evidence_total(body: Mapping[str, Any]) -> int:
-    """How many events an incident's JSON stands for: the evidence kept plus the trimmed items."""
+    """How many events an incident's JSON stands for: the evidence kept plus the items outside it."""
     return len(body.get("evidence") or ()) + int(body.get("evidence_dropped") or 0)
+
+
+def report_ids_of(body: Mapping[str, Any]) -> list[str]:
+    """The citizen report ids of an incident's JSON (``report_ids``; an older body: its evidence)."""
+    reports = body.get("report_ids")
+    if isinstance(reports, list):
+        return [r for r in reports if isinstance(r, str)]
+    return [e["event_id"] for e in body.get("evidence") or ()
+            if isinstance(e, Mapping) and e.get("source") == "report" and isinstance(e.get("event_id"), str)]
+
+
+# A closed incident's entry in the table for the retention hour: what a late update or a reopen
+# needs to find it (and to check the serving index's copy is this very version), nothing else.
+STUB_KEYS = ("id", "ward", "status", "version", "updated_at", "moved_to")
+
+
+def stub_of(incident: Incident) -> dict[str, Any]:
+    return {"id": incident.id, "ward": incident.ward, "status": incident.status.value,
+            "version": incident.version, "updated_at": fmt(incident.updated_at), "moved_to": incident.moved_to,
+            "stub": True}
+
+
+def is_stub(body: Any) -> bool:
+    return isinstance(body, Mapping) and body.get("stub") is True
+
+
+def table_json(value: Any) -> Any:
+    """A table value as its changelog carries it: an incident's JSON (the table holds it decoded)."""
+    return value.to_json() if isinstance(value, Incident) else value

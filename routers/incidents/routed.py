@@ -47,6 +47,7 @@ class RoutedEvent:
     track: str | None = None  # the tracked object (Frigate), see routers.incidents.tracked
     details: dict[str, Any] | None = None
     media: tuple[str, ...] = ()  # a citizen report's photo/video URLs
+    origin: str | None = None  # the intake message it came from (``iocorigin``), see routers.incidents.marks
 
 
 def _media(raw: Any) -> tuple[str, ...]:
@@ -125,6 +126,7 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             track=event["attributes"]["track"] if details is not None else None,
             details=details,
             media=_media(event.get("media")),
+            origin=envelope["iocorigin"] if isinstance(envelope.get("iocorigin"), str) else None,
         )
     except ValueError as exc:
         raise Rejected("malformed_routed", str(exc)) from None

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from routers.incidents.model import report_ids_of
 from routers.open311.view import DEADLETTER, ROUTED, UNROUTABLE
 
 
@@ -35,7 +36,7 @@ def _data(envelope: Any) -> dict[str, Any] | None:
 
 
 def from_incident(envelope: Any) -> list[Outcome]:
-    """Every citizen report among an incident's evidence -> ``routed`` to that incident."""
+    """Every citizen report of an incident -> ``routed`` to that incident."""
     data = _data(envelope)
     if data is None or not isinstance(data.get("id"), str):
         return []
@@ -43,8 +44,8 @@ def from_incident(envelope: Any) -> list[Outcome]:
     result: dict[str, Any] = raw_result if isinstance(raw_result, dict) else {}
     known = {"incident_status": _str(data.get("status")), "ward": _str(data.get("ward")),
              "ward_name": _str(data.get("ward_name")), "summary": _str(result.get("summary"))}
-    return [Outcome(e["event_id"], ROUTED, incident_id=data["id"], **known) for e in data.get("evidence") or ()
-            if isinstance(e, dict) and e.get("source") == "report" and isinstance(e.get("event_id"), str)]
+    # report_ids: every report of the incident (its evidence is a window, see docs/lifecycle.md)
+    return [Outcome(report_id, ROUTED, incident_id=data["id"], **known) for report_id in report_ids_of(data)]
 
 
 def _str(value: Any) -> str | None:

@@ -11,8 +11,10 @@ and SLA checks for that ward happen in order on one partition number:
   forwarded to its ward's partition through the commands topic first.
 
 Both agents do the same per batch: decode each message once, look up device positions (one Redis
-round trip), call the pure :func:`routers.incidents.batch.decide_batch` per partition, write the
-Redis serving index in one pipelined round trip, and return the messages to
+round trip) and, for updates of closed incidents (kept as stubs), their whole state from the serving
+index (one round trip, after the previous batch's index write finished), call the pure
+:func:`routers.incidents.batch.decide_batch` per partition, write the Redis serving index (changed
+incidents and their new evidence items) in one pipelined round trip, and return the messages to
 :func:`streams.delivery.forward_batches`, which publishes them without a per-message await and
 lets the batch's offsets be committed only once the broker acknowledged every one of them
 (at-least-once; every output has a stable CloudEvents id, so consumers dedupe redeliveries).
@@ -53,11 +55,12 @@ from routers.incidents.batch import (
     command_input,
     decide_batch,
     housekeep_command,
+    recall_wanted,
     refine_unknown,
     tick_command,
 )
-from routers.incidents.book import ESCALATION_GRACE_S, table_key
-from routers.incidents.model import incident_from_json
+from routers.incidents.book import ESCALATION_GRACE_S
+from routers.incidents.model import Incident, incident_from_json, is_stub, table_json
 from routers.incidents.routed import routed_from_envelope
 from streams import metrics, topics
 from streams.app import app, caller_wards
@@ -116,7 +119,8 @@ def commands_topic_of_app() -> str:
 
 incidents_table = app.Table("lifecycle-incidents", default=None, help="ward/incident id -> incident JSON")
 wards_table = app.Table("lifecycle-wards", default=None, help="ward -> open and recently closed incident ids")
-seen_table = app.Table("lifecycle-seen", default=None, help="event id -> incident id (redelivery guard)")
+seen_table = app.Table("lifecycle-seen", default=None,
+                       help="ward|path|intake partition -> highest intake offset applied (redelivery guard)")
 
 
 @dataclass
@@ -133,6 +137,8 @@ class LifecycleWorker:
     index_: IncidentIndex | None = None
     devices_: Any = None
     ticked: dict[str, float] = field(default_factory=dict)
+    # serving-index writes still running (both agents' batches): a recall waits for them
+    index_writes: set[asyncio.Future[None]] = field(default_factory=set)
     gauge_due: set[str] = field(default_factory=set)  # wards whose open-incident gauge is out of date
     partition_counts: dict[str, int] = field(default_factory=dict)  # topic -> partitions (producer metadata)
 
@@ -156,8 +162,9 @@ class LifecycleWorker:
 def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any = None) -> LifecycleWorker:
     """The lifecycle's worker state over this module's tables (the composition root,
     :func:`streams.services.build_services`, calls this); ``devices``: the worker's device cache."""
-    tables = (StagedTable(incidents_table), StagedTable(wards_table), StagedTable(seen_table))
+    tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table))
     book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
+    tables[0].encode = book.encode  # the JSON the batch's saves built, reused for the changelog
     return LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables, devices_=devices)
 
 
@@ -260,7 +267,26 @@ class Decided:
     changelog: list[Outgoing]  # the table writes of the batch, one record per key and partition
 
 
-def decide(events: Sequence[Any], inputs: Sequence[LifecycleInput], state: LifecycleWorker) -> Decided:
+async def recall(inputs: Sequence[LifecycleInput], state: LifecycleWorker) -> dict[str, Any]:
+    """The whole state of the closed incidents the batch's updates apply to (their table entry is a
+    stub): read from the serving index in one round trip, once the previous batch's index write is
+    done (it may hold the very version the stub names). Nothing when the index cannot be read: the
+    update is then dead-lettered ``unknown_incident`` with the reason."""
+    wanted = recall_wanted(state.book, inputs)
+    index = state.index() if wanted else None
+    if index is None:
+        return {}
+    try:
+        if state.index_writes:
+            await asyncio.wait(list(state.index_writes))
+        return await index.docs(wanted)
+    except Exception as exc:
+        log.warning("serving index read (recall of closed incidents) failed: %s", exc)
+        return {}
+
+
+def decide(events: Sequence[Any], inputs: Sequence[LifecycleInput], state: LifecycleWorker,
+           recalled: dict[str, Any] | None = None) -> Decided:
     """The batch's inputs applied per partition (a ward's inputs share one), in order; the table
     writes of each partition staged and turned into its changelog records."""
     now = state.clock.now()
@@ -271,7 +297,7 @@ def decide(events: Sequence[Any], inputs: Sequence[LifecycleInput], state: Lifec
     changelog: list[Outgoing] = []
     for partition, indexes in groups.items():
         try:
-            part = decide_batch(state.book, [inputs[i] for i in indexes], now)
+            part = decide_batch(state.book, [inputs[i] for i in indexes], now, recalled)
         except BaseException:
             for table in state.tables:
                 table.discard()
@@ -348,10 +374,16 @@ def _gauge(book: IncidentBook, wards: Iterable[str]) -> None:
             metrics.open_incidents.labels(ward, priority).set(counts.get(priority, 0))
 
 
-def _stored_json(book: IncidentBook, incident: Any) -> bytes | None:
-    """The incident's JSON as the table holds it (already built by the book), when it is this version."""
-    body = book.incidents.get(table_key(incident.ward, incident.id))
-    return orjson.dumps(body) if isinstance(body, dict) and body.get("version") == incident.version else None
+def _index_bodies(effects: Effects) -> list[bytes | None]:
+    """Each changed incident's JSON for the serving index, from its audit state message (built
+    once by the book for this version); None: ``put_all`` builds it."""
+    states = {o.key: o.value["data"] for o in effects.outbound if o.channel == "incidents"}
+    bodies: list[bytes | None] = []
+    for incident in effects.changed:
+        body = states.get(incident.id)
+        same = body is not None and body["version"] == incident.version and body["ward"] == incident.ward
+        bodies.append(orjson.dumps(body) if same else None)
+    return bodies
 
 
 async def _refined(rejections: list[Rejection], state: LifecycleWorker) -> list[Rejection]:
@@ -388,10 +420,13 @@ async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker
         metrics.lifecycle_inputs.labels(kind).inc(count)
     pending: list[Awaitable[None]] = []
     index = state.index()
-    if index is not None and effects.changed:
+    if index is not None and (effects.changed or effects.evidence):
         # Written while the next batch is decided; the batch's offsets wait for it too.
-        bodies = [_stored_json(state.book, i) for i in effects.changed]
-        pending.append(asyncio.ensure_future(_write_index(index, effects.changed, bodies)))
+        bodies = _index_bodies(effects)
+        write = asyncio.ensure_future(_write_index(index, effects.changed, bodies, effects.evidence))
+        state.index_writes.add(write)
+        write.add_done_callback(state.index_writes.discard)
+        pending.append(write)
     if result.applied:
         wall = time.time()
         stamps = {e.message.offset: e.message.timestamp for e in events if e.message.topic.startswith(topics.STATUS)}
@@ -402,9 +437,10 @@ async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker
     return Handled(messages, pending)
 
 
-async def _write_index(index: IncidentIndex, changed: list[Any], bodies: list[bytes | None]) -> None:
+async def _write_index(index: IncidentIndex, changed: list[Any], bodies: list[bytes | None],
+                       evidence: list[Any]) -> None:
     try:
-        await index.put_all(changed, bodies)
+        await index.put_all(changed, bodies, evidence)
     except Exception as exc:  # the serving index is rebuilt by later writes; the stream must go on
         log.warning("serving index write failed: %s", exc)
 
@@ -413,14 +449,14 @@ async def handle_lifecycle_batch(events: Sequence[Any]) -> Handled:
     state = lifecycle_worker()
     inputs = [decode_lifecycle(e) for e in events]
     await _place_devices(inputs, state)
-    return await finish(decide(events, inputs, state), events, state)
+    return await finish(decide(events, inputs, state, await recall(inputs, state)), events, state)
 
 
 async def handle_status_batch(events: Sequence[Any]) -> Handled:
     state = lifecycle_worker()
     counts = await _partition_counts({e.message.topic for e in events}, state)
     inputs = [decode_status(e, counts) for e in events]
-    return await finish(decide(events, inputs, state), events, state)
+    return await finish(decide(events, inputs, state, await recall(inputs, state)), events, state)
 
 
 @app.agent(lifecycle_topic)
@@ -510,4 +546,5 @@ async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
 
 def stored_incidents() -> list[Any]:
     """Every incident copy in this worker's tables (for tests and diagnostics)."""
-    return [incident_from_json(v) for v in incidents_table.values() if v is not None]
+    return [v if isinstance(v, Incident) else incident_from_json(v) for v in incidents_table.values()
+            if v is not None and not is_stub(v)]

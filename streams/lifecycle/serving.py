@@ -4,8 +4,15 @@ the dashboard. Written by the lifecycle worker, read by anyone (``IncidentIndex(
 Keys (``redis.asyncio``), under the app id (``<app>``, like Faust's own topics), so two apps on one
 Redis never read or overwrite each other's incidents:
 
-* ``<app>:incident:<id>``: the incident JSON with history; TTL ``open_ttl_s`` while open,
-  ``recent_ttl_s`` once resolved/closed/moved (so resolved incidents age out on their own);
+* ``<app>:incident:<id>``: the incident JSON with history, as the lifecycle keeps it (its evidence
+  window); TTL ``open_ttl_s`` while open, ``recent_ttl_s`` once resolved/closed/moved (so resolved
+  incidents age out on their own);
+* ``<app>:incident:<id>:evidence``: the whole evidence list (one JSON item per entry, in order),
+  each item written once, by its index (:class:`~routers.incidents.book.EvidenceWrite`), so a
+  redelivered write lands where it landed before; same TTL as the document. :meth:`IncidentIndex.get`
+  returns the document with this list as its ``evidence`` (what the API, ``ioc incidents show``
+  and the dashboard's incident view show); :meth:`IncidentIndex.list` returns the documents as
+  kept (the window and ``evidence_count``);
 * ``<app>:ward:<ward>:open``: sorted set of open ids (score: creation time);
 * ``<app>:ward:<ward>:recent`` and ``<app>:incidents:recent``: sorted sets of ids by last update;
 * ``<app>:wards``: the wards that have entries (for housekeeping).
@@ -24,6 +31,8 @@ from typing import Any
 import orjson
 
 from routers.incidents import Incident
+from routers.incidents.book import EvidenceWrite
+from routers.incidents.model import evidence_total
 from routers.incidents.status import OPEN, Status
 
 OPEN_TTL_S = 30 * 24 * 3600
@@ -41,6 +50,7 @@ if current then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
+redis.call('EXPIRE', KEYS[6], ARGV[7])
 if ARGV[4] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
 else
@@ -53,6 +63,24 @@ return 1
 """
 
 
+# An evidence item at its index of the list: an append when the list is that long, a replacement
+# (a tracked object's item updated) when it is longer; a list shorter than the index (items lost
+# with a Redis restart) gets the item appended.
+_PLACE = """
+local length = redis.call('LLEN', KEYS[1])
+local index = tonumber(ARGV[1])
+if index < length then
+  redis.call('LSET', KEYS[1], index, ARGV[2])
+else
+  redis.call('RPUSH', KEYS[1], ARGV[2])
+end
+if length == 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class IndexKeys:
     """The index's Redis key names under one app id."""
@@ -61,6 +89,9 @@ class IndexKeys:
 
     def doc(self, incident_id: str) -> str:
         return f"{self.app_id}:incident:{incident_id}"
+
+    def evidence(self, incident_id: str) -> str:
+        return f"{self.app_id}:incident:{incident_id}:evidence"
 
     def open(self, ward: str) -> str:
         return f"{self.app_id}:ward:{ward}:open"
@@ -94,12 +125,14 @@ class IncidentIndex:
         self.open_ttl_s = open_ttl_s
         self.recent_ttl_s = recent_ttl_s
         self._put = redis.register_script(_PUT)
+        self._place = redis.register_script(_PLACE)
 
     def _put_call(self, incident: Incident, body: bytes | None = None) -> tuple[list[str], list[Any]]:
         updated = incident.updated_at or incident.created_at
         ttl = self.open_ttl_s if incident.is_open else self.recent_ttl_s
         k = self.keys
-        keys = [k.doc(incident.id), k.open(incident.ward), k.recent(incident.ward), k.all_recent, k.wards]
+        keys = [k.doc(incident.id), k.open(incident.ward), k.recent(incident.ward), k.all_recent, k.wards,
+                k.evidence(incident.id)]
         args = [
             body if body is not None else orjson.dumps(incident.to_json()), incident.version, incident.id,
             "1" if incident.is_open else "0", incident.created_at.timestamp(), updated.timestamp(), ttl, incident.ward,
@@ -111,34 +144,48 @@ class IncidentIndex:
         keys, args = self._put_call(incident)
         return bool(await self._put(keys=keys, args=args))
 
-    async def put_all(self, incidents: Iterable[Incident], bodies: Iterable[bytes | None] | None = None) -> list[bool]:
-        """Index every incident in one pipelined round trip (in order; each write version-guarded).
-        ``bodies``: each incident's JSON when the caller has it serialized already (None: build it)."""
+    async def put_all(self, incidents: Iterable[Incident], bodies: Iterable[bytes | None] | None = None,
+                      evidence: Iterable[EvidenceWrite] = ()) -> list[bool]:
+        """Index every incident in one pipelined round trip (in order; each write version-guarded),
+        after placing the ``evidence`` items in their incidents' lists. ``bodies``: each incident's
+        JSON when the caller has it serialized already (None: build it). Returns the documents' results."""
         batch = list(incidents)
-        if not batch:
+        items = list(evidence)
+        if not batch and not items:
             return []
         serialized = list(bodies) if bodies is not None else [None] * len(batch)
         pipe = self.redis.pipeline(transaction=False)
+        for write in items:
+            await self._place(keys=[self.keys.evidence(write.incident)],
+                              args=[write.index, orjson.dumps(write.item), self.open_ttl_s], client=pipe)
         for incident, body in zip(batch, serialized, strict=True):
             keys, args = self._put_call(incident, body)
             await self._put(keys=keys, args=args, client=pipe)
-        return [bool(done) for done in await pipe.execute()]
+        return [bool(done) for done in (await pipe.execute())[len(items):]]
 
     async def get(self, incident_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(self.keys.doc(incident_id))
-        return None if raw is None else orjson.loads(raw)
+        """The incident with its whole evidence list (one round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self.keys.doc(incident_id))
+        pipe.lrange(self.keys.evidence(incident_id), 0, -1)
+        raw, items = await pipe.execute()
+        return None if raw is None else with_evidence(orjson.loads(raw), items)
 
-    async def owner_of(self, incident_id: str) -> str | None:
-        body = await self.get(incident_id)
-        return None if body is None else str(body["ward"])
-
-    async def owners_of(self, incident_ids: Iterable[str]) -> dict[str, str]:
-        """incident id -> its owner ward, for those in the index (one round trip)."""
+    async def docs(self, incident_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """incident id -> its document as kept (evidence window), for those in the index (one round
+        trip): what the lifecycle recalls for an update of a closed incident."""
         ids = list(dict.fromkeys(incident_ids))
         if not ids:
             return {}
         found = await self.redis.mget([self.keys.doc(i) for i in ids])
-        return {i: str(orjson.loads(raw)["ward"]) for i, raw in zip(ids, found, strict=True) if raw is not None}
+        return {i: orjson.loads(raw) for i, raw in zip(ids, found, strict=True) if raw is not None}
+
+    async def owner_of(self, incident_id: str) -> str | None:
+        return (await self.owners_of([incident_id])).get(incident_id)
+
+    async def owners_of(self, incident_ids: Iterable[str]) -> dict[str, str]:
+        """incident id -> its owner ward, for those in the index (one round trip)."""
+        return {i: str(body["ward"]) for i, body in (await self.docs(incident_ids)).items()}
 
     async def list(self, query: Query) -> list[dict[str, Any]]:
         """Newest first. Documents that expired are skipped (and cleaned by :meth:`housekeep`)."""
@@ -185,6 +232,15 @@ class IncidentIndex:
             if not await self.redis.exists(k.recent(ward), k.open(ward)):
                 await self.redis.srem(k.wards, ward)
         return removed
+
+
+def with_evidence(body: dict[str, Any], items: list[Any]) -> dict[str, Any]:
+    """``body`` with the whole evidence list read from the index (``items``: raw JSON entries). An
+    incident indexed before the list existed, or whose list expired, keeps the window it has."""
+    if len(items) < len(body.get("evidence") or ()):
+        return body
+    count = evidence_total(body)
+    return {**body, "evidence": [orjson.loads(i) for i in items], "evidence_dropped": max(count - len(items), 0)}
 
 
 STATUS_NAMES = frozenset({"open"} | {s.value for s in Status})

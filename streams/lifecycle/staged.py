@@ -6,7 +6,8 @@ writes several records per input (the incident, its redelivery mark, the ward's 
 incident touched twice in a batch was written twice. :class:`StagedTable` keeps a batch's writes
 in a plain dict that reads see first; :meth:`StagedTable.flush` applies them to the table's store
 and returns one changelog record per key (the last value, or a tombstone), serialized exactly as
-Faust's own ``send_changelog`` would (the table's key and value serializers), addressed to the
+Faust's own ``send_changelog`` would (the table's key and value serializers; a value the store holds
+decoded, an incident, is encoded to its JSON first), addressed to the
 partition of the inputs being applied. The agent publishes them with the batch's outputs, so the
 changelog, like every other output, is acknowledged by the broker before the batch's offsets
 can be committed. Recovery (a restart, a standby taking over) reads the changelog as always.
@@ -17,7 +18,7 @@ Relies on Faust 0.11's ``Table.data`` (the store) and ``changelog_topic.prepare_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from streams.delivery import Outgoing
@@ -28,9 +29,12 @@ _DELETED = object()
 class StagedTable(MutableMapping[str, Any]):
     """A table's mapping view whose writes wait for :meth:`flush` (see the module docstring)."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, encode: Callable[[Any], Any] | None = None) -> None:
         self.table = table
         self._staged: dict[str, Any] = {}
+        # a value as its changelog record carries it (the store may hold it decoded); settable, as
+        # the encoder may belong to what is built over the table (the incident book)
+        self.encode: Callable[[Any], Any] = encode or (lambda value: value)
 
     @property
     def _store(self) -> Any:
@@ -90,7 +94,7 @@ class StagedTable(MutableMapping[str, Any]):
                 records.append(Outgoing(name, raw_key, None, partition=partition))
             else:
                 store[key] = value
-                raw_value, _ = topic.prepare_value(value, table.value_serializer)
+                raw_value, _ = topic.prepare_value(self.encode(value), table.value_serializer)
                 records.append(Outgoing(name, raw_key, raw_value, partition=partition))
         self._staged.clear()
         return records

@@ -245,6 +245,13 @@ def test_feed_items_from_incident_notices() -> None:
     item = item_from_envelope(notice(incident, "opened", T0))
     assert item is not None
     assert (item["type"], item["change"], item["ward"], item["incident_id"]) == ("incident", "opened", "27142", incident.id)
+    assert item["event_ids"] == ["event:a1"]
+    # a notice folds in the feed items of the evidence it adds, also those beyond the incident's window
+    for n in range(2, 12):
+        effects = book.on_routed(routed_event(f"a{n}"), T0)
+    [latest] = [o.value for o in effects.outbound if o.channel == "ward"]
+    grown = item_from_envelope({**latest, "data": {**latest["data"], "evidence": latest["data"]["evidence"][:1]}})
+    assert grown is not None and grown["event_ids"] == ["event:a1", "event:a11"]
     assert item_from_envelope({"type": "vn.ioc.incident.state", "data": {}}) is None
     assert item_from_envelope({"type": "something.else", "data": {}}) is None
     assert item_from_envelope({"type": "vn.ioc.event.routed", "data": "not an object"}) is None
@@ -296,7 +303,7 @@ def test_ward_figures_from_the_serving_index(generation: Any, redis_url: str) ->
     async def main() -> None:
         client = aioredis.from_url(url)
         await client.flushdb()
-        await IncidentIndex(client, "ioc-router").put_all([book.get(BT.code, late.id), book.get(BT.code, fresh.id)])
+        await IncidentIndex(client, "ioc-router").put_all([book.for_update(BT.code, late.id), book.for_update(BT.code, fresh.id)])
         await client.aclose()
         async with serve(make_parts(generation, redis_url=url)) as http:
             ov = await overview(http)

@@ -76,7 +76,7 @@ async def stage(url: str, now: datetime, pictures: str) -> dict[str, Any]:
     book.on_update(StatusUpdate("u3", late.id, WARD.code, Status.ACKNOWLEDGED, "officer-9"), t + minutes(15))
     client = aioredis.from_url(url)
     await client.flushdb()
-    incidents = [book.get(WARD.code, fire.id), book.get(WARD.code, late.id), book.get(WARD.code, still.id),
+    incidents = [book.for_update(WARD.code, fire.id), book.for_update(WARD.code, late.id), book.for_update(WARD.code, still.id),
                  *book.open_in(OTHER.code)]
     await IncidentIndex(client, "ioc-router").put_all(incidents)
     await client.hset(DEVICES_KEY, mapping={"cam-1": DeviceRecord("cam-1", "camera", 10.7757, 106.7004, "chợ").to_json(),

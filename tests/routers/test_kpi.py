@@ -118,6 +118,9 @@ def test_fact_round_trips_and_counts_reports_from_evidence() -> None:
     assert f.reports == 2 and f.created_at == datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
     assert kpi.fact_of(f.to_json()) == f
     assert kpi.seconds_to_ack(f) == 60.0
+    # today's bodies list every report apart: the evidence is a window of the first and latest items
+    windowed = {**body, "evidence": [{"source": "camera"}], "report_ids": ["r1", "r2", "r3"]}
+    assert kpi.fact_of(windowed).reports == 3
 
 
 @pytest.mark.parametrize(("month", "start", "end"), [

@@ -34,6 +34,7 @@ def envelope(
     device_id: str | None = None,
     value: float | None = None,
     group_window_s: int | None = None,
+    origin: str | None = None,
 ) -> dict[str, Any]:
     event = Event(
         id=event_id, source=Source(source), kind=kind, occurred_at=at,
@@ -47,6 +48,8 @@ def envelope(
     body = routed(event, location, decision, target="lifecycle", now=at)
     if group_window_s is not None:
         body["data"]["decision"]["group_window_s"] = group_window_s
+    if origin is not None:
+        body["iocorigin"] = origin  # the intake message (topic/partition/offset), as the pipeline sets it
     return body
 
 

@@ -9,7 +9,7 @@ import pytest
 from routers.exceptions import Rejected
 from routers.incidents.book import IncidentBook, table_key
 from routers.incidents.correlation import incident_id
-from routers.incidents.model import incident_from_json
+from routers.incidents.model import incident_from_json, table_json
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
 from tests.routers.incidents.factories import T0, minutes, offset, routed_event
@@ -50,19 +50,21 @@ def test_redelivery_changes_nothing(book: IncidentBook) -> None:
 
 
 def test_first_event_replayed_after_its_seen_mark_was_lost_is_still_one_incident(book: IncidentBook) -> None:
-    book.on_routed(routed_event("rep-1"), T0)
-    del book.seen["rep-1"]
-    assert book.on_routed(routed_event("rep-1"), T0 + minutes(11)).duplicate
+    book.on_routed(routed_event("rep-1", origin="ioc.in.reports/0/7"), T0)
+    assert book.seen == {f"{WARD}|routed|ioc.in.reports/0": 7}
+    book.seen.clear()
+    assert book.on_routed(routed_event("rep-1", origin="ioc.in.reports/0/7"), T0 + minutes(11)).duplicate
     assert len(book.open_in(WARD)) == 1
 
 
 def test_redelivery_after_the_incident_closed_opens_nothing(book: IncidentBook) -> None:
-    book.on_routed(routed_event("rep-1"), T0)
-    book.on_routed(routed_event("rep-2", point=offset(20, 0)), T0)
+    book.on_routed(routed_event("rep-1", origin="ioc.in.reports/0/1"), T0)
+    book.on_routed(routed_event("rep-2", point=offset(20, 0), origin="ioc.in.reports/0/2"), T0)
     inc = incident_id("rep-1")
     book.on_update(upd(1, Status.ACKNOWLEDGED, inc), T0)
     book.on_update(upd(2, Status.RESOLVED, inc), T0)
-    assert book.on_routed(routed_event("rep-2", point=offset(20, 0)), T0 + minutes(5)).duplicate
+    again = routed_event("rep-2", point=offset(20, 0), origin="ioc.in.reports/0/2")
+    assert book.on_routed(again, T0 + minutes(5)).duplicate
     assert book.open_in(WARD) == []
 
 
@@ -99,8 +101,8 @@ def test_full_loop_ack_dispatch_resolve_results(book: IncidentBook) -> None:
     assert [o.key for o in results] == ["rep-1", "rep-2"]  # keyed by the original report ids, not the camera
     assert results[0].value["data"]["outcome"] == "fixed" and results[0].value["type"] == "vn.ioc.report.result"
     assert any(o.value["type"] == "vn.ioc.incident.resolved" for o in done.outbound if o.channel == "ward")
-    assert book.open_in(WARD) == []
-    incident = book.get(WARD, inc)
+    assert book.open_in(WARD) == [] and book.get(WARD, inc) is None  # a stub in the table
+    incident = book.for_update(WARD, inc)
     assert incident is not None
     assert [h.status for h in incident.history] == [Status.NEW, Status.ROUTED, Status.ACKNOWLEDGED,
                                                     Status.DISPATCHED, Status.RESOLVED]
@@ -168,5 +170,19 @@ def test_reassignment_hands_over_to_the_right_ward() -> None:
 def test_stored_json_round_trips(book: IncidentBook) -> None:
     book.on_routed(routed_event("rep-1"), T0)
     book.on_routed(routed_event("wl-1", source="sensor", kind="water_level", device_id="d1", value=0.4), T0)
-    body = book.incidents[table_key(WARD, incident_id("rep-1"))]
-    assert incident_from_json(body).to_json() == body
+    stored = book.incidents[table_key(WARD, incident_id("rep-1"))]
+    body = table_json(stored)  # the changelog record: the table holds the incident decoded
+    assert incident_from_json(body) == stored and incident_from_json(body).to_json() == body
+    # a table restored from its changelog holds JSON: read back, it is the same incident
+    restored = IncidentBook({table_key(WARD, stored.id): body}, dict(book.wards), {})
+    assert restored.get(WARD, stored.id) == stored
+
+
+def test_the_changelog_encoder_reuses_the_json_the_batch_built(book: IncidentBook) -> None:
+    effects = book.on_routed(routed_event("rep-1"), T0)
+    stored = book.incidents[table_key(WARD, incident_id("rep-1"))]
+    [state] = [o.value["data"] for o in effects.outbound if o.channel == "incidents"]
+    assert book.encode(stored) is state and state == stored.to_json()
+    book.begin_batch()  # the next batch: built again, the same JSON
+    assert book.encode(stored) is not state and book.encode(stored) == state
+    assert book.encode({"stub": True}) == {"stub": True}  # other values as they are

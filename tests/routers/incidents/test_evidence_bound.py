@@ -1,54 +1,67 @@
-"""An incident that stays open does not grow without bound: camera/sensor evidence is trimmed to
-MAX_MACHINE_EVIDENCE (the first item and the latest), reports are kept, the count stays right,
-and the redelivery guard (``seen``) shrinks with it."""
+"""An open incident keeps a bounded window of its evidence in the table (the first item and the
+latest EVIDENCE_WINDOW); every item is handed out once for the serving index's evidence list and
+in the notice that adds it; report ids are kept whole; the count stays right."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import orjson
 
-from routers.incidents.book import IncidentBook, table_key
-from routers.incidents.lifecycle import MAX_MACHINE_EVIDENCE
+from routers.incidents.batch import coalesce
+from routers.incidents.book import Effects, IncidentBook, Outbound, table_key
+from routers.incidents.lifecycle import EVIDENCE_WINDOW, MAX_DEVICES
 from routers.incidents.messages import summary
-from routers.incidents.model import incident_from_json
+from routers.incidents.model import incident_from_json, table_json
 from tests.routers.incidents.factories import T0, routed_event
 
 WARD = "27142"
-READINGS = 5 * MAX_MACHINE_EVIDENCE
+READINGS = 50 * EVIDENCE_WINDOW
 
 
-def reading(n: int):
+def reading(n: int, device: str = "gauge-1"):
     # one water-level gauge every 10 s: each reading correlates with the open incident by device
-    return routed_event(f"s-{n}", source="sensor", kind="water_level", device_id="gauge-1", value=0.5 + n / 1000,
+    return routed_event(f"s-{n}", source="sensor", kind="water_level", device_id=device, value=0.5,
                         at=T0 + timedelta(seconds=10 * n), point=None)
 
 
-def test_a_sensor_reporting_into_its_open_incident_keeps_it_bounded() -> None:
-    seen: dict[str, str] = {}
+def test_a_sensor_reporting_into_its_open_incident_keeps_a_constant_size() -> None:
     incidents: dict[str, dict] = {}
-    book = IncidentBook(incidents, {}, seen)
+    book = IncidentBook(incidents, {}, {})
     sizes = []
+    written: list = []
     for n in range(READINGS):
-        book.on_routed(reading(n), T0 + timedelta(seconds=10 * n))
-        sizes.append(len(orjson.dumps(next(iter(incidents.values())))))
+        effects = book.on_routed(reading(n), T0 + timedelta(seconds=10 * n))
+        written.extend(effects.evidence)
+        sizes.append(len(orjson.dumps(table_json(next(iter(incidents.values()))))))
     assert len(incidents) == 1  # every reading joined the one incident
-    incident = incident_from_json(next(iter(incidents.values())))
-    assert len(incident.evidence) == MAX_MACHINE_EVIDENCE
-    assert incident.evidence_count == READINGS and incident.evidence_dropped == READINGS - MAX_MACHINE_EVIDENCE
+    incident = incident_from_json(table_json(next(iter(incidents.values()))))
+    assert len(incident.evidence) == EVIDENCE_WINDOW + 1
+    assert incident.evidence_count == READINGS and incident.evidence_dropped == READINGS - EVIDENCE_WINDOW - 1
     # the opening reading and the latest ones are what is kept
-    assert [e.event_id for e in incident.evidence] == ["s-0", *(f"s-{n}" for n in range(READINGS - 99, READINGS))]
-    # the stored JSON stops growing once the bound is reached (unbounded, the last would be ~5x larger)
-    assert max(sizes) < 1.1 * sizes[MAX_MACHINE_EVIDENCE]
-    # the guard only holds marks that housekeeping can find again through the evidence
-    assert set(seen) == {e.event_id for e in incident.evidence}
+    assert [e.event_id for e in incident.evidence] == ["s-0", *(f"s-{n}" for n in range(READINGS - EVIDENCE_WINDOW,
+                                                                                          READINGS))]
+    # the stored JSON stops growing once the window is full (ids and counts differ only in digits)
+    assert max(sizes) <= sizes[EVIDENCE_WINDOW + 2] + 24
+    # every item was handed out once, at its index of the whole list: the serving index's list
+    assert [(w.index, w.item["event_id"]) for w in written] == [(n, f"s-{n}") for n in range(READINGS)]
     assert summary(incident)["evidence_count"] == READINGS
 
 
-def test_reports_are_never_trimmed_and_every_one_gets_its_result_key() -> None:
+def test_window_positions_map_to_the_whole_list() -> None:
+    book = IncidentBook({}, {}, {})
+    for n in range(20):
+        book.on_routed(reading(n), T0 + timedelta(seconds=10 * n))
+    (stored,) = book.incidents.values()
+    incident = incident_from_json(table_json(stored))
+    assert [incident.evidence_index(p) for p in range(len(incident.evidence))] == [0, 16, 17, 18, 19]
+
+
+def test_reports_leave_the_window_but_every_one_keeps_its_result_key() -> None:
     book = IncidentBook({}, {}, {})
     book.on_routed(reading(0), T0)
-    for n in range(1, 3 * MAX_MACHINE_EVIDENCE):
+    for n in range(1, 300):
         if n % 50 == 0:
             event = routed_event(f"rep-{n}", source="report", kind="flooding", device_id="gauge-1",
                                  at=T0 + timedelta(seconds=10 * n), point=None)
@@ -58,24 +71,56 @@ def test_reports_are_never_trimmed_and_every_one_gets_its_result_key() -> None:
     (key,) = book.incidents
     incident = book.get(*key.split("/"))
     assert incident is not None and key == table_key(WARD, incident.id)
-    assert incident.report_ids == tuple(f"rep-{n}" for n in range(50, 3 * MAX_MACHINE_EVIDENCE, 50))
-    machine = [e for e in incident.evidence if e.source != "report"]
-    assert len(machine) == MAX_MACHINE_EVIDENCE
-
-
-def test_a_redelivered_recent_reading_is_still_a_duplicate() -> None:
-    book = IncidentBook({}, {}, {})
-    for n in range(2 * MAX_MACHINE_EVIDENCE):
-        book.on_routed(reading(n), T0 + timedelta(seconds=10 * n))
-    again = book.on_routed(reading(2 * MAX_MACHINE_EVIDENCE - 1), T0 + timedelta(hours=1))
+    assert incident.report_ids == tuple(f"rep-{n}" for n in range(50, 300, 50))
+    assert len(incident.evidence) == EVIDENCE_WINDOW + 1
+    # a redelivered report (no origin) is known by its id long after it left the window
+    again = book.on_routed(routed_event("rep-50", source="report", kind="flooding", device_id="gauge-1",
+                                        at=T0 + timedelta(seconds=500), point=None), T0 + timedelta(hours=1))
     assert again.duplicate and not again.changed
 
 
-def test_json_round_trip_keeps_the_trimmed_count() -> None:
+def test_devices_are_remembered_for_correlation_and_bounded() -> None:
     book = IncidentBook({}, {}, {})
-    for n in range(MAX_MACHINE_EVIDENCE + 7):
-        book.on_routed(reading(n), T0 + timedelta(seconds=10 * n))
-    (body,) = book.incidents.values()
-    incident = incident_from_json(body)
-    assert incident.evidence_dropped == 7
-    assert incident_from_json(incident.to_json()) == incident
+    for n in range(MAX_DEVICES + 10):
+        # gauges along one street, all placed at the same point: they correlate by place
+        event = routed_event(f"s-{n}", source="sensor", kind="water_level", device_id=f"gauge-{n % (MAX_DEVICES + 5)}",
+                             value=0.5, at=T0 + timedelta(seconds=10 * n))
+        book.on_routed(event, T0 + timedelta(seconds=10 * n))
+    (stored,) = book.incidents.values()
+    incident = incident_from_json(table_json(stored))
+    assert len(incident.device_ids) == MAX_DEVICES
+    assert incident.device_ids[-1] == f"gauge-{(MAX_DEVICES + 9) % (MAX_DEVICES + 5)}"
+    # a reading of a device that left the window still joins the incident (by device id)
+    late = book.on_routed(reading(MAX_DEVICES + 10, device=incident.device_ids[0]), T0 + timedelta(seconds=500))
+    assert [c.id for c in late.changed] == [incident.id]
+
+
+def test_notices_carry_the_added_items_once_also_when_coalesced() -> None:
+    book = IncidentBook({}, {}, {})
+    effects = Effects()
+    for n in range(12):
+        effects.extend(book.on_routed(reading(n), T0 + timedelta(seconds=10 * n)))
+    notices = [o for o in effects.outbound if o.channel == "ward"]
+    assert [[i["event_id"] for i in o.value["data"]["new_evidence"]] for o in notices] == [[f"s-{n}"] for n in range(12)]
+    kept = [o for o in coalesce(effects.outbound) if o.channel == "ward"]
+    # the opened notice and the last updated one: together they publish every item, once
+    assert [o.value["type"].rsplit(".", 1)[1] for o in kept] == ["opened", "updated"]
+    published = [i["event_id"] for o in kept for i in o.value["data"]["new_evidence"]]
+    assert published == [f"s-{n}" for n in range(12)]
+    # the audit state and the notice carry the window, not the whole list
+    state = [o for o in coalesce(effects.outbound) if o.channel == "incidents"][-1]
+    assert len(state.value["data"]["evidence"]) == EVIDENCE_WINDOW + 1
+    assert state.value["data"]["evidence_count"] == 12
+
+
+def test_coalesce_publishes_a_tracked_item_updated_twice_as_it_is_now() -> None:
+    item = {"event_id": "cam-1", "details": {"frigate_type": "new"}}
+    later = {"event_id": "cam-1", "details": {"frigate_type": "end"}}
+
+    def notice(version: int, items: list) -> Outbound:
+        return Outbound("ward", WARD, {"type": "vn.ioc.incident.updated", "iocincident": "inc-1", "v": version,
+                                       "data": {"new_evidence": items}})
+
+    kept = coalesce([notice(2, [item]), notice(3, [later])])
+    assert [o.value["data"]["new_evidence"] for o in kept] == [[later]]
+    assert dataclasses.asdict(kept[0])["value"]["v"] == 3

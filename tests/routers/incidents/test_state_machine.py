@@ -40,7 +40,7 @@ class IncidentMachine(RuleBasedStateMachine):
         update = StatusUpdate(f"u{self.n}", self.id if known else "inc-unknown", ward, status, "o",
                               to_ward=to_ward if status == Status.REASSIGNED else None)
         before = copy.deepcopy((self.book.incidents, self.book.wards))
-        current = self.book.get(ward, self.id) if known else None
+        current = self.book.for_update(ward, self.id) if known else None
         try:
             effects = self.book.on_update(update, self.now)
         except Rejected as rejected:
@@ -68,7 +68,7 @@ class IncidentMachine(RuleBasedStateMachine):
 
     @invariant()
     def consistent(self) -> None:
-        live = self.book.get(self.ward, self.id)
+        live = self.book.for_update(self.ward, self.id)  # a closed one: the latest closed stay decoded
         assert live is not None and live.moved_to is None
         assert [h.seq for h in live.history] == list(range(1, len(live.history) + 1))
         assert live.history[-1].status == live.status

@@ -172,6 +172,10 @@ def test_tracking_reads_reports_back_from_pipeline_outputs() -> None:
     assert tracking.from_incident(incident) == [tracking.Outcome(
         "o311-1", "routed", incident_id="inc-1", incident_status="resolved", ward="27139", ward_name="Phường Xuân Hòa",
         summary="Xong")]
+    # today's incidents list every report apart (their evidence is a window): a report outside it still tracks
+    windowed = {"data": {**incident["data"], "evidence": [{"event_id": "cam-1", "source": "camera"}],
+                         "report_ids": ["o311-1", "o311-9"]}}
+    assert [o.report_id for o in tracking.from_incident(windowed)] == ["o311-1", "o311-9"]
     unroutable = {"data": {"reason": "outside_boundaries", "event": {"id": "o311-2", "source": "report"}}}
     assert tracking.from_unroutable(unroutable) == tracking.Outcome("o311-2", "unroutable", reason="outside_boundaries")
     original = base64.b64encode(orjson.dumps({"id": "o311-3"})).decode()

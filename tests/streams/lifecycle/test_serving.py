@@ -42,7 +42,7 @@ def scenario():
     v2 = book.open_in("27142")[0]
     book.on_update(StatusUpdate("u1", v2.id, "27142", Status.ACKNOWLEDGED, "o"), T0 + minutes(2))
     book.on_update(StatusUpdate("u2", v2.id, "27142", Status.RESOLVED, "o"), T0 + minutes(3))
-    v4 = book.get("27142", v2.id)
+    v4 = book.for_update("27142", v2.id)  # resolved: a stub in the table, the latest closed stay decoded
     book.on_routed(routed_event("b1", ward=BEN_THANH), T0)
     other = book.open_in(BEN_THANH.code)[0]
     return v1, v2, v4, other
@@ -74,12 +74,43 @@ def test_newer_version_wins_and_sets_follow(redis_url: str) -> None:
     run(redis_url, body)
 
 
+def test_the_whole_evidence_list_is_kept_by_index_and_read_with_the_incident(redis_url: str) -> None:
+    """Each item is written once at its index; the document carries the window; ``get`` returns the
+    whole list, ``list`` the window; a redelivered write lands where it landed; the list's TTL
+    follows the document's."""
+    book = IncidentBook({}, {}, {})
+    writes = []
+    for n in range(12):
+        effects = book.on_routed(routed_event(f"s-{n}", source="sensor", kind="water_level", device_id="g1",
+                                              value=0.5, at=T0 + minutes(n), point=None), T0 + minutes(n))
+        writes.extend(effects.evidence)
+    [incident] = book.open_in("27142")
+
+    async def body(index: IncidentIndex, client) -> None:
+        await index.put_all([incident], None, writes[:7])
+        await index.put_all([incident], None, writes[5:])  # 5 and 6 again: a redelivered batch
+        full = await index.get(incident.id)
+        assert [e["event_id"] for e in full["evidence"]] == [f"s-{n}" for n in range(12)]
+        assert full["evidence_dropped"] == 0 and full["evidence_count"] == 12
+        [listed] = await index.list(Query(ward="27142"))
+        assert len(listed["evidence"]) == len(incident.evidence) < 12 and listed["evidence_count"] == 12
+        # a tracked object's item updated in place (its index is below the list's length)
+        await index.put_all([], None, [replace(writes[3], item={**writes[3].item, "value": 9.0})])
+        assert [e.get("value") for e in (await index.get(incident.id))["evidence"]][3] == 9.0
+        assert len((await index.get(incident.id))["evidence"]) == 12
+        closed = replace(incident, status=Status.RESOLVED, version=incident.version + 1)
+        await index.put(closed)
+        assert 0 < await client.ttl(KEYS.evidence(incident.id)) <= 3600  # resolved: ages out with the doc
+
+    run(redis_url, body)
+
+
 def test_moved_incident_listed_under_its_new_ward_only(redis_url: str) -> None:
     old = IncidentBook({}, {}, {})
     old.on_routed(routed_event("m1"), T0)
     inc = incident_id("m1")
     effects = old.on_update(StatusUpdate("u1", inc, "27142", Status.REASSIGNED, "o", to_ward="26740"), T0)
-    stub = old.get("27142", inc)
+    stub = old.for_update("27142", inc)  # its table entry is a stub; the latest closed stay decoded
     handoff = next(o for o in effects.outbound if o.channel == "handoff")
     new = IncidentBook({}, {}, {})
     new.on_handoff(handoff.value, T0)
