@@ -29,6 +29,7 @@ def _produce(settings: Settings, city: str, scenario: str, seed: int, rate: floa
     from streams.simulator.run import build_scenario, produce
 
     sim = build_scenario(settings, city, scenario, seed=seed)
+    sim.pace(rate)  # event times follow the wall clock, as a city's would (a soak runs the real-time clock)
     pending: list[str] = []
     lock = threading.Lock()
     done = threading.Event()

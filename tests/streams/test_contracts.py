@@ -122,3 +122,16 @@ def test_every_old_ward_of_a_city_makes_an_old_address(city: str) -> None:
         assert isinstance(ward.name, str) and math.isfinite(ward.lat) and math.isfinite(ward.lon)
         street, old_ward, district, province = old_address(ward, CITIES[city], rng).split(", ")
         assert street and old_ward and district and province
+
+
+def test_a_paced_scenario_keeps_event_times_at_the_rate_it_is_produced() -> None:
+    start = datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
+    unpaced = CityScenario("79", WARDS, sample, seed=11, start=start)
+    paced = CityScenario("79", WARDS, sample, seed=11, start=start)
+    paced.pace(1000.0)
+    for _ in range(20_000):
+        unpaced.next_message()
+        paced.next_message()
+    # 20,000 messages at 1,000/s are 20 s of a city's time (the unpaced clock: ~5 messages/s, over an hour)
+    assert abs((paced.clock - start).total_seconds() - 20.0) < 1.0
+    assert (unpaced.clock - start).total_seconds() > 3600
