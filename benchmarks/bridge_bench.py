@@ -26,8 +26,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from routers import topics
 from routers.ingest.frigate_mapping import default_mapping
-from streams import topics
 from streams.admin import create_topics
 from streams.bridge.mqtt import BridgeOptions, MqttBridge, kafka_producer, parse_broker
 from streams.embedded.mqtt import start_mqtt, url_of

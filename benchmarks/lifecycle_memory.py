@@ -60,12 +60,12 @@ class StateCost:
 def routed_reports(n: int) -> list[bytes]:
     """``n`` simulated reports as the pipeline's lifecycle copies (JSON bytes)."""
     from benchmarks.pipeline_row import intake_messages
+    from routers import topics
     from routers.boundaries.registry import BoundaryRegistry
     from routers.envelope import routed
     from routers.locate.locator import Locator
     from routers.route import Placed, place
     from routers.rules import default_ruleset, evaluate
-    from streams import topics
     from streams.settings import load_settings
 
     settings = load_settings()

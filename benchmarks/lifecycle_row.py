@@ -41,8 +41,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks._broker import Drained, embedded_settings
 from benchmarks.results import process_cpu_seconds, rates_of
+from routers import topics
 from routers.boundaries.registry import BoundaryRegistry
-from streams import topics
 from streams.admin import create_topics
 from streams.embedded.process import ManagedProcess, free_port
 from streams.lifecycle.serving import IndexKeys

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from benchmarks._broker import Message, drain, embedded_settings, produce
 from benchmarks.results import Result, Row, process_cpu_seconds, rates_of
+from routers import topics
 from routers.boundaries.registry import BoundaryRegistry
-from streams import topics
 from streams.admin import create_topics
 from streams.embedded.process import ManagedProcess, free_port
 from streams.settings import Settings, load_settings

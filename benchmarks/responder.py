@@ -33,8 +33,9 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from routers import topics
 from routers.incidents.timeutil import parse_time
-from streams import kafka_clients, topics
+from streams import kafka_clients
 from streams.lifecycle.clock import Clock
 from streams.lifecycle.contract import parse_status_update
 from streams.settings import Settings

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams import kafka_clients, topics
+from routers import topics
+from streams import kafka_clients
 from streams.embedded.process import ManagedProcess, free_port
 from streams.scrape import Totals, scrape
 from streams.settings import Settings, load_settings

@@ -153,7 +153,8 @@ class LifecycleBacklog:
     def __init__(self, settings: Settings, group: str) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        from streams import kafka_clients, topics
+        from routers import topics
+        from streams import kafka_clients
 
         # group_id only to fetch its committed offsets: this consumer never subscribes, so it never
         # joins the group nor commits

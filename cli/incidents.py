@@ -126,7 +126,8 @@ NO_VERDICT_EXIT = 3
 def _publish(update: dict[str, Any], sender: str, timeout_s: float, as_json: bool) -> None:
     from kafka import KafkaProducer
 
-    from streams import kafka_clients, topics
+    from routers import topics
+    from streams import kafka_clients
     from streams.lifecycle.contract import parse_status_update
     from streams.lifecycle.verdict import Watch
 
@@ -164,7 +165,7 @@ def _publish(update: dict[str, Any], sender: str, timeout_s: float, as_json: boo
 
 def _sender(ward: str, acting_as: str | None) -> str:
     """The actor whose topic carries the update: the ward itself unless ``--as`` names another."""
-    from streams import topics
+    from routers import topics
 
     sender = acting_as or f"ward:{ward}"
     try:

@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 
 from dashboards import selfmetrics
+from routers import topics
 from routers.envelope import TYPE_ROUTED
 from routers.incidents.model import evidence_total
-from streams import topics
 
 log = logging.getLogger(__name__)
 

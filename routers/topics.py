@@ -2,7 +2,7 @@
 
 The one place that knows them: the pure router (:func:`routers.route.route_batch`) names the topic of
 each message it decides on, the decoder picks a decoder by intake topic, the streams layer declares
-and reads the same names (``streams.topics`` re-exports this module).
+and reads the same names from here.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams import kafka_clients, topics
+from routers import topics
+from streams import kafka_clients
 from streams.settings import Settings
 
 _BATCH = 200

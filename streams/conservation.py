@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from streams import kafka_clients, topics
+from routers import topics
+from streams import kafka_clients
 
 OUTCOME_TOPICS = (topics.ROUTED, topics.UNROUTABLE, topics.DEADLETTER, topics.FILTERED)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams import topics
+from routers import topics
 from streams.admin import create_topics
 from streams.embedded.process import ManagedProcess, free_port
 from streams.embedded.stack import EmbeddedStack

@@ -20,7 +20,7 @@ def intake_committed(bootstrap: str, group: str) -> bool:
     """``group`` has committed the end of every intake partition (read without joining the group)."""
     from kafka import KafkaConsumer
 
-    from streams import topics
+    from routers import topics
 
     reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:

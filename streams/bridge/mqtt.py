@@ -29,7 +29,7 @@ import paho.mqtt.client as mqtt
 from kafka import KafkaProducer
 from paho.mqtt.enums import CallbackAPIVersion
 
-from routers import envelope
+from routers import envelope, topics
 from routers.bridge import (
     CAMERA,
     Decision,
@@ -41,7 +41,7 @@ from routers.bridge import (
 )
 from routers.ingest.frigate_mapping import FrigateMapping, load_mapping_file
 from routers.route import DeadLetter, Filtered
-from streams import kafka_clients, topics
+from streams import kafka_clients
 from streams.bridge import metrics
 from streams.settings import Settings
 

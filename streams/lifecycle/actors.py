@@ -1,7 +1,7 @@
 """Actors' topics for the lifecycle: which status topics the worker reads, and escalations copied
 to the agency and city topics they name (so that what is escalated to an actor reaches it).
 
-Each actor writes its updates to its own topic (``streams.topics.status_topic_of``): the worker
+Each actor writes its updates to its own topic (``routers.topics.status_topic_of``): the worker
 subscribes, at start, to every ``ioc.status.*`` topic the broker has (``ioc topics create`` makes
 one per ward, agency and the city IOC). A ward added later needs its topics created and a worker
 restart. The shared ``ioc.status`` is read only while ``IOC_LEGACY_STATUS_TOPIC`` is on.
@@ -13,8 +13,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from routers import topics
 from routers.incidents import Outbound
-from streams import topics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from routers import envelope
+from routers import envelope, topics
 from routers.binding import CLOUDEVENTS_HEADERS
 from routers.exceptions import Rejected
 from routers.incidents import Effects, IncidentBook, Outbound
@@ -62,7 +62,7 @@ from routers.incidents.batch import (
 from routers.incidents.book import ESCALATION_GRACE_S
 from routers.incidents.model import Incident, incident_from_json, is_stub, table_json
 from routers.incidents.routed import routed_from_envelope
-from streams import metrics, topics
+from streams import metrics
 from streams.app import app, caller_wards
 from streams.delivery import Handled, Outgoing, forward_batches, partition_for_key
 from streams.lifecycle import actors, queries

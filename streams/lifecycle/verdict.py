@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from streams import topics
+from routers import topics
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,12 @@ from typing import Any
 
 import orjson
 
-from routers import envelope
+from routers import envelope, topics
 from routers.binding import CLOUDEVENTS_HEADERS
 from routers.incidents.timeutil import parse_time
 from routers.open311 import portal
 from routers.privacy import mask_personal_data
-from streams import kafka_clients, metrics, topics
+from streams import kafka_clients, metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -31,13 +31,14 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from routers import topics
 from routers.open311 import services as catalogue
 from routers.open311.clients import ApiKeys, Jurisdictions, parse_api_keys, parse_jurisdictions
 from routers.open311.errors import GeoReportError, bad_request, not_found
 from routers.open311.intake import Form, authenticate, build_report, jurisdiction_of
 from routers.open311.ratelimit import RateLimiter
 from routers.open311.view import parse_request_query, select, service_request
-from streams import metrics, topics, webguard
+from streams import metrics, webguard
 from streams.lifecycle.serving import IncidentIndex
 from streams.open311.store import RequestStore
 from streams.settings import Settings

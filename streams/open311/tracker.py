@@ -20,9 +20,10 @@ from typing import Any
 
 import orjson
 
+from routers import topics
 from routers.open311 import tracking
 from routers.open311.tracking import Outcome
-from streams import kafka_clients, metrics, topics
+from streams import kafka_clients, metrics
 from streams.open311.store import RequestStore
 from streams.settings import Settings
 

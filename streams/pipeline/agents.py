@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from routers import topics
 from routers.events import Source
 from routers.outgoing import Outgoing
 from routers.route import Intake, Origin, Placed, Placement, Unroutable, place, route_batch
-from streams import metrics, topics
+from streams import metrics
 from streams.app import app
 from streams.delivery import forward_batches
 from streams.pipeline.tally import Tally

@@ -19,9 +19,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from routers import topics
 from routers.exceptions import RulesError
 from routers.rules import Ruleset, load_ruleset
-from streams import kafka_clients, metrics, topics
+from streams import kafka_clients, metrics
 from streams.rules_live.active import ActiveRules
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,9 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from routers import topics
 from routers.rules import Ruleset
-from streams import kafka_clients, topics
+from streams import kafka_clients
 from streams.rules_live.follow import RulesRecord, parse_record
 
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 from kafka import KafkaProducer
 
+from routers import topics
 from routers.rules import Ruleset
-from streams import kafka_clients, topics
+from streams import kafka_clients
 from streams.rules_live.follow import APPLIED_BY, KEY
 
 

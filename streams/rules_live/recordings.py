@@ -27,11 +27,11 @@ from typing import Any
 
 import orjson
 
+from routers import topics
 from routers.events import Event, GeoPoint
 from routers.exceptions import Rejected
 from routers.locate.result import Location
 from routers.rules.cases import CaseError, event_from_json, location_from_json
-from streams import topics
 
 
 def record_line(topic: str, partition: int, offset: int, timestamp: int | None, key: bytes | None,

@@ -20,8 +20,9 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from routers import topics
 from routers.rules.silences import Silence, SilenceBook, SilenceError
-from streams import kafka_clients, metrics, topics
+from streams import kafka_clients, metrics
 from streams.rules_live.follow import CompactedFollower, RulesRecord
 from streams.rules_live.kafka_read import read_compacted
 

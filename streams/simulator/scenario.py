@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from routers import topics
 from routers.categories import SENSOR_KINDS
-from streams import topics
 from streams.simulator.frigate import FrigateFeed
 from streams.simulator.places import LOW_LYING_NAMES, LegacyWard, legacy_wards, old_address, strip_accents
 from streams.simulator.texts import DESCRIPTIONS, FAMILY_NAMES, GIVEN_NAMES

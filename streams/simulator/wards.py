@@ -28,7 +28,8 @@ from typing import Any
 
 import orjson
 
-from streams import kafka_clients, topics
+from routers import topics
+from streams import kafka_clients
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

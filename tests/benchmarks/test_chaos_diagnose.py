@@ -7,7 +7,7 @@ import pytest
 from kafka import KafkaProducer
 
 from benchmarks.chaos import diagnose
-from streams import topics
+from routers import topics
 
 pytestmark = pytest.mark.integration
 

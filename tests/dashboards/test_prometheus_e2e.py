@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from dashboards.sources.prometheus import PrometheusMetrics
-from streams import topics
+from routers import topics
 from streams.embedded.process import free_port, wait_for_port
 from streams.scrape import scrape
 from tests.dashboards.live import (

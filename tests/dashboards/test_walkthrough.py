@@ -30,7 +30,7 @@ import pytest
 import redis
 from kafka import KafkaProducer
 
-from streams import topics
+from routers import topics
 from streams.devices import DeviceRecord, register_devices
 from streams.embedded.process import ManagedProcess, free_port
 from streams.simulator.places import CITIES

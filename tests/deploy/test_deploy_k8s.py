@@ -13,7 +13,7 @@ import click
 import kubernetes_validate
 import pytest
 
-from streams import topics
+from routers import topics
 from tests.deploy.k8s_validation import (
     CRD_DIR,
     K8S,

@@ -32,8 +32,8 @@ import redis
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from dashboards.access import token_hash
+from routers import topics
 from routers.boundaries.registry import BoundaryRegistry
-from streams import topics
 from streams.embedded.process import ManagedProcess, free_port
 from tests.routers.test_privacy import held_out_formats
 from tests.support import stack_env

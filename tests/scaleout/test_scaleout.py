@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scaleout import Fleet
-from streams import topics
+from routers import topics
 from streams.conservation import Ledger, Verdict, read_topics, verdict
 from streams.settings import Settings
 from streams.simulator.run import build_scenario, produce, register_scenario_devices

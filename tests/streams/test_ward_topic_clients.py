@@ -27,7 +27,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams import topics
+from routers import topics
 from streams.scrape import scrape
 from streams.simulator.run import build_scenario, produce, register_scenario_devices
 from tests.streams.cloudevents_check import event_type, parse_record

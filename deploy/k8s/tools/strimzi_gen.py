@@ -1,6 +1,6 @@
 """Generate the Strimzi KafkaTopic and KafkaUser manifests for ioc-router.
 
-Topic names come from ``streams.topics`` (one source of truth); ward codes come from a plain list
+Topic names come from ``routers.topics`` (one source of truth); ward codes come from a plain list
 (one 5-digit code per line, ``#`` comments), which can itself be extracted from a boundary file.
 The output is committed; ``--check`` fails when a committed file is out of date.
 
@@ -30,7 +30,7 @@ from typing import Any
 import click
 import yaml
 
-from streams import topics
+from routers import topics
 
 K8S = Path(__file__).resolve().parent.parent
 CITIES: dict[str, str] = {"hcmc": "79", "hanoi": "01", "danang": "48"}
@@ -72,7 +72,7 @@ class TopicSpec:
 
 
 def fixed_topic_specs() -> list[TopicSpec]:
-    """Every topic in ``streams.topics.fixed_topics()`` with its sizing and retention."""
+    """Every topic in ``routers.topics.fixed_topics()`` with its sizing and retention."""
     sized: dict[str, TopicSpec] = {
         name: TopicSpec(name, PARTITIONS, 7) for name in topics.INTAKE
     }
@@ -222,8 +222,8 @@ def codes_text(city: str, codes: list[str], source: str) -> str:
 def expected_files() -> dict[Path, str]:
     """Every generated file and the text it should have, from committed inputs only."""
     files: dict[Path, str] = {
-        K8S / "base" / "kafka-topics.yaml": dump([t.manifest() for t in fixed_topic_specs()], "streams/topics.py"),
-        K8S / "base" / "kafka-users.yaml": dump([u.manifest() for u in base_users()], "streams/topics.py"),
+        K8S / "base" / "kafka-topics.yaml": dump([t.manifest() for t in fixed_topic_specs()], "routers/topics.py"),
+        K8S / "base" / "kafka-users.yaml": dump([u.manifest() for u in base_users()], "routers/topics.py"),
     }
     for city in CITIES:
         codes_path = K8S / "overlays" / city / "ward-codes.txt"

@@ -70,7 +70,7 @@ def test_default_routes(event, targets, priority, matched) -> None:
 
 
 def test_default_agencies_are_the_published_agency_topics() -> None:
-    from streams.topics import AGENCIES
+    from routers.topics import AGENCIES
 
     assert set(RULES.agencies) <= set(AGENCIES)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from streams import topics
+from routers import topics
+from routers.topics import actor_of_status_topic, status_topic_of
 from streams.lifecycle.verdict import Verdict, verdict_of
-from streams.topics import actor_of_status_topic, status_topic_of
 
 
 def _state(*update_ids: str | None, status: str = "acknowledged") -> dict:

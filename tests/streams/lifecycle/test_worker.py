@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from routers import topics
 from routers.decision import Sla
 from routers.locate.result import WardRef
-from streams import topics
 from tests.routers.incidents.factories import envelope, offset
 from tests.streams.lifecycle.harness import (
     Clock,

@@ -63,7 +63,7 @@ def ward_events(bootstrap: str, ward: str, event_id: str) -> list[dict[str, Any]
     """Every envelope of ``event_id`` on the ward's topic (read without a consumer group)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from streams import topics
+    from routers import topics
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
@@ -86,7 +86,7 @@ def ward_events(bootstrap: str, ward: str, event_id: str) -> list[dict[str, Any]
 def send_status(bootstrap: str, update: dict[str, Any]) -> None:
     from kafka import KafkaProducer
 
-    from streams import topics
+    from routers import topics
 
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:
@@ -255,7 +255,7 @@ def test_unroutable_and_dead_lettered_posts_are_closed_not_open_forever(
 
     from kafka import KafkaProducer
 
-    from streams import topics
+    from routers import topics
     from streams.open311.store import RequestStore
     from streams.redis_retry import client as redis_client
 

@@ -31,7 +31,7 @@ def settings_for(kafka_bootstrap: str, urls: str, **extra: Any) -> Settings:
 def dead_letters(bootstrap: str, since_ms: int) -> list[dict[str, Any]]:
     from kafka import KafkaConsumer, TopicPartition
 
-    from streams import topics
+    from routers import topics
     from tests.streams.cloudevents_check import parse_record
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams import topics
+from routers import topics
 from streams.settings import Settings
 
 pytestmark = [pytest.mark.integration]

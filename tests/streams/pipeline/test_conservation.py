@@ -12,7 +12,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams import topics
+from routers import topics
 from streams.conservation import Ledger, read_topics, verdict
 from streams.scrape import scrape
 from streams.simulator.run import build_scenario, produce, register_scenario_devices

@@ -14,8 +14,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from cli import main
+from routers import topics
 from routers.rules import default_rules_text, default_ruleset, load_ruleset
-from streams import metrics, topics
+from streams import metrics
 from streams.rules_live.active import ActiveRules
 from streams.rules_live.follow import RulesFollower
 from streams.rules_live.publish import publish_rules

@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks.scaleout import Fleet, prepare_topics
 from dashboards.silences import add_silences
-from streams import topics
+from routers import topics
 from streams.scrape import scrape
 from streams.settings import Settings
 
