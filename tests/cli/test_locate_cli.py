@@ -28,6 +28,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy
 
 
+SAIGON = ("locate", "--lat", "10.7769", "--lon", "106.7009")  # a point in Phường Sài Gòn (26740)
+
+
 def _ioc(data_dir: Path, *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env={"IOC_DATA_DIR": str(data_dir)}, catch_exceptions=False)
 
@@ -67,7 +70,7 @@ def test_invalid_input_is_a_clear_error(data_dir: Path) -> None:
 
 def test_a_time_without_offset_is_ho_chi_minh_time(data_dir: Path) -> None:
     """One rule in every command (cli/times.py): no offset means Asia/Ho_Chi_Minh."""
-    point = ("locate", "--lat", "10.7769", "--lon", "106.7009", "--json")
+    point = (*SAIGON, "--json")
     naive = _ioc(data_dir, *point, "--at", "2025-06-15T08:00")
     assert naive.exit_code == 0
     assert naive.stdout == _ioc(data_dir, *point, "--at", "2025-06-15T08:00+07:00").stdout
@@ -76,36 +79,14 @@ def test_a_time_without_offset_is_ho_chi_minh_time(data_dir: Path) -> None:
 
 def test_at_and_named_generation(data_dir: Path) -> None:
     body = orjson.loads(
-        _ioc(
-            data_dir,
-            "locate",
-            "--lat",
-            "10.7769",
-            "--lon",
-            "106.7009",
-            "--at",
-            "2025-06-15T08:00+07:00",
-            "--boundaries",
-            "vn2025-reference",
-            "--json",
-        ).stdout
+        _ioc(data_dir, *SAIGON, "--at", "2025-06-15T08:00+07:00", "--boundaries", "vn2025-reference", "--json").stdout
     )
     # Only the post-merger default exists: a June 2025 event uses it and says so.
     assert body["corrections"] == ["no_generation_for_time"] and body["ward"]["code"] == "26740"
 
 
 def test_boundaries_from_a_geojson_path(data_dir: Path, shared_boundaries: Path) -> None:
-    result = _ioc(
-        data_dir,
-        "locate",
-        "--lat",
-        "10.7769",
-        "--lon",
-        "106.7009",
-        "--json",
-        "--boundaries",
-        str(shared_boundaries / "vn2025-79-hcmc.geojson.gz"),
-    )
+    result = _ioc(data_dir, *SAIGON, "--json", "--boundaries", str(shared_boundaries / "vn2025-79-hcmc.geojson.gz"))
     body = orjson.loads(result.stdout)
     assert body["source"] == "official" and body["generation"].startswith("vn2025-79-hcmc-")
 
