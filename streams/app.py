@@ -52,6 +52,13 @@ class IocApp(faust.App):
     def attach(self, services: WorkerServices) -> None:
         self._services = services
 
+    async def on_shutdown(self) -> None:
+        """The worker's stop path, last step (mode's ``Service.stop`` calls it once the agents and
+        the app's other children have stopped): close the services' Redis client."""
+        await super().on_shutdown()
+        if self._services is not None:
+            await self._services.close()
+
 
 app = IocApp(
     "ioc-router",

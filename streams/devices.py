@@ -13,10 +13,10 @@ from pathlib import Path
 
 import orjson
 import redis
+import redis.asyncio as aioredis
 
 from routers import limits
 from routers.events import GeoPoint
-from streams.redis_retry import client as retrying_client
 from streams.redis_retry import retrying
 
 DEVICES_KEY = "ioc:devices"
@@ -92,10 +92,13 @@ class DeviceCache:
 
     Unknown ids are remembered briefly so a flood of detections from an unregistered camera
     does not become a flood of Redis round trips.
+
+    ``client``: the worker's one asyncio Redis client (:func:`streams.redis_retry.client`, with the
+    socket timeouts the retries rely on), owned and closed by the worker's services.
     """
 
-    def __init__(self, redis_url: str, refresh_s: float = 30.0, negative_ttl_s: float = 10.0) -> None:
-        self._client = retrying_client(redis_url)
+    def __init__(self, client: aioredis.Redis, refresh_s: float = 30.0, negative_ttl_s: float = 10.0) -> None:
+        self._client = client
         self._points: dict[str, GeoPoint] = {}
         self._frigate_urls: dict[str, str] = {}
         self._unknown_until: dict[str, float] = {}
@@ -136,6 +139,3 @@ class DeviceCache:
                 self._points[device_id] = GeoPoint(record.lat, record.lon)
                 if record.frigate_url:
                     self._frigate_urls[device_id] = record.frigate_url
-
-    async def close(self) -> None:
-        await self._client.aclose()

@@ -13,6 +13,11 @@ What is built depends on the role (``ioc worker --role``): the intake pipeline's
 lifecycle's (:class:`streams.lifecycle.agents.LifecycleWorker`: the incident book over its tables,
 the serving index) only for the roles that run them; settings, clock, the device cache, the
 active rules and the silences always.
+
+Redis: one asyncio client per worker (:func:`streams.redis_retry.client`, whose socket timeouts the
+retries rely on), built here and handed to the device cache, the rule state store and the serving
+index; its parts never open or close one of their own. :meth:`WorkerServices.close` closes it when
+the worker stops (:meth:`streams.app.IocApp.on_shutdown`, after the agents have stopped).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import redis.asyncio as aioredis
 
 from routers.boundaries.registry import BoundaryRegistry
 from routers.ingest.frigate_mapping import FrigateMapping, default_mapping, load_mapping_file
@@ -29,6 +36,7 @@ from streams import metrics
 from streams.devices import DeviceCache
 from streams.lifecycle.clock import Clock, clock_for
 from streams.pipeline.rule_state import RuleStateStore
+from streams.redis_retry import client as redis_client
 from streams.rules_live.active import ActiveRules
 from streams.settings import Settings
 
@@ -63,6 +71,7 @@ class WorkerServices:
     settings: Settings
     clock: Clock
     rules: ActiveRules
+    redis: aioredis.Redis | None = None  # the worker's one client; None only without Redis
     devices: DeviceCache | None = None  # None only without Redis (tests of the lifecycle alone)
     # the silences on ioc.config.silences, kept current by streams.rules_live.agents.follow_silences
     silences: SilenceBook = field(default_factory=SilenceBook)
@@ -79,19 +88,26 @@ class WorkerServices:
             raise RuntimeError("this worker runs no lifecycle (its role has no streams.lifecycle)")
         return self.lifecycle
 
+    async def close(self) -> None:
+        """Close the worker's Redis client (once the agents have stopped); a second call does nothing."""
+        client, self.redis = self.redis, None
+        if client is not None:
+            await client.aclose()
 
-def build_intake(settings: Settings, devices: DeviceCache | None) -> IntakeServices:
-    """Boundaries, rule state and the Frigate mapping; raises for a missing Redis or a bad mapping file."""
+
+def build_intake(settings: Settings, redis: aioredis.Redis | None, devices: DeviceCache | None) -> IntakeServices:
+    """Boundaries, rule state (over ``redis``, the worker's client) and the Frigate mapping; raises
+    for a missing Redis or a bad mapping file."""
     registry = BoundaryRegistry(settings.data_dir)
     registry.ensure_default()
     generations = registry.load_for_serving()
     active = registry.load_active()
     locator = Locator(generations, nearest_max_m=settings.nearest_max_m)
-    if not settings.redis_url or devices is None:
+    if not settings.redis_url or redis is None or devices is None:
         raise RuntimeError("IOC_REDIS_URL is not set: the worker needs Redis for the device registry")
     metrics.boundary_info.info({"generation": active.id, "source": active.source})
     log.info("boundaries: %d generation(s), active %s (%s)", len(generations), active.id, active.source)
-    rule_state = RuleStateStore(settings.redis_url, settings.app_id)
+    rule_state = RuleStateStore(redis, settings.app_id)
     frigate = load_mapping_file(settings.frigate_mapping_file)  # a bad mapping stops the worker at start
     return IntakeServices(locator, devices, rule_state, active.id, active.source, frigate)
 
@@ -99,16 +115,18 @@ def build_intake(settings: Settings, devices: DeviceCache | None) -> IntakeServi
 def build_services(settings: Settings, role: str = "all", clock: Clock | None = None) -> WorkerServices:
     """The services of a worker of ``role`` (``all``, ``pipeline`` or ``lifecycle``); raises for an
     invalid rules file (before the worker joins its group), a missing Redis or a bad mapping file."""
+    rules = ActiveRules.load(settings.rules_file)
+    redis = redis_client(settings.redis_url) if settings.redis_url else None  # connects on first use
     services = WorkerServices(
-        settings, clock or clock_for(settings.clock_offset_file), ActiveRules.load(settings.rules_file),
-        DeviceCache(settings.redis_url) if settings.redis_url else None,
+        settings, clock or clock_for(settings.clock_offset_file), rules,
+        redis, DeviceCache(redis) if redis is not None else None,
     )
     if role in ROLES_WITH_INTAKE:
-        services.intake = build_intake(settings, services.devices)
+        services.intake = build_intake(settings, services.redis, services.devices)
     if role in ROLES_WITH_LIFECYCLE:
         from streams.lifecycle.agents import build_lifecycle
 
-        services.lifecycle = build_lifecycle(settings, services.clock, services.devices)
+        services.lifecycle = build_lifecycle(settings, services.clock, services.devices, services.redis)
     return services
 
 

@@ -127,15 +127,15 @@ seen_table = app.Table("lifecycle-seen", default=None,
 class LifecycleWorker:
     """What the lifecycle agents share in one worker: settings, clock, the book over the tables,
     Redis (serving index, device registry), and the SLA ticks in flight. Built once per worker by
-    :func:`build_lifecycle`, part of the worker's services (:mod:`streams.services`)."""
+    :func:`build_lifecycle`, part of the worker's services (:mod:`streams.services`), which own the
+    Redis client both read through."""
 
     settings: Settings
     clock: Clock
     book: IncidentBook
     tables: tuple[StagedTable, ...]  # the book's view of the tables: writes staged per partition
-    redis_client: Any = None
-    index_: IncidentIndex | None = None
-    devices_: Any = None
+    index_: IncidentIndex | None = None  # None without Redis
+    devices_: Any = None  # the worker's DeviceCache; None without Redis
     ticked: dict[str, float] = field(default_factory=dict)
     # serving-index writes still running (both agents' batches): a recall waits for them
     index_writes: set[asyncio.Future[None]] = field(default_factory=set)
@@ -144,28 +144,24 @@ class LifecycleWorker:
 
     def devices(self) -> Any:
         """The device registry cache (cameras and gauges carry no point of their own)."""
-        if self.devices_ is None and self.settings.redis_url:
-            from streams.devices import DeviceCache
-
-            self.devices_ = DeviceCache(self.settings.redis_url)
         return self.devices_
 
     def index(self) -> IncidentIndex | None:
-        if self.index_ is None and self.settings.redis_url:
-            import redis.asyncio as aioredis
-
-            self.redis_client = aioredis.from_url(self.settings.redis_url)
-            self.index_ = IncidentIndex(self.redis_client, self.settings.app_id)
+        """The serving index (``None`` without Redis)."""
         return self.index_
 
 
-def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any = None) -> LifecycleWorker:
+def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any = None,
+                    redis: Any = None) -> LifecycleWorker:
     """The lifecycle's worker state over this module's tables (the composition root,
-    :func:`streams.services.build_services`, calls this); ``devices``: the worker's device cache."""
+    :func:`streams.services.build_services`, calls this); ``devices``: the worker's device cache,
+    ``redis``: the worker's asyncio Redis client, which the serving index writes and reads through."""
     tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table))
     book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
     tables[0].encode = book.encode  # the JSON the batch's saves built, reused for the changelog
-    return LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables, devices_=devices)
+    index = IncidentIndex(redis, settings.app_id) if redis is not None else None
+    return LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables,
+                           index_=index, devices_=devices)
 
 
 @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # Faust types receivers as taking *args and a signal= keyword

@@ -13,14 +13,18 @@ import time
 from collections.abc import Iterable
 
 import orjson
+import redis.asyncio as aioredis
 
 from routers.rules import Inhibitor, InhibitorBoard, SensorState
-from streams.redis_retry import client, retrying
+from streams.redis_retry import retrying
 
 
 class RuleStateStore:
-    def __init__(self, redis_url: str, app_id: str, refresh_s: float = 2.0) -> None:
-        self._client = client(redis_url)
+    """``client``: the worker's one asyncio Redis client (:func:`streams.redis_retry.client`),
+    owned and closed by the worker's services."""
+
+    def __init__(self, client: aioredis.Redis, app_id: str, refresh_s: float = 2.0) -> None:
+        self._client = client
         self.sensor_state_key = f"{app_id}:sensor-state"
         self.inhibitors_key = f"{app_id}:inhibitors"
         self.board = InhibitorBoard()
