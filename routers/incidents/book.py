@@ -112,6 +112,7 @@ class EvidenceWrite:
     incident: str
     index: int
     item: dict[str, Any]
+    opens: bool = False  # the incident's first item: its list starts afresh (an id used before keeps nothing)
 
 
 @dataclass(slots=True)
@@ -364,7 +365,7 @@ class IncidentBook:
                 effects.duplicate = True  # redelivered first event: the deterministic id still tells
                 return effects
             incident = open_incident(event, now)
-            self._save(incident, effects, "opened", now, _written(incident, event))
+            self._save(incident, effects, "opened", now, _written(incident, event, opens=True))
             effects.signals.append(Signal("opened", (incident.ward, incident.priority)))
             self._set_open(incident, now)
         return effects
@@ -471,10 +472,11 @@ class IncidentBook:
         return done
 
 
-def _written(incident: Incident, event: RoutedEvent) -> tuple[EvidenceWrite, ...]:
-    """The serving index's write for ``event``'s item in ``incident`` (just added or folded)."""
+def _written(incident: Incident, event: RoutedEvent, opens: bool = False) -> tuple[EvidenceWrite, ...]:
+    """The serving index's write for ``event``'s item in ``incident`` (just added or folded;
+    ``opens``: the item that opened it)."""
     for position in range(len(incident.evidence) - 1, -1, -1):
         item = incident.evidence[position]
         if item.event_id == event.event_id or (event.track is not None and item.track == event.track):
-            return (EvidenceWrite(incident.id, incident.evidence_index(position), item.to_json()),)
+            return (EvidenceWrite(incident.id, incident.evidence_index(position), item.to_json(), opens),)
     return ()

@@ -34,6 +34,7 @@ from routers.incidents import Incident
 from routers.incidents.book import EvidenceWrite
 from routers.incidents.model import evidence_total
 from routers.incidents.status import OPEN, Status
+from routers.incidents.timeutil import fmt
 
 OPEN_TTL_S = 30 * 24 * 3600
 RECENT_TTL_S = 7 * 24 * 3600
@@ -42,7 +43,10 @@ _PUT = """
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, parsed = pcall(cjson.decode, current)
-  if ok and tonumber(parsed['version']) and tonumber(parsed['version']) > tonumber(ARGV[2]) then
+  -- a newer version of the same incident wins; a document of another incident under this id (one
+  -- created at another time: a source reused the first event's id) is replaced
+  if ok and tonumber(parsed['version']) and tonumber(parsed['version']) > tonumber(ARGV[2])
+      and parsed['created_at'] == ARGV[9] then
     if parsed['ward'] ~= ARGV[8] and ARGV[4] == '0' then
       redis.call('ZREM', KEYS[2], ARGV[3])
     end
@@ -65,8 +69,13 @@ return 1
 
 # An evidence item at its index of the list: an append when the list is that long, a replacement
 # (a tracked object's item updated) when it is longer; a list shorter than the index (items lost
-# with a Redis restart) gets the item appended.
+# with a Redis restart) gets the item appended. The item that opens an incident (ARGV[4] = 1)
+# starts the list afresh: an incident id used before (its first event id sent again by a source
+# that reuses ids, after the first incident was forgotten) must not show the old incident's items.
 _PLACE = """
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[1])
+end
 local length = redis.call('LLEN', KEYS[1])
 local index = tonumber(ARGV[1])
 if index < length then
@@ -136,6 +145,7 @@ class IncidentIndex:
         args = [
             body if body is not None else orjson.dumps(incident.to_json()), incident.version, incident.id,
             "1" if incident.is_open else "0", incident.created_at.timestamp(), updated.timestamp(), ttl, incident.ward,
+            fmt(incident.created_at),  # as the document writes it: tells this incident from another under its id
         ]
         return keys, args
 
@@ -157,7 +167,8 @@ class IncidentIndex:
         pipe = self.redis.pipeline(transaction=False)
         for write in items:
             await self._place(keys=[self.keys.evidence(write.incident)],
-                              args=[write.index, orjson.dumps(write.item), self.open_ttl_s], client=pipe)
+                              args=[write.index, orjson.dumps(write.item), self.open_ttl_s, int(write.opens)],
+                              client=pipe)
         for incident, body in zip(batch, serialized, strict=True):
             keys, args = self._put_call(incident, body)
             await self._put(keys=keys, args=args, client=pipe)

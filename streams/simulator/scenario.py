@@ -105,6 +105,10 @@ class CityScenario:
         self.clock = start or datetime.now(UTC)
         self._paced_step_s: float | None = None  # see pace()
         self._seq = itertools.count(1)
+        # Ids are unique per run: two runs (tests sharing a broker, a soak after a demo) must not send
+        # different events under one id (a consumer dedupes on it; the lifecycle names incidents by it).
+        # From the start time, so a scenario given a fixed ``start`` repeats its ids exactly.
+        self._run = f"{int(self.clock.timestamp() * 1000) % 100_000_000:08d}"
         self.devices = self._place_devices()
         self._cameras = [d for d in self.devices if d.kind == "camera"]
         self._sensors = [d for d in self.devices if d.kind != "camera"]
@@ -169,7 +173,7 @@ class CityScenario:
         rng = self.rng
         category = rng.choices(self._categories, cum_weights=self._category_weights)[0]
         ward = rng.choice(self.low_lying) if self.scenario == "rainstorm" and category == "flooding" else self._ward()
-        report_id = f"1022-{self.clock:%Y%m%d}-{next(self._seq):07d}"
+        report_id = f"1022-{self.clock:%Y%m%d}-{self._run}-{next(self._seq):07d}"
         body: dict[str, object] = {
             "id": report_id,
             "channel": rng.choice(("portal", "hotline", "app", "zalo")),
@@ -222,7 +226,7 @@ class CityScenario:
             "confidence": round(rng.uniform(0.55, 0.99), 3),
             "time": self.clock.isoformat(),
             "snapshot_url": f"https://cameras.example.invalid/{camera.id}/{next(self._seq)}.jpg",
-            "detection_id": f"det-{camera.id}-{next(self._seq)}",
+            "detection_id": f"det-{camera.id}-{self._run}-{next(self._seq)}",
         }
         return Message(topics.CAMERA, camera.id.encode(), orjson.dumps(body), "camera")
 

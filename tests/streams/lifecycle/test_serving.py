@@ -105,6 +105,33 @@ def test_the_whole_evidence_list_is_kept_by_index_and_read_with_the_incident(red
     run(redis_url, body)
 
 
+def test_an_incident_id_used_again_replaces_the_old_incident_and_its_list(redis_url: str) -> None:
+    """A source that reuses event ids (a simulator restarted, a portal's counter reset) makes a new
+    incident under an id an old, forgotten one had: the new one's document and items replace the old
+    ones, though the old document's version is higher; the same incident's older version still loses."""
+    old_book, new_book = IncidentBook({}, {}, {}), IncidentBook({}, {}, {})
+    old_writes = []
+    for n in range(4):
+        old_writes.extend(old_book.on_routed(routed_event("a1" if n == 0 else f"a{n + 1}", point=offset(10 * n, 0)),
+                                             T0 + minutes(n)).evidence)
+    [old] = old_book.open_in("27142")
+    new_writes = list(new_book.on_routed(routed_event("a1", kind="noise"), T0 + timedelta(hours=5)).evidence)
+    [new] = new_book.open_in("27142")
+    assert new.id == old.id and new.version < old.version and new_writes[0].opens
+
+    async def body(index: IncidentIndex, client) -> None:
+        await index.put_all([old], None, old_writes)
+        assert len((await index.get(old.id))["evidence"]) == 4
+        await index.put_all([new], None, new_writes)
+        again = await index.get(new.id)
+        assert again["kind"] == "noise" and again["version"] == new.version
+        assert [e["event_id"] for e in again["evidence"]] == ["a1"] and again["evidence"][0]["kind"] == "noise"
+        newer = replace(new, version=new.version + 1)
+        assert await index.put(newer) and not await index.put(new)  # the same incident: the version guard holds
+
+    run(redis_url, body)
+
+
 def test_moved_incident_listed_under_its_new_ward_only(redis_url: str) -> None:
     old = IncidentBook({}, {}, {})
     old.on_routed(routed_event("m1"), T0)
