@@ -73,6 +73,8 @@ def fact_of(incident: Mapping[str, Any]) -> Fact:
     """A :class:`Fact` from an incident's JSON (``Incident.to_json``) or from ``Fact.to_json``."""
     reports = incident.get("reports")
     if reports is None:
+        reports = incident.get("report_count")  # how many; an evidence change's JSON lists only the new ids
+    if reports is None:
         listed = incident.get("report_ids")  # every report, also those outside the evidence window
         reports = len(listed) if isinstance(listed, list) else sum(
             1 for e in incident.get("evidence") or () if e.get("source") == "report")  # a body of an earlier version

@@ -265,7 +265,15 @@ class IncidentBook:
         reusing the JSON this batch's save built for the very incident object."""
         if isinstance(value, Incident):
             built = self._bodies.get(table_key(value.ward, value.id))
-            return built[1] if built is not None and built[0] is value else value.to_json()
+            if built is None or built[0] is not value:
+                return value.to_json()
+            body = built[1]
+            if "report_ids" in body:
+                return body
+            # the messages carried only the new report ids; the changelog restores the table: all
+            full = {k: v for k, v in body.items() if k != "new_report_ids"}
+            full["report_ids"] = list(value.report_ids)
+            return full
         return value
 
     def open_counts(self, ward: str) -> dict[str, int]:
@@ -291,11 +299,17 @@ class IncidentBook:
 
     # -- writing -----------------------------------------------------------------------------------
     def _save(self, incident: Incident, effects: Effects, change: str | None, now: datetime,
-              added: tuple[EvidenceWrite, ...] = ()) -> None:
+              added: tuple[EvidenceWrite, ...] = (), new_reports: tuple[str, ...] | None = None) -> None:
         """Store ``incident`` (a stub once closed) and emit its audit state, its notice (with the
-        evidence ``added``) and the evidence writes for the serving index."""
+        evidence ``added``) and the evidence writes for the serving index. ``new_reports`` (a
+        change that only added evidence): the messages and the index carry the report ids this
+        change added (``new_report_ids``) instead of all of them, so what each change writes does
+        not grow with the incident's reports; every other change (and the changelog) carries all."""
         key = table_key(incident.ward, incident.id)
-        body = incident.to_json()  # for the messages; the table keeps the incident decoded
+        # for the messages; the table keeps the incident decoded
+        body = incident.to_json(reports=new_reports is None)
+        if new_reports is not None:
+            body["new_report_ids"] = list(new_reports)
         if incident.is_open:
             self.incidents[key] = incident
             self._bodies[key] = (incident, body)
@@ -357,7 +371,8 @@ class IncidentBook:
             if updated is match:  # a tracked object's message that changes nothing (a redelivery)
                 effects.duplicate = True
                 return effects
-            self._save(updated, effects, "updated", now, _written(updated, event))
+            self._save(updated, effects, "updated", now, _written(updated, event),
+                       updated.report_ids[len(match.report_ids):])
         elif event.suppressed:
             return effects  # held back by the rules and nothing open to attach it to
         else:

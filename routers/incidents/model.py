@@ -182,8 +182,11 @@ class Incident:
     def has_update(self, update_id: str) -> bool:
         return any(h.update_id == update_id for h in self.history)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, reports: bool = True) -> dict[str, Any]:
+        """The storage and wire form. ``reports=False``: without ``report_ids`` (``report_count``
+        still says how many): what a change that only added evidence writes, so that per-change
+        JSON stays the same size however many reports join (see docs/lifecycle.md, "Memory")."""
+        body = {
             "id": self.id, "ward": self.ward, "ward_name": self.ward_name, "province_code": self.province_code,
             "family": self.family, "kind": self.kind, "priority": self.priority, "status": self.status.value,
             "targets": list(self.targets), "sla": {"ack_s": self.sla.ack_s, "resolve_s": self.sla.resolve_s},
@@ -201,8 +204,11 @@ class Incident:
             "moved_to": self.moved_to, "result": self.result, "resolutions": self.resolutions,
             "version": self.version, "updated_at": fmt(self.updated_at),
             "evidence_dropped": self.evidence_dropped, "evidence_count": self.evidence_count,
-            "report_ids": list(self.report_ids), "device_ids": list(self.device_ids),
+            "report_count": len(self.report_ids), "device_ids": list(self.device_ids),
         }
+        if reports:
+            body["report_ids"] = list(self.report_ids)
+        return body
 
 
 def _time(body: dict[str, Any], key: str) -> datetime | None:
@@ -246,8 +252,11 @@ def evidence_total(body: Mapping[str, Any]) -> int:
 
 
 def report_ids_of(body: Mapping[str, Any]) -> list[str]:
-    """The citizen report ids of an incident's JSON (``report_ids``; an older body: its evidence)."""
+    """The citizen report ids of an incident's JSON: ``report_ids`` (every one); a change that only
+    added evidence carries ``new_report_ids`` instead (those it added); an older body: its evidence."""
     reports = body.get("report_ids")
+    if not isinstance(reports, list):
+        reports = body.get("new_report_ids")
     if isinstance(reports, list):
         return [r for r in reports if isinstance(r, str)]
     return [e["event_id"] for e in body.get("evidence") or ()

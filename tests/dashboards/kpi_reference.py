@@ -79,8 +79,8 @@ def figures(incidents: list[dict[str, Any]], start: float, end: float, now: floa
 
     return {
         "received": len(chosen),
-        # every report of an incident is in report_ids (its evidence is a window of the first and latest items)
-        "reports": sum(len(i["report_ids"]) if "report_ids" in i else
+        # report_count (an evidence change lists only its new ids), else report_ids (the evidence is a window)
+        "reports": sum(i["report_count"] if "report_count" in i else len(i["report_ids"]) if "report_ids" in i else
                        sum(1 for e in i.get("evidence") or () if e.get("source") == "report") for i in chosen),
         "ack_on_time": ack_ok, "ack_decided": ack_n, "resolve_on_time": res_ok, "resolve_decided": res_n,
         "ack_on_time_rate": ack_ok / ack_n if ack_n else None, "resolve_on_time_rate": res_ok / res_n if res_n else None,

@@ -121,6 +121,9 @@ def test_fact_round_trips_and_counts_reports_from_evidence() -> None:
     # today's bodies list every report apart: the evidence is a window of the first and latest items
     windowed = {**body, "evidence": [{"source": "camera"}], "report_ids": ["r1", "r2", "r3"]}
     assert kpi.fact_of(windowed).reports == 3
+    # an evidence change's JSON lists only the report ids it added, and counts them all
+    compact = {**body, "evidence": [{"source": "report"}], "report_count": 40, "new_report_ids": ["r40"]}
+    assert kpi.fact_of(compact).reports == 40
 
 
 @pytest.mark.parametrize(("month", "start", "end"), [

@@ -124,3 +124,35 @@ def test_coalesce_publishes_a_tracked_item_updated_twice_as_it_is_now() -> None:
     kept = coalesce([notice(2, [item]), notice(3, [later])])
     assert [o.value["data"]["new_evidence"] for o in kept] == [[later]]
     assert dataclasses.asdict(kept[0])["value"]["v"] == 3
+
+
+def test_what_a_report_adds_is_written_without_every_earlier_report_id() -> None:
+    """Issue 20 (memory): an evidence change's audit state, notice and index document carry the
+    report ids it added (``new_report_ids``) and ``report_count``, not every id so far, so what each
+    change writes does not grow with the incident's reports; the changelog record and status changes
+    carry all of them, and the results still go to every report."""
+    from routers.incidents.model import report_ids_of
+    from routers.incidents.status import Status
+    from routers.incidents.updates import StatusUpdate
+
+    book = IncidentBook({}, {}, {})
+    sizes = []
+    for n in range(200):
+        event = routed_event(f"rep-{n}", source="report", kind="flooding", at=T0 + timedelta(seconds=n))
+        book.begin_batch()
+        effects = book.on_routed(event, T0 + timedelta(seconds=n))
+        (state,) = [o.value for o in effects.outbound if o.channel == "incidents"]
+        (notice,) = [o.value for o in effects.outbound if o.channel == "ward"]
+        for data in (state["data"], notice["data"]):
+            assert data["report_count"] == n + 1
+            assert report_ids_of(data) == [f"rep-{n}"]  # what the Open311 tracker marks routed
+        sizes.append(len(orjson.dumps(state)))
+        (changed,) = effects.changed
+        assert book.encode(changed)["report_ids"] == [f"rep-{i}" for i in range(n + 1)]  # the changelog: all
+    assert max(sizes[10:]) <= sizes[10] + 24  # constant, whatever the reports so far
+    (incident,) = book.open_in(WARD)
+    book.on_update(StatusUpdate("u1", incident.id, WARD, Status.ACKNOWLEDGED, "officer-7"), T0 + timedelta(hours=1))
+    done = book.on_update(StatusUpdate("u2", incident.id, WARD, Status.RESOLVED, "officer-7"), T0 + timedelta(hours=2))
+    (state,) = [o.value for o in done.outbound if o.channel == "incidents"]
+    assert report_ids_of(state["data"]) == [f"rep-{i}" for i in range(200)]  # a status change carries all
+    assert sorted(o.key for o in done.outbound if o.channel == "results") == sorted(f"rep-{i}" for i in range(200))
