@@ -98,13 +98,13 @@ class WorkerServices:
 def build_intake(settings: Settings, redis: aioredis.Redis | None, devices: DeviceCache | None) -> IntakeServices:
     """Boundaries, rule state (over ``redis``, the worker's client) and the Frigate mapping; raises
     for a missing Redis or a bad mapping file."""
+    if redis is None or devices is None:  # checked before the boundaries load: they take seconds
+        raise RuntimeError("IOC_REDIS_URL is not set: the worker needs Redis for the device registry")
     registry = BoundaryRegistry(settings.data_dir)
     registry.ensure_default()
     generations = registry.load_for_serving()
     active = registry.load_active()
     locator = Locator(generations, nearest_max_m=settings.nearest_max_m)
-    if not settings.redis_url or redis is None or devices is None:
-        raise RuntimeError("IOC_REDIS_URL is not set: the worker needs Redis for the device registry")
     metrics.boundary_info.info({"generation": active.id, "source": active.source})
     log.info("boundaries: %d generation(s), active %s (%s)", len(generations), active.id, active.source)
     rule_state = RuleStateStore(redis, settings.app_id)

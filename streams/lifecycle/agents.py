@@ -134,21 +134,13 @@ class LifecycleWorker:
     clock: Clock
     book: IncidentBook
     tables: tuple[StagedTable, ...]  # the book's view of the tables: writes staged per partition
-    index_: IncidentIndex | None = None  # None without Redis
-    devices_: Any = None  # the worker's DeviceCache; None without Redis
+    index: IncidentIndex | None = None  # the serving index; None without Redis
+    devices: Any = None  # the worker's DeviceCache (cameras and gauges carry no point); None without Redis
     ticked: dict[str, float] = field(default_factory=dict)
     # serving-index writes still running (both agents' batches): a recall waits for them
     index_writes: set[asyncio.Future[None]] = field(default_factory=set)
     gauge_due: set[str] = field(default_factory=set)  # wards whose open-incident gauge is out of date
     partition_counts: dict[str, int] = field(default_factory=dict)  # topic -> partitions (producer metadata)
-
-    def devices(self) -> Any:
-        """The device registry cache (cameras and gauges carry no point of their own)."""
-        return self.devices_
-
-    def index(self) -> IncidentIndex | None:
-        """The serving index (``None`` without Redis)."""
-        return self.index_
 
 
 def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any = None,
@@ -161,7 +153,7 @@ def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any
     tables[0].encode = book.encode  # the JSON the batch's saves built, reused for the changelog
     index = IncidentIndex(redis, settings.app_id) if redis is not None else None
     return LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables,
-                           index_=index, devices_=devices)
+                           index=index, devices=devices)
 
 
 @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # Faust types receivers as taking *args and a signal= keyword
@@ -240,7 +232,7 @@ async def _place_devices(inputs: list[LifecycleInput], state: LifecycleWorker) -
     """A camera or sensor event is placed by its device: correlate it at the device's position."""
     wanted = [i for i, item in enumerate(inputs)
               if isinstance(item, RoutedInput) and item.event.lat is None and item.event.device_id is not None]
-    devices = state.devices() if wanted else None
+    devices = state.devices if wanted else None
     if devices is None:
         return
     try:
@@ -269,7 +261,7 @@ async def recall(inputs: Sequence[LifecycleInput], state: LifecycleWorker) -> di
     done (it may hold the very version the stub names). Nothing when the index cannot be read: the
     update is then dead-lettered ``unknown_incident`` with the reason."""
     wanted = recall_wanted(state.book, inputs)
-    index = state.index() if wanted else None
+    index = state.index if wanted else None
     if index is None:
         return {}
     try:
@@ -385,7 +377,7 @@ def _index_bodies(effects: Effects) -> list[bytes | None]:
 async def _refined(rejections: list[Rejection], state: LifecycleWorker) -> list[Rejection]:
     """Tell "not your incident" from "no such incident" with the serving index (one round trip)."""
     unknown = [r.incident for r in rejections if r.rejected.reason == "unknown_incident" and r.incident]
-    index = state.index() if unknown else None
+    index = state.index if unknown else None
     if index is None:
         return rejections
     try:
@@ -415,7 +407,7 @@ async def finish(decided: Decided, events: Sequence[Any], state: LifecycleWorker
     for kind, count in result.counts.items():
         metrics.lifecycle_inputs.labels(kind).inc(count)
     pending: list[Awaitable[None]] = []
-    index = state.index()
+    index = state.index
     if index is not None and (effects.changed or effects.evidence):
         # Written while the next batch is decided; the batch's offsets wait for it too.
         bodies = _index_bodies(effects)
@@ -507,7 +499,7 @@ async def housekeeping() -> None:
     wards = state.book.wards_to_housekeep(now)
     if wards:
         await _send_commands(housekeep_command(w) for w in wards)
-    index = state.index()
+    index = state.index
     if index is not None:
         try:
             await index.housekeep(state.clock.now())
@@ -523,7 +515,7 @@ def _json(web: Any, status: int, body: dict[str, Any]) -> Any:
 @app.page("/api/incidents")
 async def incidents_page(web: Any, request: Any) -> Any:
     state = lifecycle_worker()
-    index = state.index()
+    index = state.index
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
     status, body = await queries.scoped_list_response(index, request.query, caller_wards(request))
@@ -533,7 +525,7 @@ async def incidents_page(web: Any, request: Any) -> Any:
 @app.page("/api/incidents/{incident_id}")
 async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
     state = lifecycle_worker()
-    index = state.index()
+    index = state.index
     if index is None:
         return _json(web, 503, {"error": "no_redis", "message": "IOC_REDIS_URL is not set"})
     status, body = await queries.scoped_detail_response(index, incident_id, caller_wards(request))

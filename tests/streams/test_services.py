@@ -25,7 +25,7 @@ def test_each_role_builds_its_parts(data_dir: Path, role: str, intake: bool, lif
     assert (services.intake is not None, services.lifecycle is not None) == (intake, lifecycle)
     assert services.rules.current() is default_ruleset()
     if services.intake is not None and services.lifecycle is not None:  # one device cache per worker
-        assert services.intake.devices is services.devices is services.lifecycle.devices()
+        assert services.intake.devices is services.devices is services.lifecycle.devices
         assert services.lifecycle.clock is services.clock
 
 
@@ -34,7 +34,7 @@ def test_the_parts_share_the_workers_one_redis_client_closed_when_the_worker_sto
     services = attach(app, build_services(Settings(data_dir=data_dir, redis_url=REDIS), "all"))
     client = services.redis
     assert client is not None and services.intake is not None and services.lifecycle is not None
-    index = services.lifecycle.index()
+    index = services.lifecycle.index
     assert index is not None
     assert services.intake.devices._client is client
     assert services.intake.rule_state._client is client
@@ -58,7 +58,7 @@ def test_the_parts_share_the_workers_one_redis_client_closed_when_the_worker_sto
 def test_without_redis_there_is_no_client_nor_index(data_dir: Path) -> None:
     services = build_services(Settings(data_dir=data_dir), "lifecycle")
     assert services.redis is None and services.devices is None
-    assert services.lifecycle is not None and services.lifecycle.index() is None
+    assert services.lifecycle is not None and services.lifecycle.index is None
     asyncio.run(services.close())
 
 

@@ -68,7 +68,7 @@ def test_an_update_of_a_stub_recalls_the_incident_after_the_running_index_writes
             index.docs_held[inc] = resolved
 
         state = LifecycleWorker(dataclasses.replace(load_settings(), redis_url=None), SystemClock(), book, ())
-        state.index_ = index  # type: ignore[assignment]
+        state.index = index  # type: ignore[assignment]
         write = asyncio.ensure_future(late_write())
         state.index_writes.add(write)
         origin = Origin("ioc.status", 0, 1)
