@@ -470,12 +470,11 @@ class IncidentBook:
                 return effects
             self.seen[high[0]] = high[1]
         match = find_incident(event, self.open_in(event.ward), self.policy)
-        if match is not None and match.has_event(event.event_id):
-            effects.duplicate = True  # an event without an origin, redelivered while in the window
-            return effects
         if match is not None:
             updated = add_evidence(match, event, now)
-            if updated is match:  # a tracked object's message that changes nothing (a redelivery)
+            # an event already folded in (one without an origin, redelivered while in the window;
+            # add_evidence checks), or a tracked object's message that changes nothing
+            if updated is match:
                 effects.duplicate = True
                 return effects
             self._save(updated, effects, "updated", now, _written(updated, event),
