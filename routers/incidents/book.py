@@ -431,8 +431,9 @@ class IncidentBook:
                 self._closed.popitem(last=False)
         cached = self._open.get(incident.ward)
         if cached is not None:
-            kept = [incident if i.id == incident.id else i for i in cached[1] if i.id != incident.id or incident.is_open]
-            bodies = [(k, self.incidents[key] if k == key else b) for k, b in cached[2]]
+            saved, still_open, stored = incident.id, incident.is_open, self.incidents[key]
+            kept = [incident if i.id == saved else i for i in cached[1] if still_open or i.id != saved]
+            bodies = [pair if pair[0] != key else (key, stored) for pair in cached[2]]
             self._open[incident.ward] = (cached[0], kept, bodies)
         if incident.ward in self._due:
             moment, known = next_due(incident), self._due[incident.ward]
