@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import click
 
@@ -98,7 +97,7 @@ def run(raws: Sequence[bytes], batch: int = 1000, partitions: int = 4, profile: 
             profile.disable()
         cpu = time.process_time() - cpu
         loop.close()
-    return CpuRun(len(events), cpu, sum(1 for _ in incidents_table.data.keys()), messages, size)
+    return CpuRun(len(events), cpu, len(incidents_table.data), messages, size)
 
 
 @click.command()
