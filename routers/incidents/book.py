@@ -358,6 +358,8 @@ class IncidentBook:
         self._open.clear()
         self._due.clear()
         self._bodies.clear()
+        if self._checked is not None:
+            self._checked.clear()
 
     def begin_batch(self) -> None:
         """A new batch: the JSON the last one built for its changelog is not needed any more."""
