@@ -24,7 +24,7 @@ from __future__ import annotations
 import gc
 import sys
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,7 +166,8 @@ def _shifted(raw: bytes, shift: int) -> tuple[dict[str, Any], bytes]:
     return body, raw
 
 
-def measure_population(raws: Sequence[bytes], open_target: int, stubs_target: int, batch: int = 1000) -> Population:
+def measure_population(raws: Sequence[bytes], open_target: int, stubs_target: int, batch: int = 1000,
+                       progress: Callable[[str], None] = lambda _line: None) -> Population:
     """Build ``stubs_target`` closed incidents kept for the retention hour and ``open_target``
     open ones in one book, as a worker's partition owner holds them, and measure the whole.
 
@@ -217,10 +218,16 @@ def measure_population(raws: Sequence[bytes], open_target: int, stubs_target: in
             book.on_update(StatusUpdate(f"r{updates}", incident, ward, Status.RESOLVED, "bench"), now)
         stubs += min(len(opened), stubs_target - stubs)
         shift += len(raws) * 10
+        progress(f"{stubs} of {stubs_target} stubs")
     start, step = 0, max(batch // 10, 1)  # smaller batches: stop near the open target
+    last_pass = -1
     while open_count() < open_target:
         if start >= len(raws):
-            start, shift = 0, shift + len(raws) * 10
+            # the same reports again join the incidents they opened: a pass that opens nothing more
+            # means these reports cannot open ``open_target`` incidents (use a larger -n)
+            if open_count() == last_pass:
+                break
+            start, shift, last_pass = 0, shift + len(raws) * 10, open_count()
         feed(raws[start:start + step], shift, fed)
         start += step
     book.begin_batch()
@@ -262,7 +269,7 @@ def main(n: int, rate: float, incident_rate: float | None, retention_s: float | 
 
     raws = routed_reports(n)
     if population is not None:
-        built = measure_population(raws, *population)
+        built = measure_population(raws, *population, progress=lambda line: click.echo(f"population: {line}", err=True))
         click.echo(f"built: {built.open_incidents} open incidents + {built.stubs} stubs ({built.recent_closed} of "
                    f"them also decoded) + {built.marks} marks, from {built.reports} routed reports: "
                    f"{built.alive_bytes / 1e6:.1f} MB alive (tracemalloc)")
