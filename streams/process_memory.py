@@ -1,6 +1,6 @@
 """The worker process's memory under glibc malloc: allocator settings at start, a periodic trim.
 
-Why (measured, docs/performance.md "Worker memory: the allocator"): in the 1,000 events/s soak the
+Why (measured, docs/performance.md "The allocator: mallopt and a periodic malloc_trim"): in the 1,000 events/s soak the
 Python objects a worker keeps alive stay flat while its RSS grows. The difference is heap glibc
 took for each batch's transient bytes (decoded messages, outputs held until acknowledged) and
 keeps after they are freed: free chunks in the middle of the heap are never given back by
