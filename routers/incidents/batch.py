@@ -307,9 +307,16 @@ def coalesce(outbound: Sequence[Outbound]) -> list[Outbound]:
     kept: list[Outbound] = []
     # the evidence a dropped notice published goes with the next notice of its incident and ward
     carried: dict[tuple[str, str], list[Any]] = {}
+    # the reports a dropped audit state named go with the incident's kept state (None: all of them)
+    reports: dict[str, tuple[str, ...] | None] = {}
     for index, out in enumerate(outbound):
-        if out.channel == "incidents" and last_state[out.key] != index:
-            continue
+        if out.channel == "incidents":
+            if last_state[out.key] != index:
+                earlier, added = reports.get(out.key, ()), out.reports_added
+                reports[out.key] = None if earlier is None or added is None else (*earlier, *added)
+                continue
+            if out.key in reports:
+                out = out.naming_earlier_reports(reports.pop(out.key))
         if out.channel == "ward":
             notice_key = (out.key, out.incident)
             if out.kind == _UPDATED and last_notice[notice_key] != index:

@@ -174,6 +174,39 @@ class Outbound:
         value = self.value
         return Outbound(self.channel, self.key, {**value, "data": {**value["data"], "new_evidence": items}})
 
+    @property
+    def reports_added(self) -> tuple[str, ...] | None:
+        """The citizen report ids an audit state of an evidence-only change names
+        (``new_report_ids``); None when it names every report of its incident (``report_ids``)."""
+        pending = self._pending
+        if pending is not None:
+            return pending.version.new_reports
+        data = self.value.get("data")
+        if not isinstance(data, dict) or "new_report_ids" not in data:
+            return None
+        return tuple(data["new_report_ids"])
+
+    def naming_earlier_reports(self, earlier: tuple[str, ...] | None) -> Outbound:
+        """This audit state also naming the reports of the states of its incident a batch coalesced
+        away before it (``earlier``; None: one of those named every report, so this one does too).
+        Without this, a report that joined an incident in the same batch as a later one would never
+        reach ``ioc.incidents`` (the Open311 tracker marks a request routed from it). The version
+        is shared with its notice and serving-index document while unbuilt: they name the same."""
+        own = self.reports_added
+        if own is None:
+            return self
+        merged = None if earlier is None else tuple(dict.fromkeys((*earlier, *own)))
+        pending = self._pending
+        if pending is None:  # built already (not by the book): only ids it knows can be added
+            value = self.value
+            ids = list(merged if merged is not None else own)
+            return Outbound(self.channel, self.key, {**value, "data": {**value["data"], "new_report_ids": ids}})
+        version = pending.version
+        if version._body is None:
+            version.new_reports = merged
+            return self
+        return Outbound(self.channel, self.key, pending=pending._replace(version=SavedVersion(version.incident, merged)))
+
     def __repr__(self) -> str:
         return f"Outbound({self.channel!r}, {self.key!r}, {self.kind!r})"
 

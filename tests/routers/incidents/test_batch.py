@@ -247,3 +247,22 @@ def test_a_batch_keeps_what_one_at_a_time_published_and_builds_nothing_it_drops(
     assert sorted(built) == [1, 5]
     new = [i["event_id"] for o in result.effects.outbound if o.channel == "ward" for i in o.value["data"]["new_evidence"]]
     assert new == ["rep-1", "rep-2", "cam-1", "rep-3"]  # every item published once, dropped notices' too
+
+
+def test_every_report_of_a_batch_reaches_the_kept_audit_state() -> None:
+    """Reports joining one incident in one batch: the states coalesced away named some of them,
+    so the kept one names them all (the Open311 tracker reads report ids off ioc.incidents)."""
+    from routers.incidents.model import report_ids_of
+
+    book = IncidentBook({}, {}, {})
+    decide_batch(book, [routed("rep-0", 0)], T0)  # opened in an earlier batch
+    result = decide_batch(book, [routed("rep-1", 1), routed("rep-2", 2), routed("rep-3", 3)], T0)
+    [state] = [o for o in result.effects.outbound if o.channel == "incidents"]
+    assert report_ids_of(state.value["data"]) == ["rep-1", "rep-2", "rep-3"]
+    # the notice of the same version names them too, and so does the serving index's document
+    [notice] = [o for o in result.effects.outbound if o.channel == "ward"]
+    assert notice.value["data"]["new_report_ids"] == ["rep-1", "rep-2", "rep-3"]
+    # an incident opened in the batch: its opening state named every report, so the kept one does
+    opened = decide_batch(IncidentBook({}, {}, {}), [routed("rep-5", 5), routed("rep-6", 6)], T0)
+    [state] = [o for o in opened.effects.outbound if o.channel == "incidents"]
+    assert state.value["data"]["report_ids"] == ["rep-5", "rep-6"]
