@@ -26,6 +26,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,7 +54,8 @@ class ResponderStats:
     send_failed: int = 0
     acks_applied: int = 0  # acknowledgements whose incident copy showed them on ioc.incidents
     acks_unapplied: int = 0  # ... and those that did not by the end
-    escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was sent before the deadline
+    escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was on the broker before the deadline
+    escalations_seen: int = 0  # ack escalations read on ioc.escalations (distinct copies)
     ack_delays_s: list[float] = field(default_factory=list)  # wall seconds, sent -> state showing it
 
     def to_json(self) -> dict[str, object]:
@@ -65,6 +67,7 @@ class ResponderStats:
         return {"incidents": self.incidents, "unattended": self.unattended, "sent": dict(sorted(self.sent.items())),
                 "pending": self.pending, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
                 "acks_unapplied": self.acks_unapplied, "escalated_after_ack": self.escalated_after_ack,
+                "ack_escalations_seen": self.escalations_seen,
                 "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": delays[-1] if delays else None}
 
 
@@ -76,6 +79,16 @@ class _Action:
     incident: str = field(compare=False)
     status: str = field(compare=False)
     extra: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+def escalated_after_ack(acks_on_broker: Mapping[tuple[str, str], datetime],
+                        ack_escalations: Mapping[tuple[str, str], datetime]) -> list[tuple[str, str]]:
+    """The copies escalated for a missed acknowledgement although their acknowledgement was on the
+    broker before the deadline the escalation names (``due``): what issue 20 calls an escalation of
+    an incident acknowledged in time. ``acks_on_broker``: copy -> when the broker had its
+    acknowledgement; ``ack_escalations``: copy -> the earliest ack deadline it escalated for.
+    An acknowledgement exactly at the deadline counts as late (the lifecycle escalates at ``due``)."""
+    return sorted(key for key, due in ack_escalations.items() if key in acks_on_broker and acks_on_broker[key] < due)
 
 
 class WardResponder:
@@ -96,7 +109,8 @@ class WardResponder:
         self._wards: list[str] = []
         # (ward, incident) -> (worker-clock time, wall time) an acknowledgement was sent; applied ones leave
         self._acked: dict[tuple[str, str], tuple[datetime, float]] = {}
-        self._ack_sent_at: dict[tuple[str, str], datetime] = {}  # every acknowledgement sent (worker clock)
+        # every acknowledgement the broker acknowledged: the worker-clock time it was there by
+        self._ack_on_broker: dict[tuple[str, str], datetime] = {}
         self._ack_escalations: dict[tuple[str, str], datetime] = {}  # copy -> the ack deadline it escalated for
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ward-responder", daemon=True)
@@ -109,8 +123,8 @@ class WardResponder:
         self._thread.join(timeout=30)
         self.stats.pending = len(self._queue)
         self.stats.acks_unapplied = len(self._acked)
-        self.stats.escalated_after_ack = sum(1 for key, due in self._ack_escalations.items()
-                                             if key in self._ack_sent_at and self._ack_sent_at[key] < due)
+        self.stats.escalated_after_ack = len(escalated_after_ack(self._ack_on_broker, self._ack_escalations))
+        self.stats.escalations_seen = len(self._ack_escalations)
 
     def unapplied_acks(self) -> int:
         return len(self._acked)
@@ -180,6 +194,13 @@ class WardResponder:
     def _failed(self, exc: BaseException) -> None:
         self.stats.send_failed += 1
 
+    def _ack_landed(self, key: tuple[str, str]) -> Callable[[object], None]:
+        def landed(_metadata: object) -> None:
+            # read the clock when the broker answered, not when the message was handed to the client:
+            # an acknowledgement still in the client at the deadline was not given in time
+            self._ack_on_broker[key] = self.clock.now()
+        return landed
+
     def _run(self) -> None:
         try:
             consumer = KafkaConsumer(**kafka_clients.kafka_python(
@@ -202,12 +223,13 @@ class WardResponder:
                     for update in self.due(now):
                         raw = orjson.dumps(update)
                         parse_status_update(raw)  # what the worker would dead-letter for its shape never leaves
-                        producer.send(topics.STATUS, key=update["ward"].encode(), value=raw).add_errback(self._failed)
+                        future = producer.send(topics.STATUS, key=update["ward"].encode(), value=raw)
+                        future.add_errback(self._failed)
                         self.stats.sent[update["status"]] = self.stats.sent.get(update["status"], 0) + 1
                         if update["status"] == "acknowledged":
                             key = (update["ward"], update["incident_id"])
                             self._acked[key] = (now, time.monotonic())
-                            self._ack_sent_at[key] = now
+                            future.add_callback(self._ack_landed(key))
                 producer.flush(timeout=30)
             finally:
                 consumer.close()
