@@ -56,6 +56,7 @@ class ResponderStats:
     acks_unapplied: int = 0  # ... and those that did not by the end
     escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was on the broker before the deadline
     escalations_seen: int = 0  # ack escalations read on ioc.escalations (distinct copies)
+    unread_at_end: int | None = None  # ioc.incidents + ioc.escalations messages not read when it stopped
     ack_delays_s: list[float] = field(default_factory=list)  # wall seconds, sent -> state showing it
 
     def to_json(self) -> dict[str, object]:
@@ -67,7 +68,7 @@ class ResponderStats:
         return {"incidents": self.incidents, "unattended": self.unattended, "sent": dict(sorted(self.sent.items())),
                 "pending": self.pending, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
                 "acks_unapplied": self.acks_unapplied, "escalated_after_ack": self.escalated_after_ack,
-                "ack_escalations_seen": self.escalations_seen,
+                "ack_escalations_seen": self.escalations_seen, "unread_at_end": self.unread_at_end,
                 "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": delays[-1] if delays else None}
 
 
@@ -191,6 +192,16 @@ class WardResponder:
         return out
 
     # -- the thread -------------------------------------------------------------------------------
+    @staticmethod
+    def _unread(consumer: KafkaConsumer) -> int | None:
+        """Messages on its topics the responder had not read when it stopped: more than a poll's
+        worth means it fell behind the lifecycle, and its delays count its own lag too."""
+        try:
+            ends = consumer.end_offsets(list(consumer.assignment()))
+            return sum(max(end - consumer.position(tp), 0) for tp, end in ends.items())
+        except Exception:  # informative only
+            return None
+
     def _failed(self, exc: BaseException) -> None:
         self.stats.send_failed += 1
 
@@ -231,6 +242,7 @@ class WardResponder:
                             self._acked[key] = (now, time.monotonic())
                             future.add_callback(self._ack_landed(key))
                 producer.flush(timeout=30)
+                self.stats.unread_at_end = self._unread(consumer)
             finally:
                 consumer.close()
                 producer.close(timeout=10)
