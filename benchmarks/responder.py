@@ -114,6 +114,7 @@ class WardResponder:
         self._ack_on_broker: dict[tuple[str, str], datetime] = {}
         self._ack_escalations: dict[tuple[str, str], datetime] = {}  # copy -> the ack deadline it escalated for
         self._stop = threading.Event()
+        self._holding = threading.Event()  # see hold()
         self._thread = threading.Thread(target=self._run, name="ward-responder", daemon=True)
 
     def start(self) -> None:
@@ -126,6 +127,12 @@ class WardResponder:
         self.stats.acks_unapplied = len(self._acked)
         self.stats.escalated_after_ack = len(escalated_after_ack(self._ack_on_broker, self._ack_escalations))
         self.stats.escalations_seen = len(self._ack_escalations)
+
+    def hold(self) -> None:
+        """Send nothing more but keep reading: at the end of a soak the acknowledgements already sent
+        get the drain's time to show, and none is sent in the last instant before :meth:`stop` (one
+        would count as never applied although the lifecycle had no time to apply it)."""
+        self._holding.set()
 
     def unapplied_acks(self) -> int:
         return len(self._acked)
@@ -185,7 +192,7 @@ class WardResponder:
     def due(self, now: datetime) -> list[dict[str, Any]]:
         """The status updates due at ``now`` (worker clock), in due order, as contract messages."""
         out: list[dict[str, Any]] = []
-        while self._queue and self._queue[0].due <= now:
+        while self._queue and self._queue[0].due <= now and not self._holding.is_set():
             action = heapq.heappop(self._queue)
             out.append({"update_id": f"soak-{uuid.uuid4()}", "incident_id": action.incident, "ward": action.ward,
                         "status": action.status, "actor": "soak-responder", **action.extra})

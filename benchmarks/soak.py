@@ -280,6 +280,7 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
                 break
             time.sleep(1.0)
         if responder is not None:  # acknowledgements sent at the very end: give them the drain's time
+            responder.hold()
             deadline = time.monotonic() + 60
             while responder.unapplied_acks() and time.monotonic() < deadline:
                 time.sleep(1.0)

@@ -79,3 +79,11 @@ def test_the_responder_keeps_the_earliest_ack_deadline_a_copy_escalated_for() ->
     r.observe_escalation({"missed": "ack", "ward": "27142", "incident_id": "inc-1", "due": fmt(first)})
     r.observe_escalation({"missed": "resolve", "ward": "27142", "incident_id": "inc-2", "due": fmt(first)})
     assert r._ack_escalations == {("27142", "inc-1"): first}
+
+
+def test_a_held_responder_sends_nothing_more() -> None:
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142") | {"sla": {"ack_s": 120, "resolve_s": 7200}})
+    r.hold()
+    assert r.due(T0 + timedelta(days=1)) == []
+    assert len(r._queue) >= 2  # still planned: reported as pending, never sent
