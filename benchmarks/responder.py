@@ -69,7 +69,7 @@ class ResponderStats:
                 "pending": self.pending, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
                 "acks_unapplied": self.acks_unapplied, "escalated_after_ack": self.escalated_after_ack,
                 "ack_escalations_seen": self.escalations_seen, "unread_at_end": self.unread_at_end,
-                "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": delays[-1] if delays else None}
+                "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": round(delays[-1], 3) if delays else None}
 
 
 @dataclass(order=True)
