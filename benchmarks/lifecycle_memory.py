@@ -24,7 +24,7 @@ from __future__ import annotations
 import gc
 import sys
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,6 +142,101 @@ def measure(raws: Sequence[bytes], batch: int = 1000) -> StateCost:
                      with_recent - stub_bytes)
 
 
+@dataclass(frozen=True, slots=True)
+class Population:
+    """A steady state built for real in one book and measured whole (tracemalloc)."""
+
+    open_incidents: int
+    stubs: int
+    recent_closed: int  # closed incidents also kept decoded (at most RECENT_CLOSED)
+    marks: int
+    reports: int  # routed reports fed to build it
+    alive_bytes: int
+
+
+def _shifted(raw: bytes, shift: int) -> tuple[dict[str, Any], bytes]:
+    """The copy as a later intake message: its origin offset moved by ``shift`` (a redelivery
+    mark would skip the same offset twice), its event id made unique for the round."""
+    body = orjson.loads(raw)
+    if shift:
+        source, _, offset = body["iocorigin"].rpartition("/")
+        body["iocorigin"] = f"{source}/{int(offset) + shift}"
+        body["id"] = f"{body['id']}-{shift}"
+        raw = orjson.dumps(body)
+    return body, raw
+
+
+def measure_population(raws: Sequence[bytes], open_target: int, stubs_target: int, batch: int = 1000,
+                       progress: Callable[[str], None] = lambda _line: None) -> Population:
+    """Build ``stubs_target`` closed incidents kept for the retention hour and ``open_target``
+    open ones in one book, as a worker's partition owner holds them, and measure the whole.
+
+    Rounds of the same reports (origins shifted, so none is a redelivery) open incidents; between
+    rounds every open incident is acknowledged and resolved (it becomes a stub, as the responder
+    closes them in the soak), until the stubs reach their target; then reports are fed until the
+    open incidents reach theirs. The book's clock moves 1 s per batch, so no stub ages past
+    ``RETENTION_S``: all of them are kept, as in the steady state."""
+    from routers.incidents.batch import Origin, Received, RoutedInput, decide_batch
+    from routers.incidents.book import IncidentBook
+    from routers.incidents.routed import routed_from_envelope
+    from routers.incidents.status import Status
+    from routers.incidents.updates import StatusUpdate
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    incidents: dict[str, Any] = {}
+    wards: dict[str, Any] = {}
+    seen: dict[str, Any] = {}
+    book = IncidentBook(incidents, wards, seen)
+    now = datetime.now(UTC)
+    fed = stubs = updates = 0
+
+    def open_count() -> int:
+        return sum(len(book.open_in(ward)) for ward in list(wards))
+
+    def feed(chunk: Sequence[bytes], shift: int, first: int) -> None:
+        nonlocal now, fed
+        inputs = []
+        for offset, raw in enumerate(chunk, first):
+            body, raw = _shifted(raw, shift)
+            event = routed_from_envelope(body)
+            inputs.append(RoutedInput(event, body, Received(raw, event.ward.encode(), Origin("ioc.routed", 0, offset)),
+                                      True))
+        now += timedelta(seconds=1)
+        decide_batch(book, inputs, now)
+        fed += len(chunk)
+
+    shift = 0
+    while stubs < stubs_target:
+        for start in range(0, len(raws), batch):
+            feed(raws[start:start + batch], shift, fed)
+        opened = [(i.ward, i.id) for ward in list(wards) for i in book.open_in(ward)]
+        for ward, incident in opened[:stubs_target - stubs]:
+            updates += 1
+            book.on_update(StatusUpdate(f"a{updates}", incident, ward, Status.ACKNOWLEDGED, "bench"), now)
+            book.on_update(StatusUpdate(f"r{updates}", incident, ward, Status.RESOLVED, "bench"), now)
+        stubs += min(len(opened), stubs_target - stubs)
+        shift += len(raws) * 10
+        progress(f"{stubs} of {stubs_target} stubs")
+    start, step = 0, max(batch // 10, 1)  # smaller batches: stop near the open target
+    last_pass = -1
+    while open_count() < open_target:
+        if start >= len(raws):
+            # the same reports again join the incidents they opened: a pass that opens nothing more
+            # means these reports cannot open ``open_target`` incidents (use a larger -n)
+            if open_count() == last_pass:
+                break
+            start, shift, last_pass = 0, shift + len(raws) * 10, open_count()
+        feed(raws[start:start + step], shift, fed)
+        start += step
+    book.begin_batch()
+    book.forget_derived()
+    population = Population(open_count(), stubs, len(book._closed), len(seen), fed, _alive(before))
+    tracemalloc.stop()
+    return population
+
+
 def steady_state_mb(cost: StateCost, incident_rate: float, open_s: float, retention_s: float) -> dict[str, float]:
     """The tables' steady state with ``incident_rate`` incidents opened per second, each open
     ``open_s`` on average, then kept ``retention_s`` as a stub."""
@@ -163,12 +258,21 @@ def steady_state_mb(cost: StateCost, incident_rate: float, open_s: float, retent
               help="Incidents opened per second (default: the measured incidents per event x --rate).")
 @click.option("--retention-s", type=float, default=None, help="Stub retention (default: the shipped RETENTION_S).")
 @click.option("--open-s", default=1800.0, show_default=True, help="Mean time an incident stays open.")
-def main(n: int, rate: float, incident_rate: float | None, retention_s: float | None, open_s: float) -> None:
+@click.option("--population", nargs=2, type=int, default=None, metavar="OPEN STUBS",
+              help="Also build this steady state for real (OPEN open incidents, STUBS closed ones kept for the "
+                   "retention hour, e.g. the soak's open plateau and its closing rate x 3,600) and measure it whole.")
+def main(n: int, rate: float, incident_rate: float | None, retention_s: float | None, open_s: float,
+         population: tuple[int, int] | None) -> None:
     """Bytes per routed event, open incident, closed stub and mark, and the steady state they give."""
     from routers.incidents.book import RETENTION_S
     from routers.incidents.lifecycle import EVIDENCE_WINDOW
 
     raws = routed_reports(n)
+    if population is not None:
+        built = measure_population(raws, *population, progress=lambda line: click.echo(f"population: {line}", err=True))
+        click.echo(f"built: {built.open_incidents} open incidents + {built.stubs} stubs ({built.recent_closed} of "
+                   f"them also decoded) + {built.marks} marks, from {built.reports} routed reports: "
+                   f"{built.alive_bytes / 1e6:.1f} MB alive (tracemalloc)")
     cost = measure(raws)
     click.echo(f"{cost.events} routed reports -> {cost.incidents} incidents, {cost.evidence} evidence items "
                f"(window: first + {EVIDENCE_WINDOW}), {cost.marks} marks")

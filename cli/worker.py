@@ -25,7 +25,7 @@ def worker(web_port: int | None, role: str | None) -> None:
     """
     from importlib.metadata import version
 
-    from streams import metrics, metrics_zero
+    from streams import metrics, metrics_zero, process_memory
     from streams.app import configure
     from streams.embedded.process import free_port
     from streams.faust_ext.consumer import use_fast_delivery_consumer
@@ -34,6 +34,10 @@ def worker(web_port: int | None, role: str | None) -> None:
     from streams.services import attach, build_services
 
     settings = load_settings()
+    plan = process_memory.plan_from(settings)
+    # before the boundaries load and Faust starts its threads: the arena limit and thresholds hold
+    # for what is allocated from here on
+    trimmer = process_memory.configure(plan, process_memory.load_glibc(), process_memory.record_trim)
     if role is None:  # IOC_WORKER_ROLE, refused as click refuses a bad --role (usage error, exit 2)
         role = settings.worker_role
         if role not in ROLES:
@@ -68,5 +72,12 @@ def worker(web_port: int | None, role: str | None) -> None:
     metrics.build_info.info({"version": version("ioc-router"), "python": sys.version.split()[0]})
     click.echo(f"worker ({role}): routing with rules {ruleset.version}", err=True)
     click.echo(f"worker: metrics on http://{settings.worker_web_host}:{settings.worker_web_port}/metrics", err=True)
+    click.echo(f"worker: process memory: {plan.describe()}", err=True)
+    if trimmer is not None:
+        trimmer.start()
     sys.argv = [sys.argv[0]]  # Faust's Worker reads argv; ours are already parsed
-    Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    try:
+        Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    finally:
+        if trimmer is not None:
+            trimmer.stop()

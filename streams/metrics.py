@@ -132,6 +132,14 @@ portal_delivery_seconds = Histogram(
     "ioc_portal_delivery_seconds", "From a result's CloudEvents time to the portal accepting it.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
+malloc_trims = Histogram(
+    "ioc_malloc_trim_seconds", "How long each periodic malloc_trim(0) of the worker took (glibc; a thread off the "
+    "event loop).", buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+malloc_trim_released = Counter(
+    "ioc_malloc_trim_released_bytes_total", "Resident memory the periodic malloc_trim(0) handed back to the kernel "
+    "(RSS before minus after each trim).", registry=REGISTRY,
+)
 
 CATALOGUE = (
     ingested, routed, published, unroutable, deadletter, filtered, suppressed, corrections, routing_latency, rule_hits,
@@ -140,4 +148,5 @@ CATALOGUE = (
     silenced, silences_active, silences_rejected,
     api_requests, api_request_seconds, api_reports, api_rejected, api_tracked,
     portal_attempts, portal_deliveries, portal_delivery_seconds,
+    malloc_trims, malloc_trim_released,
 )

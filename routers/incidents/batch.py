@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 from routers.exceptions import Rejected
 from routers.incidents import permissions
 from routers.incidents.book import Effects, Housekeeping, IncidentBook, Outbound
+from routers.incidents.messages import TYPE_PREFIX
 from routers.incidents.routed import RoutedEvent, routed_from_envelope
 from routers.incidents.updates import StatusUpdate, update_from_json
 
@@ -229,17 +230,20 @@ def decide_batch(book: IncidentBook, inputs: Iterable[LifecycleInput], now: date
     result = BatchResult()
     effects = result.effects
     book.begin_batch()
-    for item in inputs:
-        kind = _kind(item)
-        result.counts[kind] = result.counts.get(kind, 0) + 1
-        try:
-            _apply(book, item, now, result, recalled)
-        except Exception as exc:  # a bug must not stop every ward's lifecycle: park the input, go on
-            error = f"{type(exc).__name__}: {exc}"
-            result.errors.append((item, error))
-            received = getattr(item, "received", None)
-            if isinstance(received, Received):
-                result.rejections.append(Rejection(received, Rejected("lifecycle_error", error)))
+    try:
+        for item in inputs:
+            kind = _kind(item)
+            result.counts[kind] = result.counts.get(kind, 0) + 1
+            try:
+                _apply(book, item, now, result, recalled)
+            except Exception as exc:  # a bug must not stop every ward's lifecycle: park the input, go on
+                error = f"{type(exc).__name__}: {exc}"
+                result.errors.append((item, error))
+                received = getattr(item, "received", None)
+                if isinstance(received, Received):
+                    result.rejections.append(Rejection(received, Rejected("lifecycle_error", error)))
+    finally:
+        book.end_batch()
     handoffs = [o for o in effects.outbound if o.channel == "handoff"]
     result.forwards.extend(handoff_command(o) for o in handoffs)
     effects.outbound = coalesce([o for o in effects.outbound if o.channel != "handoff"])
@@ -286,16 +290,20 @@ def _apply(book: IncidentBook, item: LifecycleInput, now: datetime, result: Batc
         result.rejections.append(Rejection(item.received, item.rejected))
 
 
+_UPDATED = TYPE_PREFIX + "updated"
+
+
 def coalesce(outbound: Sequence[Outbound]) -> list[Outbound]:
     """Drop what a later message of the same batch supersedes: an incident's earlier audit states and
-    its ``updated`` notices followed by another notice to the same ward. Order is kept."""
+    its ``updated`` notices followed by another notice to the same ward. Order is kept. Reads no
+    message's value: what is dropped is never built (see :class:`~routers.incidents.book.SavedVersion`)."""
     last_state: dict[str, int] = {}
     last_notice: dict[tuple[str, str], int] = {}
     for index, out in enumerate(outbound):
         if out.channel == "incidents":
             last_state[out.key] = index
         elif out.channel == "ward":
-            last_notice[out.key, out.value["iocincident"]] = index
+            last_notice[out.key, out.incident] = index
     kept: list[Outbound] = []
     # the evidence a dropped notice published goes with the next notice of its incident and ward
     carried: dict[tuple[str, str], list[Any]] = {}
@@ -303,9 +311,9 @@ def coalesce(outbound: Sequence[Outbound]) -> list[Outbound]:
         if out.channel == "incidents" and last_state[out.key] != index:
             continue
         if out.channel == "ward":
-            notice_key = (out.key, out.value["iocincident"])
-            if out.value["type"] == "vn.ioc.incident.updated" and last_notice[notice_key] != index:
-                carried.setdefault(notice_key, []).extend(out.value["data"].get("new_evidence") or ())
+            notice_key = (out.key, out.incident)
+            if out.kind == _UPDATED and last_notice[notice_key] != index:
+                carried.setdefault(notice_key, []).extend(out.new_evidence)
                 continue
             earlier = carried.pop(notice_key, None)
             if earlier:
@@ -317,11 +325,10 @@ def coalesce(outbound: Sequence[Outbound]) -> list[Outbound]:
 def _with_evidence(out: Outbound, earlier: list[Any]) -> Outbound:
     """``out`` (a notice) also carrying ``earlier`` items; an item updated again (a tracked object)
     is published once, as it is now."""
-    data = out.value["data"]
     items: dict[Any, Any] = {}
-    for item in [*earlier, *(data.get("new_evidence") or ())]:
+    for item in [*earlier, *out.new_evidence]:
         items[item.get("event_id")] = item
-    return Outbound(out.channel, out.key, {**out.value, "data": {**data, "new_evidence": list(items.values())}})
+    return out.with_new_evidence(list(items.values()))
 
 
 def latest_versions(changed: Sequence[Any]) -> list[Any]:

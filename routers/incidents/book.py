@@ -53,7 +53,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from routers.exceptions import Rejected
 from routers.incidents import messages
@@ -77,14 +77,105 @@ RECENT_CLOSED = 1000
 ESCALATION_GRACE_S = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """``channel``: ``ward`` (key = ward code), ``incidents``, ``escalations``, ``results`` or
-    ``handoff`` (to the new owner ward's partition, key = ward code)."""
+class SavedVersion:
+    """One saved version of an incident, turned into JSON when something first needs it, and then
+    only once: its audit state, its notice, its changelog record and its serving-index document all
+    read this one body. A batch coalesces the states and ``updated`` notices of versions a later one
+    supersedes (:func:`routers.incidents.batch.coalesce`), so those are never built at all.
+    ``new_reports``: see :meth:`IncidentBook._save`."""
 
-    channel: str
-    key: str
-    value: dict[str, Any]
+    __slots__ = ("incident", "new_reports", "_body")
+
+    def __init__(self, incident: Incident, new_reports: tuple[str, ...] | None = None) -> None:
+        self.incident = incident
+        self.new_reports = new_reports
+        self._body: dict[str, Any] | None = None
+
+    def body(self) -> dict[str, Any]:
+        body = self._body
+        if body is None:
+            # the incident is frozen: built now or at the save, the JSON is the same
+            body = self.incident.to_json(reports=self.new_reports is None)
+            if self.new_reports is not None:
+                body["new_report_ids"] = list(self.new_reports)
+            self._body = body
+        return body
+
+
+class PendingMessage(NamedTuple):
+    """The audit state (``change`` None) or the notice of ``version``, as of ``now``, not built yet."""
+
+    version: SavedVersion
+    change: str | None
+    now: datetime
+    added: tuple[dict[str, Any], ...] = ()  # the notice's ``new_evidence``
+
+    def build(self) -> dict[str, Any]:
+        incident, body = self.version.incident, self.version.body()
+        if self.change is None:
+            return messages.state(incident, self.now, body)
+        return messages.notice(incident, self.change, self.now, body=body, added=list(self.added))
+
+
+class Outbound:
+    """A message to publish: ``channel`` ``ward`` (key = ward code), ``incidents``, ``escalations``,
+    ``results`` or ``handoff`` (to the new owner ward's partition, key = ward code); ``value`` its
+    envelope. A save's audit state and notice are :class:`PendingMessage` s, built when ``value`` is
+    first read; what coalescing reads of a notice (:attr:`incident`, :attr:`kind`,
+    :attr:`new_evidence`) needs no building."""
+
+    __slots__ = ("channel", "key", "_value", "_pending")
+
+    def __init__(self, channel: str, key: str, value: dict[str, Any] | None = None,
+                 pending: PendingMessage | None = None) -> None:
+        if (value is None) == (pending is None):
+            raise ValueError("an Outbound has either a value or a pending message")
+        self.channel = channel
+        self.key = key
+        self._value = value
+        self._pending = pending
+
+    @property
+    def value(self) -> dict[str, Any]:
+        value = self._value
+        if value is None:
+            assert self._pending is not None
+            value = self._value = self._pending.build()
+        return value
+
+    @property
+    def incident(self) -> Any:
+        """The incident id the message is about (``iocincident``)."""
+        pending = self._pending
+        return pending.version.incident.id if pending is not None else self.value.get("iocincident")
+
+    @property
+    def kind(self) -> Any:
+        """The CloudEvents ``type``."""
+        pending = self._pending
+        if pending is None:
+            return self.value.get("type")
+        return messages.TYPE_STATE if pending.change is None else messages.TYPE_PREFIX + pending.change
+
+    @property
+    def new_evidence(self) -> list[Any]:
+        """A notice's ``new_evidence`` items."""
+        pending = self._pending
+        if pending is not None:
+            return list(pending.added)
+        data = self.value.get("data")
+        return list(data.get("new_evidence") or ()) if isinstance(data, dict) else []
+
+    def with_new_evidence(self, items: list[Any]) -> Outbound:
+        """This notice carrying ``items`` as its ``new_evidence``."""
+        pending = self._pending
+        if pending is not None:
+            return Outbound(self.channel, self.key, pending=pending._replace(added=tuple(items)))
+        value = self.value
+        return Outbound(self.channel, self.key, {**value, "data": {**value["data"], "new_evidence": items}})
+
+    def __repr__(self) -> str:
+        return f"Outbound({self.channel!r}, {self.key!r}, {self.kind!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +247,12 @@ class IncidentBook:
         self._decoded: dict[str, tuple[int, Incident]] = {}
         # The JSON built by this batch's saves, by table key: the changelog encoder reuses it
         # (:meth:`encode`) instead of building it again. Cleared by :meth:`begin_batch`.
-        self._bodies: dict[str, tuple[Incident, dict[str, Any]]] = {}
+        self._bodies: dict[str, tuple[Incident, SavedVersion]] = {}
+        # Wards whose cached open list was checked against the tables in this batch (None: outside
+        # a batch, check on every read). Inside a batch only this book writes the tables (the
+        # batch is applied without an await) and :meth:`_save` keeps the cache current, so one
+        # check per ward and batch is enough; the timers between batches check on every read.
+        self._checked: set[str] | None = None
         # The latest RECENT_CLOSED closed incidents, whole, by table key (their table entry is a stub).
         self._closed: OrderedDict[str, Incident] = OrderedDict()
         # ward -> the earliest SLA moment of its open incidents (None: none pending), or a moment
@@ -239,14 +335,21 @@ class IncidentBook:
         if not book:
             return []
         cached = self._open.get(ward)
-        if cached is not None and cached[0] is book and all(
-                self.incidents.get(key) is body for key, body in cached[2]):
-            return cached[1]
+        checked = self._checked
+        if cached is not None and cached[0] is book:
+            if checked is not None and ward in checked:
+                return cached[1]
+            if all(self.incidents.get(key) is body for key, body in cached[2]):
+                if checked is not None:
+                    checked.add(ward)
+                return cached[1]
         keys = [table_key(ward, i) for i in book["open"]]
         bodies = [(key, self.incidents.get(key)) for key in keys]
         found = (self.get(ward, i) for i in book["open"])
         open_now = [i for i in found if i is not None and i.is_open]
         self._open[ward] = (book, open_now, bodies)
+        if checked is not None:
+            checked.add(ward)
         return open_now
 
     def forget_derived(self) -> None:
@@ -255,10 +358,18 @@ class IncidentBook:
         self._open.clear()
         self._due.clear()
         self._bodies.clear()
+        if self._checked is not None:
+            self._checked.clear()
 
     def begin_batch(self) -> None:
         """A new batch: the JSON the last one built for its changelog is not needed any more."""
         self._bodies.clear()
+        self._checked = set()
+
+    def end_batch(self) -> None:
+        """The batch is applied: the tables may change between batches (a rebalance restoring a
+        changelog), so reads check the cached open lists again."""
+        self._checked = None
 
     def encode(self, value: Any) -> Any:
         """A table value as its changelog record carries it (:func:`~routers.incidents.model.table_json`),
@@ -267,7 +378,7 @@ class IncidentBook:
             built = self._bodies.get(table_key(value.ward, value.id))
             if built is None or built[0] is not value:
                 return value.to_json()
-            body = built[1]
+            body = built[1].body()
             if "report_ids" in body:
                 return body
             # the messages carried only the new report ids; the changelog restores the table: all
@@ -306,13 +417,11 @@ class IncidentBook:
         change added (``new_report_ids``) instead of all of them, so what each change writes does
         not grow with the incident's reports; every other change (and the changelog) carries all."""
         key = table_key(incident.ward, incident.id)
-        # for the messages; the table keeps the incident decoded
-        body = incident.to_json(reports=new_reports is None)
-        if new_reports is not None:
-            body["new_report_ids"] = list(new_reports)
+        # for the messages, built when one of them is first read; the table keeps the incident decoded
+        version = SavedVersion(incident, new_reports)
         if incident.is_open:
             self.incidents[key] = incident
-            self._bodies[key] = (incident, body)
+            self._bodies[key] = (incident, version)
             self._decoded.pop(key, None)
             self._closed.pop(key, None)
         else:
@@ -324,8 +433,9 @@ class IncidentBook:
                 self._closed.popitem(last=False)
         cached = self._open.get(incident.ward)
         if cached is not None:
-            kept = [incident if i.id == incident.id else i for i in cached[1] if i.id != incident.id or incident.is_open]
-            bodies = [(k, self.incidents[key] if k == key else b) for k, b in cached[2]]
+            saved, still_open, stored = incident.id, incident.is_open, self.incidents[key]
+            kept = [incident if i.id == saved else i for i in cached[1] if still_open or i.id != saved]
+            bodies = [pair if pair[0] != key else (key, stored) for pair in cached[2]]
             self._open[incident.ward] = (cached[0], kept, bodies)
         if incident.ward in self._due:
             moment, known = next_due(incident), self._due[incident.ward]
@@ -333,10 +443,10 @@ class IncidentBook:
                 self._due[incident.ward] = moment
         effects.changed.append(incident)
         effects.evidence.extend(added)
-        effects.outbound.append(Outbound("incidents", incident.id, messages.state(incident, now, body)))
+        effects.outbound.append(Outbound("incidents", incident.id, pending=PendingMessage(version, None, now)))
         if change is not None:
-            notice = messages.notice(incident, change, now, body=body, added=[w.item for w in added])
-            effects.outbound.append(Outbound("ward", incident.ward, notice))
+            notice = PendingMessage(version, change, now, tuple(w.item for w in added))
+            effects.outbound.append(Outbound("ward", incident.ward, pending=notice))
 
     def _set_open(self, incident: Incident, now: datetime) -> None:
         """Keep the ward's open/closed lists in step with ``incident`` (written only on a change)."""
@@ -363,12 +473,11 @@ class IncidentBook:
                 return effects
             self.seen[high[0]] = high[1]
         match = find_incident(event, self.open_in(event.ward), self.policy)
-        if match is not None and match.has_event(event.event_id):
-            effects.duplicate = True  # an event without an origin, redelivered while in the window
-            return effects
         if match is not None:
             updated = add_evidence(match, event, now)
-            if updated is match:  # a tracked object's message that changes nothing (a redelivery)
+            # an event already folded in (one without an origin, redelivered while in the window;
+            # add_evidence checks), or a tracked object's message that changes nothing
+            if updated is match:
                 effects.duplicate = True
                 return effects
             self._save(updated, effects, "updated", now, _written(updated, event),

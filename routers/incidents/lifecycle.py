@@ -12,12 +12,11 @@ Reopening restarts both; a hand-over to another ward restarts the acknowledge cl
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from routers.exceptions import Rejected
 from routers.incidents.correlation import incident_id
-from routers.incidents.model import Evidence, HistoryEntry, Incident
+from routers.incidents.model import Evidence, HistoryEntry, Incident, evolve
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status, check_transition
 from routers.incidents.tracked import fold_tracked
@@ -63,8 +62,8 @@ def open_incident(event: RoutedEvent, now: datetime) -> Incident:
         report_ids=(event.event_id,) if event.source == "report" else (),
         device_ids=(event.device_id,) if event.device_id is not None else (),
     )
-    created = replace(base, history=(_entry(base, Status.NEW, now, note=f"opened by event {event.event_id}"),))
-    routed = replace(
+    created = evolve(base, history=(_entry(base, Status.NEW, now, note=f"opened by event {event.event_id}"),))
+    routed = evolve(
         created,
         status=Status.ROUTED,
         history=(*created.history, _entry(created, Status.ROUTED, now, note=f"routed to ward {event.ward}")),
@@ -101,7 +100,7 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
     if folded is not None:  # a later message of a tracked object updates its item
         if folded == incident.evidence:
             return incident
-        return replace(incident, evidence=folded, last_seen=max(incident.last_seen, event.occurred_at),
+        return evolve(incident, evidence=folded, last_seen=max(incident.last_seen, event.occurred_at),
                        version=incident.version + 1, updated_at=now)
     priority = min(incident.priority, event.priority, key=_PRIORITY_ORDER.index) \
         if {incident.priority, event.priority} <= set(_PRIORITY_ORDER) else incident.priority
@@ -114,7 +113,7 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
             resolve_due = min(resolve_due, incident.created_at + timedelta(seconds=event.sla.resolve_s))
     targets = incident.targets + tuple(t for t in event.targets if t not in incident.targets and not event.suppressed)
     evidence = window((*incident.evidence, _evidence(event)))
-    return replace(
+    return evolve(
         incident,
         evidence=evidence,
         evidence_dropped=incident.evidence_count + 1 - len(evidence),
@@ -135,7 +134,7 @@ def _resume(incident: Incident, now: datetime) -> Incident:
     if incident.paused_since is None:
         return incident
     shift = max(now - incident.paused_since, timedelta(0))
-    return replace(
+    return evolve(
         incident,
         paused_since=None,
         ack_due=None if incident.ack_due is None else incident.ack_due + shift,
@@ -182,7 +181,7 @@ def apply_update(incident: Incident, update: StatusUpdate, now: datetime) -> Inc
         )
     elif update.status == Status.REASSIGNED:
         changes["moved_to"] = update.to_ward
-    return replace(
+    return evolve(
         current, status=update.status, history=(*current.history, entry), version=current.version + 1,
         updated_at=now, **changes,  # type: ignore[arg-type]
     )
@@ -193,10 +192,10 @@ def receive_handoff(moved: Incident, now: datetime) -> Incident:
     if moved.status != Status.REASSIGNED or moved.moved_to is None:
         raise Rejected("bad_handoff", f"incident {moved.id} is {moved.status.value}, not reassigned")
     new_ward = moved.moved_to
-    owned = replace(moved, ward=new_ward, ward_name="", moved_to=None)
+    owned = evolve(moved, ward=new_ward, ward_name="", moved_to=None)
     entry = _entry(owned, Status.ROUTED, now, note=f"re-routed from ward {moved.ward}", ward=new_ward)
     targets = tuple(t for t in moved.targets if t != f"ward:{moved.ward}")
-    return replace(
+    return evolve(
         owned,
         status=Status.ROUTED,
         targets=(f"ward:{new_ward}", *(t for t in targets if t != f"ward:{new_ward}")),
@@ -227,5 +226,5 @@ def hand_back(incident: Incident, update: StatusUpdate, now: datetime) -> Incide
     current = _resume(incident, now) if incident.status == Status.WAITING_CITIZEN else incident
     note = f"handed back to ward {incident.ward}" + (f" ({update.note})" if update.note else "")
     entry = _entry(current, Status.ROUTED, now, actor=update.actor, note=note, update_id=update.update_id)
-    return replace(current, status=Status.ROUTED, history=(*current.history, entry), version=current.version + 1,
+    return evolve(current, status=Status.ROUTED, history=(*current.history, entry), version=current.version + 1,
                    updated_at=now)

@@ -19,6 +19,7 @@ from typing import Any
 from routers.envelope import SOURCE, SPECVERSION, iso, stable_id
 from routers.incidents.escalation import LEVEL_NAMES
 from routers.incidents.model import Escalation, Incident
+from routers.incidents.timeutil import fmt
 
 TYPE_PREFIX = "vn.ioc.incident."
 TYPE_STATE = "vn.ioc.incident.state"
@@ -34,7 +35,7 @@ def _envelope(id_: str, type_: str, subject: str, now: datetime, incident: Incid
         "source": f"{SOURCE}/lifecycle",
         "type": type_,
         "subject": subject,
-        "time": iso(now),
+        "time": fmt(now),  # the batch's one moment: formatted once (remembered)
         "datacontenttype": "application/json",
         "iocward": incident.ward,
         "iocpriority": incident.priority,

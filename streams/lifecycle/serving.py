@@ -39,54 +39,72 @@ from routers.incidents.timeutil import fmt
 OPEN_TTL_S = 30 * 24 * 3600
 RECENT_TTL_S = 7 * 24 * 3600
 
+# Each incident: 6 keys (document, ward open set, ward recent set, all recent, wards, evidence
+# list) and 9 arguments; any number of incidents in one call, in order (one script call per batch
+# instead of one per incident: each call cost the worker a command packed and parsed in Python).
+# Returns 1 (written) or 0 (a newer version was there) per incident.
 _PUT = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, parsed = pcall(cjson.decode, current)
-  -- a newer version of the same incident wins; a document of another incident under this id (one
-  -- created at another time: a source reused the first event's id) is replaced
-  if ok and tonumber(parsed['version']) and tonumber(parsed['version']) > tonumber(ARGV[2])
-      and parsed['created_at'] == ARGV[9] then
-    if parsed['ward'] ~= ARGV[8] and ARGV[4] == '0' then
-      redis.call('ZREM', KEYS[2], ARGV[3])
+local results = {}
+for n = 0, #KEYS / 6 - 1 do
+  local k, a = n * 6, n * 9
+  local written = 1
+  local current = redis.call('GET', KEYS[k + 1])
+  if current then
+    local ok, parsed = pcall(cjson.decode, current)
+    -- a newer version of the same incident wins; a document of another incident under this id (one
+    -- created at another time: a source reused the first event's id) is replaced
+    if ok and tonumber(parsed['version']) and tonumber(parsed['version']) > tonumber(ARGV[a + 2])
+        and parsed['created_at'] == ARGV[a + 9] then
+      if parsed['ward'] ~= ARGV[a + 8] and ARGV[a + 4] == '0' then
+        redis.call('ZREM', KEYS[k + 2], ARGV[a + 3])
+      end
+      written = 0
     end
-    return 0
   end
+  if written == 1 then
+    redis.call('SET', KEYS[k + 1], ARGV[a + 1], 'EX', ARGV[a + 7])
+    redis.call('EXPIRE', KEYS[k + 6], ARGV[a + 7])
+    if ARGV[a + 4] == '1' then
+      redis.call('ZADD', KEYS[k + 2], ARGV[a + 5], ARGV[a + 3])
+    else
+      redis.call('ZREM', KEYS[k + 2], ARGV[a + 3])
+    end
+    redis.call('ZADD', KEYS[k + 3], ARGV[a + 6], ARGV[a + 3])
+    redis.call('ZADD', KEYS[k + 4], ARGV[a + 6], ARGV[a + 3])
+    redis.call('SADD', KEYS[k + 5], ARGV[a + 8])
+  end
+  results[n + 1] = written
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
-redis.call('EXPIRE', KEYS[6], ARGV[7])
-if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
-else
-  redis.call('ZREM', KEYS[2], ARGV[3])
-end
-redis.call('ZADD', KEYS[3], ARGV[6], ARGV[3])
-redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
-redis.call('SADD', KEYS[5], ARGV[8])
-return 1
+return results
 """
 
 
 # An evidence item at its index of the list: an append when the list is that long, a replacement
 # (a tracked object's item updated) when it is longer; a list shorter than the index (items lost
-# with a Redis restart) gets the item appended. The item that opens an incident (ARGV[4] = 1)
-# starts the list afresh: an incident id used before (its first event id sent again by a source
-# that reuses ids, after the first incident was forgotten) must not show the old incident's items.
+# with a Redis restart) gets the item appended. The item that opens an incident (its ``opens``
+# argument 1) starts the list afresh: an incident id used before (its first event id sent again by
+# a source that reuses ids, after the first incident was forgotten) must not show the old
+# incident's items. KEYS[i] is the list of write i; ARGV[1] the TTL, then 3 arguments per write
+# (index, item, opens); every write of a batch in one call, in order.
 _PLACE = """
-if ARGV[4] == '1' then
-  redis.call('DEL', KEYS[1])
+local ttl = ARGV[1]
+for i = 1, #KEYS do
+  local a = 1 + (i - 1) * 3
+  if ARGV[a + 3] == '1' then
+    redis.call('DEL', KEYS[i])
+  end
+  local length = redis.call('LLEN', KEYS[i])
+  local index = tonumber(ARGV[a + 1])
+  if index < length then
+    redis.call('LSET', KEYS[i], index, ARGV[a + 2])
+  else
+    redis.call('RPUSH', KEYS[i], ARGV[a + 2])
+  end
+  if length == 0 then
+    redis.call('EXPIRE', KEYS[i], ttl)
+  end
 end
-local length = redis.call('LLEN', KEYS[1])
-local index = tonumber(ARGV[1])
-if index < length then
-  redis.call('LSET', KEYS[1], index, ARGV[2])
-else
-  redis.call('RPUSH', KEYS[1], ARGV[2])
-end
-if length == 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-end
-return 1
+return #KEYS
 """
 
 
@@ -152,27 +170,35 @@ class IncidentIndex:
     async def put(self, incident: Incident) -> bool:
         """Index ``incident``; False when a newer version is already there."""
         keys, args = self._put_call(incident)
-        return bool(await self._put(keys=keys, args=args))
+        return bool((await self._put(keys=keys, args=args))[0])
 
     async def put_all(self, incidents: Iterable[Incident], bodies: Iterable[bytes | None] | None = None,
                       evidence: Iterable[EvidenceWrite] = ()) -> list[bool]:
-        """Index every incident in one pipelined round trip (in order; each write version-guarded),
-        after placing the ``evidence`` items in their incidents' lists. ``bodies``: each incident's
-        JSON when the caller has it serialized already (None: build it). Returns the documents' results."""
+        """Index every incident in one round trip (in order; each write version-guarded), after
+        placing the ``evidence`` items in their incidents' lists: two script calls, whatever the
+        batch holds. ``bodies``: each incident's JSON when the caller has it serialized already
+        (None: build it). Returns the documents' results."""
         batch = list(incidents)
         items = list(evidence)
         if not batch and not items:
             return []
         serialized = list(bodies) if bodies is not None else [None] * len(batch)
         pipe = self.redis.pipeline(transaction=False)
-        for write in items:
-            await self._place(keys=[self.keys.evidence(write.incident)],
-                              args=[write.index, orjson.dumps(write.item), self.open_ttl_s, int(write.opens)],
-                              client=pipe)
-        for incident, body in zip(batch, serialized, strict=True):
-            keys, args = self._put_call(incident, body)
+        if items:
+            place_args: list[Any] = [self.open_ttl_s]
+            for write in items:
+                place_args += (write.index, orjson.dumps(write.item), int(write.opens))
+            await self._place(keys=[self.keys.evidence(w.incident) for w in items], args=place_args, client=pipe)
+        if batch:
+            keys: list[str] = []
+            args: list[Any] = []
+            for incident, body in zip(batch, serialized, strict=True):
+                one_keys, one_args = self._put_call(incident, body)
+                keys += one_keys
+                args += one_args
             await self._put(keys=keys, args=args, client=pipe)
-        return [bool(done) for done in (await pipe.execute())[len(items):]]
+        results = await pipe.execute()
+        return [bool(done) for done in results[-1]] if batch else []
 
     async def get(self, incident_id: str) -> dict[str, Any] | None:
         """The incident with its whole evidence list (one round trip)."""

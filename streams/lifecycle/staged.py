@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
+from faust.serializers.codecs import get_codec
+
 from streams.delivery import Outgoing
 
 _DELETED = object()
@@ -86,19 +88,28 @@ class StagedTable(MutableMapping[str, Any]):
         table, store = self.table, self.table.data
         topic = table.changelog_topic
         name = topic.get_topic_name()
+        dump_key = _dumps(table.key_serializer, lambda k: topic.prepare_key(k, table.key_serializer)[0])
+        dump_value = _dumps(table.value_serializer, lambda v: topic.prepare_value(v, table.value_serializer)[0])
         records: list[Outgoing] = []
         for key, value in self._staged.items():
-            raw_key, _ = topic.prepare_key(key, table.key_serializer)
+            raw_key = dump_key(key)
             if value is _DELETED:
                 store.pop(key, None)
                 records.append(Outgoing(name, raw_key, None, partition=partition))
             else:
                 store[key] = value
-                raw_value, _ = topic.prepare_value(self.encode(value), table.value_serializer)
-                records.append(Outgoing(name, raw_key, raw_value, partition=partition))
+                records.append(Outgoing(name, raw_key, dump_value(self.encode(value)), partition=partition))
         self._staged.clear()
         return records
 
     def discard(self) -> None:
         """Forget the staged writes (the decision that made them failed)."""
         self._staged.clear()
+
+
+def _dumps(serializer: Any, prepare: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """How a record's key or value is serialized: for the ``json`` serializer, Faust's json codec
+    itself (what ``prepare_key``/``prepare_value`` end up calling for the plain strings, numbers,
+    lists and dicts the lifecycle's tables hold, without the schema and registry lookups per
+    record: ~4 % of the lifecycle's CPU); for any other serializer, ``prepare``."""
+    return get_codec("json").dumps if serializer == "json" else prepare

@@ -27,6 +27,7 @@ from routers.incidents.batch import (
 )
 from routers.incidents.book import Effects, IncidentBook
 from routers.incidents.correlation import incident_id
+from routers.incidents.model import Incident
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
 from tests.routers.incidents.factories import BEN_THANH, T0, XUAN_HOA, envelope, minutes, offset, routed_event
@@ -215,3 +216,34 @@ def test_a_rung_fires_after_its_grace_so_an_acknowledgement_in_flight_wins() -> 
     [escalation] = [o for o in decide_batch(other, [TickInput(WARD)], due + timedelta(seconds=2)).effects.outbound
                     if o.channel == "escalations"]
     assert escalation.value["data"]["due"].startswith(due.strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_a_batch_keeps_what_one_at_a_time_published_and_builds_nothing_it_drops(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The messages a batch keeps are, ids and contents, the ones one-at-a-time processing published
+    for the same versions (coalesced alike); the versions a later one superseded are never serialized."""
+    opened = incident_id("rep-1")
+    inputs = [routed("rep-1", 1), routed("rep-2", 2, point=offset(80, 0)), update(3, Status.ACKNOWLEDGED, opened),
+              routed("cam-1", 4, source="camera", kind="flooding", point=offset(40, 40)),
+              routed("rep-3", 5, point=offset(0, 90))]
+    single = IncidentBook({}, {}, {})
+    one_by_one = [o for item in inputs for o in decide_batch(single, [item], T0).effects.outbound]
+    expected = [(o.channel, o.key, o.value) for o in coalesce(one_by_one)]
+
+    built: list[int] = []
+    to_json = Incident.to_json
+
+    def counted(self: Incident, reports: bool = True) -> dict[str, object]:
+        built.append(self.version)
+        return to_json(self, reports)
+
+    monkeypatch.setattr(Incident, "to_json", counted)
+    result = decide_batch(IncidentBook({}, {}, {}), inputs, T0)
+    assert built == []  # nothing serialized while deciding
+    kept = [(o.channel, o.key, o.value) for o in result.effects.outbound]
+    assert kept == expected
+    assert [o.value["type"].rsplit(".", 1)[1] for o in result.effects.outbound] == ["opened", "state", "updated"]
+    # one body per version kept (the opening notice's, and the last version's for its state and notice)
+    assert sorted(built) == [1, 5]
+    new = [i["event_id"] for o in result.effects.outbound if o.channel == "ward" for i in o.value["data"]["new_evidence"]]
+    assert new == ["rep-1", "rep-2", "cam-1", "rep-3"]  # every item published once, dropped notices' too

@@ -186,3 +186,17 @@ def test_the_changelog_encoder_reuses_the_json_the_batch_built(book: IncidentBoo
     book.begin_batch()  # the next batch: built again, the same JSON
     assert book.encode(stored) is not state and book.encode(stored) == state
     assert book.encode({"stub": True}) == {"stub": True}  # other values as they are
+
+
+def test_evolve_is_dataclasses_replace(book: IncidentBook) -> None:
+    import dataclasses
+
+    from routers.incidents.model import evolve
+
+    book.on_routed(routed_event("rep-1"), T0)
+    [incident] = book.open_in(WARD)
+    changes = {"version": 9, "moved_to": "26740", "acknowledged_at": None, "evidence": ()}
+    assert evolve(incident, **changes) == dataclasses.replace(incident, **changes)
+    assert evolve(incident) == incident and evolve(incident) is not incident
+    with pytest.raises(TypeError, match="no field"):
+        evolve(incident, colour="red")

@@ -74,6 +74,24 @@ def test_newer_version_wins_and_sets_follow(redis_url: str) -> None:
     run(redis_url, body)
 
 
+def test_one_call_indexes_a_batch_in_order_each_version_guarded(redis_url: str) -> None:
+    """put_all writes many incidents in one script call: each gets the guard and sets put gives it."""
+    v1, v2, v4, other = scenario()
+
+    async def body(index: IncidentIndex, client) -> None:
+        # v2 then the older v1 (a redelivery within the batch), the other ward's, then the resolved v4
+        assert await index.put_all([v2, v1, other]) == [True, False, True]
+        assert (await index.get(v1.id))["version"] == v2.version
+        assert await client.zscore(KEYS.open("27142"), v1.id) is not None
+        assert await client.zscore(KEYS.open(BEN_THANH.code), other.id) is not None
+        assert await index.put_all([v4, v2]) == [True, False]  # resolved, then a late open state
+        assert await client.zscore(KEYS.open("27142"), v1.id) is None
+        assert (await index.get(v1.id))["status"] == "resolved"
+        assert await client.smembers(KEYS.wards) == {b"27142", BEN_THANH.code.encode()}
+
+    run(redis_url, body)
+
+
 def test_the_whole_evidence_list_is_kept_by_index_and_read_with_the_incident(redis_url: str) -> None:
     """Each item is written once at its index; the document carries the window; ``get`` returns the
     whole list, ``list`` the window; a redelivered write lands where it landed; the list's TTL

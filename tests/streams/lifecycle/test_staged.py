@@ -29,6 +29,8 @@ def test_reads_see_staged_writes_and_flush_applies_the_last_value_per_key() -> N
     assert real.data["a"] == {"v": 2} and "gone" not in real.data and real.data["kept"] == {"v": 0}
     topic = real.changelog_topic.get_topic_name()
     assert [(r.topic, r.partition) for r in records] == [(topic, 3), (topic, 3)]
+    # keys as Faust's own changelog send would serialize them (staging order: "a", then "gone")
+    assert [r.key for r in records] == [real.changelog_topic.prepare_key(k, real.key_serializer)[0] for k in ("a", "gone")]
     by_key = {orjson.loads(r.key): r.value for r in records}
     # the bytes Faust's own changelog send would carry (json key and value serializers)
     assert by_key == {"a": real.changelog_topic.prepare_value({"v": 2}, real.value_serializer)[0], "gone": None}
