@@ -26,6 +26,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,7 +54,9 @@ class ResponderStats:
     send_failed: int = 0
     acks_applied: int = 0  # acknowledgements whose incident copy showed them on ioc.incidents
     acks_unapplied: int = 0  # ... and those that did not by the end
-    escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was sent before the deadline
+    escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was on the broker before the deadline
+    escalations_seen: int = 0  # ack escalations read on ioc.escalations (distinct copies)
+    unread_at_end: int | None = None  # ioc.incidents + ioc.escalations messages not read when it stopped
     ack_delays_s: list[float] = field(default_factory=list)  # wall seconds, sent -> state showing it
 
     def to_json(self) -> dict[str, object]:
@@ -65,7 +68,8 @@ class ResponderStats:
         return {"incidents": self.incidents, "unattended": self.unattended, "sent": dict(sorted(self.sent.items())),
                 "pending": self.pending, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
                 "acks_unapplied": self.acks_unapplied, "escalated_after_ack": self.escalated_after_ack,
-                "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": delays[-1] if delays else None}
+                "ack_escalations_seen": self.escalations_seen, "unread_at_end": self.unread_at_end,
+                "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": round(delays[-1], 3) if delays else None}
 
 
 @dataclass(order=True)
@@ -76,6 +80,16 @@ class _Action:
     incident: str = field(compare=False)
     status: str = field(compare=False)
     extra: dict[str, Any] = field(compare=False, default_factory=dict)
+
+
+def escalated_after_ack(acks_on_broker: Mapping[tuple[str, str], datetime],
+                        ack_escalations: Mapping[tuple[str, str], datetime]) -> list[tuple[str, str]]:
+    """The copies escalated for a missed acknowledgement although their acknowledgement was on the
+    broker before the deadline the escalation names (``due``): what issue 20 calls an escalation of
+    an incident acknowledged in time. ``acks_on_broker``: copy -> when the broker had its
+    acknowledgement; ``ack_escalations``: copy -> the earliest ack deadline it escalated for.
+    An acknowledgement exactly at the deadline counts as late (the lifecycle escalates at ``due``)."""
+    return sorted(key for key, due in ack_escalations.items() if key in acks_on_broker and acks_on_broker[key] < due)
 
 
 class WardResponder:
@@ -96,9 +110,11 @@ class WardResponder:
         self._wards: list[str] = []
         # (ward, incident) -> (worker-clock time, wall time) an acknowledgement was sent; applied ones leave
         self._acked: dict[tuple[str, str], tuple[datetime, float]] = {}
-        self._ack_sent_at: dict[tuple[str, str], datetime] = {}  # every acknowledgement sent (worker clock)
+        # every acknowledgement the broker acknowledged: the worker-clock time it was there by
+        self._ack_on_broker: dict[tuple[str, str], datetime] = {}
         self._ack_escalations: dict[tuple[str, str], datetime] = {}  # copy -> the ack deadline it escalated for
         self._stop = threading.Event()
+        self._holding = threading.Event()  # see hold()
         self._thread = threading.Thread(target=self._run, name="ward-responder", daemon=True)
 
     def start(self) -> None:
@@ -109,8 +125,14 @@ class WardResponder:
         self._thread.join(timeout=30)
         self.stats.pending = len(self._queue)
         self.stats.acks_unapplied = len(self._acked)
-        self.stats.escalated_after_ack = sum(1 for key, due in self._ack_escalations.items()
-                                             if key in self._ack_sent_at and self._ack_sent_at[key] < due)
+        self.stats.escalated_after_ack = len(escalated_after_ack(self._ack_on_broker, self._ack_escalations))
+        self.stats.escalations_seen = len(self._ack_escalations)
+
+    def hold(self) -> None:
+        """Send nothing more but keep reading: at the end of a soak the acknowledgements already sent
+        get the drain's time to show, and none is sent in the last instant before :meth:`stop` (one
+        would count as never applied although the lifecycle had no time to apply it)."""
+        self._holding.set()
 
     def unapplied_acks(self) -> int:
         return len(self._acked)
@@ -170,15 +192,32 @@ class WardResponder:
     def due(self, now: datetime) -> list[dict[str, Any]]:
         """The status updates due at ``now`` (worker clock), in due order, as contract messages."""
         out: list[dict[str, Any]] = []
-        while self._queue and self._queue[0].due <= now:
+        while self._queue and self._queue[0].due <= now and not self._holding.is_set():
             action = heapq.heappop(self._queue)
             out.append({"update_id": f"soak-{uuid.uuid4()}", "incident_id": action.incident, "ward": action.ward,
                         "status": action.status, "actor": "soak-responder", **action.extra})
         return out
 
     # -- the thread -------------------------------------------------------------------------------
+    @staticmethod
+    def _unread(consumer: KafkaConsumer) -> int | None:
+        """Messages on its topics the responder had not read when it stopped: more than a poll's
+        worth means it fell behind the lifecycle, and its delays count its own lag too."""
+        try:
+            ends = consumer.end_offsets(list(consumer.assignment()))
+            return sum(max(end - consumer.position(tp), 0) for tp, end in ends.items())
+        except Exception:  # informative only
+            return None
+
     def _failed(self, exc: BaseException) -> None:
         self.stats.send_failed += 1
+
+    def _ack_landed(self, key: tuple[str, str]) -> Callable[[object], None]:
+        def landed(_metadata: object) -> None:
+            # read the clock when the broker answered, not when the message was handed to the client:
+            # an acknowledgement still in the client at the deadline was not given in time
+            self._ack_on_broker[key] = self.clock.now()
+        return landed
 
     def _run(self) -> None:
         try:
@@ -202,13 +241,15 @@ class WardResponder:
                     for update in self.due(now):
                         raw = orjson.dumps(update)
                         parse_status_update(raw)  # what the worker would dead-letter for its shape never leaves
-                        producer.send(topics.STATUS, key=update["ward"].encode(), value=raw).add_errback(self._failed)
+                        future = producer.send(topics.STATUS, key=update["ward"].encode(), value=raw)
+                        future.add_errback(self._failed)
                         self.stats.sent[update["status"]] = self.stats.sent.get(update["status"], 0) + 1
                         if update["status"] == "acknowledged":
                             key = (update["ward"], update["incident_id"])
                             self._acked[key] = (now, time.monotonic())
-                            self._ack_sent_at[key] = now
+                            future.add_callback(self._ack_landed(key))
                 producer.flush(timeout=30)
+                self.stats.unread_at_end = self._unread(consumer)
             finally:
                 consumer.close()
                 producer.close(timeout=10)

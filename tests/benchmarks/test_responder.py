@@ -59,3 +59,31 @@ def test_done_copies_are_forgotten_and_a_new_wards_copy_is_planned() -> None:
     assert r.stats.incidents == 2
     r.observe(state("inc-1", "26740", status="resolved"))
     assert r._planned == set()
+
+
+def test_an_escalation_counts_against_the_lifecycle_only_when_the_ack_was_on_the_broker_in_time() -> None:
+    from benchmarks.responder import escalated_after_ack
+
+    due = T0 + timedelta(seconds=120)
+    acks = {("27142", "early"): due - timedelta(seconds=30), ("27142", "late"): due + timedelta(seconds=5),
+            ("27142", "at"): due, ("27142", "quiet"): due - timedelta(seconds=1)}
+    escalations = {("27142", "early"): due, ("27142", "late"): due, ("27142", "at"): due,
+                   ("27142", "never-acked"): due}  # "quiet" was acknowledged and never escalated
+    assert escalated_after_ack(acks, escalations) == [("27142", "early")]
+
+
+def test_the_responder_keeps_the_earliest_ack_deadline_a_copy_escalated_for() -> None:
+    r = responder()
+    first, second = T0 + timedelta(minutes=2), T0 + timedelta(minutes=12)
+    r.observe_escalation({"missed": "ack", "ward": "27142", "incident_id": "inc-1", "due": fmt(second)})
+    r.observe_escalation({"missed": "ack", "ward": "27142", "incident_id": "inc-1", "due": fmt(first)})
+    r.observe_escalation({"missed": "resolve", "ward": "27142", "incident_id": "inc-2", "due": fmt(first)})
+    assert r._ack_escalations == {("27142", "inc-1"): first}
+
+
+def test_a_held_responder_sends_nothing_more() -> None:
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142") | {"sla": {"ack_s": 120, "resolve_s": 7200}})
+    r.hold()
+    assert r.due(T0 + timedelta(days=1)) == []
+    assert len(r._queue) >= 2  # still planned: reported as pending, never sent
