@@ -312,8 +312,8 @@ def coalesce(outbound: Sequence[Outbound]) -> list[Outbound]:
     for index, out in enumerate(outbound):
         if out.channel == "incidents":
             if last_state[out.key] != index:
-                earlier, added = reports.get(out.key, ()), out.reports_added
-                reports[out.key] = None if earlier is None or added is None else (*earlier, *added)
+                named, added = reports.get(out.key, ()), out.reports_added
+                reports[out.key] = None if named is None or added is None else (*named, *added)
                 continue
             if out.key in reports:
                 out = out.naming_earlier_reports(reports.pop(out.key))
