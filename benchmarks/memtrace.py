@@ -26,17 +26,15 @@ from pathlib import Path
 
 import click
 
+from streams.process_memory import rss_bytes
+
 TOP = 20
 _HIDDEN = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
            tracemalloc.Filter(False, "<unknown>"))
 
 
 def _rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return rss_bytes() / 2**20
 
 
 def _sizes() -> dict[str, int]:

@@ -32,6 +32,7 @@ from pathlib import Path
 from routers import topics
 from streams import kafka_clients
 from streams.embedded.process import ManagedProcess, free_port
+from streams.process_memory import rss_bytes
 from streams.scrape import Totals, scrape
 from streams.settings import Settings, load_settings
 
@@ -133,9 +134,7 @@ class Fleet:
         """Resident memory of each worker (VmRSS from /proc)."""
         out: dict[str, float] = {}
         for name, worker in self.workers.items():
-            status = Path(f"/proc/{worker.pid}/status").read_text()
-            kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-            out[name] = kib / 1024
+            out[name] = rss_bytes(worker.pid) / 2**20
         return out
 
     def cpu_seconds(self) -> float:

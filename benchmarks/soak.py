@@ -46,6 +46,7 @@ from streams.conservation import verdict
 from streams.embedded.process import ManagedProcess, free_port
 from streams.embedded.stack import EmbeddedStack
 from streams.lifecycle.clock import clock_for
+from streams.process_memory import rss_bytes
 from streams.scrape import scrape
 from streams.settings import Settings, load_settings
 
@@ -54,14 +55,8 @@ SAMPLE_EVERY_S = 5.0
 
 
 def rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    """Resident MiB of ``pid``; None when it is gone."""
+    return rss_bytes(pid) / 2**20 or None
 
 
 @dataclass

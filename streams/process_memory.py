@@ -105,10 +105,11 @@ def load_glibc() -> Glibc | None:
         return None
 
 
-def rss_bytes() -> int:
-    """Resident set size of this process (``/proc/self/statm``; 0 where there is no /proc)."""
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of process ``pid`` (default: this one) from ``/proc/<pid>/statm``; 0 when
+    there is no /proc or no such process."""
     try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0

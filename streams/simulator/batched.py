@@ -28,23 +28,12 @@ from routers.progress import Progress
 from streams import kafka_clients
 from streams.settings import Settings
 from streams.simulator.frigate import EVENTS, REVIEWS
-from streams.simulator.run import SimulationStats
+from streams.simulator.run import SimulationStats, due_now
 from streams.simulator.scenario import CityScenario, Message
 
 TICK_S = 0.02  # batches go out every 20 ms: 20 messages a partition at 4,000/s, a small delay at 10/s
-MAX_BURST_S = 1.0  # after a stall (the machine busy) catch up at most this much at once, not a flood
 
 OnSent = Callable[[Message, int, int], None]
-
-
-def due_now(elapsed_s: float, rate: float, produced: int, count: int | None = None) -> int:
-    """How many messages are due after ``elapsed_s`` at ``rate``/s when ``produced`` went out:
-    the pace is kept over the whole run (a late tick sends what it owes), but one tick never owes
-    more than ``MAX_BURST_S`` of traffic."""
-    due = min(int(elapsed_s * rate) + 1 - produced, max(int(rate * MAX_BURST_S), 1))
-    if count is not None:
-        due = min(due, count - produced)
-    return max(due, 0)
 
 
 class _Partitions:
@@ -115,9 +104,7 @@ async def _produce(settings: Settings, sim: CityScenario, rate: float, duration_
                         raise ValueError(f"a {len(message.value)}-byte message does not fit an empty batch")
                 members.append(message)
                 batches[slot] = (batch, members)
-                stats.produced += 1
-                stats.by_intent[message.intent] += 1
-                stats.by_topic[message.topic] += 1
+                stats.count(message)
             for (topic, partition), (batch, members) in batches.items():
                 in_flight.append(await _send(producer, batch, members, topic, partition, on_sent))
             if progress is not None and due:

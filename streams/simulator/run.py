@@ -30,6 +30,30 @@ class SimulationStats:
     by_intent: Counter[str] = field(default_factory=Counter)
     by_topic: Counter[str] = field(default_factory=Counter)
 
+    def count(self, message: Message) -> None:
+        """``message`` went out (to the producer client; the broker's acknowledgement is ``on_sent``)."""
+        self.produced += 1
+        self.by_intent[message.intent] += 1
+        self.by_topic[message.topic] += 1
+
+
+# A producer that fell behind (the machine busy) catches up at most this much traffic in one tick
+# (the pace over the whole run is kept), not in one flood
+MAX_BURST_S = 1.0
+
+
+def due_now(elapsed_s: float, rate: float, produced: int, count: int | None = None,
+            max_burst_s: float | None = MAX_BURST_S) -> int:
+    """How many messages are due after ``elapsed_s`` at ``rate``/s when ``produced`` went out:
+    the pace is kept over the whole run (a late tick sends what it owes), but one tick never owes
+    more than ``max_burst_s`` of traffic (None: all it owes)."""
+    due = int(elapsed_s * rate) + 1 - produced
+    if max_burst_s is not None:
+        due = min(due, max(int(rate * max_burst_s), 1))
+    if count is not None:
+        due = min(due, count - produced)
+    return max(due, 0)
+
 
 @cache
 def population_proxy() -> dict[str, float]:
@@ -107,12 +131,9 @@ def produce(
             elapsed = time.monotonic() - started
             if (duration_s is not None and elapsed >= duration_s) or (stop is not None and stop.is_set()):
                 break
-            due = int(elapsed * rate) + 1 - stats.produced
-            if count is not None:
-                due = min(due, count - stats.produced)
-                if due <= 0 and stats.produced >= count:
-                    break
-            for _ in range(max(due, 0)):
+            if count is not None and stats.produced >= count:
+                break
+            for _ in range(due_now(elapsed, rate, stats.produced, count, max_burst_s=None)):
                 message = sim.next_message()
                 if message.topic in (EVENTS, REVIEWS):
                     if mqtt_client is None:
@@ -122,9 +143,7 @@ def produce(
                     future = producer.send(message.topic, key=message.key, value=message.value)
                     if on_sent is not None:
                         future.add_callback(lambda md, m=message: on_sent(m, md.partition, md.offset))
-                stats.produced += 1
-                stats.by_intent[message.intent] += 1
-                stats.by_topic[message.topic] += 1
+                stats.count(message)
             if progress is not None:
                 progress("produced", stats.produced - reported)
                 reported = stats.produced

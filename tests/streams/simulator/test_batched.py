@@ -9,8 +9,8 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
-from streams.simulator.batched import MAX_BURST_S, due_now, produce_batched
-from streams.simulator.run import build_scenario
+from streams.simulator.batched import produce_batched
+from streams.simulator.run import MAX_BURST_S, build_scenario, due_now
 from streams.simulator.scenario import Message
 
 
