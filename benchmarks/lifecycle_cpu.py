@@ -70,15 +70,24 @@ def _events(raws: Sequence[bytes], partitions: int) -> list[_Event]:
     return events
 
 
-def run(raws: Sequence[bytes], batch: int = 1000, partitions: int = 4, profile: cProfile.Profile | None = None) -> CpuRun:
-    """Feed ``raws`` to a fresh lifecycle state over the worker's tables, ``batch`` at a time."""
-    from streams.lifecycle.agents import build_lifecycle, decide, decode_lifecycle, finish, incidents_table
+def run(raws: Sequence[bytes], batch: int | None = None, partitions: int = 4, profile: cProfile.Profile | None = None) -> CpuRun:
+    """Feed ``raws`` to a fresh lifecycle state over the worker's tables, ``batch`` at a time
+    (None: the agent's ``BATCH_MAX``)."""
+    from streams.lifecycle.agents import (
+        BATCH_MAX,
+        build_lifecycle,
+        decide,
+        decode_lifecycle,
+        finish,
+        incidents_table,
+    )
     from streams.settings import load_settings
 
-    for table in build_lifecycle(load_settings()).tables:
-        table.table.data.clear()
     state = build_lifecycle(load_settings())
+    for table in state.tables:  # the module's tables: empty them of the previous run's state
+        table.table.data.clear()
     events = _events(raws, partitions)
+    batch = batch or BATCH_MAX
     loop = asyncio.new_event_loop()
     messages = size = 0
     cpu = time.process_time()
@@ -102,10 +111,10 @@ def run(raws: Sequence[bytes], batch: int = 1000, partitions: int = 4, profile: 
 
 @click.command()
 @click.option("-n", "n", default=20_000, show_default=True, help="Simulated citizen reports.")
-@click.option("--batch", default=1000, show_default=True, help="Inputs per batch (the agent's BATCH_MAX).")
+@click.option("--batch", type=int, default=None, help="Inputs per batch  [default: the agent's BATCH_MAX]")
 @click.option("--repeats", default=3, show_default=True, help="Runs over the same reports; the median is printed.")
 @click.option("--profile", is_flag=True, help="cProfile the last run; print the top functions by own time.")
-def main(n: int, batch: int, repeats: int, profile: bool) -> None:
+def main(n: int, batch: int | None, repeats: int, profile: bool) -> None:
     """CPU per routed report in the lifecycle's batch path (decode, decide, outputs)."""
     from benchmarks.lifecycle_memory import routed_reports
     from streams.faust_ext.worker import settle_garbage_collector
