@@ -51,6 +51,7 @@ class ResponderStats:
     unattended: int = 0
     sent: dict[str, int] = field(default_factory=dict)  # status -> updates sent
     pending: int = 0  # actions planned but not yet due at the end
+    withdrawn: int = 0  # planned actions dropped because their copy had left the ward (moved) before they were due
     send_failed: int = 0
     acks_applied: int = 0  # acknowledgements whose incident copy showed them on ioc.incidents
     acks_unapplied: int = 0  # ... and those that did not by the end
@@ -66,7 +67,7 @@ class ResponderStats:
             return round(delays[min(len(delays) - 1, int(p * len(delays)))], 3) if delays else None
 
         return {"incidents": self.incidents, "unattended": self.unattended, "sent": dict(sorted(self.sent.items())),
-                "pending": self.pending, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
+                "pending": self.pending, "withdrawn": self.withdrawn, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
                 "acks_unapplied": self.acks_unapplied, "escalated_after_ack": self.escalated_after_ack,
                 "ack_escalations_seen": self.escalations_seen, "unread_at_end": self.unread_at_end,
                 "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": round(delays[-1], 3) if delays else None}
@@ -79,6 +80,7 @@ class _Action:
     ward: str = field(compare=False)
     incident: str = field(compare=False)
     status: str = field(compare=False)
+    copy: int = field(compare=False)  # which copy of (ward, incident) it was planned for
     extra: dict[str, Any] = field(compare=False, default_factory=dict)
 
 
@@ -107,6 +109,9 @@ class WardResponder:
         self._queue: list[_Action] = []
         self._seq = 0
         self._planned: set[tuple[str, str]] = set()  # copies with a plan, until they are done
+        # (ward, incident) -> how many times a copy of it left that ward: an action planned for an
+        # earlier copy is withdrawn, as a ward system drops what is no longer its incident
+        self._departures: dict[tuple[str, str], int] = {}
         self._wards: list[str] = []
         # (ward, incident) -> (worker-clock time, wall time) an acknowledgement was sent; applied ones leave
         self._acked: dict[tuple[str, str], tuple[datetime, float]] = {}
@@ -150,7 +155,8 @@ class WardResponder:
 
     def _plan(self, ward: str, incident: str, status: str, due: datetime, **extra: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._queue, _Action(due, self._seq, ward, incident, status, extra))
+        copy = self._departures.get((ward, incident), 0)
+        heapq.heappush(self._queue, _Action(due, self._seq, ward, incident, status, copy, extra))
 
     def observe(self, state: dict[str, Any]) -> None:
         """One ``ioc.incidents`` state: plan the ward's answers to a newly routed copy."""
@@ -160,7 +166,12 @@ class WardResponder:
             _sent, wall = self._acked.pop(key)
             self.stats.acks_applied += 1
             self.stats.ack_delays_s.append(max(time.monotonic() - wall, 0.0))
-        if state.get("moved_to") is not None or status in ("resolved", "closed"):
+        if state.get("moved_to") is not None:
+            if key in self._planned:  # this copy left the ward: what was planned for it is void
+                self._departures[key] = self._departures.get(key, 0) + 1
+            self._planned.discard(key)
+            return
+        if status in ("resolved", "closed"):
             self._planned.discard(key)  # done: no later state of this copy is routed again
             return
         if status != "routed" or key in self._planned:
@@ -194,6 +205,9 @@ class WardResponder:
         out: list[dict[str, Any]] = []
         while self._queue and self._queue[0].due <= now and not self._holding.is_set():
             action = heapq.heappop(self._queue)
+            if action.copy != self._departures.get((action.ward, action.incident), 0):
+                self.stats.withdrawn += 1
+                continue
             out.append({"update_id": f"soak-{uuid.uuid4()}", "incident_id": action.incident, "ward": action.ward,
                         "status": action.status, "actor": "soak-responder", **action.extra})
         return out

@@ -87,3 +87,23 @@ def test_a_held_responder_sends_nothing_more() -> None:
     r.hold()
     assert r.due(T0 + timedelta(days=1)) == []
     assert len(r._queue) >= 2  # still planned: reported as pending, never sent
+
+
+def test_what_was_planned_for_a_copy_that_left_the_ward_is_withdrawn() -> None:
+    # the one acknowledgement a 10-minute soak never saw applied was for a copy that had moved:
+    # the worker dead-lettered it wrong_ward, rightly; a ward system drops an incident that left it
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142") | {"sla": {"ack_s": 120, "resolve_s": 7200}})
+    r.observe(state("inc-1", "27142", status="routed", moved_to="26740"))  # moved on, not by this ward's own plan
+    r.observe(state("inc-1", "27142"))  # handed back later: a new copy, planned afresh
+    updates = r.due(T0 + timedelta(days=1))
+    assert r.stats.withdrawn >= 2  # the first copy's acknowledgement and resolution
+    assert [u["status"] for u in updates][:2] == ["acknowledged", "resolved"]
+    assert r.stats.incidents == 2
+
+
+def test_a_copy_that_moved_away_sends_nothing_more() -> None:
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142"))
+    r.observe(state("inc-1", "27142", status="routed", moved_to="26740"))
+    assert r.due(T0 + timedelta(days=1)) == []
