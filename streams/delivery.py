@@ -131,14 +131,19 @@ async def _submit(producer: Any, builder: Any, topic: str, partition: int) -> as
 
 
 async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: Publish | None = None, *,
-                          max_batch: int = 1000, within: float = 0.05, max_in_flight: int = 4) -> None:
+                          max_batch: int = 1000, within: float = 0.05, max_in_flight: int = 4,
+                          max_events_in_flight: int | None = None) -> None:
     """Consume ``stream`` in batches, publish what ``handle_batch`` returns, ack after delivery.
 
     ``handle_batch(events)`` (plain or async) turns up to ``max_batch`` events, collected for at
     most ``within`` seconds, into :class:`Outgoing` messages (or a :class:`Handled`: messages plus
     awaitables the batch's acks also wait for); an event may produce none or several. ``publish`` queues a batch's messages without awaiting each one (default:
     :func:`batch_publisher`, one record batch per topic-partition); up to ``max_in_flight`` batches
-    may wait for their broker acks while the next batch is processed.
+    may wait for their broker acks while the next batch is processed, and, with
+    ``max_events_in_flight``, only as long as they hold at most that many input events together
+    (one batch over the bound still goes out alone). A stage whose batches grow large when it is
+    behind bounds its memory this way: a backlog stays on the broker instead of in the worker as
+    pinned inputs and their outputs waiting for acks.
 
     Each event's message is pinned (``incref``) before ``take_events`` acks it and released
     only when all of its batch's sends succeeded, so its offset cannot be committed earlier. If a
@@ -154,6 +159,8 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
     """
     publish = publish or batch_publisher(stream.app)
     in_flight: collections.deque[asyncio.Future] = collections.deque()
+    sizes: collections.deque[int] = collections.deque()  # input events of each batch in flight
+    events_cap = max_events_in_flight if max_events_in_flight is not None else float("inf")
     try:
         # Faust's StreamT protocol omits take_events, which its Stream (what agents get) has
         async for events in stream.take_events(max_batch, within):  # type: ignore[attr-defined]
@@ -174,7 +181,10 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
             delivered = asyncio.gather(*futures, *pending)
             delivered.add_done_callback(_ack_when_delivered(events))
             in_flight.append(delivered)
-            while in_flight and (len(in_flight) > max_in_flight or in_flight[0].done()):
+            sizes.append(len(events))
+            while in_flight and (len(in_flight) > max_in_flight or in_flight[0].done()
+                                 or (len(in_flight) > 1 and sum(sizes) > events_cap)):
+                sizes.popleft()
                 await in_flight.popleft()  # raises if a send failed: stop before more is consumed
         await _wait_all(in_flight)
     except BaseException:

@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import orjson
+
 from routers.exceptions import Rejected
 from routers.incidents import messages
 from routers.incidents.correlation import CorrelationPolicy, find_incident, incident_id
@@ -84,12 +86,22 @@ class SavedVersion:
     supersedes (:func:`routers.incidents.batch.coalesce`), so those are never built at all.
     ``new_reports``: see :meth:`IncidentBook._save`."""
 
-    __slots__ = ("incident", "new_reports", "_body")
+    __slots__ = ("incident", "new_reports", "_body", "_json")
 
     def __init__(self, incident: Incident, new_reports: tuple[str, ...] | None = None) -> None:
         self.incident = incident
         self.new_reports = new_reports
         self._body: dict[str, Any] | None = None
+        self._json: bytes | None = None
+
+    def body_json(self) -> bytes:
+        """:meth:`body` serialized, once: the audit state embeds these bytes
+        (:meth:`PendingMessage.payload`), the serving index stores them, and the changelog record
+        reuses them when the body names every report."""
+        raw = self._json
+        if raw is None:
+            raw = self._json = orjson.dumps(self.body())
+        return raw
 
     def body(self) -> dict[str, Any]:
         body = self._body
@@ -115,6 +127,14 @@ class PendingMessage(NamedTuple):
         if self.change is None:
             return messages.state(incident, self.now, body)
         return messages.notice(incident, self.change, self.now, body=body, added=list(self.added))
+
+    def payload(self) -> bytes:
+        """:meth:`build` serialized; an audit state embeds its version's :meth:`SavedVersion.body_json`
+        instead of serializing the incident again (the same bytes orjson makes of the dict)."""
+        if self.change is None:
+            version = self.version
+            return orjson.dumps(messages.state(version.incident, self.now, orjson.Fragment(version.body_json())))
+        return orjson.dumps(self.build())
 
 
 class Outbound:
@@ -142,6 +162,18 @@ class Outbound:
             assert self._pending is not None
             value = self._value = self._pending.build()
         return value
+
+    def payload(self) -> bytes:
+        """:attr:`value` as the JSON bytes published (for a pending message, without building the dict)."""
+        if self._value is None and self._pending is not None:
+            return self._pending.payload()
+        return orjson.dumps(self.value)
+
+    @property
+    def saved(self) -> SavedVersion | None:
+        """The saved version a pending audit state or notice is of; None for a built value."""
+        pending = self._pending
+        return pending.version if pending is not None else None
 
     @property
     def incident(self) -> Any:
@@ -411,9 +443,10 @@ class IncidentBook:
             built = self._bodies.get(table_key(value.ward, value.id))
             if built is None or built[0] is not value:
                 return value.to_json()
-            body = built[1].body()
+            version = built[1]
+            body = version.body()
             if "report_ids" in body:
-                return body
+                return orjson.Fragment(version.body_json())  # orjson (Faust's json codec) copies it as is
             # the messages carried only the new report ids; the changelog restores the table: all
             full = {k: v for k, v in body.items() if k != "new_report_ids"}
             full["report_ids"] = list(value.report_ids)

@@ -94,6 +94,13 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 BATCH_MAX = 4000
 BATCH_WITHIN_S = 0.05
 STATUS_BATCH_WITHIN_S = 0.01
+# What a lifecycle behind its input holds in memory, bounded by design: the stream buffer pauses
+# fetching at 80 % of this (so a full next batch is ready when one is done) and the rest of a
+# backlog waits on the broker; and while one batch is decided, only the previous one may wait for
+# its broker acks (its pinned inputs and outputs). Before, 4 batches of 4,000 could wait and the
+# app's 16,384-event buffer fill: a soak worker's RSS followed its backlog, ~9 MB per 1,000 behind.
+BUFFER_MAX = 2 * BATCH_MAX
+EVENTS_IN_FLIGHT_MAX = BATCH_MAX
 
 # The topics' names are set at worker start, from the worker's settings (nothing is read from the
 # environment on import): each actor's own status topic (the topic says who acts) by
@@ -106,6 +113,7 @@ commands_topic = app.topic(commands_topic_name(_DEFAULTS["app_id"]), key_seriali
                            internal=True)
 lifecycle_topic = app.topic(topics.ROUTED, commands_topic_name(_DEFAULTS["app_id"]), key_serializer="raw",
                             value_serializer="raw", internal=True)
+lifecycle_topic.maxsize = BUFFER_MAX  # faust.App.topic() takes maxsize but does not pass it on
 
 
 def bind_topics(settings: Settings) -> None:
@@ -194,7 +202,8 @@ def decode_lifecycle(event: Any) -> LifecycleInput:
         routed = routed_from_envelope(body)
     except Rejected as rejected:
         return MalformedInput(received, rejected)
-    return RoutedInput(routed, body, received, keyed_by_owner=received.key == routed.ward.encode())
+    return RoutedInput(routed, orjson.Fragment(received.value), received,
+                       keyed_by_owner=received.key == routed.ward.encode())
 
 
 def decode_status(event: Any, counts: dict[str, int]) -> LifecycleInput:
@@ -313,7 +322,7 @@ _CHANNEL_TOPICS = {"incidents": topics.INCIDENTS, "escalations": topics.ESCALATI
 
 def _outgoing(out: Outbound) -> Outgoing:
     topic = topics.ward_topic(out.key) if out.channel == "ward" else _CHANNEL_TOPICS[out.channel]
-    return Outgoing(topic, out.key.encode(), orjson.dumps(out.value), CLOUDEVENTS_HEADERS)
+    return Outgoing(topic, out.key.encode(), out.payload(), CLOUDEVENTS_HEADERS)
 
 
 def _escalation_copies(outbound: Iterable[Outbound]) -> list[Outgoing]:
@@ -366,13 +375,23 @@ def _gauge(book: IncidentBook, wards: Iterable[str]) -> None:
 
 
 def _index_bodies(effects: Effects) -> list[bytes | None]:
-    """Each changed incident's JSON for the serving index, from its audit state message (built
-    once by the book for this version); None: ``put_all`` builds it."""
-    states = {o.key: o.value["data"] for o in effects.outbound if o.channel == "incidents"}
+    """Each changed incident's JSON for the serving index: its audit state's body, serialized once
+    by the book for this version (:meth:`~routers.incidents.book.SavedVersion.body_json`, the bytes
+    the state embeds); None: ``put_all`` builds it."""
+    states = {o.key: o for o in effects.outbound if o.channel == "incidents"}
     bodies: list[bytes | None] = []
     for incident in effects.changed:
-        body = states.get(incident.id)
-        same = body is not None and body["version"] == incident.version and body["ward"] == incident.ward
+        state = states.get(incident.id)
+        if state is None:
+            bodies.append(None)
+            continue
+        saved = state.saved
+        if saved is not None:
+            same = saved.incident.version == incident.version and saved.incident.ward == incident.ward
+            bodies.append(saved.body_json() if same else None)
+            continue
+        body = state.value["data"]
+        same = body["version"] == incident.version and body["ward"] == incident.ward
         bodies.append(orjson.dumps(body) if same else None)
     return bodies
 
@@ -453,7 +472,8 @@ async def handle_status_batch(events: Sequence[Any]) -> Handled:
 @app.agent(lifecycle_topic)
 async def lifecycle(stream: Any) -> None:
     """The incident tables' writer for routed events and commands (partition = the ward's partition)."""
-    await forward_batches(stream, handle_lifecycle_batch, max_batch=BATCH_MAX, within=BATCH_WITHIN_S)
+    await forward_batches(stream, handle_lifecycle_batch, max_batch=BATCH_MAX, within=BATCH_WITHIN_S,
+                          max_events_in_flight=EVENTS_IN_FLIGHT_MAX)
 
 
 @app.agent(status_topic)

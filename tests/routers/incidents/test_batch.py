@@ -111,6 +111,15 @@ def test_an_event_keyed_city_is_forwarded_to_its_ward_and_applies_there() -> Non
     assert [i.id for i in book.open_in(WARD)] == [incident_id("rep-9")]
 
 
+def test_an_envelope_kept_as_its_bytes_is_forwarded_as_the_same_json() -> None:
+    """The agent keeps a routed input's envelope as the bytes it read (an ``orjson.Fragment``), not
+    decoded: the forwarded command carries the same JSON."""
+    item = routed("rep-9", 5, keyed_by_owner=False)
+    kept = RoutedInput(item.event, orjson.Fragment(item.received.value), item.received, keyed_by_owner=False)
+    [forward] = decide_batch(IncidentBook({}, {}, {}), [kept], T0).forwards
+    assert orjson.loads(orjson.dumps(forward.command))["envelope"] == item.envelope
+
+
 def test_an_update_in_place_applies_in_order_behind_the_event_that_opened_its_incident() -> None:
     book = IncidentBook({}, {}, {})
     opened = incident_id("rep-1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 import copy
 
 import pytest
@@ -181,10 +183,13 @@ def test_stored_json_round_trips(book: IncidentBook) -> None:
 def test_the_changelog_encoder_reuses_the_json_the_batch_built(book: IncidentBook) -> None:
     effects = book.on_routed(routed_event("rep-1"), T0)
     stored = book.incidents[table_key(WARD, incident_id("rep-1"))]
-    [state] = [o.value["data"] for o in effects.outbound if o.channel == "incidents"]
-    assert book.encode(stored) is state and state == stored.to_json()
+    [state] = [o for o in effects.outbound if o.channel == "incidents"]
+    encoded = book.encode(stored)
+    assert isinstance(encoded, orjson.Fragment)  # the very bytes the audit state embeds, not a new dump
+    assert orjson.dumps(encoded) == state.saved.body_json() == orjson.dumps(stored.to_json())
+    assert orjson.loads(state.payload())["data"] == stored.to_json() == state.value["data"]
     book.begin_batch()  # the next batch: built again, the same JSON
-    assert book.encode(stored) is not state and book.encode(stored) == state
+    assert book.encode(stored) == stored.to_json()
     assert book.encode({"stub": True}) == {"stub": True}  # other values as they are
 
 

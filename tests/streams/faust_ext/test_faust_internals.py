@@ -194,6 +194,17 @@ def test_a_flow_control_resume_still_empties_the_queues_through_clear() -> None:
     assert hasattr(queue, "_queue"), f"mode's FlowControlQueue has no _queue deque any more ({CONSUMER})"
 
 
+def test_a_topics_own_buffer_bound_still_reaches_the_agents_stream() -> None:
+    """streams/lifecycle/agents.py bounds the lifecycle's stream buffer by setting the topic's
+    ``maxsize`` after ``app.topic()`` (which takes the argument but drops it); the agent's stream
+    reads a clone of the topic, whose queue must keep it."""
+    from streams.lifecycle.agents import BUFFER_MAX, lifecycle_topic
+
+    assert lifecycle_topic.clone(is_iterator=True).queue.maxsize == BUFFER_MAX, (
+        "a Faust topic clone no longer keeps maxsize: the lifecycle's buffer bound (streams/lifecycle/agents.py) is lost"
+    )
+
+
 def test_the_fetch_wait_we_set_still_reaches_aiokafkas_fetcher() -> None:
     """ResponsiveConsumerThread sets AIOKafkaConsumer._fetch_max_wait_ms after construction;
     AIOKafkaConsumer.start() must still build its Fetcher from that attribute."""

@@ -186,3 +186,19 @@ def test_housekeeping_drops_aged_and_expired_entries(redis_url: str) -> None:
         assert await client.zcard(KEYS.open(BEN_THANH.code)) == 0
 
     run(redis_url, body)
+
+
+def test_scores_and_ttls_are_written_exactly(redis_url: str) -> None:
+    """The script takes each incident's scalars in one JSON argument: its scores must not lose
+    digits on the way (Lua numbers print with 14), and the TTLs must follow the status."""
+    v1, v2, v4, other = scenario()
+    stamped = replace(other, created_at=T0 + timedelta(microseconds=123_457), updated_at=T0 + timedelta(seconds=1.654321))
+
+    async def body(index: IncidentIndex, client) -> None:
+        assert await index.put_all([stamped, v4]) == [True, True]
+        assert await client.zscore(KEYS.open(BEN_THANH.code), other.id) == stamped.created_at.timestamp()
+        assert await client.zscore(KEYS.all_recent, other.id) == stamped.updated_at.timestamp()
+        assert 3600 < await client.ttl(KEYS.doc(other.id)) <= index.open_ttl_s  # open: the long TTL
+        assert 0 < await client.ttl(KEYS.doc(v4.id)) <= 3600  # resolved: the recent TTL
+
+    run(redis_url, body)
