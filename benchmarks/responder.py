@@ -43,6 +43,7 @@ from streams.settings import Settings
 
 CLOSE_SHARE = 0.5
 _WARDS_REMEMBERED = 200  # candidate wards for reassignment
+_EXAMPLES = 5  # rejected updates reported with the worker's detail
 
 
 @dataclass
@@ -55,6 +56,8 @@ class ResponderStats:
     send_failed: int = 0
     acks_applied: int = 0  # acknowledgements whose incident copy showed them on ioc.incidents
     acks_unapplied: int = 0  # ... and those that did not by the end
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> its updates dead-lettered by the worker
+    rejected_examples: list[str] = field(default_factory=list)  # the first few, with the worker's detail
     escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was on the broker before the deadline
     escalations_seen: int = 0  # ack escalations read on ioc.escalations (distinct copies)
     unread_at_end: int | None = None  # ioc.incidents + ioc.escalations messages not read when it stopped
@@ -68,7 +71,8 @@ class ResponderStats:
 
         return {"incidents": self.incidents, "unattended": self.unattended, "sent": dict(sorted(self.sent.items())),
                 "pending": self.pending, "withdrawn": self.withdrawn, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
-                "acks_unapplied": self.acks_unapplied, "escalated_after_ack": self.escalated_after_ack,
+                "acks_unapplied": self.acks_unapplied, "rejected": dict(sorted(self.rejected.items())),
+                "rejected_examples": self.rejected_examples, "escalated_after_ack": self.escalated_after_ack,
                 "ack_escalations_seen": self.escalations_seen, "unread_at_end": self.unread_at_end,
                 "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": round(delays[-1], 3) if delays else None}
 
@@ -118,6 +122,7 @@ class WardResponder:
         # every acknowledgement the broker acknowledged: the worker-clock time it was there by
         self._ack_on_broker: dict[tuple[str, str], datetime] = {}
         self._ack_escalations: dict[tuple[str, str], datetime] = {}  # copy -> the ack deadline it escalated for
+        self._updates: dict[str, tuple[str, tuple[str, str]]] = {}  # update id sent -> (status, copy), until judged
         self._stop = threading.Event()
         self._holding = threading.Event()  # see hold()
         self._thread = threading.Thread(target=self._run, name="ward-responder", daemon=True)
@@ -141,6 +146,21 @@ class WardResponder:
 
     def unapplied_acks(self) -> int:
         return len(self._acked)
+
+    def observe_verdict(self, dead_letter: dict[str, Any]) -> None:
+        """One ``ioc.deadletter`` message: if it is one of this responder's updates, the worker's
+        verdict on it, found by its ``iocupdate`` id (as ``ioc incidents`` finds its own)."""
+        update_id = dead_letter.get("iocupdate")
+        sent = self._updates.pop(update_id, None) if isinstance(update_id, str) else None
+        if sent is None:
+            return
+        status, key = sent
+        data = dead_letter.get("data")
+        data = data if isinstance(data, dict) else {}
+        reason, detail = str(data.get("reason")), str(data.get("error"))
+        self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
+        if len(self.stats.rejected_examples) < _EXAMPLES:
+            self.stats.rejected_examples.append(f"{status} by {key[0]} of {key[1]}: {reason}: {detail}")
 
     def observe_escalation(self, escalation: dict[str, Any]) -> None:
         """One ``ioc.escalations`` message: remember which copies escalated for a missed acknowledgement."""
@@ -240,14 +260,18 @@ class WardResponder:
             producer = KafkaProducer(**kafka_clients.kafka_python(
                 self.settings, linger_ms=20, acks=1, client_id="ioc-soak-responder"))
             try:
-                consumer.assign([TopicPartition(name, p) for name in (topics.INCIDENTS, topics.ESCALATIONS)
+                read = (topics.INCIDENTS, topics.ESCALATIONS, topics.DEADLETTER)
+                consumer.assign([TopicPartition(name, p) for name in read
                                  for p in sorted(consumer.partitions_for_topic(name) or ())])
                 while not self._stop.is_set():
                     for tp, records in consumer.poll(timeout_ms=200, max_records=2000).items():
                         for record in records:
                             if not record.value:
                                 continue
-                            if tp.topic == topics.ESCALATIONS:
+                            if tp.topic == topics.DEADLETTER:
+                                if b'"iocupdate"' in record.value:  # the intake's dead letters are not ours
+                                    self.observe_verdict(orjson.loads(record.value))
+                            elif tp.topic == topics.ESCALATIONS:
                                 self.observe_escalation(orjson.loads(record.value)["data"])
                             else:
                                 self.observe(orjson.loads(record.value)["data"])
@@ -258,6 +282,7 @@ class WardResponder:
                         future = producer.send(topics.STATUS, key=update["ward"].encode(), value=raw)
                         future.add_errback(self._failed)
                         self.stats.sent[update["status"]] = self.stats.sent.get(update["status"], 0) + 1
+                        self._updates[update["update_id"]] = (update["status"], (update["ward"], update["incident_id"]))
                         if update["status"] == "acknowledged":
                             key = (update["ward"], update["incident_id"])
                             self._acked[key] = (now, time.monotonic())

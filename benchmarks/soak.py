@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -406,6 +407,15 @@ class Check:
         return {"pass": self.passed, "detail": self.detail}
 
 
+def _rejections(responder: Mapping[str, object]) -> str:
+    """The responder's updates the worker dead-lettered, by reason, with the first examples."""
+    rejected = responder.get("rejected")
+    if not rejected:
+        return ""
+    examples = "; ".join(str(e) for e in responder.get("rejected_examples") or ())  # type: ignore[attr-defined]
+    return f"; the worker rejected {rejected} (e.g. {examples})"
+
+
 def acceptance(result: SoakResult) -> list[Check]:
     """Every acceptance item of issue 20 the soak measures, with its numbers."""
     window = flatness(result)
@@ -434,7 +444,8 @@ def acceptance(result: SoakResult) -> list[Check]:
                             f"{responder.get('acks_applied')} of {sent} acknowledgements applied, {unapplied} not by the "
                             f"end; delay p50 {responder.get('ack_delay_p50_s')} s, p99 {responder.get('ack_delay_p99_s')} s, "
                             f"max {responder.get('ack_delay_max_s')} s; the responder left {responder.get('unread_at_end')} "
-                            f"incident/escalation messages unread" + (f"; responder failed: {error}" if error else "")))
+                            f"incident/escalation messages unread" + (f"; responder failed: {error}" if error else "")
+                            + _rejections(responder)))
         checks.append(Check("no_escalation_after_ack", responder.get("escalated_after_ack") == 0 and error is None,
                             f"{responder.get('escalated_after_ack')} ack escalations of incidents whose acknowledgement was "
                             f"on the broker before the deadline; {responder.get('ack_escalations_seen')} ack escalations "

@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from routers.envelope import SOURCE, SPECVERSION, iso, stable_id
 from routers.incidents.escalation import LEVEL_NAMES
 from routers.incidents.model import Escalation, Incident
@@ -72,7 +74,9 @@ def notice(
     return envelope
 
 
-def state(incident: Incident, now: datetime, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def state(incident: Incident, now: datetime, body: dict[str, Any] | orjson.Fragment | None = None) -> dict[str, Any]:
+    """The audit state of ``incident``; ``body``: its JSON when the caller has it (a dict, or the
+    bytes as an ``orjson.Fragment``)."""
     return _envelope(
         stable_id(incident.id, "state", str(incident.version)), TYPE_STATE, incident.id, now, incident,
         body if body is not None else incident.to_json(),

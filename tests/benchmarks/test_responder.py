@@ -107,3 +107,22 @@ def test_a_copy_that_moved_away_sends_nothing_more() -> None:
     r.observe(state("inc-1", "27142"))
     r.observe(state("inc-1", "27142", status="routed", moved_to="26740"))
     assert r.due(T0 + timedelta(days=1)) == []
+
+
+def test_the_workers_verdict_on_an_update_is_read_from_the_dead_letter_topic() -> None:
+    from datetime import UTC, datetime
+
+    from routers.envelope import deadletter
+
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142") | {"sla": {"ack_s": 120, "resolve_s": 7200}})
+    [ack] = r.due(T0 + timedelta(seconds=200))
+    r._updates[ack["update_id"]] = ("acknowledged", ("27142", "inc-1"))  # as _run records a send
+    letter = deadletter(orjson.dumps(ack), "wrong_ward", "incident inc-1 belongs to ward 26740, not 27142",
+                        "ioc.status", 0, 9, datetime.now(UTC))
+    r.observe_verdict(letter | {"iocupdate": "someone-else"})  # not ours: ignored
+    assert r.stats.rejected == {}
+    r.observe_verdict(letter | {"iocupdate": ack["update_id"]})
+    assert r.stats.rejected == {"wrong_ward": 1}
+    assert r.stats.rejected_examples == ["acknowledged by 27142 of inc-1: wrong_ward: "
+                                         "incident inc-1 belongs to ward 26740, not 27142"]
