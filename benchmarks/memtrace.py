@@ -42,7 +42,7 @@ def _sizes() -> dict[str, int]:
     out: dict[str, int] = {}
     agents = sys.modules.get("streams.lifecycle.agents")
     if agents is not None:
-        for name in ("incidents_table", "wards_table", "seen_table"):
+        for name in ("incidents_table", "wards_table", "seen_table", "reports_table"):
             table = getattr(agents, name, None)
             if table is not None:
                 out[f"lifecycle.{name}"] = len(table.data)

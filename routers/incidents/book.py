@@ -66,6 +66,7 @@ from routers.incidents.marks import high_water_key, is_redelivery
 from routers.incidents.model import Incident, incident_from_json, is_stub, stub_of
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status
+from routers.incidents.timeutil import fmt
 from routers.incidents.updates import StatusUpdate
 
 # Closed incidents stay this long after closing: a reopen or a late update within the hour still
@@ -74,6 +75,12 @@ RETENTION_S = 3600
 # Closed incidents kept decoded (whole) in memory, the latest ones: a reopen or a late update
 # shortly after the close needs no read of the serving index. A constant, so bounded by design.
 RECENT_CLOSED = 1000
+# An open incident's citizen report ids go to the changelog in chunks of this many, in a table of
+# their own (key "<ward>/<incident>#<n>", see IncidentBook.reports), not in the incident's record:
+# a change then writes the chunk its new reports landed in, not every id so far. The record says
+# how many there are (report_count) and that they are chunked (report_chunks). Before, an incident
+# with 600 reports wrote ~24 kB of ids per change, and the soak's worker slowed as incidents grew.
+REPORT_CHUNK = 64
 # A rung fires this long after its deadline, not at it: an acknowledgement a ward sent just before
 # the deadline is still on its way through the status path (its p99 target is 2 s), and must win.
 ESCALATION_GRACE_S = 2.0
@@ -290,6 +297,15 @@ def table_key(ward: str, incident: str) -> str:
     return f"{ward}/{incident}"
 
 
+def report_chunk_key(key: str, n: int) -> str:
+    """The ``n``-th chunk of report ids of the incident at table key ``key``."""
+    return f"{key}#{n}"
+
+
+def _chunks(count: int) -> int:
+    return (count + REPORT_CHUNK - 1) // REPORT_CHUNK
+
+
 class IncidentBook:
     def __init__(
         self,
@@ -299,10 +315,13 @@ class IncidentBook:
         policy: CorrelationPolicy | None = None,
         retention_s: float = RETENTION_S,
         grace_s: float = 0.0,
+        reports: MutableMapping[str, Any] | None = None,
     ) -> None:
         self.incidents = incidents
         self.wards = wards
         self.seen = seen
+        # report id chunks of open incidents (REPORT_CHUNK); None: the incident's record carries them all
+        self.reports = reports
         self.policy = policy or CorrelationPolicy()
         self.retention_s = retention_s
         self.grace_s = grace_s  # the worker uses ESCALATION_GRACE_S; 0 climbs a rung at its deadline
@@ -342,11 +361,21 @@ class IncidentBook:
         cached = self._decoded.get(key)
         if cached is not None and cached[0] == body["version"]:
             return cached[1]
-        decoded = incident_from_json(body)
+        decoded = self.decode(key, body)
         if len(self._decoded) > 50_000:
             self._decoded.clear()
         self._decoded[key] = (decoded.version, decoded)
         return decoded
+
+    def decode(self, key: str, body: Mapping[str, Any]) -> Incident:
+        """An incident the table holds as JSON (restored from its changelog), with its report ids
+        from their chunks when its record names them so."""
+        if body.get("report_chunks") and self.reports is not None:
+            ids: list[str] = []
+            for n in range(_chunks(int(body.get("report_count") or 0))):
+                ids.extend(self.reports.get(report_chunk_key(key, n)) or ())
+            body = {**body, "report_ids": ids}
+        return incident_from_json(dict(body))
 
     def version_of(self, ward: str, incident: str) -> int | None:
         """The version the table holds (of an incident or its stub); None when unknown."""
@@ -441,6 +470,11 @@ class IncidentBook:
         reusing the JSON this batch's save built for the very incident object."""
         if isinstance(value, Incident):
             built = self._bodies.get(table_key(value.ward, value.id))
+            if self.reports is not None and value.is_open:  # its report ids are in their chunks
+                body = built[1].body() if built is not None and built[0] is value else value.to_json(reports=False)
+                record = {k: v for k, v in body.items() if k != "report_ids" and k != "new_report_ids"}
+                record["report_chunks"] = REPORT_CHUNK
+                return record
             if built is None or built[0] is not value:
                 return value.to_json()
             version = built[1]
@@ -483,6 +517,8 @@ class IncidentBook:
         change added (``new_report_ids``) instead of all of them, so what each change writes does
         not grow with the incident's reports; every other change (and the changelog) carries all."""
         key = table_key(incident.ward, incident.id)
+        if self.reports is not None:
+            self._write_reports(key, incident)
         # for the messages, built when one of them is first read; the table keeps the incident decoded
         version = SavedVersion(incident, new_reports)
         if incident.is_open:
@@ -513,6 +549,35 @@ class IncidentBook:
         if change is not None:
             notice = PendingMessage(version, change, now, tuple(w.item for w in added))
             effects.outbound.append(Outbound("ward", incident.ward, pending=notice))
+
+    def _write_reports(self, key: str, incident: Incident) -> None:
+        """The report id chunks of ``incident`` (about to be stored at ``key``): from the chunk the
+        stored copy's ids end in, for an open incident; none, for a closed one (its stub needs none:
+        its last state, on ioc.incidents and in the serving index, names every report)."""
+        chunks = self.reports
+        assert chunks is not None
+        ids = incident.report_ids
+        if not incident.is_open:
+            for n in range(_chunks(len(ids))):
+                chunk = report_chunk_key(key, n)
+                if chunk in chunks:
+                    del chunks[chunk]
+            return
+        start = self._reports_stored(key, incident) // REPORT_CHUNK
+        for n in range(start, _chunks(len(ids))):
+            chunks[report_chunk_key(key, n)] = list(ids[n * REPORT_CHUNK:(n + 1) * REPORT_CHUNK])
+
+    def _reports_stored(self, key: str, incident: Incident) -> int:
+        """How many of ``incident``'s report ids the chunks already hold: those of the copy stored
+        at ``key``, if it is the same incident (an id used again for another one starts afresh)."""
+        stored = self.incidents.get(key)
+        if isinstance(stored, Incident):
+            same = stored.created_at == incident.created_at and stored.is_open
+            return len(stored.report_ids) if same else 0
+        if isinstance(stored, Mapping) and stored.get("report_chunks") and not is_stub(stored):
+            same = stored.get("created_at") == fmt(incident.created_at)
+            return int(stored.get("report_count") or 0) if same else 0
+        return 0
 
     def _set_open(self, incident: Incident, now: datetime) -> None:
         """Keep the ward's open/closed lists in step with ``incident`` (written only on a change)."""

@@ -60,7 +60,7 @@ from routers.incidents.batch import (
     tick_command,
 )
 from routers.incidents.book import ESCALATION_GRACE_S
-from routers.incidents.model import Incident, incident_from_json, is_stub, table_json
+from routers.incidents.model import Incident, is_stub, table_json
 from routers.incidents.routed import routed_from_envelope
 from streams import metrics
 from streams.app import app, caller_wards
@@ -130,6 +130,8 @@ def commands_topic_of_app() -> str:
 
 incidents_table = app.Table("lifecycle-incidents", default=None, help="ward/incident id -> incident JSON")
 wards_table = app.Table("lifecycle-wards", default=None, help="ward -> open and recently closed incident ids")
+reports_table = app.Table("lifecycle-reports", default=None,
+                          help="ward/incident#n -> the n-th chunk of an open incident's citizen report ids")
 seen_table = app.Table("lifecycle-seen", default=None,
                        help="ward|path|intake partition -> highest intake offset applied (redelivery guard)")
 
@@ -159,8 +161,9 @@ def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any
     """The lifecycle's worker state over this module's tables (the composition root,
     :func:`streams.services.build_services`, calls this); ``devices``: the worker's device cache,
     ``redis``: the worker's asyncio Redis client, which the serving index writes and reads through."""
-    tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table))
-    book = IncidentBook(*tables, grace_s=ESCALATION_GRACE_S)
+    tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table),
+              StagedTable(reports_table))
+    book = IncidentBook(*tables[:3], grace_s=ESCALATION_GRACE_S, reports=tables[3])
     tables[0].encode = book.encode  # the JSON the batch's saves built, reused for the changelog
     index = IncidentIndex(redis, settings.app_id) if redis is not None else None
     return LifecycleWorker(settings, clock or clock_for(settings.clock_offset_file), book, tables,
@@ -557,5 +560,6 @@ async def incident_page(web: Any, request: Any, incident_id: str) -> Any:
 
 def stored_incidents() -> list[Any]:
     """Every incident copy in this worker's tables (for tests and diagnostics)."""
-    return [v if isinstance(v, Incident) else incident_from_json(v) for v in incidents_table.values()
+    book = lifecycle_worker().book
+    return [v if isinstance(v, Incident) else book.decode(k, v) for k, v in incidents_table.items()
             if v is not None and not is_stub(v)]

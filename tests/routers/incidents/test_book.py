@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
-
 import copy
 
+import orjson
 import pytest
 
 from routers.exceptions import Rejected

@@ -1,0 +1,97 @@
+"""An open incident's citizen report ids reach the changelog in chunks of REPORT_CHUNK (a table of
+their own), so a change writes the chunk its new reports landed in, not every id so far; an
+incident restored from the changelog has them all again; a closed one's chunks are deleted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+
+from routers.incidents.book import REPORT_CHUNK, IncidentBook, report_chunk_key, table_key
+from routers.incidents.correlation import incident_id
+from routers.incidents.status import Status
+from routers.incidents.updates import StatusUpdate
+from tests.routers.incidents.factories import BEN_THANH, T0, routed_event
+
+WARD = "27142"
+REPORTS = 3 * REPORT_CHUNK + 5
+
+
+class Recording(dict):
+    """A table that remembers every write (what its changelog would carry)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+def report(n: int):
+    return routed_event(f"rep-{n}", source="report", kind="flooding", at=T0 + timedelta(seconds=n))
+
+
+def gathered(reports: int = REPORTS) -> tuple[IncidentBook, dict, Recording]:
+    incidents: dict = {}
+    chunks = Recording()
+    book = IncidentBook(incidents, {}, {}, reports=chunks)
+    for n in range(reports):
+        book.begin_batch()
+        book.on_routed(report(n), T0 + timedelta(seconds=n))
+    return book, incidents, chunks
+
+
+def test_each_change_writes_only_the_chunk_its_report_landed_in() -> None:
+    book, incidents, chunks = gathered()
+    key = table_key(WARD, incident_id("rep-0"))
+    assert len(incidents) == 1 and len(chunks.writes) == REPORTS  # one chunk write per report, not all
+    assert sorted(chunks) == [report_chunk_key(key, n) for n in range(4)]
+    assert chunks[report_chunk_key(key, 3)] == [f"rep-{n}" for n in range(3 * REPORT_CHUNK, REPORTS)]
+    record = book.encode(incidents[key])
+    assert "report_ids" not in record and record["report_count"] == REPORTS and record["report_chunks"] == REPORT_CHUNK
+    size = len(orjson.dumps(record))
+    book.begin_batch()
+    book.on_routed(report(REPORTS), T0 + timedelta(seconds=REPORTS))
+    assert len(orjson.dumps(book.encode(incidents[key]))) <= size + 4  # the record does not grow with reports
+
+
+def test_an_incident_restored_from_the_changelog_has_every_report_id() -> None:
+    book, incidents, chunks = gathered()
+    restored_incidents = {k: orjson.loads(orjson.dumps(book.encode(v))) for k, v in incidents.items()}
+    restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=dict(chunks))
+    (incident,) = restored.open_in(WARD)
+    assert incident.report_ids == tuple(f"rep-{n}" for n in range(REPORTS))
+    assert incident == book.open_in(WARD)[0]
+    # and it goes on from there: the next report rewrites the last chunk only
+    tail = report_chunk_key(table_key(WARD, incident.id), 3)
+    restored.begin_batch()
+    restored.on_routed(report(REPORTS), T0 + timedelta(seconds=REPORTS))
+    assert restored.reports[tail][-1] == f"rep-{REPORTS}"  # type: ignore[index]
+    assert len(restored.reports) == 4  # type: ignore[arg-type]
+
+
+def test_a_closed_incident_keeps_no_chunks_and_its_results_reach_every_report() -> None:
+    book, incidents, chunks = gathered()
+    (incident,) = book.open_in(WARD)
+    book.on_update(StatusUpdate("u1", incident.id, WARD, Status.ACKNOWLEDGED, "officer-7"), T0 + timedelta(hours=1))
+    done = book.on_update(StatusUpdate("u2", incident.id, WARD, Status.RESOLVED, "officer-7"), T0 + timedelta(hours=2))
+    assert sorted(o.key for o in done.outbound if o.channel == "results") == sorted(f"rep-{n}" for n in range(REPORTS))
+    assert dict(chunks) == {}
+
+
+def test_a_reassigned_incident_takes_its_report_ids_to_the_new_ward() -> None:
+    book, incidents, chunks = gathered()
+    (incident,) = book.open_in(WARD)
+    moved = book.on_update(StatusUpdate("u1", incident.id, WARD, Status.REASSIGNED, "officer-7",
+                                        to_ward=BEN_THANH.code), T0 + timedelta(hours=1))
+    (handoff,) = [o for o in moved.outbound if o.channel == "handoff"]
+    book.on_handoff(handoff.value, T0 + timedelta(hours=1))
+    new_key = table_key(BEN_THANH.code, incident.id)
+    assert sorted(chunks) == [report_chunk_key(new_key, n) for n in range(4)]  # none left under the old ward
+    restored_incidents = {k: orjson.loads(orjson.dumps(book.encode(v))) for k, v in incidents.items()}
+    restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=dict(chunks))
+    (owned,) = restored.open_in(BEN_THANH.code)
+    assert owned.report_ids == incident.report_ids
