@@ -8,16 +8,28 @@ garbage collection (:func:`settle_garbage_collector`).
 Faust internals relied on (pinned faust-streaming version, checked by
 tests/streams/faust_ext/test_faust_internals.py): ``faust.Worker.spinner`` (set to None to turn the
 spinner off), ``faust.Worker.on_setup_root_logger(logger, level)`` and
-``faust.Worker.on_startup_finished()`` (overridden, each calls Faust's own).
+``faust.Worker.on_startup_finished()`` and mode's ``Worker._schedule_shutdown(signal)`` (overridden,
+each calls Faust's or mode's own), ``Worker._signal_stop_time`` (read: set once a stop was asked).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
+import signal
+import sys
+import threading
 from typing import Any
 
 import faust
+
+# A worker told to stop (SIGTERM, Ctrl-C, or its parent dying: ManagedProcess asks the kernel for
+# SIGTERM then) exits within this many seconds, stopped cleanly or not. Faust's orderly stop waits
+# on the broker (commits, producer flush, leaving the group): when the broker went away with the
+# parent, as the embedded one does, that stop never ended and the worker outlived its parent.
+STOP_DEADLINE_S = 30.0
+STOP_OVERRUN_EXIT = 70  # the exit status of a worker whose stop overran (EX_SOFTWARE)
 
 
 class Worker(faust.Worker):
@@ -40,6 +52,25 @@ class Worker(faust.Worker):
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
         settle_garbage_collector()
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        if not self._signal_stop_time:
+            exit_after_deadline(STOP_DEADLINE_S)
+        super()._schedule_shutdown(signal)
+
+
+def exit_after_deadline(seconds: float) -> threading.Timer:
+    """Leave the process ``seconds`` from now, whatever the event loop is doing (a daemon thread:
+    an orderly stop that finishes first ends the process before it fires)."""
+    def overran() -> None:
+        print(f"worker: the orderly stop took over {seconds:g} s (the broker gone?); exiting",
+              file=sys.stderr, flush=True)
+        os._exit(STOP_OVERRUN_EXIT)
+
+    timer = threading.Timer(seconds, overran)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 # A worker allocates a few dozen container objects per event (decoded JSON, envelopes, futures),

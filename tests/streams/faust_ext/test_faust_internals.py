@@ -142,6 +142,7 @@ INTERNALS = [
     # the worker: overridden
     Internal(faust.Worker, "on_setup_root_logger", "(self, logger, level)", "sync", WORKER),
     Internal(faust.Worker, "on_startup_finished", "(self)", "async", WORKER),
+    Internal(faust.Worker, "_schedule_shutdown", "(self, signal)", "sync", WORKER),
     # delivery: called (take_events is wrapped by a Faust decorator, so its kind is not checked)
     Internal(faust.Stream, "take_events", "(self, max_, within)", "any", DELIVERY),
     Internal(Message, "incref", "(self, n=…)", "sync", DELIVERY),
