@@ -225,9 +225,13 @@ class WardResponder:
         out: list[dict[str, Any]] = []
         while self._queue and self._queue[0].due <= now and not self._holding.is_set():
             action = heapq.heappop(self._queue)
-            if action.copy != self._departures.get((action.ward, action.incident), 0):
+            key = (action.ward, action.incident)
+            if action.copy != self._departures.get(key, 0):
                 self.stats.withdrawn += 1
                 continue
+            if action.status == "reassigned":  # it leaves this ward now: nothing more is done with this copy
+                self._departures[key] = self._departures.get(key, 0) + 1
+                self._planned.discard(key)
             out.append({"update_id": f"soak-{uuid.uuid4()}", "incident_id": action.incident, "ward": action.ward,
                         "status": action.status, "actor": "soak-responder", **action.extra})
         return out

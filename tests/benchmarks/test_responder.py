@@ -126,3 +126,15 @@ def test_the_workers_verdict_on_an_update_is_read_from_the_dead_letter_topic() -
     assert r.stats.rejected == {"wrong_ward": 1}
     assert r.stats.rejected_examples == ["acknowledged by 27142 of inc-1: wrong_ward: "
                                          "incident inc-1 belongs to ward 26740, not 27142"]
+
+
+def test_nothing_is_sent_for_a_copy_after_this_ward_reassigned_it() -> None:
+    # the soak's one rejected acknowledgement: "wrong_ward: incident ... was reassigned to ward
+    # 26767", sent by the ward that had reassigned it before the moved state reached the responder
+    r = responder(unattended=0.0, reassigned=1.0)
+    r.observe(state("inc-2", "26740"))  # a ward to reassign to
+    r.observe(state("inc-1", "27142"))  # reassigned (its share is 1)
+    r._plan("27142", "inc-1", "acknowledged", T0 + timedelta(hours=1))  # planned for the same copy
+    sent = r.due(T0 + timedelta(days=1))
+    assert [u["status"] for u in sent if u["incident_id"] == "inc-1"] == ["reassigned"]
+    assert r.stats.withdrawn == 1
