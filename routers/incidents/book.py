@@ -103,8 +103,8 @@ class SavedVersion:
 
     def body_json(self) -> bytes:
         """:meth:`body` serialized, once: the audit state embeds these bytes
-        (:meth:`PendingMessage.payload`), the serving index stores them, and the changelog record
-        reuses them when the body names every report."""
+        (:meth:`PendingMessage.payload`) and the serving index stores them (so does the changelog
+        record of a book without a chunk table, when the body names every report)."""
         raw = self._json
         if raw is None:
             raw = self._json = orjson.dumps(self.body())
