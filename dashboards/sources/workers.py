@@ -98,19 +98,24 @@ class WorkerMetrics:
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self._latest: Scrape | None = None
+        self._latest_started = float("-inf")
         self._previous: Scrape | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> Scrape:
+        """Scrape now. Two refreshes may overlap (the background loop and a caller); the one that
+        started last is kept, so a slow older scrape never replaces a newer one."""
+        started = time.monotonic()
         totals = await asyncio.to_thread(scrape, self.urls, self.timeout_s)
         latest = Scrape(time.monotonic(), totals)
-        self._previous, self._latest = self._latest, latest
+        if started >= self._latest_started:
+            self._previous, self._latest, self._latest_started = self._latest, latest, started
         return latest
 
     async def _loop(self) -> None:
-        while True:
-            await self.refresh()
+        while True:  # start() scraped already
             await asyncio.sleep(self.interval_s)
+            await self.refresh()
 
     async def start(self) -> None:
         await self.refresh()

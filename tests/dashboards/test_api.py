@@ -330,3 +330,36 @@ def test_unreachable_incident_store(generation: Any) -> None:
         assert all(r["overdue"] is None for r in ov["wards"])
 
     run(make_parts(generation, redis_url=url), body)
+
+
+def test_a_slow_older_scrape_never_replaces_a_newer_one(monkeypatch: Any) -> None:
+    """The background loop and a caller may scrape at once (the full suite once failed the test
+    above this way): the scrape that started last is the one kept."""
+    import threading
+    import time as time_module
+
+    from dashboards.sources import workers as workers_module
+
+    first_started = threading.Event()
+    calls: list[str] = []
+
+    def fake_scrape(urls: Any, timeout_s: float) -> str:
+        if not calls:
+            calls.append("old")
+            first_started.set()
+            time_module.sleep(0.3)  # the older scrape answers last
+            return "old"
+        calls.append("new")
+        return "new"
+
+    monkeypatch.setattr(workers_module, "scrape", fake_scrape)
+
+    async def main() -> None:
+        source = WorkerMetrics(["http://127.0.0.1:9/metrics"], interval_s=60)
+        older = asyncio.ensure_future(source.refresh())
+        await asyncio.to_thread(first_started.wait, 5)
+        await source.refresh()
+        await older
+        assert source._latest is not None and source._latest.totals == "new"
+
+    asyncio.run(main())
