@@ -160,6 +160,7 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
     publish = publish or batch_publisher(stream.app)
     in_flight: collections.deque[asyncio.Future] = collections.deque()
     sizes: collections.deque[int] = collections.deque()  # input events of each batch in flight
+    waiting = 0  # their sum
     events_cap = max_events_in_flight if max_events_in_flight is not None else float("inf")
     try:
         # Faust's StreamT protocol omits take_events, which its Stream (what agents get) has
@@ -182,9 +183,10 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
             delivered.add_done_callback(_ack_when_delivered(events))
             in_flight.append(delivered)
             sizes.append(len(events))
+            waiting += len(events)
             while in_flight and (len(in_flight) > max_in_flight or in_flight[0].done()
-                                 or (len(in_flight) > 1 and sum(sizes) > events_cap)):
-                sizes.popleft()
+                                 or (len(in_flight) > 1 and waiting > events_cap)):
+                waiting -= sizes.popleft()
                 await in_flight.popleft()  # raises if a send failed: stop before more is consumed
         await _wait_all(in_flight)
     except BaseException:

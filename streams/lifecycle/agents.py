@@ -383,21 +383,13 @@ def _index_bodies(effects: Effects) -> list[bytes | None]:
     """Each changed incident's JSON for the serving index: its audit state's body, serialized once
     by the book for this version (:meth:`~routers.incidents.book.SavedVersion.body_json`, the bytes
     the state embeds); None: ``put_all`` builds it."""
-    states = {o.key: o for o in effects.outbound if o.channel == "incidents"}
+    saved = {o.key: o.saved for o in effects.outbound if o.channel == "incidents"}
     bodies: list[bytes | None] = []
     for incident in effects.changed:
-        state = states.get(incident.id)
-        if state is None:
-            bodies.append(None)
-            continue
-        saved = state.saved
-        if saved is not None:
-            same = saved.incident.version == incident.version and saved.incident.ward == incident.ward
-            bodies.append(saved.body_json() if same else None)
-            continue
-        body = state.value["data"]
-        same = body["version"] == incident.version and body["ward"] == incident.ward
-        bodies.append(orjson.dumps(body) if same else None)
+        version = saved.get(incident.id)
+        same = version is not None and version.incident.version == incident.version \
+            and version.incident.ward == incident.ward
+        bodies.append(version.body_json() if same and version is not None else None)
     return bodies
 
 
