@@ -31,7 +31,12 @@ from streams.simulator.frigate import EVENTS, REVIEWS
 from streams.simulator.run import SimulationStats, due_now
 from streams.simulator.scenario import CityScenario, Message
 
-TICK_S = 0.02  # batches go out every 20 ms: 20 messages a partition at 4,000/s, a small delay at 10/s
+# Batches go out every 200 ms. The embedded broker (Tansu's memory engine) lists every batch a
+# partition holds on each fetch of it, ~0.5 us a batch (docs/performance.md, "The embedded
+# broker's fetch cost"), so over a long run what it pays for is the number of batches, not of
+# messages: 20 ms ticks made ~430 batches/s of 2-3 messages at 1,000/s, and after 10 minutes each
+# worker fetch cost the broker ~130 ms of CPU. 200 ms: ~60 batches/s at any rate.
+TICK_S = 0.2
 
 OnSent = Callable[[Message, int, int], None]
 
