@@ -9,6 +9,7 @@ Frigate publishes while the bridge is down.
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import sys
 from pathlib import Path
@@ -27,6 +28,10 @@ def mosquitto_binary() -> str | None:
 def mosquitto_config(port: int) -> str:
     return "\n".join((
         f"listener {port} 127.0.0.1",
+        # Started as root, mosquitto switches to the "mosquitto" user unless told otherwise, and a
+        # change of user clears the parent-death signal (prctl(2)): it outlived a killed `ioc up`.
+        # Staying the user who started it keeps the signal (a non-root start ignores the option).
+        f"user {getpass.getuser()}",
         "allow_anonymous true",
         "persistence false",
         f"max_queued_messages {MAX_QUEUED}",
