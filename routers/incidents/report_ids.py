@@ -1,9 +1,9 @@
 """Every citizen report id of an incident, in order, in little memory.
 
 An open incident gathers report ids for as long as it stays open (each gets a result when it is
-resolved), so they are most of what a worker keeps per report: as a tuple of ``str`` ~120 bytes an
-id, counting the chunk table's list that shared them (docs/performance.md, "The embedded broker's
-fetch cost"). Here they live in chunks of :data:`CHUNK` ids, each one ``bytes`` object: the full
+resolved), so they are what a worker keeps per report that it never lets go of before then: as a
+tuple of ``str`` ~87 bytes an id, and the chunk table's list of them 8 more. Here they live in
+chunks of :data:`CHUNK` ids, each one ``bytes`` object: the full
 chunks zlib-compressed (ids from one source share most of their characters), the last one as its
 JSON array. The chunk objects are what the ``lifecycle-reports`` table stores too, so the table and
 the incident share them instead of each holding the ids.
