@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from routers.exceptions import Rejected
 from routers.incidents.correlation import incident_id
 from routers.incidents.model import Evidence, HistoryEntry, Incident, evolve
-from routers.incidents.report_ids import NO_REPORTS, ReportIds
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status, check_transition
 from routers.incidents.tracked import fold_tracked
@@ -60,7 +59,7 @@ def open_incident(event: RoutedEvent, now: datetime) -> Incident:
         status=Status.NEW, targets=event.targets, sla=event.sla, created_at=now,
         first_seen=event.occurred_at, last_seen=event.occurred_at, lat=event.lat, lon=event.lon,
         group_key=event.group_key, evidence=(_evidence(event),),
-        report_ids=ReportIds.of((event.event_id,)) if event.source == "report" else NO_REPORTS,
+        report_ids=(event.event_id,) if event.source == "report" else (),
         device_ids=(event.device_id,) if event.device_id is not None else (),
     )
     created = evolve(base, history=(_entry(base, Status.NEW, now, note=f"opened by event {event.event_id}"),))
@@ -118,7 +117,7 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
         incident,
         evidence=evidence,
         evidence_dropped=incident.evidence_count + 1 - len(evidence),
-        report_ids=incident.report_ids.append(event.event_id) if event.source == "report" else incident.report_ids,
+        report_ids=(*incident.report_ids, event.event_id) if event.source == "report" else incident.report_ids,
         device_ids=_devices(incident.device_ids, event.device_id),
         first_seen=min(incident.first_seen, event.occurred_at),
         last_seen=max(incident.last_seen, event.occurred_at),

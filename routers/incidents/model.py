@@ -16,7 +16,6 @@ from operator import attrgetter
 from typing import Any
 
 from routers.decision import Sla
-from routers.incidents.report_ids import NO_REPORTS, ReportIds
 from routers.incidents.status import OPEN, Status
 from routers.incidents.timeutil import fmt, parse_time
 
@@ -165,9 +164,8 @@ class Incident:
     # Items folded in but not in ``evidence`` (the window: the first item and the latest
     # ``lifecycle.EVIDENCE_WINDOW``; the whole list is in the serving index, see docs/lifecycle.md).
     evidence_dropped: int = 0
-    # Every citizen report folded in, in order (the keys results go back under; never trimmed),
-    # compactly: they are most of what an open incident holds (routers.incidents.report_ids).
-    report_ids: ReportIds = NO_REPORTS
+    # Every citizen report folded in, in order (the keys results go back under; never trimmed).
+    report_ids: tuple[str, ...] = ()
     # The devices whose readings correlate with this incident (the latest ``lifecycle.MAX_DEVICES``).
     device_ids: tuple[str, ...] = ()
 
@@ -268,7 +266,7 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
         moved_to=body.get("moved_to"), result=body.get("result"), resolutions=body.get("resolutions", 0),
         version=body.get("version", 0), updated_at=_time(body, "updated_at"),
         evidence_dropped=body.get("evidence_dropped", 0),
-        report_ids=ReportIds.of(reports if reports is not None else (e.event_id for e in evidence if e.source == "report")),
+        report_ids=tuple(reports) if reports is not None else tuple(e.event_id for e in evidence if e.source == "report"),
         device_ids=tuple(devices) if devices is not None else tuple(dict.fromkeys(
             e.device_id for e in evidence if e.device_id is not None)),
     )
