@@ -11,10 +11,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
+from streams.embedded.mqtt import mosquitto_binary
 from streams.embedded.stack import EmbeddedStack
 from streams.settings import Settings
 
@@ -84,3 +86,31 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids), "an embedded server outlived its parent"
+
+
+@pytest.mark.skipif(mosquitto_binary() is None, reason="Debian's mosquitto is not installed (apt-get install mosquitto)")
+def test_mosquitto_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    # Run as root, mosquitto switched to its own user by default, and a change of user clears the
+    # parent-death signal: after `kill -9` of `ioc up` it lived on.
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from streams.embedded.mqtt import start_mqtt
+        broker = start_mqtt(Path({str(tmp_path)!r}))
+        print(broker.pid, flush=True)
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    assert _alive(pid)
+    time.sleep(0.5)  # past mosquitto's start-up, where it would change user
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = _alive(pid)
+    if alive:
+        os.kill(pid, signal.SIGTERM)
+    assert not alive, "mosquitto outlived its parent"
