@@ -387,9 +387,10 @@ def _index_bodies(effects: Effects) -> list[bytes | None]:
     bodies: list[bytes | None] = []
     for incident in effects.changed:
         version = saved.get(incident.id)
-        same = version is not None and version.incident.version == incident.version \
-            and version.incident.ward == incident.ward
-        bodies.append(version.body_json() if same and version is not None else None)
+        if version is not None and (version.incident.version, version.incident.ward) == (incident.version, incident.ward):
+            bodies.append(version.body_json())
+        else:
+            bodies.append(None)
     return bodies
 
 

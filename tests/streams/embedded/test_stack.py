@@ -66,8 +66,27 @@ def test_configured_servers_are_not_started(tmp_path: Path) -> None:
         assert stack.settings == settings
 
 
+def _outliving_a_killed_parent(script: str) -> list[int]:
+    """Run ``script`` (it prints the pids of the servers it started), SIGKILL it, and return the
+    pids still alive 10 s later (after stopping them)."""
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    assert pids and all(_alive(pid) for pid in pids)
+    time.sleep(0.5)  # past the servers' start-up (mosquitto would change its user there)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in pids if _alive(pid)]
+    for pid in alive:
+        os.kill(pid, signal.SIGTERM)
+    return alive
+
+
 def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
-    script = textwrap.dedent(f"""
+    alive = _outliving_a_killed_parent(f"""
         import sys, time
         from pathlib import Path
         from streams.embedded.stack import EmbeddedStack
@@ -76,23 +95,14 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
         print(stack.kafka.pid, stack.redis.pid, flush=True)
         time.sleep(60)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    pids = [int(p) for p in parent.stdout.readline().split()]
-    assert all(_alive(pid) for pid in pids)
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids), "an embedded server outlived its parent"
+    assert not alive, "an embedded server outlived its parent"
 
 
 @pytest.mark.skipif(mosquitto_binary() is None, reason="Debian's mosquitto is not installed (apt-get install mosquitto)")
 def test_mosquitto_dies_with_a_killed_parent(tmp_path: Path) -> None:
     # Run as root, mosquitto switched to its own user by default, and a change of user clears the
     # parent-death signal: after `kill -9` of `ioc up` it lived on.
-    script = textwrap.dedent(f"""
+    alive = _outliving_a_killed_parent(f"""
         import time
         from pathlib import Path
         from streams.embedded.mqtt import start_mqtt
@@ -100,17 +110,4 @@ def test_mosquitto_dies_with_a_killed_parent(tmp_path: Path) -> None:
         print(broker.pid, flush=True)
         time.sleep(60)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    pid = int(parent.stdout.readline())
-    assert _alive(pid)
-    time.sleep(0.5)  # past mosquitto's start-up, where it would change user
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    alive = _alive(pid)
-    if alive:
-        os.kill(pid, signal.SIGTERM)
     assert not alive, "mosquitto outlived its parent"
