@@ -60,6 +60,8 @@ class ResponderStats:
     rejected_examples: list[str] = field(default_factory=list)  # the first few, with the worker's detail
     escalated_after_ack: int = 0  # ack escalations of a copy whose acknowledgement was on the broker before the deadline
     escalations_seen: int = 0  # ack escalations read on ioc.escalations (distinct copies)
+    repeated_states: int = 0  # states of an incident seen again (same version: a redelivery), ignored
+    out_of_order_states: int = 0  # states older than one already seen of their incident, ignored
     unread_at_end: int | None = None  # ioc.incidents + ioc.escalations messages not read when it stopped
     ack_delays_s: list[float] = field(default_factory=list)  # wall seconds, sent -> state showing it
 
@@ -73,7 +75,8 @@ class ResponderStats:
                 "pending": self.pending, "withdrawn": self.withdrawn, "send_failed": self.send_failed, "acks_applied": self.acks_applied,
                 "acks_unapplied": self.acks_unapplied, "rejected": dict(sorted(self.rejected.items())),
                 "rejected_examples": self.rejected_examples, "escalated_after_ack": self.escalated_after_ack,
-                "ack_escalations_seen": self.escalations_seen, "unread_at_end": self.unread_at_end,
+                "ack_escalations_seen": self.escalations_seen, "repeated_states": self.repeated_states,
+                "out_of_order_states": self.out_of_order_states, "unread_at_end": self.unread_at_end,
                 "ack_delay_p50_s": q(0.5), "ack_delay_p99_s": q(0.99), "ack_delay_max_s": round(delays[-1], 3) if delays else None}
 
 
@@ -123,6 +126,7 @@ class WardResponder:
         self._ack_on_broker: dict[tuple[str, str], datetime] = {}
         self._ack_escalations: dict[tuple[str, str], datetime] = {}  # copy -> the ack deadline it escalated for
         self._updates: dict[str, tuple[str, tuple[str, str]]] = {}  # update id sent -> (status, copy), until judged
+        self._versions: dict[str, int] = {}  # incident -> the newest version of its state seen
         self._stop = threading.Event()
         self._holding = threading.Event()  # see hold()
         self._thread = threading.Thread(target=self._run, name="ward-responder", daemon=True)
@@ -182,6 +186,16 @@ class WardResponder:
         """One ``ioc.incidents`` state: plan the ward's answers to a newly routed copy."""
         ward, incident, status = state["ward"], state["id"], state["status"]
         key = (ward, incident)
+        # A ward system dedupes on the version (it runs on across an incident's copies: a hand-over
+        # is the moved copy's version + 1), so a redelivered or stale state says nothing new.
+        version, newest = int(state.get("version") or 0), self._versions.get(incident, -1)
+        if version <= newest:
+            if version == newest:
+                self.stats.repeated_states += 1
+            else:
+                self.stats.out_of_order_states += 1
+            return
+        self._versions[incident] = version
         if state.get("acknowledged_at") and key in self._acked:
             _sent, wall = self._acked.pop(key)
             self.stats.acks_applied += 1

@@ -444,7 +444,8 @@ def acceptance(result: SoakResult) -> list[Check]:
                             f"{responder.get('acks_applied')} of {sent} acknowledgements applied, {unapplied} not by the "
                             f"end; delay p50 {responder.get('ack_delay_p50_s')} s, p99 {responder.get('ack_delay_p99_s')} s, "
                             f"max {responder.get('ack_delay_max_s')} s; the responder left {responder.get('unread_at_end')} "
-                            f"incident/escalation messages unread" + (f"; responder failed: {error}" if error else "")
+                            f"incident/escalation messages unread, saw {responder.get('out_of_order_states')} states "
+                            f"out of version order" + (f"; responder failed: {error}" if error else "")
                             + _rejections(responder)))
         checks.append(Check("no_escalation_after_ack", responder.get("escalated_after_ack") == 0 and error is None,
                             f"{responder.get('escalated_after_ack')} ack escalations of incidents whose acknowledgement was "

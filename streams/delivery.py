@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -132,7 +133,7 @@ async def _submit(producer: Any, builder: Any, topic: str, partition: int) -> as
 
 async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: Publish | None = None, *,
                           max_batch: int = 1000, within: float = 0.05, max_in_flight: int = 4,
-                          max_events_in_flight: int | None = None) -> None:
+                          max_events_in_flight: int | None = None, turn: asyncio.Lock | None = None) -> None:
     """Consume ``stream`` in batches, publish what ``handle_batch`` returns, ack after delivery.
 
     ``handle_batch(events)`` (plain or async) turns up to ``max_batch`` events, collected for at
@@ -144,6 +145,12 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
     (one batch over the bound still goes out alone). A stage whose batches grow large when it is
     behind bounds its memory this way: a backlog stays on the broker instead of in the worker as
     pinned inputs and their outputs waiting for acks.
+
+    Agents that decide on shared state (the lifecycle's two agents write the same tables) pass one
+    ``turn`` lock: a batch is handled and its messages queued on the producer while holding it, so
+    each topic-partition receives the agents' outputs in the order their batches were decided.
+    Without it, one agent's publish waiting for a busy partition to drain let the other decide and
+    publish a later version of an incident first.
 
     Each event's message is pinned (``incref``) before ``take_events`` acks it and released
     only when all of its batch's sends succeeded, so its offset cannot be committed earlier. If a
@@ -169,16 +176,8 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
             # this loop is left by an exception, so an unpinned batch could be committed unsent.
             for event in events:
                 event.message.incref()  # released by _ack_when_delivered, after the broker acks
-            handled = handle_batch(events)
-            if inspect.isawaitable(handled):
-                handled = await handled
-            outgoing: Iterable[Outgoing]
-            pending: Sequence[Awaitable[Any]]
-            if isinstance(handled, Handled):
-                outgoing, pending = handled.messages, handled.pending
-            else:
-                outgoing, pending = handled, ()
-            futures = await publish(list(outgoing))
+            async with turn or contextlib.nullcontext():
+                futures, pending = await _handle_and_publish(events, handle_batch, publish)
             delivered = asyncio.gather(*futures, *pending)
             delivered.add_done_callback(_ack_when_delivered(events))
             in_flight.append(delivered)
@@ -194,6 +193,20 @@ async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: 
         for delivery in in_flight:
             delivery.add_done_callback(_consume_exception)
         raise
+
+
+async def _handle_and_publish(events: Sequence[EventT], handle_batch: BatchHandler,
+                              publish: Publish) -> tuple[list[asyncio.Future], Sequence[Awaitable[Any]]]:
+    handled = handle_batch(events)
+    if inspect.isawaitable(handled):
+        handled = await handled
+    outgoing: Iterable[Outgoing]
+    pending: Sequence[Awaitable[Any]]
+    if isinstance(handled, Handled):
+        outgoing, pending = handled.messages, handled.pending
+    else:
+        outgoing, pending = handled, ()
+    return await publish(list(outgoing)), pending
 
 
 def _ack_when_delivered(events: Sequence[EventT]) -> Callable[[asyncio.Future], None]:

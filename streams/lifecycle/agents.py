@@ -156,6 +156,9 @@ class LifecycleWorker:
     index_writes: set[asyncio.Future[None]] = field(default_factory=set)
     gauge_due: set[str] = field(default_factory=set)  # wards whose open-incident gauge is out of date
     partition_counts: dict[str, int] = field(default_factory=dict)  # topic -> partitions (producer metadata)
+    # both agents decide on the same tables: each batch is decided and queued for the broker in
+    # turn, so an incident's states, notices and changelog records go out in version order
+    decide_turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any = None,
@@ -471,13 +474,14 @@ async def handle_status_batch(events: Sequence[Any]) -> Handled:
 async def lifecycle(stream: Any) -> None:
     """The incident tables' writer for routed events and commands (partition = the ward's partition)."""
     await forward_batches(stream, handle_lifecycle_batch, max_batch=BATCH_MAX, within=BATCH_WITHIN_S,
-                          max_events_in_flight=EVENTS_IN_FLIGHT_MAX)
+                          max_events_in_flight=EVENTS_IN_FLIGHT_MAX, turn=lifecycle_worker().decide_turn)
 
 
 @app.agent(status_topic)
 async def status_intake(stream: Any) -> None:
     """Ward updates, apart from routine traffic: applied on the ward's partition, or forwarded there."""
-    await forward_batches(stream, handle_status_batch, max_batch=BATCH_MAX, within=STATUS_BATCH_WITHIN_S)
+    await forward_batches(stream, handle_status_batch, max_batch=BATCH_MAX, within=STATUS_BATCH_WITHIN_S,
+                          turn=lifecycle_worker().decide_turn)
 
 
 # -- timers -------------------------------------------------------------------------------------------

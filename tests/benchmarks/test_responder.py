@@ -3,6 +3,7 @@ ioc.status contract (the same parser the worker uses)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import orjson
@@ -14,10 +15,14 @@ from streams.lifecycle.contract import parse_status_update
 from streams.settings import Settings
 from tests.routers.incidents.factories import T0
 
+_versions = itertools.count(1)
 
-def state(incident: str, ward: str, status: str = "routed", moved_to: str | None = None) -> dict:
+
+def state(incident: str, ward: str, status: str = "routed", moved_to: str | None = None,
+          version: int | None = None) -> dict:
+    """A state as ioc.incidents carries it; each call a newer version unless ``version`` is given."""
     return {"id": incident, "ward": ward, "status": status, "moved_to": moved_to,
-            "created_at": fmt(T0), "updated_at": fmt(T0)}
+            "created_at": fmt(T0), "updated_at": fmt(T0), "version": version or next(_versions)}
 
 
 def responder(**kw: float) -> WardResponder:
@@ -100,6 +105,18 @@ def test_what_was_planned_for_a_copy_that_left_the_ward_is_withdrawn() -> None:
     assert r.stats.withdrawn >= 2  # the first copy's acknowledgement and resolution
     assert [u["status"] for u in updates][:2] == ["acknowledged", "resolved"]
     assert r.stats.incidents == 2
+
+
+def test_a_stale_or_repeated_state_is_ignored_as_a_ward_system_dedupes_it() -> None:
+    # a routed state published after the copy's moved state (the lifecycle's two agents once
+    # published out of decision order) must not plan an acknowledgement the worker rejects wrong_ward
+    r = responder(unattended=0.0, reassigned=0.0)
+    r.observe(state("inc-1", "27142", version=3))
+    r.observe(state("inc-1", "27142", status="reassigned", moved_to="26740", version=5))
+    r.observe(state("inc-1", "27142", version=4))  # older than what was seen: out of order
+    r.observe(state("inc-1", "27142", status="reassigned", moved_to="26740", version=5))  # redelivered
+    assert r.due(T0 + timedelta(days=1)) == []
+    assert (r.stats.out_of_order_states, r.stats.repeated_states, r.stats.incidents) == (1, 1, 1)
 
 
 def test_a_copy_that_moved_away_sends_nothing_more() -> None:
