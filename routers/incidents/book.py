@@ -63,7 +63,9 @@ from routers.incidents.correlation import CorrelationPolicy, find_incident, inci
 from routers.incidents.escalation import escalate_due, next_due
 from routers.incidents.lifecycle import add_evidence, apply_update, open_incident, receive_handoff
 from routers.incidents.marks import high_water_key, is_redelivery
-from routers.incidents.model import Incident, incident_from_json, is_stub, stub_of
+from routers.incidents.model import Incident, evolve, incident_from_json, is_stub, stub_of
+from routers.incidents.report_ids import CHUNK as REPORT_CHUNK
+from routers.incidents.report_ids import ReportIds
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status
 from routers.incidents.timeutil import fmt
@@ -75,12 +77,12 @@ RETENTION_S = 3600
 # Closed incidents kept decoded (whole) in memory, the latest ones: a reopen or a late update
 # shortly after the close needs no read of the serving index. A constant, so bounded by design.
 RECENT_CLOSED = 1000
-# An open incident's citizen report ids go to the changelog in chunks of this many, in a table of
-# their own (key "<ward>/<incident>#<n>", see IncidentBook.reports), not in the incident's record:
+# An open incident's citizen report ids go to the changelog in chunks of REPORT_CHUNK, in a table
+# of their own (key "<ward>/<incident>#<n>", see IncidentBook.reports), not in the incident's record:
 # a change then writes the chunk its new reports landed in, not every id so far. The record says
 # how many there are (report_count) and that they are chunked (report_chunks). Before, an incident
 # with 600 reports wrote ~24 kB of ids per change, and the soak's worker slowed as incidents grew.
-REPORT_CHUNK = 64
+# The table holds the very chunk objects of the incident's ReportIds (shared, compact).
 # A rung fires this long after its deadline, not at it: an acknowledgement a ward sent just before
 # the deadline is still on its way through the status path (its p99 target is 2 s), and must win.
 ESCALATION_GRACE_S = 2.0
@@ -371,10 +373,9 @@ class IncidentBook:
         """An incident the table holds as JSON (restored from its changelog), with its report ids
         from their chunks when its record names them so."""
         if body.get("report_chunks") and self.reports is not None:
-            ids: list[str] = []
-            for n in range(_chunks(int(body.get("report_count") or 0))):
-                ids.extend(self.reports.get(report_chunk_key(key, n)) or ())
-            body = {**body, "report_ids": ids}
+            chunks = [self.reports.get(report_chunk_key(key, n)) for n in range(_chunks(int(body.get("report_count") or 0)))]
+            incident = incident_from_json({k: v for k, v in body.items() if k != "report_ids"})
+            return evolve(incident, report_ids=ReportIds.from_chunks(c for c in chunks if c))
         return incident_from_json(dict(body))
 
     def version_of(self, ward: str, incident: str) -> int | None:
@@ -564,8 +565,8 @@ class IncidentBook:
                     del chunks[chunk]
             return
         start = self._reports_stored(key, incident) // REPORT_CHUNK
-        for n in range(start, _chunks(len(ids))):
-            chunks[report_chunk_key(key, n)] = list(ids[n * REPORT_CHUNK:(n + 1) * REPORT_CHUNK])
+        for n in range(start, ids.chunk_count):
+            chunks[report_chunk_key(key, n)] = ids.chunk(n)
 
     def _reports_stored(self, key: str, incident: Incident) -> int:
         """How many of ``incident``'s report ids the chunks already hold: those of the copy stored
@@ -612,7 +613,7 @@ class IncidentBook:
                 effects.duplicate = True
                 return effects
             self._save(updated, effects, "updated", now, _written(updated, event),
-                       updated.report_ids[len(match.report_ids):])
+                       tuple(updated.report_ids.since(len(match.report_ids))))
         elif event.suppressed:
             return effects  # held back by the rules and nothing open to attach it to
         else:

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 
 from routers.exceptions import Rejected
 from routers.incidents.correlation import incident_id
+from routers.incidents.marks import parse_origin
 from routers.incidents.model import Evidence, HistoryEntry, Incident, evolve
+from routers.incidents.report_ids import NO_REPORTS, ReportIds
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status, check_transition
 from routers.incidents.tracked import fold_tracked
@@ -59,7 +61,7 @@ def open_incident(event: RoutedEvent, now: datetime) -> Incident:
         status=Status.NEW, targets=event.targets, sla=event.sla, created_at=now,
         first_seen=event.occurred_at, last_seen=event.occurred_at, lat=event.lat, lon=event.lon,
         group_key=event.group_key, evidence=(_evidence(event),),
-        report_ids=(event.event_id,) if event.source == "report" else (),
+        report_ids=ReportIds.of((event.event_id,)) if event.source == "report" else NO_REPORTS,
         device_ids=(event.device_id,) if event.device_id is not None else (),
     )
     created = evolve(base, history=(_entry(base, Status.NEW, now, note=f"opened by event {event.event_id}"),))
@@ -94,7 +96,9 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
     The incident keeps the window of its evidence (:func:`window`); the items that leave it are
     counted in ``evidence_dropped`` (they are in the serving index's evidence list).
     """
-    if incident.has_event(event.event_id):
+    # An event with an intake origin passed its ward's redelivery mark (routers.incidents.marks)
+    # before it got here, so only one without needs the search through every report id.
+    if incident.has_event(event.event_id, reports=parse_origin(event.origin) is None):
         return incident
     folded = fold_tracked(incident.evidence, _evidence(event))
     if folded is not None:  # a later message of a tracked object updates its item
@@ -117,7 +121,7 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incid
         incident,
         evidence=evidence,
         evidence_dropped=incident.evidence_count + 1 - len(evidence),
-        report_ids=(*incident.report_ids, event.event_id) if event.source == "report" else incident.report_ids,
+        report_ids=incident.report_ids.append(event.event_id) if event.source == "report" else incident.report_ids,
         device_ids=_devices(incident.device_ids, event.device_id),
         first_seen=min(incident.first_seen, event.occurred_at),
         last_seen=max(incident.last_seen, event.occurred_at),

@@ -16,6 +16,7 @@ from operator import attrgetter
 from typing import Any
 
 from routers.decision import Sla
+from routers.incidents.report_ids import NO_REPORTS, ReportIds
 from routers.incidents.status import OPEN, Status
 from routers.incidents.timeutil import fmt, parse_time
 
@@ -164,8 +165,9 @@ class Incident:
     # Items folded in but not in ``evidence`` (the window: the first item and the latest
     # ``lifecycle.EVIDENCE_WINDOW``; the whole list is in the serving index, see docs/lifecycle.md).
     evidence_dropped: int = 0
-    # Every citizen report folded in, in order (the keys results go back under; never trimmed).
-    report_ids: tuple[str, ...] = ()
+    # Every citizen report folded in, in order (the keys results go back under; never trimmed),
+    # compactly: they are most of what an open incident holds (routers.incidents.report_ids).
+    report_ids: ReportIds = NO_REPORTS
     # The devices whose readings correlate with this incident (the latest ``lifecycle.MAX_DEVICES``).
     device_ids: tuple[str, ...] = ()
 
@@ -178,10 +180,11 @@ class Incident:
     def is_open(self) -> bool:
         return self.status in OPEN and self.moved_to is None
 
-    def has_event(self, event_id: str) -> bool:
-        """Whether ``event_id`` is in the window or among the reports (older machine items are not
-        known here: their redelivery is recognised by its origin offset, see :mod:`routers.incidents.marks`)."""
-        return event_id in self.report_ids or any(e.event_id == event_id for e in self.evidence)
+    def has_event(self, event_id: str, reports: bool = True) -> bool:
+        """Whether ``event_id`` is in the window or (``reports``) among the reports (older machine
+        items are not known here: their redelivery is recognised by its origin offset, see
+        :mod:`routers.incidents.marks`)."""
+        return any(e.event_id == event_id for e in self.evidence) or (reports and event_id in self.report_ids)
 
     def evidence_index(self, position: int) -> int:
         """The index in the whole evidence list of the window's item at ``position``: the window is
@@ -266,7 +269,7 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
         moved_to=body.get("moved_to"), result=body.get("result"), resolutions=body.get("resolutions", 0),
         version=body.get("version", 0), updated_at=_time(body, "updated_at"),
         evidence_dropped=body.get("evidence_dropped", 0),
-        report_ids=tuple(reports) if reports is not None else tuple(e.event_id for e in evidence if e.source == "report"),
+        report_ids=ReportIds.of(reports if reports is not None else (e.event_id for e in evidence if e.source == "report")),
         device_ids=tuple(devices) if devices is not None else tuple(dict.fromkeys(
             e.device_id for e in evidence if e.device_id is not None)),
     )

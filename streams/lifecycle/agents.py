@@ -61,6 +61,7 @@ from routers.incidents.batch import (
 )
 from routers.incidents.book import ESCALATION_GRACE_S
 from routers.incidents.model import Incident, is_stub, table_json
+from routers.incidents.report_ids import chunk_ids
 from routers.incidents.routed import routed_from_envelope
 from streams import metrics
 from streams.app import app, caller_wards
@@ -167,7 +168,7 @@ def build_lifecycle(settings: Settings, clock: Clock | None = None, devices: Any
     :func:`streams.services.build_services`, calls this); ``devices``: the worker's device cache,
     ``redis``: the worker's asyncio Redis client, which the serving index writes and reads through."""
     tables = (StagedTable(incidents_table, table_json), StagedTable(wards_table), StagedTable(seen_table),
-              StagedTable(reports_table))
+              StagedTable(reports_table, chunk_ids))
     book = IncidentBook(*tables[:3], grace_s=ESCALATION_GRACE_S, reports=tables[3])
     tables[0].encode = book.encode  # the JSON the batch's saves built, reused for the changelog
     index = IncidentIndex(redis, settings.app_id) if redis is not None else None

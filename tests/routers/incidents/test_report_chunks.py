@@ -10,6 +10,7 @@ import orjson
 
 from routers.incidents.book import REPORT_CHUNK, IncidentBook, report_chunk_key, table_key
 from routers.incidents.correlation import incident_id
+from routers.incidents.report_ids import chunk_ids
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
 from tests.routers.incidents.factories import BEN_THANH, T0, routed_event
@@ -49,7 +50,7 @@ def test_each_change_writes_only_the_chunk_its_report_landed_in() -> None:
     key = table_key(WARD, incident_id("rep-0"))
     assert len(incidents) == 1 and len(chunks.writes) == REPORTS  # one chunk write per report, not all
     assert sorted(chunks) == [report_chunk_key(key, n) for n in range(4)]
-    assert chunks[report_chunk_key(key, 3)] == [f"rep-{n}" for n in range(3 * REPORT_CHUNK, REPORTS)]
+    assert chunk_ids(chunks[report_chunk_key(key, 3)]) == [f"rep-{n}" for n in range(3 * REPORT_CHUNK, REPORTS)]
     record = book.encode(incidents[key])
     assert "report_ids" not in record and record["report_count"] == REPORTS and record["report_chunks"] == REPORT_CHUNK
     size = len(orjson.dumps(record))
@@ -61,7 +62,9 @@ def test_each_change_writes_only_the_chunk_its_report_landed_in() -> None:
 def test_an_incident_restored_from_the_changelog_has_every_report_id() -> None:
     book, incidents, chunks = gathered()
     restored_incidents = {k: orjson.loads(orjson.dumps(book.encode(v))) for k, v in incidents.items()}
-    restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=dict(chunks))
+    # the changelog carries each chunk as its list of ids (what Faust restores into the table)
+    restored_chunks = {k: orjson.loads(orjson.dumps(chunk_ids(v))) for k, v in chunks.items()}
+    restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=restored_chunks)
     (incident,) = restored.open_in(WARD)
     assert incident.report_ids == tuple(f"rep-{n}" for n in range(REPORTS))
     assert incident == book.open_in(WARD)[0]
@@ -69,7 +72,7 @@ def test_an_incident_restored_from_the_changelog_has_every_report_id() -> None:
     tail = report_chunk_key(table_key(WARD, incident.id), 3)
     restored.begin_batch()
     restored.on_routed(report(REPORTS), T0 + timedelta(seconds=REPORTS))
-    assert restored.reports[tail][-1] == f"rep-{REPORTS}"  # type: ignore[index]
+    assert chunk_ids(restored.reports[tail])[-1] == f"rep-{REPORTS}"  # type: ignore[index]
     assert len(restored.reports) == 4  # type: ignore[arg-type]
 
 
@@ -92,6 +95,8 @@ def test_a_reassigned_incident_takes_its_report_ids_to_the_new_ward() -> None:
     new_key = table_key(BEN_THANH.code, incident.id)
     assert sorted(chunks) == [report_chunk_key(new_key, n) for n in range(4)]  # none left under the old ward
     restored_incidents = {k: orjson.loads(orjson.dumps(book.encode(v))) for k, v in incidents.items()}
-    restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=dict(chunks))
+    # the changelog carries each chunk as its list of ids (what Faust restores into the table)
+    restored_chunks = {k: orjson.loads(orjson.dumps(chunk_ids(v))) for k, v in chunks.items()}
+    restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=restored_chunks)
     (owned,) = restored.open_in(BEN_THANH.code)
     assert owned.report_ids == incident.report_ids
