@@ -612,8 +612,9 @@ class IncidentBook:
             if updated is match:
                 effects.duplicate = True
                 return effects
-            self._save(updated, effects, "updated", now, _written(updated, event),
-                       tuple(updated.report_ids.since(len(match.report_ids))))
+            # add_evidence adds a report id only by appending the event's own
+            added = (event.event_id,) if len(updated.report_ids) > len(match.report_ids) else ()
+            self._save(updated, effects, "updated", now, _written(updated, event), added)
         elif event.suppressed:
             return effects  # held back by the rules and nothing open to attach it to
         else:

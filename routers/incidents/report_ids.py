@@ -3,16 +3,18 @@
 An open incident gathers report ids for as long as it stays open (each gets a result when it is
 resolved), so they are most of what a worker keeps per report: as a tuple of ``str`` ~90 bytes an
 id, and in a real-time soak nothing resolves for the first ten minutes, so every report of the run
-stays (docs/lifecycle.md, "Memory"). Here the ids live in chunks of :data:`CHUNK`: each full chunk
-is sealed into one zlib-compressed ``bytes`` object (ids from one source share most of their
-characters: ~6 bytes an id for the 1022 portal's), the chunk being filled is a plain tuple of
-``str``. Appending, what every report folded in does, only extends that tuple (sealing once per
-:data:`CHUNK`); reading sealed ids back is for the rare moments that need them all (a status
-change names every report, a resolve sends each a result).
+stays (docs/lifecycle.md, "Memory"). Here the ids live in chunks of :data:`CHUNK`, each one
+``bytes`` object: a full chunk sealed (zlib-compressed JSON: ids from one source share most of
+their characters, ~6 bytes an id for the 1022 portal's), the chunk being filled its JSON array
+(~30 bytes an id: at ~0.1 reports a second per open incident, a chunk takes minutes to fill, so
+the open chunks are most of what a soak's incidents hold). Appending, what every report folded in
+does, splices the new id's JSON into that array (sealing once per :data:`CHUNK`); decoding is for
+the rare moments that need every id (a status change names them all, a resolve sends each a
+result).
 
-The ``lifecycle-reports`` table stores the same chunks: a sealed chunk is the very ``bytes``
-object (shared), the one being filled its list of ids. The changelog carries every chunk as its
-list of ids (:func:`chunk_ids` is the table's encoder), and a restored list is sealed again.
+The ``lifecycle-reports`` table stores the very same ``bytes`` objects (shared). The changelog
+carries every chunk as its list of ids (:func:`chunk_ids` is the table's encoder), and a restored
+list becomes a chunk again.
 
 Invariant kept: iterating gives the ids in the order they were added; equality and hashing follow
 that order (a tuple or list of the same ids compares equal).
@@ -27,86 +29,89 @@ from typing import Any, overload
 import orjson
 
 CHUNK = 64
+_OPEN = b"["  # a chunk being filled is its JSON array; a sealed one is zlib output, which never starts so
 
 
-def _seal(ids: Sequence[str]) -> bytes:
-    return zlib.compress(orjson.dumps(list(ids)), 6)
+def _seal(ids: list[str]) -> bytes:
+    return zlib.compress(orjson.dumps(ids), 6)
 
 
-def _unseal(chunk: bytes) -> list[str]:
-    ids: list[str] = orjson.loads(zlib.decompress(chunk))
+def _ids_of(chunk: bytes) -> list[str]:
+    ids: list[str] = orjson.loads(chunk if chunk[:1] == _OPEN else zlib.decompress(chunk))
     return ids
 
 
 def chunk_ids(value: Any) -> list[str]:
-    """The ids of a table's chunk: a sealed one (``bytes``) or the list of the one being filled
-    (or of any chunk a changelog record restored)."""
+    """The ids of a table's chunk: its bytes, or the list a changelog record restored."""
     if isinstance(value, bytes):
-        return _unseal(value)
+        return _ids_of(value)
     return [i for i in value or () if isinstance(i, str)]
 
 
 class ReportIds(Sequence[str]):
-    """An immutable, ordered sequence of report ids: sealed full chunks, then the open tail."""
+    """An immutable, ordered sequence of report ids: sealed full chunks, then the open one."""
 
-    __slots__ = ("_sealed", "_tail")
+    __slots__ = ("_sealed", "_tail", "_tail_count")
 
-    def __init__(self, sealed: tuple[bytes, ...] = (), tail: tuple[str, ...] = ()) -> None:
+    def __init__(self, sealed: tuple[bytes, ...] = (), tail: bytes = b"", tail_count: int = 0) -> None:
         self._sealed = sealed
-        self._tail = tail
+        self._tail = tail  # the open chunk's JSON array; b"" when it has none
+        self._tail_count = tail_count
 
     @classmethod
     def of(cls, ids: Iterable[str]) -> ReportIds:
         listed = list(ids)
         full = len(listed) - len(listed) % CHUNK
-        return cls(tuple(_seal(listed[n:n + CHUNK]) for n in range(0, full, CHUNK)), tuple(listed[full:]))
+        rest = listed[full:]
+        return cls(tuple(_seal(listed[n:n + CHUNK]) for n in range(0, full, CHUNK)),
+                   orjson.dumps(rest) if rest else b"", len(rest))
 
     @classmethod
     def from_chunks(cls, chunks: Iterable[Any]) -> ReportIds:
-        """From a table's chunks in order (sealed bytes or lists): every one full but the last."""
+        """From a table's chunks in order (bytes, or lists a changelog restored): all full but the last."""
         sealed: list[bytes] = []
-        tail: tuple[str, ...] = ()
+        tail, tail_count = b"", 0
         for chunk in chunks:
-            if isinstance(chunk, bytes):
+            if isinstance(chunk, bytes) and chunk[:1] != _OPEN:
                 sealed.append(chunk)
                 continue
             ids = chunk_ids(chunk)
             if len(ids) == CHUNK:
                 sealed.append(_seal(ids))
-            else:
-                tail = tuple(ids)
-        return cls(tuple(sealed), tail)
+            elif ids:
+                tail, tail_count = (chunk if isinstance(chunk, bytes) else orjson.dumps(ids)), len(ids)
+        return cls(tuple(sealed), tail, tail_count)
 
     def append(self, report_id: str) -> ReportIds:
-        if len(self._tail) == CHUNK - 1:
-            return ReportIds((*self._sealed, _seal((*self._tail, report_id))))
-        return ReportIds(self._sealed, (*self._tail, report_id))
+        if self._tail_count == CHUNK - 1:
+            return ReportIds((*self._sealed, _seal([*_ids_of(self._tail), report_id])))
+        item = orjson.dumps(report_id)
+        tail = self._tail[:-1] + b"," + item + b"]" if self._tail else b"[" + item + b"]"
+        return ReportIds(self._sealed, tail, self._tail_count + 1)
 
-    def chunk(self, n: int) -> bytes | list[str]:
-        """The ``n``-th chunk as the table stores it: the sealed object itself, or the tail's ids."""
-        return self._sealed[n] if n < len(self._sealed) else list(self._tail)
+    def chunk(self, n: int) -> bytes:
+        """The ``n``-th chunk as the table stores it (this very object)."""
+        return self._sealed[n] if n < len(self._sealed) else self._tail
 
     @property
     def chunk_count(self) -> int:
-        return len(self._sealed) + (1 if self._tail else 0)
+        return len(self._sealed) + (1 if self._tail_count else 0)
 
     def since(self, start: int) -> list[str]:
-        """The ids from position ``start`` on (those a change added): from the tail alone unless
-        ``start`` lies in a sealed chunk."""
-        sealed = len(self._sealed) * CHUNK
-        if start >= sealed:
-            return list(self._tail[start - sealed:])
+        """The ids from position ``start`` on."""
         first = start // CHUNK
-        ids = [i for chunk in self._sealed[first:] for i in _unseal(chunk)]
-        return ids[start - first * CHUNK:] + list(self._tail)
+        chunks = [*self._sealed[first:], self._tail] if self._tail_count else list(self._sealed[first:])
+        ids = [i for chunk in chunks for i in _ids_of(chunk)]
+        return ids[start - first * CHUNK:]
 
     def __len__(self) -> int:
-        return len(self._sealed) * CHUNK + len(self._tail)
+        return len(self._sealed) * CHUNK + self._tail_count
 
     def __iter__(self) -> Iterator[str]:
         for chunk in self._sealed:
-            yield from _unseal(chunk)
-        yield from self._tail
+            yield from _ids_of(chunk)
+        if self._tail_count:
+            yield from _ids_of(self._tail)
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -120,18 +125,26 @@ class ReportIds(Sequence[str]):
             index += count
         if not 0 <= index < count:
             raise IndexError("report id index out of range")
-        sealed = len(self._sealed) * CHUNK
-        return self._tail[index - sealed] if index >= sealed else _unseal(self._sealed[index // CHUNK])[index % CHUNK]
+        return self.since(index - index % CHUNK)[index % CHUNK]
 
     def __contains__(self, report_id: object) -> bool:
-        # The tail first: a redelivery is most likely of a recent report. The lifecycle asks only
-        # for events without an intake origin (routers.incidents.lifecycle.add_evidence): the
-        # others' redelivery is told by their origin offset, so sealed chunks are rarely opened.
-        return report_id in self._tail or any(report_id in _unseal(chunk) for chunk in reversed(self._sealed))
+        # The lifecycle asks only for events without an intake origin (add_evidence): the others'
+        # redelivery is told by their origin offset. An element of a JSON array is the id's JSON
+        # string right after "[" or "," (inside a string a quote is always escaped), so the open
+        # chunk is searched, not decoded; it comes first, a redelivery being most likely recent.
+        if not isinstance(report_id, str):
+            return False
+        needle = orjson.dumps(report_id)
+        first, later = b"[" + needle, b"," + needle
+        for chunk in ((self._tail, *reversed(self._sealed)) if self._tail_count else reversed(self._sealed)):
+            raw = chunk if chunk[:1] == _OPEN else zlib.decompress(chunk)
+            if first in raw or later in raw:
+                return True
+        return False
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ReportIds):
-            return self._sealed == other._sealed and self._tail == other._tail or list(self) == list(other)
+            return (self._sealed == other._sealed and self._tail == other._tail) or list(self) == list(other)
         if isinstance(other, tuple | list):
             return len(self) == len(other) and list(self) == list(other)
         return NotImplemented

@@ -82,3 +82,13 @@ def test_only_an_event_without_an_intake_origin_is_looked_for_among_the_reports(
     with_origin = routed_event("rep-5", at=T0 + again, origin="ioc.in.reports/1/0")
     assert incident.has_event("rep-5") and not incident.has_event("rep-5", reports=False)
     assert add_evidence(incident, with_origin, T0 + again) is not incident  # the mark let it through
+
+
+def test_the_open_chunk_is_its_json_not_a_string_object_per_id() -> None:
+    # most of a soak's incidents are still filling their first chunk after ten minutes
+    kept = NO_REPORTS
+    for report_id in ids(CHUNK - 1):
+        kept = kept.append(report_id)
+    assert kept.chunk_count == 1 and kept.chunk(0) == orjson.dumps(ids(CHUNK - 1))
+    assert sys.getsizeof(kept.chunk(0)) < (CHUNK - 1) * 40 < sum(sys.getsizeof(i) for i in ids(CHUNK - 1))
+    assert ids(1, 30)[0] in kept and ReportIds.from_chunks([kept.chunk(0)]) == kept
