@@ -92,3 +92,15 @@ def test_the_open_chunk_is_its_json_not_a_string_object_per_id() -> None:
     assert kept.chunk_count == 1 and kept.chunk(0) == orjson.dumps(ids(CHUNK - 1))
     assert sys.getsizeof(kept.chunk(0)) < (CHUNK - 1) * 40 < sum(sys.getsizeof(i) for i in ids(CHUNK - 1))
     assert ids(1, 30)[0] in kept and ReportIds.from_chunks([kept.chunk(0)]) == kept
+
+
+def test_an_incident_with_one_report_keeps_bytes_its_size_not_orjsons_buffer() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        kept = [ReportIds.of(ids(1, n)) for n in range(200)]
+        per_incident = tracemalloc.get_traced_memory()[0] / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_incident < 400  # orjson.dumps alone keeps a 4 KiB buffer per result
