@@ -606,7 +606,7 @@ class IncidentBook:
             self.seen[high[0]] = high[1]
         match = find_incident(event, self.open_in(event.ward), self.policy)
         if match is not None:
-            updated = add_evidence(match, event, now)
+            updated = add_evidence(match, event, now, marked=high is not None)
             # an event already folded in (one without an origin, redelivered while in the window;
             # add_evidence checks), or a tracked object's message that changes nothing
             if updated is match:

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 from routers.exceptions import Rejected
 from routers.incidents.correlation import incident_id
-from routers.incidents.marks import parse_origin
 from routers.incidents.model import Evidence, HistoryEntry, Incident, evolve
 from routers.incidents.report_ids import NO_REPORTS, ReportIds
 from routers.incidents.routed import RoutedEvent
@@ -90,15 +89,15 @@ def _devices(devices: tuple[str, ...], device_id: str | None) -> tuple[str, ...]
     return (*(d for d in devices if d != device_id), device_id)[-MAX_DEVICES:]
 
 
-def add_evidence(incident: Incident, event: RoutedEvent, now: datetime) -> Incident:
+def add_evidence(incident: Incident, event: RoutedEvent, now: datetime, marked: bool = False) -> Incident:
     """Fold ``event`` in. A higher priority raises the incident's and tightens unmet deadlines.
 
     The incident keeps the window of its evidence (:func:`window`); the items that leave it are
     counted in ``evidence_dropped`` (they are in the serving index's evidence list).
     """
-    # An event with an intake origin passed its ward's redelivery mark (routers.incidents.marks)
-    # before it got here, so only one without needs the search through every report id.
-    if incident.has_event(event.event_id, reports=parse_origin(event.origin) is None):
+    # ``marked``: the event passed its ward's redelivery mark (routers.incidents.marks), so only
+    # one without a mark needs the search through every report id.
+    if incident.has_event(event.event_id, reports=not marked):
         return incident
     folded = fold_tracked(incident.evidence, _evidence(event))
     if folded is not None:  # a later message of a tracked object updates its item

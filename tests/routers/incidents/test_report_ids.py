@@ -65,8 +65,8 @@ def test_a_kept_id_costs_a_fraction_of_a_tuple_of_strings() -> None:
 
 
 def test_only_an_event_without_an_intake_origin_is_looked_for_among_the_reports() -> None:
-    # with an origin, the ward's redelivery mark already decided (routers.incidents.marks): the
-    # sealed chunks are not opened for every report folded in
+    # with an origin, the ward's redelivery mark already decided (routers.incidents.marks, checked
+    # by IncidentBook.on_routed, which says so): the sealed chunks are not opened for every report
     from datetime import timedelta
 
     from routers.incidents.lifecycle import EVIDENCE_WINDOW, add_evidence, open_incident
@@ -81,7 +81,7 @@ def test_only_an_event_without_an_intake_origin_is_looked_for_among_the_reports(
     assert add_evidence(incident, without_origin, T0 + again) is incident  # a redelivery: found in the reports
     with_origin = routed_event("rep-5", at=T0 + again, origin="ioc.in.reports/1/0")
     assert incident.has_event("rep-5") and not incident.has_event("rep-5", reports=False)
-    assert add_evidence(incident, with_origin, T0 + again) is not incident  # the mark let it through
+    assert add_evidence(incident, with_origin, T0 + again, marked=True) is not incident  # the mark let it through
 
 
 def test_the_open_chunk_is_its_json_not_a_string_object_per_id() -> None:
