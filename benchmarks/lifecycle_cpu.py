@@ -1,6 +1,6 @@
 """The lifecycle worker's own CPU per routed report, in-process: decode, decide, serialize outputs.
 
-``python -m benchmarks.lifecycle_cpu [-n 20000] [--batch 1000] [--profile]`` routes ``n`` simulated
+``python -m benchmarks.lifecycle_cpu [-n 20000] [--batch 1000] [--profile] [--working-set]`` routes ``n`` simulated
 citizen reports through the real core (the same copies :mod:`benchmarks.lifecycle_memory` builds:
 ingest, locate, rules, the lifecycle envelope with its ``iocorigin``) and feeds them, in batches,
 through what the lifecycle agent runs per batch with the worker's real Faust tables (memory store,
@@ -9,7 +9,10 @@ no broker, no Redis): :func:`~streams.lifecycle.agents.decode_lifecycle`,
 and :func:`~streams.lifecycle.agents.finish` (every output message serialized, metrics). It prints
 microseconds of CPU per input and what the batches produced, so a change to the per-input work
 can be judged in seconds instead of a 3-minute ``make bench`` run; the bench row adds the consumer
-(Faust, aiokafka), the producer and the Redis round trip to this number.
+(Faust, aiokafka), the producer and the Redis round trip to this number. ``--working-set`` runs
+once more under tracemalloc: the peak allocated above the start (a batch's inputs, decisions and
+serialized outputs, at their largest) and what stays (the state), the memory a worker behind its
+input holds per batch on top of its state.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import cProfile
 import pstats
 import sys
 import time
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -114,7 +118,8 @@ def run(raws: Sequence[bytes], batch: int | None = None, partitions: int = 4, pr
 @click.option("--batch", type=int, default=None, help="Inputs per batch  [default: the agent's BATCH_MAX]")
 @click.option("--repeats", default=3, show_default=True, help="Runs over the same reports; the median is printed.")
 @click.option("--profile", is_flag=True, help="cProfile the last run; print the top functions by own time.")
-def main(n: int, batch: int | None, repeats: int, profile: bool) -> None:
+@click.option("--working-set", is_flag=True, help="One more run under tracemalloc: its peak and what stays.")
+def main(n: int, batch: int | None, repeats: int, profile: bool, working_set: bool) -> None:
     """CPU per routed report in the lifecycle's batch path (decode, decide, outputs)."""
     from benchmarks.lifecycle_memory import routed_reports
     from streams.faust_ext.worker import settle_garbage_collector
@@ -132,6 +137,17 @@ def main(n: int, batch: int | None, repeats: int, profile: bool) -> None:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     median = sorted(r.us_per_input for r in runs)[len(runs) // 2]
     click.echo(f"lifecycle batch path: median {median:.0f} us CPU/input over {repeats} runs of {n} reports")
+    if working_set:
+        tracemalloc.start()
+        try:
+            start = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            result = run(raws, batch)
+            kept, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        click.echo(f"working set (tracemalloc): peak {(peak - start) / 1e6:.1f} MB above the start, "
+                   f"{(kept - start) / 1e6:.1f} MB kept; {result.output_bytes / 1e6:.1f} MB of output in all")
 
 
 if __name__ == "__main__":

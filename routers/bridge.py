@@ -29,6 +29,7 @@ from datetime import datetime
 
 import orjson
 
+from routers import json_bytes
 from routers.envelope import iso
 from routers.exceptions import FilteredOut, Rejected
 from routers.ingest.frigate import is_frigate, read_frigate
@@ -124,4 +125,4 @@ def bridge_sensor(topic: str, payload: bytes, pattern: SensorPattern, received: 
     if "time" not in reading:
         reading["time"] = iso(received)
     sensor_id = reading.get("sensor_id")
-    return Forward(SENSORS, sensor_id.encode() if isinstance(sensor_id, str) else None, orjson.dumps(reading))
+    return Forward(SENSORS, sensor_id.encode() if isinstance(sensor_id, str) else None, json_bytes.dumps(reading))

@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-import orjson
-
-from routers import envelope, topics
+from routers import envelope, json_bytes, topics
 from routers.binding import CLOUDEVENTS_HEADERS
 from routers.decision import Decision
 from routers.events import Event, GeoPoint, Source
@@ -214,13 +212,13 @@ def messages_of(outcome: Outcome, origin: Origin, raw: bytes | None, now: dateti
     if isinstance(outcome, DeadLetter):
         body = envelope.deadletter(raw or b"", outcome.reason, outcome.error, origin.topic, origin.partition,
                                    origin.offset, now, origin=origin_text)
-        return [Outgoing(topics.DEADLETTER, None, orjson.dumps(body), CLOUDEVENTS_HEADERS)]
+        return [Outgoing(topics.DEADLETTER, None, json_bytes.dumps(body), CLOUDEVENTS_HEADERS)]
     if isinstance(outcome, Filtered):
         body = envelope.filtered(outcome.event_id, outcome.reason, outcome.summary, now, origin_text)
-        return [Outgoing(topics.FILTERED, outcome.event_id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
+        return [Outgoing(topics.FILTERED, outcome.event_id.encode(), json_bytes.dumps(body), CLOUDEVENTS_HEADERS)]
     if isinstance(outcome, Unroutable):
         body = envelope.unroutable(outcome.event, outcome.location, now, origin_text)
-        return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), orjson.dumps(body), CLOUDEVENTS_HEADERS)]
+        return [Outgoing(topics.UNROUTABLE, outcome.event.id.encode(), json_bytes.dumps(body), CLOUDEVENTS_HEADERS)]
     ward_key = outcome.location.ward.code.encode() if outcome.location.ward else b"city"
     event_key = outcome.event.id.encode()
     targets = (*outcome.decision.targets, "lifecycle")
@@ -228,8 +226,8 @@ def messages_of(outcome: Outcome, origin: Origin, raw: bytes | None, now: dateti
     out = []
     for target, body in zip(targets, bodies, strict=True):
         if target == "lifecycle":
-            out.append(Outgoing(topics.ROUTED, ward_key, orjson.dumps(body),
+            out.append(Outgoing(topics.ROUTED, ward_key, json_bytes.dumps(body),
                                 _ROUTED_TELEMETRY if outcome.telemetry else CLOUDEVENTS_HEADERS))
         else:
-            out.append(Outgoing(_target_topic(target), event_key, orjson.dumps(body), CLOUDEVENTS_HEADERS))
+            out.append(Outgoing(_target_topic(target), event_key, json_bytes.dumps(body), CLOUDEVENTS_HEADERS))
     return out

@@ -57,6 +57,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from routers import json_bytes
 from routers.exceptions import Rejected
 from routers.incidents import messages
 from routers.incidents.correlation import CorrelationPolicy, find_incident, incident_id
@@ -109,7 +110,7 @@ class SavedVersion:
         record of a book without a chunk table, when the body names every report)."""
         raw = self._json
         if raw is None:
-            raw = self._json = orjson.dumps(self.body())
+            raw = self._json = json_bytes.dumps(self.body())
         return raw
 
     def body(self) -> dict[str, Any]:
@@ -142,8 +143,8 @@ class PendingMessage(NamedTuple):
         instead of serializing the incident again (the same bytes orjson makes of the dict)."""
         if self.change is None:
             version = self.version
-            return orjson.dumps(messages.state(version.incident, self.now, orjson.Fragment(version.body_json())))
-        return orjson.dumps(self.build())
+            return json_bytes.dumps(messages.state(version.incident, self.now, orjson.Fragment(version.body_json())))
+        return json_bytes.dumps(self.build())
 
 
 class Outbound:
@@ -176,7 +177,7 @@ class Outbound:
         """:attr:`value` as the JSON bytes published (for a pending message, without building the dict)."""
         if self._value is None and self._pending is not None:
             return self._pending.payload()
-        return orjson.dumps(self.value)
+        return json_bytes.dumps(self.value)
 
     @property
     def saved(self) -> SavedVersion | None:

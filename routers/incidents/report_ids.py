@@ -28,14 +28,10 @@ from typing import Any, overload
 
 import orjson
 
+from routers import json_bytes
+
 CHUNK = 64
 _OPEN = b"["  # a chunk being filled is its JSON array; a sealed one is zlib output, which never starts so
-
-
-def _kept(raw: bytes) -> bytes:
-    """A copy of ``raw`` exactly as long as it is, for bytes that stay: an ``orjson.dumps`` result
-    keeps orjson's whole output buffer (4 KiB at least; 16 KiB for 2 kB of JSON, tracemalloc)."""
-    return bytes(memoryview(raw))
 
 
 def _seal(ids: list[str]) -> bytes:
@@ -70,7 +66,7 @@ class ReportIds(Sequence[str]):
         full = len(listed) - len(listed) % CHUNK
         rest = listed[full:]
         return cls(tuple(_seal(listed[n:n + CHUNK]) for n in range(0, full, CHUNK)),
-                   _kept(orjson.dumps(rest)) if rest else b"", len(rest))
+                   json_bytes.dumps(rest) if rest else b"", len(rest))
 
     @classmethod
     def from_chunks(cls, chunks: Iterable[Any]) -> ReportIds:
@@ -85,7 +81,7 @@ class ReportIds(Sequence[str]):
             if len(ids) == CHUNK:
                 sealed.append(_seal(ids))
             elif ids:
-                tail, tail_count = (chunk if isinstance(chunk, bytes) else _kept(orjson.dumps(ids))), len(ids)
+                tail, tail_count = (chunk if isinstance(chunk, bytes) else json_bytes.dumps(ids)), len(ids)
         return cls(tuple(sealed), tail, tail_count)
 
     def append(self, report_id: str) -> ReportIds:

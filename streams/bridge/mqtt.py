@@ -24,12 +24,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import paho.mqtt.client as mqtt
 from kafka import KafkaProducer
 from paho.mqtt.enums import CallbackAPIVersion
 
-from routers import envelope, topics
+from routers import envelope, json_bytes, topics
 from routers.bridge import (
     CAMERA,
     Decision,
@@ -247,14 +246,14 @@ class MqttBridge:
         if isinstance(decision, Filtered):
             body = envelope.filtered(decision.event_id, decision.reason, decision.summary, now)
             body["iocorigin"] = origin
-            return topics.FILTERED, decision.event_id.encode(), orjson.dumps(body), metrics.filtered.labels(decision.reason).inc
+            return topics.FILTERED, decision.event_id.encode(), json_bytes.dumps(body), metrics.filtered.labels(decision.reason).inc
         assert isinstance(decision, DeadLetter)
         body = envelope.deadletter(payload, decision.reason, decision.error, f"mqtt:{message.topic}", -1, -1, now,
                                    preview="")  # no preview: the payload may name people (sub_label)
         body["id"] = envelope.stable_id(origin, "deadletter")
         body["subject"] = origin
         body["iocorigin"] = origin
-        return topics.DEADLETTER, None, orjson.dumps(body), metrics.deadletter.labels(decision.reason).inc
+        return topics.DEADLETTER, None, json_bytes.dumps(body), metrics.deadletter.labels(decision.reason).inc
 
     def _done(self, mid: int, qos: int, counter: Callable[[], None]) -> None:
         counter()

@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from routers import envelope, topics
+from routers import envelope, json_bytes, topics
 from routers.binding import CLOUDEVENTS_HEADERS
 from routers.exceptions import Rejected
 from routers.incidents import Effects, IncidentBook, Outbound
@@ -336,12 +336,12 @@ def _outgoing(out: Outbound) -> Outgoing:
 
 def _escalation_copies(outbound: Iterable[Outbound]) -> list[Outgoing]:
     """Escalations also on the agency and city-IOC topics they name (what reaches an actor)."""
-    return [Outgoing(topic, key, orjson.dumps(value), CLOUDEVENTS_HEADERS)
+    return [Outgoing(topic, key, json_bytes.dumps(value), CLOUDEVENTS_HEADERS)
             for topic, key, value in actors.escalation_copies(outbound)]
 
 
 def _command(forward: Forward) -> Outgoing:
-    return Outgoing(commands_topic_of_app(), forward.ward.encode(), orjson.dumps(forward.command))
+    return Outgoing(commands_topic_of_app(), forward.ward.encode(), json_bytes.dumps(forward.command))
 
 
 def dead_letter(rejection: Rejection, now: datetime) -> Outgoing:
@@ -359,7 +359,7 @@ def dead_letter(rejection: Rejection, now: datetime) -> Outgoing:
     if rejection.update_id is not None:
         body["iocupdate"] = rejection.update_id  # the sender (ioc incidents ...) finds its verdict by it
     metrics.deadletter.labels(rejected.reason, "status" if topic.startswith(topics.STATUS) else "lifecycle").inc()
-    return Outgoing(topics.DEADLETTER, key, orjson.dumps(body), CLOUDEVENTS_HEADERS)
+    return Outgoing(topics.DEADLETTER, key, json_bytes.dumps(body), CLOUDEVENTS_HEADERS)
 
 
 def _observe(effects: Effects) -> None:

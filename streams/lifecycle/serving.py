@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from routers import json_bytes
 from routers.incidents import Incident
 from routers.incidents.book import EvidenceWrite
 from routers.incidents.model import evidence_total
@@ -190,7 +191,7 @@ class IncidentIndex:
         pipe = self.redis.pipeline(transaction=False)
         if items:
             writes = orjson.dumps([[w.incident, w.index, int(w.opens)] for w in items])
-            await self._place(keys=[], args=[prefix, self.open_ttl_s, writes, *(orjson.dumps(w.item) for w in items)],
+            await self._place(keys=[], args=[prefix, self.open_ttl_s, writes, *(json_bytes.dumps(w.item) for w in items)],
                               client=pipe)
         if batch:
             entries = orjson.dumps([self._put_entry(i, self.open_ttl_s if i.is_open else self.recent_ttl_s)

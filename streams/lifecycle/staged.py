@@ -23,6 +23,7 @@ from typing import Any
 
 from faust.serializers.codecs import get_codec
 
+from routers.json_bytes import trimmed
 from streams.delivery import Outgoing
 
 _DELETED = object()
@@ -111,5 +112,9 @@ def _dumps(serializer: Any, prepare: Callable[[Any], Any]) -> Callable[[Any], An
     """How a record's key or value is serialized: for the ``json`` serializer, Faust's json codec
     itself (what ``prepare_key``/``prepare_value`` end up calling for the plain strings, numbers,
     lists and dicts the lifecycle's tables hold, without the schema and registry lookups per
-    record: ~4 % of the lifecycle's CPU); for any other serializer, ``prepare``."""
-    return get_codec("json").dumps if serializer == "json" else prepare
+    record: ~4 % of the lifecycle's CPU), its bytes trimmed (the codec is orjson's, whose results
+    keep their output buffer: :mod:`routers.json_bytes`); for any other serializer, ``prepare``."""
+    if serializer != "json":
+        return prepare
+    codec_dumps = get_codec("json").dumps
+    return lambda value: trimmed(codec_dumps(value))
