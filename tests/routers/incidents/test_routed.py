@@ -67,3 +67,16 @@ def test_ambiguous_location_is_owned_by_the_first_candidate() -> None:
         {"code": "27142", "name": "Phường Xuân Hòa", "distance_m": None}])
     event = routed_from_envelope(body)
     assert event.ward == "26740" and event.ward_name == "Phường Bến Thành"
+
+
+def test_events_decoded_from_json_share_their_repeated_names() -> None:
+    """An open incident keeps its events' names: decoded anew from each message's bytes, they are
+    one object each, not one per event (the event ids stay their own)."""
+    import orjson
+
+    raw = orjson.dumps(envelope("r1", source="camera", kind="fire_smoke", device_id="cam-7"))
+    first, second = (routed_from_envelope(orjson.loads(raw)) for _ in range(2))
+    for name in ("source", "kind", "ward", "ward_name", "province_code", "priority", "device_id"):
+        assert getattr(first, name) is getattr(second, name), name
+    assert first.targets[0] is second.targets[0]
+    assert first.event_id == second.event_id and first.event_id is not second.event_id
