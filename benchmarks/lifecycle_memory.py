@@ -88,7 +88,7 @@ def routed_reports(n: int) -> list[bytes]:
 def _alive(before: tracemalloc.Snapshot) -> int:
     from routers.incidents.timeutil import _formatted
 
-    # the formatted-time cache is bounded (65,536 strings, ~15 MB at most, whatever the state): not
+    # the formatted-time cache is bounded (4,096 strings, ~1 MB at most, whatever the state): not
     # the state's, so it is emptied before each measurement
     _formatted.cache_clear()
     gc.collect()

@@ -24,4 +24,4 @@ def trimmed(raw: bytes) -> bytes:
 
 def dumps(value: Any, option: int | None = None) -> bytes:
     """``orjson.dumps(value)``, trimmed: for JSON that is kept, queued or published."""
-    return bytes(memoryview(orjson.dumps(value) if option is None else orjson.dumps(value, option=option)))
+    return trimmed(orjson.dumps(value) if option is None else orjson.dumps(value, option=option))
