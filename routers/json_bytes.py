@@ -22,6 +22,6 @@ def trimmed(raw: bytes) -> bytes:
     return bytes(memoryview(raw))
 
 
-def dumps(value: Any, option: int | None = None) -> bytes:
+def dumps(value: Any) -> bytes:
     """``orjson.dumps(value)``, trimmed: for JSON that is kept, queued or published."""
-    return trimmed(orjson.dumps(value) if option is None else orjson.dumps(value, option=option))
+    return trimmed(orjson.dumps(value))

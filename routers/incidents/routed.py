@@ -68,8 +68,8 @@ def _intern_text(value: Any) -> Any:
     return intern(value) if type(value) is str else value
 
 
-def _interned(values: Any) -> Any:
-    return [_intern_text(v) for v in values] if isinstance(values, list | tuple) else values
+def _interned(values: Any) -> tuple[Any, ...]:
+    return tuple(map(_intern_text, values)) if isinstance(values, list | tuple) else tuple(values)
 
 
 def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -128,10 +128,10 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             ward_name=intern(str(ward.get("name") or "")),
             province_code=intern(str(ward.get("province_code") or "")),
             generation=intern(str(location.get("generation") or "")),
-            targets=tuple(_interned(_need(decision, "targets", list, "data.decision"))),
+            targets=_interned(_need(decision, "targets", list, "data.decision")),
             priority=intern(_need(decision, "priority", str, "data.decision")),
             sla=Sla(int(_need(sla, "ack_s", int, "data.decision.sla")), int(_need(sla, "resolve_s", int, "data.decision.sla"))),
-            matched=tuple(_interned(decision.get("matched") or ())),
+            matched=_interned(decision.get("matched") or ()),
             suppressed=intern(str(suppressed)) if suppressed else None,
             group_key=decision.get("group_key") or None,
             group_window_s=_window(decision.get("group_window_s")),

@@ -35,10 +35,6 @@ def test_dumps_is_orjsons_json_in_bytes_its_own_length(value: object) -> None:
     assert traced_per_item(lambda: json_bytes.dumps(value)) < len(raw) + 64
 
 
-def test_options_are_orjsons() -> None:
-    assert json_bytes.dumps({"b": 1, "a": 2}, option=orjson.OPT_SORT_KEYS) == b'{"a":2,"b":1}'
-
-
 def test_trimmed_copies_any_bytes_to_their_length() -> None:
     raw = orjson.dumps(DOCUMENT)
     assert json_bytes.trimmed(raw) == raw
