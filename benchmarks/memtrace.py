@@ -17,7 +17,10 @@ account for is C-level (extension buffers) or allocator fragmentation.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -51,10 +54,7 @@ def _sizes() -> dict[str, int]:
         book = getattr(state, "book", None)
         if book is not None:
             out["lifecycle.book._decoded"] = len(book._decoded)
-            evidence = 0
-            for body in list(table_values(agents)):
-                evidence += len(body.get("evidence", ())) if isinstance(body, dict) else 0
-            out["lifecycle.evidence_items"] = evidence
+            out.update(_incident_parts(table_values(agents)))
             open_, closed = 0, 0
             for ward_book in _values(getattr(agents, "wards_table", None)):
                 if isinstance(ward_book, dict):
@@ -64,6 +64,7 @@ def _sizes() -> dict[str, int]:
             out["lifecycle.closed_incidents_kept"] = closed
     address = sys.modules.get("routers.locate.address")
     if address is not None:
+        out["address._by_spelling_key"] = len(getattr(address, "_by_spelling_key", ()))
         for name in dir(address):
             info: Callable[[], object] | None = getattr(getattr(address, name), "cache_info", None)
             if info is not None:
@@ -71,6 +72,106 @@ def _sizes() -> dict[str, int]:
     # not gc.get_objects(): from another thread it can catch a tuple the event loop is still
     # building and make its resize fail (SystemError in aiokafka)
     return out
+
+
+class _Mallinfo2(ctypes.Structure):
+    # glibc's struct mallinfo2 (<malloc.h>, glibc >= 2.33): every field a size_t
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def _glibc_heap() -> dict[str, int]:
+    """glibc's view: bytes taken by its heaps (all arenas), in use there, free there, and mmapped blocks."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):  # not glibc, or older than 2.33
+        return {}
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return {"alloc.glibc_heap_mb": info.arena, "alloc.glibc_in_use_mb": info.uordblks,
+            "alloc.glibc_free_mb": info.fordblks, "alloc.glibc_mmapped_mb": info.hblkhd}
+
+
+_PYMALLOC_FIELDS = {"# arenas allocated current": "alloc.pymalloc_arenas",
+                    "# bytes in allocated blocks": "alloc.pymalloc_in_blocks_mb",
+                    "# bytes in available blocks": "alloc.pymalloc_free_in_pools_mb",
+                    "# bytes in unused pools": "alloc.pymalloc_unused_pools_mb"}
+
+
+def _pymalloc() -> dict[str, int]:
+    """CPython's small-object allocator: arenas held (1 MiB each) against the bytes its live blocks use.
+
+    ``sys._debugmallocstats()`` writes to the C ``stderr``, so fd 2 is pointed at a file for the
+    call: a line another thread logs meanwhile lands there, not in the worker's log.
+    """
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        try:
+            os.dup2(capture.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("ascii", "replace")
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        label, _, value = line.partition("=")
+        name = _PYMALLOC_FIELDS.get(label.strip())
+        if name is not None:
+            out[name] = int(value.strip().replace(",", ""))
+    return out
+
+
+def _anonymous_mb() -> dict[str, float]:
+    """RSS of the anonymous mappings by kind, from ``/proc/self/smaps``: the brk heap, and the rest."""
+    heap_kb = anonymous_kb = 0
+    try:
+        with open("/proc/self/smaps", encoding="ascii", errors="replace") as handle:
+            name = ""
+            for line in handle:
+                first = line.split(maxsplit=6)
+                if "-" in first[0] and len(first) >= 5:  # a mapping's header line
+                    name = first[5].strip() if len(first) > 5 else ""
+                elif first[0] == "Rss:":
+                    if name == "[heap]":
+                        heap_kb += int(first[1])
+                    elif name == "":
+                        anonymous_kb += int(first[1])
+    except OSError:
+        return {}
+    return {"alloc.brk_heap_rss_mb": heap_kb / 1024, "alloc.anonymous_rss_mb": anonymous_kb / 1024}
+
+
+def _allocators() -> dict[str, float]:
+    sizes: dict[str, float] = {name: value / 2**20 if name.endswith("_mb") else value
+                               for name, value in {**_glibc_heap(), **_pymalloc()}.items()}
+    sizes["alloc.python_blocks"] = sys.getallocatedblocks()
+    sizes.update(_anonymous_mb())
+    return {name: round(value, 2) for name, value in sizes.items()}
+
+
+def _incident_parts(bodies: list[object]) -> dict[str, int]:
+    """What the open incidents hold, summed: the parts that grow while they stay open."""
+    parts = dict.fromkeys(("evidence_items", "history_entries", "device_ids", "report_ids", "report_tail_bytes",
+                           "report_sealed_bytes"), 0)
+    for body in bodies:
+        if isinstance(body, dict):
+            parts["evidence_items"] += len(body.get("evidence", ()))
+            continue
+        evidence = getattr(body, "evidence", None)
+        if evidence is None:
+            continue
+        parts["evidence_items"] += len(evidence)
+        parts["history_entries"] += len(getattr(body, "history", ()))
+        parts["device_ids"] += len(getattr(body, "device_ids", ()))
+        ids = getattr(body, "report_ids", ())
+        parts["report_ids"] += len(ids)
+        parts["report_tail_bytes"] += len(getattr(ids, "_tail", b""))
+        parts["report_sealed_bytes"] += sum(len(chunk) for chunk in getattr(ids, "_sealed", ()))
+    return {f"lifecycle.{name}": value for name, value in parts.items()}
 
 
 def table_values(agents: object) -> list[object]:
@@ -86,9 +187,66 @@ def _values(table: object) -> list[object]:
         return []
 
 
-def _report(log: Path, started: float, frames: int) -> None:
+CENSUS_TOP = 25
+
+
+def _census() -> list[str]:
+    """Objects the collector tracks, counted by type, and the largest containers by length.
+
+    Run on the worker's event loop (``gc.get_objects`` from another thread can catch a tuple being
+    built); it holds the loop for a fraction of a second, so keep ``--every`` at a minute or more.
+    Containers are named by type, length and ``id`` (the same id over reports is the same object).
+    Only what the collector tracks is seen: not strings, bytes and numbers, nor a dict holding only
+    those, nor the C caches of ``functools.lru_cache`` (their sizes are in the ``size`` lines).
+    """
+    import collections
+    import gc
+
+    by_type: collections.Counter[str] = collections.Counter()
+    sized: list[tuple[int, str]] = []
+    for obj in gc.get_objects():
+        kind = type(obj)
+        by_type[kind.__qualname__] += 1
+        if kind in (dict, list, set, collections.deque, collections.OrderedDict, collections.defaultdict):
+            length = len(obj)  # type: ignore[arg-type]
+            if length >= 2000:
+                sample = ""
+                if isinstance(obj, dict) and obj:
+                    sample = repr(next(iter(obj)))[:60]
+                elif isinstance(obj, (list, collections.deque)) and obj:
+                    sample = type(obj[0]).__qualname__
+                sized.append((length, f"{kind.__qualname__} id={id(obj):x} first={sample}"))
+    lines = [f"census type {name} = {count}" for name, count in by_type.most_common(CENSUS_TOP)]
+    lines += [f"census container {length} {what}" for length, what in sorted(sized, reverse=True)[:CENSUS_TOP]]
+    return lines
+
+
+def _census_on_loop(timeout_s: float = 30.0) -> list[str]:
+    app_module = sys.modules.get("streams.app")
+    loop = getattr(getattr(app_module, "app", None), "loop", None)
+    if loop is None or not loop.is_running():
+        return ["census skipped: no running event loop"]
+    done = threading.Event()
+    result: list[str] = []
+
+    def run() -> None:
+        try:
+            result.extend(_census())
+        finally:
+            done.set()
+
+    loop.call_soon_threadsafe(run)
+    return result if done.wait(timeout_s) else ["census skipped: the loop did not run it in time"]
+
+
+_previous: dict[str, tracemalloc.Snapshot] = {}
+
+
+def _report(log: Path, started: float, frames: int, census: bool = False) -> None:
     lines = [f"=== t={time.monotonic() - started:.0f}s rss={_rss_mb():.1f}MB"]
-    lines += [f"size {name} = {value}" for name, value in sorted(_sizes().items())]
+    lines += [f"size {name} = {value}" for name, value in sorted({**_sizes(), **_allocators()}.items())]
+    if census:
+        lines += _census_on_loop()
     if tracemalloc.is_tracing():
         taking = time.monotonic()
         # only what was allocated since tracing started and is still alive: the growth itself
@@ -100,12 +258,22 @@ def _report(log: Path, started: float, frames: int) -> None:
         for stat in stats[:TOP]:
             lines.append(f"{stat.size / 2**20:8.2f} MB  {stat.count:9d} blocks")
             lines += [f"      {frame.filename}:{frame.lineno}" for frame in stat.traceback[-frames:]]
+        filtered = snapshot.filter_traces(_HIDDEN)
+        earlier = _previous.get("snapshot")
+        if earlier is not None:
+            # what grew since the last report, site by site: a steady grower shows in every report,
+            # the backlog's buffers come and go
+            lines.append("grown since the last report:")
+            for diff in filtered.compare_to(earlier, "traceback")[:TOP]:
+                lines.append(f"{diff.size_diff / 2**20:+8.2f} MB  {diff.count_diff:+9d} blocks")
+                lines += [f"      {frame.filename}:{frame.lineno}" for frame in diff.traceback[-frames:]]
+        _previous["snapshot"] = filtered
     with open(log, "a", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
 
 
-def start(every_s: float, out: Path, frames: int, warmup_s: float) -> None:
-    """After ``warmup_s``, start tracing (frames > 0) and report every ``every_s``."""
+def start(every_s: float, out: Path, frames: int, warmup_s: float, census: bool = False) -> None:
+    """After ``warmup_s``, start tracing (frames > 0) and report every ``every_s`` (with a census)."""
     out.mkdir(parents=True, exist_ok=True)
     log = out / "memtrace.log"
     started = time.monotonic()
@@ -115,7 +283,7 @@ def start(every_s: float, out: Path, frames: int, warmup_s: float) -> None:
         if frames > 0:
             tracemalloc.start(frames)  # from here on: start-up allocations are not in the report
         while True:
-            _report(log, started, frames)
+            _report(log, started, frames, census)
             time.sleep(every_s)
 
     threading.Thread(target=loop, name="memtrace", daemon=True).start()
@@ -127,11 +295,13 @@ def start(every_s: float, out: Path, frames: int, warmup_s: float) -> None:
               help="Seconds before the first (baseline) snapshot.")
 @click.option("--frames", type=click.IntRange(0, 50), default=6, show_default=True,
               help="Traceback depth kept; 0: no tracemalloc, only RSS and the structure sizes.")
+@click.option("--census", is_flag=True,
+              help="Also count the collector's objects by type and list the largest containers, on the event loop.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.argument("ioc_args", nargs=-1, type=click.UNPROCESSED)
-def main(every: float, warmup: float, frames: int, out: Path, ioc_args: tuple[str, ...]) -> None:
+def main(every: float, warmup: float, frames: int, census: bool, out: Path, ioc_args: tuple[str, ...]) -> None:
     """Start tracemalloc, then run ``ioc IOC_ARGS...`` in this process."""
-    start(every, out, frames, warmup)
+    start(every, out, frames, warmup, census)
     from cli import main as ioc_main
 
     sys.argv = ["ioc", *ioc_args]

@@ -1,0 +1,68 @@
+"""The soak's memory readings (benchmarks.memtrace): what each one counts, on real objects."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import types
+
+import pytest
+
+from benchmarks import memtrace
+from routers.incidents.lifecycle import add_evidence, open_incident
+from tests.routers.incidents.factories import T0, routed_event
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="CPython's small-object allocator")
+def test_the_allocator_readings_count_live_objects() -> None:
+    before = memtrace._allocators()
+    kept = [object() for _ in range(200_000)]  # 16-byte objects: ~3 MB of pymalloc blocks
+    after = memtrace._allocators()
+    assert after["alloc.python_blocks"] - before["alloc.python_blocks"] >= 190_000
+    assert after["alloc.pymalloc_in_blocks_mb"] - before["alloc.pymalloc_in_blocks_mb"] >= 2.5
+    assert after["alloc.pymalloc_arenas"] >= before["alloc.pymalloc_arenas"] + 2
+    del kept
+
+
+def test_the_incident_parts_sum_what_open_incidents_hold() -> None:
+    first = open_incident(routed_event("1022-a"), T0)
+    grown = add_evidence(first, routed_event("1022-b"), T0)
+    grown = add_evidence(grown, routed_event("1022-c"), T0)
+    parts = memtrace._incident_parts([first, grown, {"evidence": [1, 2]}, None])
+    assert parts["lifecycle.report_ids"] == 1 + 3
+    assert parts["lifecycle.evidence_items"] == len(first.evidence) + len(grown.evidence) + 2
+    # the open chunks are JSON arrays of the ids: ["1022-a"] and ["1022-a","1022-b","1022-c"]
+    assert parts["lifecycle.report_tail_bytes"] == len(b'["1022-a"]') + len(b'["1022-a","1022-b","1022-c"]')
+    assert parts["lifecycle.report_sealed_bytes"] == 0
+
+
+def test_the_census_runs_on_the_event_loop_and_names_large_containers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # larger than anything pytest holds; values the collector tracks (a dict of atoms only is untracked)
+    big = {f"key-{n}": [n] for n in range(300_000)}
+    ran_on: list[str] = []
+    real_census = memtrace._census
+
+    def census() -> list[str]:
+        ran_on.append(threading.current_thread().name)
+        return real_census()
+
+    monkeypatch.setattr(memtrace, "_census", census)
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, name="event-loop")
+    runner.start()
+    try:
+        monkeypatch.setitem(sys.modules, "streams.app", types.SimpleNamespace(app=types.SimpleNamespace(loop=loop)))
+        lines = memtrace._census_on_loop()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join()
+        loop.close()
+    assert ran_on == ["event-loop"]
+    assert any(line.startswith("census type dict = ") for line in lines)
+    assert f"census container 300000 dict id={id(big):x} first='key-0'" in lines
+
+
+def test_no_census_without_a_running_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "streams.app", types.SimpleNamespace(app=None))
+    assert memtrace._census_on_loop() == ["census skipped: no running event loop"]
