@@ -44,7 +44,16 @@ from routers.exceptions import Rejected
 from routers.locate.units import Unit, UnitTables, lookup, unit_tables
 
 MAX_ADDRESS_CHARS = 500
-CACHE_SIZE = 65_536
+# Address texts resolved lately, exactly as written. A citizen's address names a house, so nearly
+# every report's text is new (the simulator's reports: 2,957 distinct in 2,958) and an entry is hit
+# again only by the same text soon after (a report sent twice, a portal's picked suggestion); the
+# parse of a place is shared anyway, by its spelling key (SPELLING_CACHE_SIZE). So this one is kept
+# small: at 65,536 entries (~300 bytes each with its text) it grew by ~2,900 entries, ~0.9 MB, a
+# minute for over 20 minutes of the 1,000 events/s soak, most of the worker's RSS slope (issue 20,
+# docs/performance.md).
+TEXT_CACHE_SIZE = 4_096
+# Places by spelling: real places and their spellings number in the thousands.
+SPELLING_CACHE_SIZE = 65_536
 
 _EXPANSIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), replacement)
@@ -151,7 +160,7 @@ def _spelling_key(parts: list[str]) -> str:
     return plain_key(joined) + "|" + (tone_key(names) if has_accents(names) else "")
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
+@functools.lru_cache(maxsize=TEXT_CACHE_SIZE)
 def _resolve(text: str) -> AddressMatch | None:
     parts = _parts(normalize_address(text))
     if not parts:
@@ -159,7 +168,7 @@ def _resolve(text: str) -> AddressMatch | None:
     key = _spelling_key(parts)
     if key in _by_spelling_key:
         return _by_spelling_key[key]
-    if len(_by_spelling_key) >= CACHE_SIZE:
+    if len(_by_spelling_key) >= SPELLING_CACHE_SIZE:
         _by_spelling_key.clear()  # a bound, not an eviction policy: real places number in the thousands
     found = _by_spelling_key[key] = _parse(parts)
     return found
