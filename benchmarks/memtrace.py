@@ -32,6 +32,7 @@ import click
 from streams.process_memory import rss_bytes
 
 TOP = 20
+LARGE_BLOCK = 128 * 1024
 _HIDDEN = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
            tracemalloc.Filter(False, "<unknown>"))
 
@@ -259,6 +260,13 @@ def _report(log: Path, started: float, frames: int, census: bool = False) -> Non
             lines.append(f"{stat.size / 2**20:8.2f} MB  {stat.count:9d} blocks")
             lines += [f"      {frame.filename}:{frame.lineno}" for frame in stat.traceback[-frames:]]
         filtered = snapshot.filter_traces(_HIDDEN)
+        # blocks of 128 KiB and more get their own mapping from glibc (the worker's mmap threshold):
+        # which are alive, and who made them
+        large = sorted((t for t in filtered.traces if t.size >= LARGE_BLOCK), key=lambda t: -t.size)
+        lines.append(f"large blocks alive: {len(large)}, {sum(t.size for t in large) / 2**20:.2f} MB")
+        for trace in large[:TOP]:
+            lines.append(f"{trace.size / 2**20:8.2f} MB")
+            lines += [f"      {frame.filename}:{frame.lineno}" for frame in trace.traceback[-frames:]]
         earlier = _previous.get("snapshot")
         if earlier is not None:
             # what grew since the last report, site by site: a steady grower shows in every report,

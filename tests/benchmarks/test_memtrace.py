@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import tracemalloc
 import types
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +68,25 @@ def test_the_census_runs_on_the_event_loop_and_names_large_containers(monkeypatc
 def test_no_census_without_a_running_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "streams.app", types.SimpleNamespace(app=None))
     assert memtrace._census_on_loop() == ["census skipped: no running event loop"]
+
+
+def test_a_traced_report_names_the_large_blocks_and_what_grew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memtrace, "_previous", {})
+    log = tmp_path / "memtrace.log"
+    tracemalloc.start(1)
+    try:
+        memtrace._report(log, started=0.0, frames=1)
+        large = bytearray(300 * 1024)  # over glibc's mmap threshold in the worker: its own mapping
+        small = [str(n) * 20 for n in range(20_000)]
+        memtrace._report(log, started=0.0, frames=1)
+    finally:
+        tracemalloc.stop()
+    text = log.read_text(encoding="utf-8")
+    assert "large blocks alive: " in text
+    here = f"{__file__}:"
+    second = text.split("=== t=")[-1]
+    listed = second.split("large blocks alive: ")[1].split("grown since the last report:")[0]
+    assert "0.29 MB" in listed and here in listed  # the bytearray, named by this file
+    grown = second.split("grown since the last report:")[1]
+    assert here in grown  # the strings made between the two reports
+    del large, small
