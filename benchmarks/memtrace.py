@@ -5,14 +5,18 @@
 Tracing starts after ``--warmup`` seconds, so only memory allocated from then on and still alive
 is traced: that is the growth. Every ``--every`` seconds a daemon thread appends to
 ``<out>/memtrace.log``: RSS, the sizes of the lifecycle tables (and of the wards' open and closed
-lists) and of the locator's caches, the bytes traced, and the top 20 allocation sites (grouped by
-their ``--frames``-deep traceback).
+lists, and what the open incidents hold) and of the locator's caches, the allocators' own readings
+(CPython's arenas and live blocks, glibc's heaps and mmapped blocks, the anonymous mappings' RSS:
+these cost no tracing, so ``--frames 0`` gives them at full speed), the bytes traced, the top 20
+allocation sites (grouped by their ``--frames``-deep traceback), what grew site by site since the
+last report, and the live blocks of 128 KiB and more; with ``--census``, the collector's objects
+by type and the largest containers.
 The worker's own code is not touched: this module starts the tracer, then runs ``cli``
 in the same process. Taking a snapshot holds the GIL for a time that grows with the traced
 blocks, so the worker pauses briefly: keep ``--every`` at a minute or more.
 
-``tracemalloc`` only sees memory allocated through Python's allocator; RSS growth it does not
-account for is C-level (extension buffers) or allocator fragmentation.
+``tracemalloc`` only sees memory allocated through Python's allocator; the allocator readings tell
+live objects (pymalloc's bytes in blocks) from memory held around them (arenas, free pool space).
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ class _Mallinfo2(ctypes.Structure):
 
 
 def _glibc_heap() -> dict[str, int]:
-    """glibc's view: bytes taken by its heaps (all arenas), in use there, free there, and mmapped blocks."""
+    """glibc's view, in bytes (``_allocators`` turns the ``_mb`` ones into MB): taken by its heaps (all
+    arenas), in use there, free there, and in mmapped blocks."""
     try:
         libc = ctypes.CDLL(None)
         mallinfo2 = libc.mallinfo2
