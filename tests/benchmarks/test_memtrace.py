@@ -23,7 +23,8 @@ def test_the_allocator_readings_count_live_objects() -> None:
     after = memtrace._allocators()
     assert after["alloc.python_blocks"] - before["alloc.python_blocks"] >= 190_000
     assert after["alloc.pymalloc_in_blocks_mb"] - before["alloc.pymalloc_in_blocks_mb"] >= 2.5
-    assert after["alloc.pymalloc_arenas"] >= before["alloc.pymalloc_arenas"] + 2
+    # the live blocks sit in the arenas held (1 MiB each; free arenas may have taken these objects)
+    assert after["alloc.pymalloc_arenas"] >= after["alloc.pymalloc_in_blocks_mb"]
     del kept
 
 
