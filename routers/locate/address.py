@@ -49,7 +49,7 @@ MAX_ADDRESS_CHARS = 500
 # again only by the same text soon after (a report sent twice, a portal's picked suggestion); the
 # parse of a place is shared anyway, by its spelling key (SPELLING_CACHE_SIZE). So this one is kept
 # small: at 65,536 entries (~300 bytes each with its text) it grew by ~2,900 entries, ~0.9 MB, a
-# minute for over 20 minutes of the 1,000 events/s soak, most of the worker's RSS slope (issue 20,
+# minute for over 20 minutes of the 1,000 events/s soak, about half the worker's RSS slope (issue 20,
 # docs/performance.md).
 TEXT_CACHE_SIZE = 4_096
 # Places by spelling: real places and their spellings number in the thousands.
