@@ -33,6 +33,7 @@ from pathlib import Path
 
 import click
 
+from benchmarks.worker_memory import rss_by_mapping
 from streams.process_memory import rss_bytes
 
 TOP = 20
@@ -132,23 +133,12 @@ def _pymalloc() -> dict[str, int]:
 
 
 def _anonymous_mb() -> dict[str, float]:
-    """RSS of the anonymous mappings by kind, from ``/proc/self/smaps``: the brk heap, and the rest."""
-    heap_kb = anonymous_kb = 0
+    """RSS of the anonymous mappings by kind: the brk heap, and the rest."""
     try:
-        with open("/proc/self/smaps", encoding="ascii", errors="replace") as handle:
-            name = ""
-            for line in handle:
-                first = line.split(maxsplit=6)
-                if "-" in first[0] and len(first) >= 5:  # a mapping's header line
-                    name = first[5].strip() if len(first) > 5 else ""
-                elif first[0] == "Rss:":
-                    if name == "[heap]":
-                        heap_kb += int(first[1])
-                    elif name == "":
-                        anonymous_kb += int(first[1])
+        by_name, _ = rss_by_mapping()
     except OSError:
         return {}
-    return {"alloc.brk_heap_rss_mb": heap_kb / 1024, "alloc.anonymous_rss_mb": anonymous_kb / 1024}
+    return {"alloc.brk_heap_rss_mb": by_name.get("[heap]", 0.0), "alloc.anonymous_rss_mb": by_name.get("[anon]", 0.0)}
 
 
 def _allocators() -> dict[str, float]:

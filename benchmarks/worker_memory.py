@@ -32,9 +32,9 @@ from streams.settings import Settings, load_settings
 ROLES = ("all", "pipeline", "lifecycle")
 
 
-def smaps(pid: int) -> dict[str, float]:
-    """RSS of ``pid`` in MB: total, anonymous, file-backed, and per mapping name (``[anon]`` for
-    unnamed anonymous mappings, ``[heap]``, each shared library or mapped file)."""
+def rss_by_mapping(pid: int | str = "self") -> tuple[dict[str, float], float]:
+    """RSS of ``pid`` in MB per mapping name (``[anon]`` for unnamed anonymous mappings, ``[heap]``,
+    each shared library or mapped file), and its anonymous memory in MB, from /proc/<pid>/smaps."""
     by_name: dict[str, float] = defaultdict(float)
     anon = 0.0
     name = "[anon]"
@@ -47,6 +47,12 @@ def smaps(pid: int) -> dict[str, float]:
                 by_name[name] += int(head[1]) / 1024
             elif head[0] == "Anonymous:":
                 anon += int(head[1]) / 1024
+    return dict(by_name), anon
+
+
+def smaps(pid: int) -> dict[str, float]:
+    """RSS of ``pid`` in MB: total, anonymous, file-backed, and the largest mappings by name."""
+    by_name, anon = rss_by_mapping(pid)
     total = sum(by_name.values())
     out = {"rss_mb": round(total, 1), "anonymous_mb": round(anon, 1), "file_mb": round(total - anon, 1)}
     for mapping, mb in sorted(by_name.items(), key=lambda kv: -kv[1])[:8]:
