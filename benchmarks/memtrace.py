@@ -22,6 +22,7 @@ live objects (pymalloc's bytes in blocks) from memory held around them (arenas, 
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
 import tempfile
@@ -141,10 +142,23 @@ def _anonymous_mb() -> dict[str, float]:
     return {"alloc.brk_heap_rss_mb": by_name.get("[heap]", 0.0), "alloc.anonymous_rss_mb": by_name.get("[anon]", 0.0)}
 
 
+def _collector() -> dict[str, int]:
+    """The cyclic collector's runs and what they freed, per generation: garbage in a cycle is live
+    to the allocator until a collection of its generation runs, and a full one (generation 2) runs
+    only once the objects promoted since the last exceed a quarter of the old generation."""
+    readings: dict[str, int] = {}
+    for generation, stats in enumerate(gc.get_stats()):
+        readings[f"gc.gen{generation}_collections"] = stats["collections"]
+        readings[f"gc.gen{generation}_collected"] = stats["collected"]
+    readings["gc.frozen"] = gc.get_freeze_count()
+    return readings
+
+
 def _allocators() -> dict[str, float]:
     sizes: dict[str, float] = {name: value / 2**20 if name.endswith("_mb") else value
                                for name, value in {**_glibc_heap(), **_pymalloc()}.items()}
     sizes["alloc.python_blocks"] = sys.getallocatedblocks()
+    sizes.update(_collector())
     sizes.update(_anonymous_mb())
     return {name: round(value, 2) for name, value in sizes.items()}
 

@@ -124,6 +124,26 @@ class SavedVersion:
         return body
 
 
+_CHUNKED_TAIL = b',"report_chunks":%d}' % REPORT_CHUNK
+
+
+def _chunked_record_json(version: SavedVersion) -> bytes | None:
+    """The changelog record of an open incident whose report ids are in chunks, made from the JSON
+    its messages already carry: that JSON with its last member, the report ids, replaced by
+    ``report_chunks``. Serializing the record anew (~1.8 kB, once per changed incident per batch)
+    was ~4 % of the lifecycle worker. None when the JSON does not end in the ids (then the caller
+    builds the record)."""
+    body = version.body()
+    name = "new_report_ids" if "new_report_ids" in body else "report_ids"
+    if next(reversed(body), None) != name:
+        return None
+    tail = b',"' + name.encode() + b'":' + orjson.dumps(body[name]) + b"}"
+    raw = version.body_json()
+    if not raw.endswith(tail):
+        return None
+    return raw[:-len(tail)] + _CHUNKED_TAIL
+
+
 class PendingMessage(NamedTuple):
     """The audit state (``change`` None) or the notice of ``version``, as of ``now``, not built yet."""
 
@@ -473,6 +493,9 @@ class IncidentBook:
         if isinstance(value, Incident):
             built = self._bodies.get(table_key(value.ward, value.id))
             if self.reports is not None and value.is_open:  # its report ids are in their chunks
+                spliced = _chunked_record_json(built[1]) if built is not None and built[0] is value else None
+                if spliced is not None:
+                    return orjson.Fragment(spliced)
                 body = built[1].body() if built is not None and built[0] is value else value.to_json(reports=False)
                 record = {k: v for k, v in body.items() if k != "report_ids" and k != "new_report_ids"}
                 record["report_chunks"] = REPORT_CHUNK

@@ -224,19 +224,24 @@ class Incident:
 
 
 _INCIDENT_FIELDS = tuple(f.name for f in fields(Incident))
-_INCIDENT_FIELD_SET = frozenset(_INCIDENT_FIELDS)
 _incident_values = attrgetter(*_INCIDENT_FIELDS)
+# the slots' own setters: they store a value without the frozen class's ``__setattr__`` (which raises)
+_SLOT_SETTERS = tuple(Incident.__dict__[name].__set__ for name in _INCIDENT_FIELDS)
+_SLOT_SETTER_OF = dict(zip(_INCIDENT_FIELDS, _SLOT_SETTERS, strict=True))
 
 
 def evolve(incident: Incident, **changes: Any) -> Incident:
-    """``dataclasses.replace(incident, **changes)`` about a third faster: every change to an
+    """``dataclasses.replace(incident, **changes)`` several times faster: every change to an
     incident makes a new one (a routed report at least one), and ``replace`` looks the fields up,
-    builds keyword arguments for all 33 and runs the frozen ``__init__`` each time (~9 us)."""
-    if not changes.keys() <= _INCIDENT_FIELD_SET:
-        raise TypeError(f"Incident has no field(s) {sorted(changes.keys() - _INCIDENT_FIELD_SET)}")
+    builds keyword arguments for all 33 and runs the frozen ``__init__`` each time (~9 us); here
+    the 33 values are copied slot to slot (~2 us), then the changes written over them."""
+    if not changes.keys() <= _SLOT_SETTER_OF.keys():
+        raise TypeError(f"Incident has no field(s) {sorted(changes.keys() - _SLOT_SETTER_OF.keys())}")
     new = object.__new__(Incident)
-    for name, value in zip(_INCIDENT_FIELDS, _incident_values(incident), strict=True):
-        object.__setattr__(new, name, changes.get(name, value))
+    for store, value in zip(_SLOT_SETTERS, _incident_values(incident), strict=True):
+        store(new, value)
+    for name, value in changes.items():
+        _SLOT_SETTER_OF[name](new, value)
     return new
 
 

@@ -50,6 +50,15 @@ def chunk_ids(value: Any) -> list[str]:
     return [i for i in value or () if isinstance(i, str)]
 
 
+def chunk_record(value: Any) -> orjson.Fragment | list[str]:
+    """A table's chunk as its changelog record carries it, the JSON list of its ids: a chunk's
+    bytes are that JSON already (sealed: once decompressed), so the table's encoder need not
+    decode and serialize them again (a record per incident changed in a batch)."""
+    if isinstance(value, bytes):
+        return orjson.Fragment(value if value[:1] == _OPEN else zlib.decompress(value))
+    return chunk_ids(value)
+
+
 class ReportIds(Sequence[str]):
     """An immutable, ordered sequence of report ids: sealed full chunks, then the open one."""
 

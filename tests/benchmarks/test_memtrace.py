@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 import tracemalloc
@@ -26,6 +27,14 @@ def test_the_allocator_readings_count_live_objects() -> None:
     # the live blocks sit in the arenas held (1 MiB each; free arenas may have taken these objects)
     assert after["alloc.pymalloc_arenas"] >= after["alloc.pymalloc_in_blocks_mb"]
     del kept
+
+
+def test_the_collector_readings_count_a_full_collection() -> None:
+    before = memtrace._allocators()
+    gc.collect()
+    after = memtrace._allocators()
+    assert after["gc.gen2_collections"] == before["gc.gen2_collections"] + 1
+    assert {f"gc.gen{n}_collected" for n in range(3)} <= after.keys() and after["gc.frozen"] >= 0
 
 
 def test_the_incident_parts_sum_what_open_incidents_hold() -> None:

@@ -10,7 +10,7 @@ import orjson
 
 from routers.incidents.book import REPORT_CHUNK, IncidentBook, report_chunk_key, table_key
 from routers.incidents.correlation import incident_id
-from routers.incidents.report_ids import chunk_ids
+from routers.incidents.report_ids import chunk_ids, chunk_record
 from routers.incidents.status import Status
 from routers.incidents.updates import StatusUpdate
 from tests.routers.incidents.factories import BEN_THANH, T0, routed_event
@@ -51,7 +51,7 @@ def test_each_change_writes_only_the_chunk_its_report_landed_in() -> None:
     assert len(incidents) == 1 and len(chunks.writes) == REPORTS  # one chunk write per report, not all
     assert sorted(chunks) == [report_chunk_key(key, n) for n in range(4)]
     assert chunk_ids(chunks[report_chunk_key(key, 3)]) == [f"rep-{n}" for n in range(3 * REPORT_CHUNK, REPORTS)]
-    record = book.encode(incidents[key])
+    record = orjson.loads(orjson.dumps(book.encode(incidents[key])))
     assert "report_ids" not in record and record["report_count"] == REPORTS and record["report_chunks"] == REPORT_CHUNK
     size = len(orjson.dumps(record))
     book.begin_batch()
@@ -59,11 +59,33 @@ def test_each_change_writes_only_the_chunk_its_report_landed_in() -> None:
     assert len(orjson.dumps(book.encode(incidents[key]))) <= size + 4  # the record does not grow with reports
 
 
+def test_the_record_made_from_the_messages_json_is_the_record_built_anew() -> None:
+    """The changelog record is the JSON the audit state carries, its report ids swapped for
+    ``report_chunks``: the same record as one built from the incident, after every kind of change."""
+    book, incidents, _ = gathered(REPORT_CHUNK + 2)
+    key = table_key(WARD, incident_id("rep-0"))
+    (incident,) = book.open_in(WARD)
+    changes = {
+        "updated (new_report_ids)": lambda: book.on_routed(report(500), T0 + timedelta(minutes=10)),
+        "acknowledged (report_ids)": lambda: book.on_update(
+            StatusUpdate("u1", incident.id, WARD, Status.ACKNOWLEDGED, "officer-7"), T0 + timedelta(hours=1)),
+    }
+    for change, apply in changes.items():
+        book.begin_batch()
+        apply()
+        reused = book.encode(incidents[key])
+        assert isinstance(reused, orjson.Fragment), change
+        book.begin_batch()  # nothing built for it now: the record is made from the incident
+        built = book.encode(incidents[key])
+        assert isinstance(built, dict) and orjson.loads(orjson.dumps(reused)) == built, change
+        assert "report_ids" not in built and "new_report_ids" not in built and built["report_chunks"] == REPORT_CHUNK
+
+
 def test_an_incident_restored_from_the_changelog_has_every_report_id() -> None:
     book, incidents, chunks = gathered()
     restored_incidents = {k: orjson.loads(orjson.dumps(book.encode(v))) for k, v in incidents.items()}
     # the changelog carries each chunk as its list of ids (what Faust restores into the table)
-    restored_chunks = {k: orjson.loads(orjson.dumps(chunk_ids(v))) for k, v in chunks.items()}
+    restored_chunks = {k: orjson.loads(orjson.dumps(chunk_record(v))) for k, v in chunks.items()}
     restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=restored_chunks)
     (incident,) = restored.open_in(WARD)
     assert incident.report_ids == tuple(f"rep-{n}" for n in range(REPORTS))
@@ -96,7 +118,7 @@ def test_a_reassigned_incident_takes_its_report_ids_to_the_new_ward() -> None:
     assert sorted(chunks) == [report_chunk_key(new_key, n) for n in range(4)]  # none left under the old ward
     restored_incidents = {k: orjson.loads(orjson.dumps(book.encode(v))) for k, v in incidents.items()}
     # the changelog carries each chunk as its list of ids (what Faust restores into the table)
-    restored_chunks = {k: orjson.loads(orjson.dumps(chunk_ids(v))) for k, v in chunks.items()}
+    restored_chunks = {k: orjson.loads(orjson.dumps(chunk_record(v))) for k, v in chunks.items()}
     restored = IncidentBook(restored_incidents, dict(book.wards), {}, reports=restored_chunks)
     (owned,) = restored.open_in(BEN_THANH.code)
     assert owned.report_ids == incident.report_ids

@@ -7,7 +7,7 @@ import sys
 import orjson
 import pytest
 
-from routers.incidents.report_ids import CHUNK, NO_REPORTS, ReportIds, chunk_ids
+from routers.incidents.report_ids import CHUNK, NO_REPORTS, ReportIds, chunk_ids, chunk_record
 
 
 def ids(count: int, start: int = 0) -> list[str]:
@@ -43,6 +43,18 @@ def test_a_table_chunk_round_trips_through_the_changelog_list() -> None:
     assert ReportIds.from_chunks(kept.chunk(n) for n in range(kept.chunk_count)) == kept
     assert ReportIds.from_chunks(kept.chunk(n) for n in range(kept.chunk_count)).chunk(0) is kept.chunk(0)
     assert ReportIds.from_chunks([]) == () and len(ReportIds.from_chunks([])) == 0
+
+
+def test_the_changelog_record_of_a_chunk_is_the_json_list_of_its_ids() -> None:
+    odd = ["a\nb", "", "\"quoted\"", "phường 7 / quận 3", "[1,2]", "\u0000"] * 15
+    appended = NO_REPORTS
+    for report_id in odd:
+        appended = appended.append(report_id)
+    for kept in (ReportIds.of(odd), appended):  # sealed chunks and an open one, built both ways
+        records = [orjson.dumps(chunk_record(kept.chunk(n))) for n in range(kept.chunk_count)]
+        assert records == [orjson.dumps(chunk_ids(kept.chunk(n))) for n in range(kept.chunk_count)]
+        assert ReportIds.from_chunks(orjson.loads(r) for r in records) == kept
+    assert chunk_record(["rep-1", 7]) == ["rep-1"]  # a list restored from the changelog, as chunk_ids
 
 
 def test_any_text_is_an_id() -> None:
