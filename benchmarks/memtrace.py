@@ -231,32 +231,52 @@ def _census() -> list[str]:
     return lines
 
 
-def _census_on_loop(timeout_s: float = 30.0) -> list[str]:
+def _on_loop(work: Callable[[], list[str]], what: str, timeout_s: float = 30.0) -> list[str]:
+    """``work()`` run on the worker's event loop (between two of its callbacks), its lines."""
     app_module = sys.modules.get("streams.app")
     loop = getattr(getattr(app_module, "app", None), "loop", None)
     if loop is None or not loop.is_running():
-        return ["census skipped: no running event loop"]
+        return [f"{what} skipped: no running event loop"]
     done = threading.Event()
     result: list[str] = []
 
     def run() -> None:
         try:
-            result.extend(_census())
+            result.extend(work())
         finally:
             done.set()
 
     loop.call_soon_threadsafe(run)
-    return result if done.wait(timeout_s) else ["census skipped: the loop did not run it in time"]
+    return result if done.wait(timeout_s) else [f"{what} skipped: the loop did not run it in time"]
+
+
+def _census_on_loop(timeout_s: float = 30.0) -> list[str]:
+    return _on_loop(_census, "census", timeout_s)
+
+
+def _full_collection() -> list[str]:
+    """A full collection now, and what it freed: the cyclic garbage that was waiting in the older
+    generations (counted as live by the allocator readings until a collection of its generation
+    runs). An experiment, not a reading: it changes the worker it measures."""
+    before = _pymalloc().get("alloc.pymalloc_in_blocks_mb", 0) / 2**20
+    started = time.perf_counter()
+    freed = gc.collect()
+    took_ms = (time.perf_counter() - started) * 1000
+    after = _pymalloc().get("alloc.pymalloc_in_blocks_mb", 0) / 2**20
+    return [f"size gc.full_collection_freed = {freed}", f"size gc.full_collection_ms = {took_ms:.0f}",
+            f"size gc.full_collection_released_mb = {before - after:.2f}"]
 
 
 _previous: dict[str, tracemalloc.Snapshot] = {}
 
 
-def _report(log: Path, started: float, frames: int, census: bool = False) -> None:
+def _report(log: Path, started: float, frames: int, census: bool = False, collect: bool = False) -> None:
     lines = [f"=== t={time.monotonic() - started:.0f}s rss={_rss_mb():.1f}MB"]
     lines += [f"size {name} = {value}" for name, value in sorted({**_sizes(), **_allocators()}.items())]
     if census:
         lines += _census_on_loop()
+    if collect:
+        lines += _on_loop(_full_collection, "full collection")
     if tracemalloc.is_tracing():
         taking = time.monotonic()
         # only what was allocated since tracing started and is still alive: the growth itself
@@ -289,7 +309,7 @@ def _report(log: Path, started: float, frames: int, census: bool = False) -> Non
         handle.write("\n".join(lines) + "\n")
 
 
-def start(every_s: float, out: Path, frames: int, warmup_s: float, census: bool = False) -> None:
+def start(every_s: float, out: Path, frames: int, warmup_s: float, census: bool = False, collect: bool = False) -> None:
     """After ``warmup_s``, start tracing (frames > 0) and report every ``every_s`` (with a census)."""
     out.mkdir(parents=True, exist_ok=True)
     log = out / "memtrace.log"
@@ -300,7 +320,7 @@ def start(every_s: float, out: Path, frames: int, warmup_s: float, census: bool 
         if frames > 0:
             tracemalloc.start(frames)  # from here on: start-up allocations are not in the report
         while True:
-            _report(log, started, frames, census)
+            _report(log, started, frames, census, collect)
             time.sleep(every_s)
 
     threading.Thread(target=loop, name="memtrace", daemon=True).start()
@@ -314,11 +334,15 @@ def start(every_s: float, out: Path, frames: int, warmup_s: float, census: bool 
               help="Traceback depth kept; 0: no tracemalloc, only RSS and the structure sizes.")
 @click.option("--census", is_flag=True,
               help="Also count the collector's objects by type and list the largest containers, on the event loop.")
+@click.option("--collect", is_flag=True,
+              help="Also run a full collection on the event loop at each report and say what it freed "
+                   "(an experiment: the worker measured is not left as it was).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.argument("ioc_args", nargs=-1, type=click.UNPROCESSED)
-def main(every: float, warmup: float, frames: int, census: bool, out: Path, ioc_args: tuple[str, ...]) -> None:
+def main(every: float, warmup: float, frames: int, census: bool, collect: bool, out: Path,
+         ioc_args: tuple[str, ...]) -> None:
     """Start tracemalloc, then run ``ioc IOC_ARGS...`` in this process."""
-    start(every, out, frames, warmup, census)
+    start(every, out, frames, warmup, census, collect)
     from cli import main as ioc_main
 
     sys.argv = ["ioc", *ioc_args]

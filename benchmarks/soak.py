@@ -105,13 +105,14 @@ class SoakResult:
 
 
 def worker_command(port: int, trace_dir: Path | None, trace_every_s: float, trace_frames: int,
-                   census: bool = False) -> list[str]:
+                   census: bool = False, collect: bool = False) -> list[str]:
     """``ioc worker``, under :mod:`benchmarks.memtrace` when memory is traced."""
     worker = ["worker", "--web-port", str(port)]
     if trace_dir is None:
         return [sys.executable, "-m", "cli", *worker]
     return [sys.executable, "-m", "benchmarks.memtrace", "--every", f"{trace_every_s:g}", "--warmup", f"{WARMUP_S:g}",
-            "--frames", str(trace_frames), *(["--census"] if census else []), "--out", str(trace_dir), "--", *worker]
+            "--frames", str(trace_frames), *(["--census"] if census else []), *(["--collect"] if collect else []),
+            "--out", str(trace_dir), "--", *worker]
 
 
 class FastClock:
@@ -194,7 +195,7 @@ def read_memtrace(log: Path) -> list[dict[str, float]]:
 def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, data_dir: Path,
              trace_every_s: float = 0.0, trace_frames: int = 6, role: str = "all", clock_speed: float = 60.0,
              respond: bool = True, unattended: float = 0.02, reassigned: float = 0.03,
-             trace_census: bool = False) -> SoakResult:
+             trace_census: bool = False, trace_collect: bool = False) -> SoakResult:
     from routers.boundaries.registry import BoundaryRegistry
     from streams.simulator.run import build_scenario, register_scenario_devices
 
@@ -228,7 +229,8 @@ def run_soak(minutes: float, rate: float, workers: int, redis_freeze_s: float, d
         for n in range(workers):
             port = free_port()
             trace_dir = stack.run_dir / f"memtrace-{n}" if trace_every_s > 0 else None
-            procs.append(ManagedProcess(f"worker-{n}", worker_command(port, trace_dir, trace_every_s, trace_frames, trace_census), port,
+            procs.append(ManagedProcess(f"worker-{n}", worker_command(port, trace_dir, trace_every_s, trace_frames, trace_census,
+                                                                        trace_collect), port,
                                         stack.run_dir / f"worker-{n}.log", ready_timeout_s=120.0, env=env))
             urls.append(f"http://127.0.0.1:{port}/metrics")
         result.memory = [WorkerMemory(p.name) for p in procs]
@@ -480,6 +482,9 @@ def acceptance(result: SoakResult) -> list[Check]:
               help="tracemalloc traceback depth with --trace-memory; 0: only RSS and structure sizes.")
 @click.option("--trace-census", is_flag=True,
               help="With --trace-memory: also count the workers' objects by type and list their largest containers.")
+@click.option("--trace-collect", is_flag=True,
+              help="With --trace-memory: also run a full collection in the workers at each report and log what it "
+                   "freed (an experiment: it changes the workers measured).")
 @click.option("--role", type=click.Choice(["all", "pipeline"]), default="all", show_default=True,
               help="The workers' role: 'pipeline' leaves the incident lifecycle (and its tables) out.")
 @click.option("--clock-speed", type=click.FloatRange(min=1), default=60.0, show_default=True,
@@ -493,13 +498,13 @@ def acceptance(result: SoakResult) -> list[Check]:
               help="Share of incidents the responder hands to another ward.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(minutes: float, rate: float, workers: int, redis_freeze: float, data_dir: Path | None, trace_every: float,
-         trace_frames: int, trace_census: bool, role: str, clock_speed: float, respond: bool, unattended: float,
-         reassigned: float, as_json: bool) -> None:
+         trace_frames: int, trace_census: bool, trace_collect: bool, role: str, clock_speed: float, respond: bool,
+         unattended: float, reassigned: float, as_json: bool) -> None:
     """Soak at the design rate; reports worker RSS at start and end, peak lag and conservation."""
     if unattended + reassigned > 1:
         raise click.BadParameter("--unattended plus --reassigned is more than 1", param_hint="--reassigned")
     result = run_soak(minutes, rate, workers, redis_freeze, data_dir or load_settings().data_dir, trace_every,
-                      trace_frames, role, clock_speed, respond, unattended, reassigned, trace_census)
+                      trace_frames, role, clock_speed, respond, unattended, reassigned, trace_census, trace_collect)
     if as_json:
         click.echo(orjson.dumps(result.to_json()).decode())
     else:

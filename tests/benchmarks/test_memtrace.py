@@ -37,6 +37,21 @@ def test_the_collector_readings_count_a_full_collection() -> None:
     assert {f"gc.gen{n}_collected" for n in range(3)} <= after.keys() and after["gc.frozen"] >= 0
 
 
+def test_the_full_collection_says_what_cyclic_garbage_it_freed() -> None:
+    gc.collect()
+    gc.disable()  # so that no automatic collection frees them first
+    try:
+        for _ in range(1_000):  # garbage only a collection frees: each list holds itself
+            cycle: list[object] = [bytes(512)]
+            cycle.append(cycle)
+        del cycle
+        lines = dict(line.removeprefix("size ").split(" = ") for line in memtrace._full_collection())
+    finally:
+        gc.enable()
+    assert int(lines["gc.full_collection_freed"]) >= 1_000
+    assert float(lines["gc.full_collection_ms"]) >= 0 and "gc.full_collection_released_mb" in lines
+
+
 def test_the_incident_parts_sum_what_open_incidents_hold() -> None:
     first = open_incident(routed_event("1022-a"), T0)
     grown = add_evidence(first, routed_event("1022-b"), T0)
