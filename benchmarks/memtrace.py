@@ -258,13 +258,31 @@ def _full_collection() -> list[str]:
     """A full collection now, and what it freed: the cyclic garbage that was waiting in the older
     generations (counted as live by the allocator readings until a collection of its generation
     runs). An experiment, not a reading: it changes the worker it measures."""
+    import collections
+
     before = _pymalloc().get("alloc.pymalloc_in_blocks_mb", 0) / 2**20
     started = time.perf_counter()
-    freed = gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what it finds is kept in gc.garbage, to be named below
+    try:
+        freed = gc.collect()
+    finally:
+        gc.set_debug(0)
     took_ms = (time.perf_counter() - started) * 1000
+    found = collections.Counter(_garbage_name(obj) for obj in gc.garbage)
+    gc.garbage.clear()
     after = _pymalloc().get("alloc.pymalloc_in_blocks_mb", 0) / 2**20
     return [f"size gc.full_collection_freed = {freed}", f"size gc.full_collection_ms = {took_ms:.0f}",
-            f"size gc.full_collection_released_mb = {before - after:.2f}"]
+            f"size gc.full_collection_released_mb = {before - after:.2f}",
+            *(f"collected {count} {name}" for name, count in found.most_common(CENSUS_TOP))]
+
+
+def _garbage_name(obj: object) -> str:
+    """A collected object's type, and for a frame or function where its code is."""
+    code = getattr(obj, "f_code", None) or getattr(obj, "__code__", None)
+    name = type(obj).__qualname__
+    if code is not None:
+        return f"{name} {code.co_filename.rsplit('/', 3)[-1]}:{code.co_name}"
+    return name
 
 
 _previous: dict[str, tracemalloc.Snapshot] = {}

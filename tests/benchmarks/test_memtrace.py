@@ -45,11 +45,14 @@ def test_the_full_collection_says_what_cyclic_garbage_it_freed() -> None:
             cycle: list[object] = [bytes(512)]
             cycle.append(cycle)
         del cycle
-        lines = dict(line.removeprefix("size ").split(" = ") for line in memtrace._full_collection())
+        report = memtrace._full_collection()
     finally:
         gc.enable()
+    lines = dict(line.removeprefix("size ").split(" = ") for line in report if line.startswith("size "))
+    collected = {line.split()[2]: int(line.split()[1]) for line in report if line.startswith("collected ")}
     assert int(lines["gc.full_collection_freed"]) >= 1_000
     assert float(lines["gc.full_collection_ms"]) >= 0 and "gc.full_collection_released_mb" in lines
+    assert collected["list"] >= 1_000  # and what they were
 
 
 def test_the_incident_parts_sum_what_open_incidents_hold() -> None:
