@@ -21,6 +21,7 @@ live objects (pymalloc's bytes in blocks) from memory held around them (arenas, 
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import gc
 import os
@@ -209,9 +210,6 @@ def _census() -> list[str]:
     Only what the collector tracks is seen: not strings, bytes and numbers, nor a dict holding only
     those, nor the C caches of ``functools.lru_cache`` (their sizes are in the ``size`` lines).
     """
-    import collections
-    import gc
-
     by_type: collections.Counter[str] = collections.Counter()
     sized: list[tuple[int, str]] = []
     for obj in gc.get_objects():
@@ -258,8 +256,6 @@ def _full_collection() -> list[str]:
     """A full collection now, and what it freed: the cyclic garbage that was waiting in the older
     generations (counted as live by the allocator readings until a collection of its generation
     runs). An experiment, not a reading: it changes the worker it measures."""
-    import collections
-
     before = _pymalloc().get("alloc.pymalloc_in_blocks_mb", 0) / 2**20
     started = time.perf_counter()
     gc.set_debug(gc.DEBUG_SAVEALL)  # what it finds is kept in gc.garbage, to be named below

@@ -202,7 +202,7 @@ def route_batch(batch: Sequence[Intake], ruleset: Ruleset, sensors: Mapping[str,
 
 _target_topic = functools.lru_cache(maxsize=4096)(topics.target_topic)  # a few hundred targets, each seen often
 # Routed copies of routine telemetry carry the lifecycle's skip header (see routers.topics.LIFECYCLE_HEADER)
-_ROUTED_TELEMETRY = (*CLOUDEVENTS_HEADERS, (topics.LIFECYCLE_HEADER, topics.LIFECYCLE_SKIP))
+_ROUTED_TELEMETRY = (*CLOUDEVENTS_HEADERS, topics.LIFECYCLE_SKIP_HEADER)
 
 
 def messages_of(outcome: Outcome, origin: Origin, raw: bytes | None, now: datetime) -> list[Outgoing]:

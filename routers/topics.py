@@ -33,6 +33,7 @@ CONFIG_SILENCES = "ioc.config.silences"  # compacted, keyed by silence id; every
 # every routed event (conservation checks read it).
 LIFECYCLE_HEADER = "ioc-lifecycle"
 LIFECYCLE_SKIP = b"skip"
+LIFECYCLE_SKIP_HEADER = (LIFECYCLE_HEADER, LIFECYCLE_SKIP)  # as a (name, value) header pair
 
 COMPACTED = (INCIDENTS, CONFIG_RULES, CONFIG_SILENCES)
 SINGLE_PARTITION = (CONFIG_RULES, CONFIG_SILENCES)  # read whole by every worker, in order

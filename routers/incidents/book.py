@@ -492,17 +492,17 @@ class IncidentBook:
         reusing the JSON this batch's save built for the very incident object."""
         if isinstance(value, Incident):
             built = self._bodies.get(table_key(value.ward, value.id))
+            version = built[1] if built is not None and built[0] is value else None  # saved in this batch
             if self.reports is not None and value.is_open:  # its report ids are in their chunks
-                spliced = _chunked_record_json(built[1]) if built is not None and built[0] is value else None
+                spliced = _chunked_record_json(version) if version is not None else None
                 if spliced is not None:
                     return orjson.Fragment(spliced)
-                body = built[1].body() if built is not None and built[0] is value else value.to_json(reports=False)
+                body = version.body() if version is not None else value.to_json(reports=False)
                 record = {k: v for k, v in body.items() if k != "report_ids" and k != "new_report_ids"}
                 record["report_chunks"] = REPORT_CHUNK
                 return record
-            if built is None or built[0] is not value:
+            if version is None:
                 return value.to_json()
-            version = built[1]
             body = version.body()
             if "report_ids" in body:
                 return orjson.Fragment(version.body_json())  # orjson (Faust's json codec) copies it as is

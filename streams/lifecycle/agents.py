@@ -194,9 +194,6 @@ def _received(event: Any) -> Received:
     return Received(event.value or b"", message.key, Origin(message.topic, message.partition, message.offset))
 
 
-_SKIP_HEADER = (topics.LIFECYCLE_HEADER, topics.LIFECYCLE_SKIP)
-
-
 def _skipped_by_pipeline(message: Any) -> bool:
     # aiokafka gives the headers as (name, value) tuples: one containment test in C, where a
     # generator over the ~10 CloudEvents headers every routed copy carries cost ~2 % of the worker
@@ -205,7 +202,7 @@ def _skipped_by_pipeline(message: Any) -> bool:
         return False
     if isinstance(headers, Mapping):
         return bool(headers.get(topics.LIFECYCLE_HEADER) == topics.LIFECYCLE_SKIP)
-    return _SKIP_HEADER in headers
+    return topics.LIFECYCLE_SKIP_HEADER in headers
 
 
 def decode_lifecycle(event: Any) -> LifecycleInput:
