@@ -35,6 +35,7 @@ import collections
 import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple, cast
 
@@ -68,16 +69,22 @@ def batch_publisher(app: AppT) -> Publish:
     topic-partitions (one topic per ward), so that per-message machinery was a fifth of the
     pipeline worker's CPU. Partitions are chosen by the producer's partitioner exactly as
     ``send`` would (murmur2 of the key), so keys land where they always did.
+
+    The built batches are handed to aiokafka by the producer's :class:`_Submitter`, in the order
+    they were published, not awaited here: see there why.
     """
     producer: Any = None
     partitioner: Any = None
+    submitter: _Submitter | None = None
 
     async def publish(messages: Sequence[Outgoing]) -> list[asyncio.Future]:
-        nonlocal producer, partitioner
+        nonlocal producer, partitioner, submitter
         if producer is None:
             producer = (await app.maybe_start_producer())._ensure_producer()  # the aiokafka producer
             # Faust declares the setting as a bare callable attribute, which mypy reads as a method
             partitioner = app.conf.producer_partitioner or _cached_default_partitioner  # type: ignore[misc]
+            submitter = _Submitter.of(producer)
+        assert submitter is not None
         partitions_of: dict[str, list[int]] = {}
         builders: dict[tuple[str, int], Any] = {}
         futures: list[asyncio.Future] = []
@@ -94,11 +101,11 @@ def batch_publisher(app: AppT) -> Publish:
                 builder = builders[topic, partition] = producer.create_batch()
             headers = list(message.headers) if message.headers else []  # aiokafka takes a list only
             if builder.append(timestamp=None, key=message.key, value=message.value, headers=headers) is None:
-                futures.append(await _submit(producer, builder, topic, partition))  # full: send it, start anew
+                futures.append(submitter.submit(builder, topic, partition))  # full: send it, start anew
                 builder = builders[topic, partition] = producer.create_batch()
                 builder.append(timestamp=None, key=message.key, value=message.value, headers=headers)
         for (topic, partition), builder in builders.items():
-            futures.append(await _submit(producer, builder, topic, partition))
+            futures.append(submitter.submit(builder, topic, partition))
         return futures
 
     return publish
@@ -126,9 +133,85 @@ def _cached_default_partitioner(key: bytes | None, all_partitions: list[int], av
     return all_partitions[_murmur2_index(key, len(all_partitions))]
 
 
-async def _submit(producer: Any, builder: Any, topic: str, partition: int) -> asyncio.Future:
-    builder.close()  # ours alone: producer.send() elsewhere in the worker must not append to it
-    return cast(asyncio.Future, await producer.send_batch(builder, topic, partition=partition))
+class _Submitter:
+    """Hands a producer's record batches to aiokafka one after another, in the order they were
+    submitted, in a task of its own, so the publisher does not wait for the broker.
+
+    aiokafka takes a batch for a topic-partition only once that partition's previous batch has gone
+    out in a produce request, and it keeps one request in flight per broker. A lifecycle batch
+    writes to ~200 topic-partitions (its notices, audit states and changelog records), so queueing
+    the next batch's outputs while the last request was on its way made the agent wait, one
+    partition after the other: 30-60 ms of every 0.6 s batch under ``make bench`` with nothing else
+    to do (docs/performance.md). Handing them over here, the agent decides its next batch
+    meanwhile. Order is kept: one queue per producer (both lifecycle agents publish through it,
+    under their turn lock), taken in order. The memory this holds is bounded by what
+    :func:`forward_batches` lets wait for acks.
+
+    ``submit`` returns a future with the batch's delivery: it fails if handing the batch over
+    fails, and then every batch queued behind it fails too, unsent (a later batch must not
+    overtake one that will be consumed again)."""
+
+    _of: weakref.WeakKeyDictionary[Any, _Submitter] = weakref.WeakKeyDictionary()
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = weakref.proxy(producer)  # the map above must not keep it alive
+        self._queue: collections.deque[tuple[Any, str, int, asyncio.Future]] = collections.deque()
+        self._task: asyncio.Future | None = None
+        self._failure: BaseException | None = None
+
+    @classmethod
+    def of(cls, producer: Any) -> _Submitter:
+        submitter = cls._of.get(producer)
+        if submitter is None:
+            submitter = cls._of[producer] = cls(producer)
+        return submitter
+
+    def submit(self, builder: Any, topic: str, partition: int) -> asyncio.Future:
+        builder.close()  # ours alone: producer.send() elsewhere in the worker must not append to it
+        delivered = asyncio.get_running_loop().create_future()
+        self._queue.append((builder, topic, partition, delivered))
+        if self._task is None or self._task.done():  # the task lives while there is work, no longer
+            self._task = asyncio.ensure_future(self._hand_over())
+        return delivered
+
+    async def _hand_over(self) -> None:
+        queue = self._queue
+        while queue:
+            builder, topic, partition, delivered = queue.popleft()
+            if self._failure is not None:
+                _fail(delivered, self._failure)
+                continue
+            try:
+                sent = await self._producer.send_batch(builder, topic, partition=partition)
+            except BaseException as exc:
+                self._failure = exc
+                _fail(delivered, exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    while queue:
+                        _fail(queue.popleft()[3], exc)
+                    raise
+                continue
+            sent.add_done_callback(functools.partial(_settle, delivered))
+        self._failure = None  # the queue is empty: what failed has failed its senders
+
+
+def _fail(delivered: asyncio.Future, exc: BaseException) -> None:
+    if not delivered.done():
+        if isinstance(exc, asyncio.CancelledError):
+            delivered.cancel()
+        else:
+            delivered.set_exception(exc)
+
+
+def _settle(delivered: asyncio.Future, sent: asyncio.Future) -> None:
+    if delivered.done():
+        return
+    if sent.cancelled():
+        delivered.cancel()
+    elif (exc := sent.exception()) is not None:
+        delivered.set_exception(exc)
+    else:
+        delivered.set_result(sent.result())
 
 
 async def forward_batches(stream: StreamT, handle_batch: BatchHandler, publish: Publish | None = None, *,
