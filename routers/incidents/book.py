@@ -78,11 +78,14 @@ RETENTION_S = 3600
 # Closed incidents kept decoded (whole) in memory, the latest ones: a reopen or a late update
 # shortly after the close needs no read of the serving index. A constant, so bounded by design.
 RECENT_CLOSED = 1000
-# An open incident's citizen report ids go to the changelog in chunks of REPORT_CHUNK, in a table
-# of their own (key "<ward>/<incident>#<n>", see IncidentBook.reports), not in the incident's record:
-# a change then writes the chunk its new reports landed in, not every id so far. The record says
-# how many there are (report_count) and that they are chunked (report_chunks). Before, an incident
-# with 600 reports wrote ~24 kB of ids per change, and the soak's worker slowed as incidents grew.
+# An open incident's citizen report ids go to the changelog in chunks of REPORT_CHUNK: each full
+# (sealed) chunk once, in a table of its own (key "<ward>/<incident>#<n>", see IncidentBook.reports),
+# and the open chunk, the ids since the last full one, in the incident's own record (report_tail).
+# A change then writes fewer than REPORT_CHUNK ids, not every id so far, and no record besides the
+# incident's unless a chunk fills. The record says how many ids there are (report_count) and that
+# they are chunked (report_chunks). Before, an incident with 600 reports wrote ~24 kB of ids per
+# change, and the soak's worker slowed as incidents grew; until the open chunk moved into the record,
+# every change wrote it as a second changelog record (records without report_tail still restore).
 # The table holds the very chunk objects of the incident's ReportIds (shared, compact).
 # A rung fires this long after its deadline, not at it: an acknowledgement a ward sent just before
 # the deadline is still on its way through the status path (its p99 target is 2 s), and must win.
@@ -124,15 +127,16 @@ class SavedVersion:
         return body
 
 
-_CHUNKED_TAIL = b',"report_chunks":%d}' % REPORT_CHUNK
+_CHUNKED_TAIL = b',"report_chunks":%d,"report_tail":' % REPORT_CHUNK
 
 
 def _chunked_record_json(version: SavedVersion) -> bytes | None:
     """The changelog record of an open incident whose report ids are in chunks, made from the JSON
     its messages already carry: that JSON with its last member, the report ids, replaced by
-    ``report_chunks``. Building and serializing the record anew (~1.8 kB, once per changed incident
-    per batch) took ~3.6 % of the lifecycle worker's samples under ``make bench``. None when the JSON does not end in the ids (then the caller
-    builds the record)."""
+    ``report_chunks`` and the open chunk's ids (``report_tail``). Building and serializing the
+    record anew (~1.8 kB, once per changed incident per batch) took ~3.6 % of the lifecycle
+    worker's samples under ``make bench``. None when the JSON does not end in the ids (then the
+    caller builds the record)."""
     body = version.body()
     name = "new_report_ids" if "new_report_ids" in body else "report_ids"
     if next(reversed(body), None) != name:
@@ -141,7 +145,7 @@ def _chunked_record_json(version: SavedVersion) -> bytes | None:
     raw = version.body_json()
     if not raw.endswith(tail):
         return None
-    return raw[:-len(tail)] + _CHUNKED_TAIL
+    return raw[:-len(tail)] + _CHUNKED_TAIL + version.incident.report_ids.tail_json() + b"}"
 
 
 class PendingMessage(NamedTuple):
@@ -394,7 +398,11 @@ class IncidentBook:
         """An incident the table holds as JSON (restored from its changelog), with its report ids
         from their chunks when its record names them so."""
         if body.get("report_chunks") and self.reports is not None:
-            chunks = [self.reports.get(report_chunk_key(key, n)) for n in range(_chunks(int(body.get("report_count") or 0)))]
+            count, tail = int(body.get("report_count") or 0), body.get("report_tail")
+            if tail is None:  # a record from before the open chunk moved into it: that chunk is in the table
+                chunks = [self.reports.get(report_chunk_key(key, n)) for n in range(_chunks(count))]
+            else:
+                chunks = [*(self.reports.get(report_chunk_key(key, n)) for n in range(count // REPORT_CHUNK)), tail]
             incident = incident_from_json({k: v for k, v in body.items() if k != "report_ids"})
             return evolve(incident, report_ids=ReportIds.from_chunks(c for c in chunks if c))
         return incident_from_json(dict(body))
@@ -500,6 +508,7 @@ class IncidentBook:
                 body = version.body() if version is not None else value.to_json(reports=False)
                 record = {k: v for k, v in body.items() if k != "report_ids" and k != "new_report_ids"}
                 record["report_chunks"] = REPORT_CHUNK
+                record["report_tail"] = orjson.loads(value.report_ids.tail_json())
                 return record
             if version is None:
                 return value.to_json()
@@ -576,9 +585,10 @@ class IncidentBook:
             effects.outbound.append(Outbound("ward", incident.ward, pending=notice))
 
     def _write_reports(self, key: str, incident: Incident) -> None:
-        """The report id chunks of ``incident`` (about to be stored at ``key``): from the chunk the
-        stored copy's ids end in, for an open incident; none, for a closed one (its stub needs none:
-        its last state, on ioc.incidents and in the serving index, names every report)."""
+        """The full report id chunks of ``incident`` (about to be stored at ``key``) not in the table
+        yet, for an open incident (its open chunk goes in its own record); none, for a closed one
+        (its stub needs none: its last state, on ioc.incidents and in the serving index, names every
+        report)."""
         chunks = self.reports
         assert chunks is not None
         ids = incident.report_ids
@@ -589,7 +599,7 @@ class IncidentBook:
                     del chunks[chunk]
             return
         start = self._reports_stored(key, incident) // REPORT_CHUNK
-        for n in range(start, ids.chunk_count):
+        for n in range(start, ids.sealed_count):
             chunks[report_chunk_key(key, n)] = ids.chunk(n)
 
     def _reports_stored(self, key: str, incident: Incident) -> int:

@@ -108,6 +108,15 @@ class ReportIds(Sequence[str]):
     def chunk_count(self) -> int:
         return len(self._sealed) + (1 if self._tail_count else 0)
 
+    @property
+    def sealed_count(self) -> int:
+        """How many chunks are full (sealed); the ids after them are the open chunk."""
+        return len(self._sealed)
+
+    def tail_json(self) -> bytes:
+        """The open chunk's ids as a JSON array (``[]`` when it has none): this very object."""
+        return self._tail or b"[]"
+
     def since(self, start: int) -> list[str]:
         """The ids from position ``start`` on."""
         first = start // CHUNK

@@ -1,6 +1,8 @@
-"""An open incident's citizen report ids reach the changelog in chunks of REPORT_CHUNK (a table of
-their own), so a change writes the chunk its new reports landed in, not every id so far; an
-incident restored from the changelog has them all again; a closed one's chunks are deleted."""
+"""An open incident's citizen report ids reach the changelog in chunks of REPORT_CHUNK: each full
+chunk once, in a table of its own, and the open chunk (the ids since the last full one) in the
+incident's own record, so a change writes fewer than REPORT_CHUNK ids and no second record unless a
+chunk fills; an incident restored from the changelog has them all again (also from records written
+before the open chunk moved into them); a closed one's chunks are deleted."""
 
 from __future__ import annotations
 
@@ -45,18 +47,40 @@ def gathered(reports: int = REPORTS) -> tuple[IncidentBook, dict, Recording]:
     return book, incidents, chunks
 
 
-def test_each_change_writes_only_the_chunk_its_report_landed_in() -> None:
+def test_a_change_writes_a_chunk_only_when_one_fills() -> None:
     book, incidents, chunks = gathered()
     key = table_key(WARD, incident_id("rep-0"))
-    assert len(incidents) == 1 and len(chunks.writes) == REPORTS  # one chunk write per report, not all
-    assert sorted(chunks) == [report_chunk_key(key, n) for n in range(4)]
-    assert chunk_ids(chunks[report_chunk_key(key, 3)]) == [f"rep-{n}" for n in range(3 * REPORT_CHUNK, REPORTS)]
+    assert len(incidents) == 1 and chunks.writes == [report_chunk_key(key, n) for n in range(3)]  # once each
+    assert chunk_ids(chunks[report_chunk_key(key, 2)]) == [f"rep-{n}" for n in range(2 * REPORT_CHUNK, 3 * REPORT_CHUNK)]
     record = orjson.loads(orjson.dumps(book.encode(incidents[key])))
     assert "report_ids" not in record and record["report_count"] == REPORTS and record["report_chunks"] == REPORT_CHUNK
-    size = len(orjson.dumps(record))
-    book.begin_batch()
-    book.on_routed(report(REPORTS), T0 + timedelta(seconds=REPORTS))
-    assert len(orjson.dumps(book.encode(incidents[key]))) <= size + 4  # the record does not grow with reports
+    assert record["report_tail"] == [f"rep-{n}" for n in range(3 * REPORT_CHUNK, REPORTS)]
+    sizes = []
+    for n in range(REPORTS, 5 * REPORT_CHUNK + 1):
+        book.begin_batch()
+        book.on_routed(report(n), T0 + timedelta(seconds=n))
+        sizes.append(len(orjson.dumps(book.encode(incidents[key]))))
+    assert chunks.writes[3:] == [report_chunk_key(key, 3), report_chunk_key(key, 4)]
+    # the record holds at most one chunk's ids: it does not grow with the incident's reports
+    assert max(sizes) - min(sizes) < REPORT_CHUNK * len(b'"rep-320",')
+
+
+def test_a_record_from_before_the_open_chunk_moved_into_it_still_restores() -> None:
+    """Records written when the open chunk was a table entry of its own (no ``report_tail``)."""
+    book, incidents, chunks = gathered()
+    key = table_key(WARD, incident_id("rep-0"))
+    old_record = {k: v for k, v in orjson.loads(orjson.dumps(book.encode(incidents[key]))).items() if k != "report_tail"}
+    old_chunks = {k: orjson.loads(orjson.dumps(chunk_record(v))) for k, v in chunks.items()}
+    old_chunks[report_chunk_key(key, 3)] = [f"rep-{n}" for n in range(3 * REPORT_CHUNK, REPORTS)]
+    restored = IncidentBook({key: old_record}, dict(book.wards), {}, reports=old_chunks)
+    (incident,) = restored.open_in(WARD)
+    assert incident.report_ids == tuple(f"rep-{n}" for n in range(REPORTS))
+    # going on from there writes the new form: the stale open chunk is overwritten once it fills
+    for n in range(REPORTS, 4 * REPORT_CHUNK):
+        restored.begin_batch()
+        restored.on_routed(report(n), T0 + timedelta(seconds=n))
+    assert chunk_ids(restored.reports[report_chunk_key(key, 3)]) == [  # type: ignore[index]
+        f"rep-{n}" for n in range(3 * REPORT_CHUNK, 4 * REPORT_CHUNK)]
 
 
 def test_the_record_made_from_the_messages_json_is_the_record_built_anew() -> None:
@@ -90,12 +114,12 @@ def test_an_incident_restored_from_the_changelog_has_every_report_id() -> None:
     (incident,) = restored.open_in(WARD)
     assert incident.report_ids == tuple(f"rep-{n}" for n in range(REPORTS))
     assert incident == book.open_in(WARD)[0]
-    # and it goes on from there: the next report rewrites the last chunk only
-    tail = report_chunk_key(table_key(WARD, incident.id), 3)
+    # and it goes on from there: the next report joins the record's open chunk, the table is unchanged
+    key = table_key(WARD, incident.id)
     restored.begin_batch()
     restored.on_routed(report(REPORTS), T0 + timedelta(seconds=REPORTS))
-    assert chunk_ids(restored.reports[tail])[-1] == f"rep-{REPORTS}"  # type: ignore[index]
-    assert len(restored.reports) == 4  # type: ignore[arg-type]
+    assert orjson.loads(orjson.dumps(restored.encode(restored_incidents[key])))["report_tail"][-1] == f"rep-{REPORTS}"
+    assert len(restored.reports) == 3  # type: ignore[arg-type]
 
 
 def test_a_closed_incident_keeps_no_chunks_and_its_results_reach_every_report() -> None:
@@ -115,7 +139,7 @@ def test_a_reassigned_incident_takes_its_report_ids_to_the_new_ward() -> None:
     (handoff,) = [o for o in moved.outbound if o.channel == "handoff"]
     book.on_handoff(handoff.value, T0 + timedelta(hours=1))
     new_key = table_key(BEN_THANH.code, incident.id)
-    assert sorted(chunks) == [report_chunk_key(new_key, n) for n in range(4)]  # none left under the old ward
+    assert sorted(chunks) == [report_chunk_key(new_key, n) for n in range(3)]  # none left under the old ward
     restored_incidents = {k: orjson.loads(orjson.dumps(book.encode(v))) for k, v in incidents.items()}
     # the changelog carries each chunk as its list of ids (what Faust restores into the table)
     restored_chunks = {k: orjson.loads(orjson.dumps(chunk_record(v))) for k, v in chunks.items()}
