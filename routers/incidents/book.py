@@ -60,7 +60,7 @@ import orjson
 from routers import json_bytes
 from routers.exceptions import Rejected
 from routers.incidents import messages
-from routers.incidents.correlation import CorrelationPolicy, find_incident, incident_id
+from routers.incidents.correlation import CorrelationPolicy, covering_incident, find_incident, incident_id
 from routers.incidents.escalation import escalate_due, next_due
 from routers.incidents.lifecycle import add_evidence, apply_update, open_incident, receive_handoff
 from routers.incidents.marks import high_water_key, is_redelivery
@@ -638,7 +638,8 @@ class IncidentBook:
                 effects.duplicate = True
                 return effects
             self.seen[high[0]] = high[1]
-        match = find_incident(event, self.open_in(event.ward), self.policy)
+        candidates = self.open_in(event.ward)
+        match = find_incident(event, candidates, self.policy) or covering_incident(event, candidates)
         if match is not None:
             updated = add_evidence(match, event, now, marked=high is not None)
             # an event already folded in (one without an origin, redelivered while in the window;

@@ -25,6 +25,7 @@ from geopy.distance import geodesic
 from routers.envelope import stable_id
 from routers.incidents.model import Incident
 from routers.incidents.routed import RoutedEvent
+from routers.rules.holdback import INHIBITED
 
 _M_PER_DEG_LAT = 111_132.0  # lower bound over the globe is ~110_574; the margin below covers it
 
@@ -118,3 +119,23 @@ def find_incident(
         if best is None or rank[:2] < best[:2]:
             best = rank
     return None if best is None else best[2]
+
+
+def covering_incident(event: RoutedEvent, candidates: Iterable[Incident]) -> Incident | None:
+    """For an event an inhibit rule held back (``suppressed`` ``inhibited:<rule>``) that matched no
+    incident by group or distance: the ward's open incident of its family seen most recently.
+
+    An inhibit rule holds an event back because an alert of the same family covers its place (the
+    default rules' ``ward-flood-alert``: a gauge in severe flooding covers its ward). That alert's
+    incident is where the event belongs, however far it is from the gauge, and a report located
+    by its address alone has no point to measure a distance from. Attached there, the report gets
+    the incident's result like the others; before, it was attached nowhere, and the 1022 portal's
+    request stayed "received" for good."""
+    if not (event.suppressed or "").startswith(INHIBITED) or event.family == "other":
+        return None
+    best: Incident | None = None
+    for incident in candidates:
+        if incident.is_open and incident.ward == event.ward and incident.family == event.family:
+            if best is None or (incident.last_seen, incident.id) > (best.last_seen, best.id):
+                best = incident
+    return best

@@ -27,6 +27,8 @@ from routers.rules.model import InhibitRule, Ruleset
 from routers.rules.silences import SilenceIndex
 from routers.rules.state import Inhibitor
 
+INHIBITED = "inhibited:"  # a decision's ``suppressed`` when an inhibit rule held it back: + the rule's id
+
 
 def _holds(test: Callable[[Facts], bool] | None, facts: Facts) -> bool:
     return test is None or test(facts)
@@ -77,7 +79,7 @@ def _inhibited(ruleset: Ruleset, facts: Facts, inhibitors: Sequence[Inhibitor]) 
             continue
         if rule.equal and inhibitor.equal != equal_values(rule, facts):
             continue
-        return f"inhibited:{rule.id}", (
+        return f"{INHIBITED}{rule.id}", (
             f"suppressed by inhibit rule {rule.id} (raised by {inhibitor.raised_by or 'an event'})"
         )
     return None

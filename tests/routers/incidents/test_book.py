@@ -204,3 +204,19 @@ def test_evolve_is_dataclasses_replace(book: IncidentBook) -> None:
     assert evolve(incident) == incident and evolve(incident) is not incident
     with pytest.raises(TypeError, match="no field"):
         evolve(incident, colour="red")
+
+
+def test_an_inhibited_report_without_a_point_joins_the_alert_covering_its_ward(book: IncidentBook) -> None:
+    """The default rules' ward-flood-alert: a gauge in severe flooding holds back single flooding
+    reports in its ward. A report located by its address alone (no point) still joins the gauge's
+    incident, so its request gets that incident's result; a quiet-window hold has no alert to join."""
+    book.on_routed(routed_event("gauge-1", source="sensor", kind="water_level", point=offset(900, 900)), T0)
+    [alert] = book.open_in(WARD)
+    report = routed_event("rep-9", point=None, suppressed="inhibited:ward-flood-alert")
+    assert report.family == alert.family
+    effects = book.on_routed(report, T0 + minutes(5))
+    [joined] = book.open_in(WARD)
+    assert joined.id == alert.id and "rep-9" in joined.report_ids
+    assert [o.kind for o in effects.outbound if o.channel == "ward"] == ["vn.ioc.incident.updated"]
+    held = book.on_routed(routed_event("rep-10", point=None, suppressed="quiet_window"), T0 + minutes(6))
+    assert held.outbound == [] and "rep-10" not in book.open_in(WARD)[0].report_ids
