@@ -133,9 +133,5 @@ def covering_incident(event: RoutedEvent, candidates: Iterable[Incident]) -> Inc
     request stayed "received" for good."""
     if not (event.suppressed or "").startswith(INHIBITED) or event.family == "other":
         return None
-    best: Incident | None = None
-    for incident in candidates:
-        if incident.is_open and incident.ward == event.ward and incident.family == event.family:
-            if best is None or (incident.last_seen, incident.id) > (best.last_seen, best.id):
-                best = incident
-    return best
+    covering = [i for i in candidates if i.is_open and i.ward == event.ward and i.family == event.family]
+    return max(covering, key=lambda i: (i.last_seen, i.id), default=None)
