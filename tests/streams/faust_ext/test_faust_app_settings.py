@@ -3,6 +3,7 @@ the lean Monitor they select."""
 
 from __future__ import annotations
 
+import statistics
 import time
 import uuid
 
@@ -23,7 +24,20 @@ def test_app_settings_are_accepted_by_faust_and_select_the_lean_monitor(offline_
     assert app.conf.producer_max_batch_size == 256 * 1024
     assert app.conf.producer_linger == 0.005
     assert app.conf.stream_buffer_maxsize == 16_384
+    assert app.conf.consumer_max_fetch_size == 8 * 1024 * 1024
     assert isinstance(app.monitor, LeanMonitor)
+
+
+def test_one_partition_fetch_carries_a_whole_lifecycle_batch() -> None:
+    # The lifecycle takes up to BATCH_MAX routed copies at a time; when a fetch carried fewer it
+    # waited on the broker between batches (Faust's 1 MiB: ~740 copies a partition).
+    from benchmarks.lifecycle_memory import routed_reports
+    from streams.lifecycle.agents import BATCH_MAX
+
+    copies = routed_reports(400)  # the pipeline's lifecycle copies of simulated 1022 reports
+    record_overhead = 64  # a Kafka record's lengths, deltas and key (a ward code) in its batch
+    batch_bytes = BATCH_MAX * (statistics.mean(map(len, copies)) + record_overhead)
+    assert app_settings(Settings())["consumer_max_fetch_size"] >= batch_bytes
 
 
 def test_app_settings_also_work_through_config_from_object() -> None:
