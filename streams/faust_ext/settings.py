@@ -17,7 +17,6 @@ from typing import Any
 
 from streams.settings import Settings
 
-
 CONSUMER_FETCH_BYTES = 8 * 1024 * 1024  # per partition and fetch
 
 
