@@ -148,6 +148,16 @@ def _chunked_record_json(version: SavedVersion) -> bytes | None:
     return raw[:-len(tail)] + _CHUNKED_TAIL + version.incident.report_ids.tail_json() + b"}"
 
 
+class _OpenList(NamedTuple):
+    """A ward's open incidents as decoded, valid while the ward's book and each stored body are the
+    very objects read (any write, also a changelog restored after a rebalance, stores new ones)."""
+
+    book: Any
+    incidents: list[Incident]
+    bodies: list[tuple[str, Any]]  # (table key, stored body) of every incident the book lists open
+    places: dict[str, tuple[int, int]]  # table key -> its index in incidents (-1: not open) and in bodies
+
+
 class PendingMessage(NamedTuple):
     """The audit state (``change`` None) or the notice of ``version``, as of ``now``, not built yet."""
 
@@ -370,11 +380,9 @@ class IncidentBook:
         # earlier than that: saves only ever pull it earlier, a tick recomputes it exactly. So the
         # 1 s timer reads one entry per ward instead of every open incident.
         self._due: dict[str, datetime | None] = {}
-        # ward -> (its book as read, its open incidents decoded, the stored bodies they came from):
-        # correlation reads them for every event of the ward. Valid while the ward's book and each
-        # body are the very objects read (any write, also a changelog restored after a rebalance,
-        # stores new ones); kept current by :meth:`_save`.
-        self._open: dict[str, tuple[Any, list[Incident], list[tuple[str, Any]]]] = {}
+        # ward -> its open incidents decoded, with what they were read from: correlation reads
+        # them for every event of the ward. Kept current by :meth:`_save`.
+        self._open: dict[str, _OpenList] = {}
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, ward: str, incident: str) -> Incident | None:
@@ -460,18 +468,26 @@ class IncidentBook:
             return []
         cached = self._open.get(ward)
         checked = self._checked
-        if cached is not None and cached[0] is book:
+        if cached is not None and cached.book is book:
             if checked is not None and ward in checked:
-                return cached[1]
-            if all(self.incidents.get(key) is body for key, body in cached[2]):
+                return cached.incidents
+            if all(self.incidents.get(key) is body for key, body in cached.bodies):
                 if checked is not None:
                     checked.add(ward)
-                return cached[1]
-        keys = [table_key(ward, i) for i in book["open"]]
-        bodies = [(key, self.incidents.get(key)) for key in keys]
-        found = (self.get(ward, i) for i in book["open"])
-        open_now = [i for i in found if i is not None and i.is_open]
-        self._open[ward] = (book, open_now, bodies)
+                return cached.incidents
+        bodies: list[tuple[str, Any]] = []
+        open_now: list[Incident] = []
+        places: dict[str, tuple[int, int]] = {}
+        for listed_id in book["open"]:
+            key = table_key(ward, listed_id)
+            found = self.get(ward, listed_id)
+            if found is not None and found.is_open:
+                places[key] = (len(open_now), len(bodies))
+                open_now.append(found)
+            else:
+                places[key] = (-1, len(bodies))
+            bodies.append((key, self.incidents.get(key)))
+        self._open[ward] = _OpenList(book, open_now, bodies, places)
         if checked is not None:
             checked.add(ward)
         return open_now
@@ -568,11 +584,14 @@ class IncidentBook:
             if len(self._closed) > RECENT_CLOSED:
                 self._closed.popitem(last=False)
         cached = self._open.get(incident.ward)
-        if cached is not None:
-            saved, still_open, stored = incident.id, incident.is_open, self.incidents[key]
-            kept = [incident if i.id == saved else i for i in cached[1] if still_open or i.id != saved]
-            bodies = [pair if pair[0] != key else (key, stored) for pair in cached[2]]
-            self._open[incident.ward] = (cached[0], kept, bodies)
+        place = None if cached is None else cached.places.get(key)  # None: not listed, nothing to update
+        if cached is not None and place is not None:
+            if place[0] >= 0 and incident.is_open:  # new lists, not edits: a caller may be iterating the old ones
+                listed, bodies = cached.incidents.copy(), cached.bodies.copy()
+                listed[place[0]], bodies[place[1]] = incident, (key, self.incidents[key])
+                self._open[incident.ward] = cached._replace(incidents=listed, bodies=bodies)
+            else:  # closed, or open again: read anew when next asked
+                del self._open[incident.ward]
         if incident.ward in self._due:
             moment, known = next_due(incident), self._due[incident.ward]
             if moment is not None and (known is None or moment < known):

@@ -99,7 +99,8 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime, marked: 
     # one without a mark needs the search through every report id.
     if incident.has_event(event.event_id, reports=not marked):
         return incident
-    folded = fold_tracked(incident.evidence, _evidence(event))
+    item = _evidence(event)
+    folded = fold_tracked(incident.evidence, item)
     if folded is not None:  # a later message of a tracked object updates its item
         if folded == incident.evidence:
             return incident
@@ -115,7 +116,7 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime, marked: 
         if incident.resolved_at is None and resolve_due is not None:
             resolve_due = min(resolve_due, incident.created_at + timedelta(seconds=event.sla.resolve_s))
     targets = incident.targets + tuple(t for t in event.targets if t not in incident.targets and not event.suppressed)
-    evidence = window((*incident.evidence, _evidence(event)))
+    evidence = window((*incident.evidence, item))
     return evolve(
         incident,
         evidence=evidence,
