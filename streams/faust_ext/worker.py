@@ -78,7 +78,12 @@ def exit_after_deadline(seconds: float) -> threading.Timer:
 # each full collection walked every object loaded at start (boundaries, the package's
 # administrative tables, Faust itself): ~6 % of the pipeline's CPU. Nothing loaded at start
 # becomes garbage, so it is frozen out of collection, and young collections run less often.
-YOUNG_GENERATION_THRESHOLD = 20_000
+# The threshold counts containers allocated minus those freed: what a batch holds until it is
+# done. A lifecycle batch of 4,000 inputs holds several times 20,000: at 20,000 the lifecycle
+# worker collected ~35 times and the middle generation 2-3 times per 30,000 inputs, walking the
+# same live batch again and again, 11-17 us per input. At 100,000: 2-4 collections of ~50 ms
+# each, 3.5-7 us per input; the pipeline the same within noise (docs/performance.md, session 15).
+YOUNG_GENERATION_THRESHOLD = 100_000
 
 
 def settle_garbage_collector() -> None:
