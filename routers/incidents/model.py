@@ -9,9 +9,10 @@ written out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from routers.decision import Sla
@@ -226,31 +227,25 @@ class Incident:
 
 
 _INCIDENT_FIELDS = tuple(f.name for f in fields(Incident))
-_UNCHANGED = object()
+_incident_values = attrgetter(*_INCIDENT_FIELDS)
+# the slots' own setters: they store a value without the frozen class's ``__setattr__`` (which raises)
+_SLOT_SETTERS = tuple(Incident.__dict__[name].__set__ for name in _INCIDENT_FIELDS)
+_SLOT_SETTER_OF = dict(zip(_INCIDENT_FIELDS, _SLOT_SETTERS, strict=True))
 
 
-def _evolver() -> Callable[..., Incident]:
-    """:func:`evolve`, written out for the fields of :class:`Incident` (as dataclasses writes
-    ``__init__``): one keyword per field, defaulting to "unchanged", and one store per slot with
-    the slot's own setter (the frozen class's ``__setattr__`` raises). A loop over the slots took
-    ~3.6 us a call, this ~1.7 us; a routed report makes one or more calls."""
-    lines = [f"def evolve(incident, /, *, {', '.join(f'{name}=_UNCHANGED' for name in _INCIDENT_FIELDS)}):",
-             "    new = _new(_Incident)"]
-    scope: dict[str, Any] = {"_new": object.__new__, "_Incident": Incident, "_UNCHANGED": _UNCHANGED}
-    for number, name in enumerate(_INCIDENT_FIELDS):
-        scope[f"_set{number}"] = Incident.__dict__[name].__set__
-        lines.append(f"    _set{number}(new, incident.{name} if {name} is _UNCHANGED else {name})")
-    lines.append("    return new")
-    exec("\n".join(lines), scope)  # noqa: S102 - generated from the dataclass's own field names
-    function: Callable[..., Incident] = scope["evolve"]
-    function.__doc__ = """``dataclasses.replace(incident, **changes)``, several times faster: every
-    change to an incident makes a new one, and ``replace`` looks the fields up, builds keyword
-    arguments for all of them and runs the frozen ``__init__`` (~9 us). An unknown field raises
-    TypeError, as ``replace`` does."""
-    return function
-
-
-evolve = _evolver()
+def evolve(incident: Incident, **changes: Any) -> Incident:
+    """``dataclasses.replace(incident, **changes)`` several times faster: every change to an
+    incident makes a new one (a routed report at least one), and ``replace`` looks the fields up,
+    builds keyword arguments for all 33 and runs the frozen ``__init__`` each time (~9 us); here
+    the 33 values are copied slot to slot (~2 us), then the changes written over them."""
+    if not changes.keys() <= _SLOT_SETTER_OF.keys():
+        raise TypeError(f"Incident has no field(s) {sorted(changes.keys() - _SLOT_SETTER_OF.keys())}")
+    new = object.__new__(Incident)
+    for store, value in zip(_SLOT_SETTERS, _incident_values(incident), strict=True):
+        store(new, value)
+    for name, value in changes.items():
+        _SLOT_SETTER_OF[name](new, value)
+    return new
 
 
 def _time(body: dict[str, Any], key: str) -> datetime | None:

@@ -202,7 +202,7 @@ def test_evolve_is_dataclasses_replace(book: IncidentBook) -> None:
     changes = {"version": 9, "moved_to": "26740", "acknowledged_at": None, "evidence": ()}
     assert evolve(incident, **changes) == dataclasses.replace(incident, **changes)
     assert evolve(incident) == incident and evolve(incident) is not incident
-    with pytest.raises(TypeError, match="unexpected keyword argument .colour."):
+    with pytest.raises(TypeError, match="no field"):
         evolve(incident, colour="red")
 
 
