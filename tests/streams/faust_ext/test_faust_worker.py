@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import weakref
 
 import faust
 import pytest
 
-from streams.faust_ext.worker import Worker
+from streams.faust_ext.worker import Worker, collect_periodically
 
 
 @pytest.fixture
@@ -34,12 +37,6 @@ def test_worker_logging_level(worker_class: type[faust.Worker], debug_records_bu
 def test_collect_periodically_frees_cycles_the_generations_left() -> None:
     # With the young generation collected rarely, a cycle promoted before it became garbage waits
     # for an old-generation collection; the periodic full collection frees it.
-    import asyncio
-    import gc
-    import weakref
-
-    from streams.faust_ext.worker import collect_periodically
-
     class Node:
         pass
 
