@@ -111,7 +111,13 @@ def find_incident(
 ) -> Incident | None:
     """The best open incident for ``event``: rule group first, then nearest, then oldest."""
     best: tuple[float, str, Incident] | None = None
+    family, group_key = event.family, event.group_key
     for incident in candidates:
+        # score() matches only on the rule's group or within the family: a ward's open incidents
+        # are mostly of other families (15 candidates, 2 of them of the family or group, for the
+        # bench's citizen reports), and this test is cheaper than the call that would say None
+        if incident.family != family and incident.group_key != group_key:
+            continue
         value = score(incident, event, policy)
         if value is None:
             continue

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routers.incidents.book import IncidentBook
-from routers.incidents.correlation import CorrelationPolicy, find_incident, incident_id, within_box
+from routers.incidents.correlation import CorrelationPolicy, find_incident, incident_id, score, within_box
 from routers.incidents.lifecycle import open_incident
 from tests.routers.incidents.factories import BEN_THANH, T0, minutes, offset, routed_event
 
@@ -55,6 +55,8 @@ def test_rainstorm_in_xuan_hoa_is_one_incident_with_five_pieces_of_evidence() ->
         ("after the rule's group window, near", dict(point=offset(30, 0), group_key="g1", group_window_s=600,
                                                      at=T0 + minutes(11)), True),
         ("other group, far", dict(point=offset(3000, 0), group_key="g2"), False),
+        ("other family, same group", dict(kind="fire", point=offset(3000, 0), group_key="g1"), True),
+        ("other family, other group, near", dict(kind="fire", point=offset(10, 0), group_key="g2"), False),
     ],
 )
 def test_second_event(name: str, second: dict, joins: bool) -> None:
@@ -99,3 +101,24 @@ def test_box_precheck_never_drops_a_point_within_radius(lat, lon, dlat, dlon, ra
     other = (lat + dlat, max(-180.0, min(180.0, lon + dlon)))
     if geodesic((lat, lon), other).meters <= radius:
         assert within_box(lat, lon, other[0], other[1], radius)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    opened=st.lists(st.tuples(st.sampled_from(["flooding", "fire", "other", "water_level"]),
+                              st.sampled_from([None, "g1", "g2"]), st.integers(-600, 600), st.integers(-600, 600),
+                              st.integers(0, 40)), max_size=12),
+    kind=st.sampled_from(["flooding", "fire", "other", "water_level"]), group=st.sampled_from([None, "g1", "g2"]),
+    north=st.integers(-600, 600), east=st.integers(-600, 600),
+)
+def test_find_incident_is_the_best_score_of_all_candidates(opened, kind, group, north, east) -> None:
+    """find_incident skips candidates of another family and group before scoring them: it must
+    still pick what scoring every candidate picks."""
+    candidates = [open_incident(routed_event(f"o{n}", kind=k, group_key=g, point=offset(dn, de),
+                                             at=T0 + minutes(m)), T0 + minutes(m))
+                  for n, (k, g, dn, de, m) in enumerate(opened)]
+    event = routed_event("new", kind=kind, group_key=group, point=offset(north, east), at=T0 + minutes(20))
+    scored = [(value, i.created_at.isoformat() + i.id, n) for n, i in enumerate(candidates)
+              if (value := score(i, event, POLICY)) is not None]
+    expected = candidates[min(scored)[2]] if scored else None
+    assert find_incident(event, candidates, POLICY) is expected
