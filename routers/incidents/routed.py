@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from sys import intern
 from typing import Any
 
@@ -72,6 +73,13 @@ def _interned(values: Any) -> tuple[Any, ...]:
     return tuple(map(_intern_text, values)) if isinstance(values, list | tuple) else tuple(values)
 
 
+@lru_cache(maxsize=256)
+def _shared_sla(ack_s: int, resolve_s: int) -> Sla:
+    """One :class:`Sla` per pair: an open incident keeps its first event's (48 bytes each), and
+    the rules know a handful of pairs."""
+    return Sla(ack_s, resolve_s)
+
+
 def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(obj, dict) or key not in obj:
         raise Rejected("malformed_routed", f"{where}.{key} is missing")
@@ -130,7 +138,8 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             generation=intern(str(location.get("generation") or "")),
             targets=_interned(_need(decision, "targets", list, "data.decision")),
             priority=intern(_need(decision, "priority", str, "data.decision")),
-            sla=Sla(int(_need(sla, "ack_s", int, "data.decision.sla")), int(_need(sla, "resolve_s", int, "data.decision.sla"))),
+            sla=_shared_sla(int(_need(sla, "ack_s", int, "data.decision.sla")),
+                            int(_need(sla, "resolve_s", int, "data.decision.sla"))),
             matched=_interned(decision.get("matched") or ()),
             suppressed=intern(str(suppressed)) if suppressed else None,
             group_key=decision.get("group_key") or None,

@@ -7,8 +7,9 @@ import copy
 import pytest
 
 from routers.exceptions import Rejected
+from routers.incidents.lifecycle import open_incident
 from routers.incidents.routed import routed_from_envelope
-from tests.routers.incidents.factories import T0, envelope
+from tests.routers.incidents.factories import T0, envelope, routed_event
 
 
 def test_reads_the_real_envelope() -> None:
@@ -80,3 +81,12 @@ def test_events_decoded_from_json_share_their_repeated_names() -> None:
         assert getattr(first, name) is getattr(second, name), name
     assert first.targets[0] is second.targets[0]
     assert first.event_id == second.event_id and first.event_id is not second.event_id
+
+
+def test_open_incidents_share_their_sla_and_routed_note() -> None:
+    """An open incident keeps its first event's SLA and a "routed to ward" history note: one object
+    each per SLA pair and per ward, not one per incident (benchmarks.lifecycle_memory)."""
+    first, second = (open_incident(routed_event(name), T0) for name in ("shared-1", "shared-2"))
+    assert first.sla == second.sla and first.sla is second.sla
+    assert first.history[-1].note == second.history[-1].note == f"routed to ward {first.ward}"
+    assert first.history[-1].note is second.history[-1].note
