@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -12,6 +13,13 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 class Sla:
     ack_s: int
     resolve_s: int
+
+
+@lru_cache(maxsize=256)
+def shared_sla(ack_s: int, resolve_s: int) -> Sla:
+    """One :class:`Sla` per pair, for what is kept: every open incident holds its first event's
+    (48 bytes each), and the rules know a handful of pairs."""
+    return Sla(ack_s, resolve_s)
 
 
 @dataclass(frozen=True, slots=True)

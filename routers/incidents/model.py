@@ -15,7 +15,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from routers.decision import Sla
+from routers.decision import Sla, shared_sla
 from routers.incidents.report_ids import NO_REPORTS, ReportIds
 from routers.incidents.status import OPEN, Status
 from routers.incidents.timeutil import fmt, parse_time
@@ -263,7 +263,7 @@ def incident_from_json(body: dict[str, Any]) -> Incident:
         id=body["id"], ward=body["ward"], ward_name=body.get("ward_name", ""),
         province_code=body.get("province_code", ""), family=body["family"], kind=body["kind"],
         priority=body["priority"], status=Status(body["status"]), targets=tuple(body["targets"]),
-        sla=Sla(body["sla"]["ack_s"], body["sla"]["resolve_s"]),
+        sla=shared_sla(body["sla"]["ack_s"], body["sla"]["resolve_s"]),
         created_at=parse_time(body["created_at"]), first_seen=parse_time(body["first_seen"]),
         last_seen=parse_time(body["last_seen"]), lat=point.get("lat"), lon=point.get("lon"),
         group_key=body.get("group_key"),

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from sys import intern
 from typing import Any
 
 from routers.categories import family_of
-from routers.decision import Sla
+from routers.decision import Sla, shared_sla
 from routers.exceptions import Rejected
 from routers.incidents.timeutil import parse_time
 from routers.incidents.tracked import details_of
@@ -71,13 +70,6 @@ def _intern_text(value: Any) -> Any:
 
 def _interned(values: Any) -> tuple[Any, ...]:
     return tuple(map(_intern_text, values)) if isinstance(values, list | tuple) else tuple(values)
-
-
-@lru_cache(maxsize=256)
-def _shared_sla(ack_s: int, resolve_s: int) -> Sla:
-    """One :class:`Sla` per pair: an open incident keeps its first event's (48 bytes each), and
-    the rules know a handful of pairs."""
-    return Sla(ack_s, resolve_s)
 
 
 def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -138,8 +130,8 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             generation=intern(str(location.get("generation") or "")),
             targets=_interned(_need(decision, "targets", list, "data.decision")),
             priority=intern(_need(decision, "priority", str, "data.decision")),
-            sla=_shared_sla(int(_need(sla, "ack_s", int, "data.decision.sla")),
-                            int(_need(sla, "resolve_s", int, "data.decision.sla"))),
+            sla=shared_sla(int(_need(sla, "ack_s", int, "data.decision.sla")),
+                           int(_need(sla, "resolve_s", int, "data.decision.sla"))),
             matched=_interned(decision.get("matched") or ()),
             suppressed=intern(str(suppressed)) if suppressed else None,
             group_key=decision.get("group_key") or None,

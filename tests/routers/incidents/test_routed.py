@@ -8,6 +8,7 @@ import pytest
 
 from routers.exceptions import Rejected
 from routers.incidents.lifecycle import open_incident
+from routers.incidents.model import incident_from_json
 from routers.incidents.routed import routed_from_envelope
 from tests.routers.incidents.factories import T0, envelope, routed_event
 
@@ -90,3 +91,5 @@ def test_open_incidents_share_their_sla_and_routed_note() -> None:
     assert first.sla == second.sla and first.sla is second.sla
     assert first.history[-1].note == second.history[-1].note == f"routed to ward {first.ward}"
     assert first.history[-1].note is second.history[-1].note
+    restored = incident_from_json(first.to_json())  # a worker restoring its table shares it too
+    assert restored.sla is first.sla
