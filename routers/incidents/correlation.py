@@ -83,7 +83,10 @@ def _in_window(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy
 
 
 def score(incident: Incident, event: RoutedEvent, policy: CorrelationPolicy) -> float | None:
-    """``None`` when the event does not belong to ``incident``; else lower is a better match."""
+    """``None`` when the event does not belong to ``incident``; else lower is a better match.
+
+    Only the rule's group or the event's family can match: :func:`find_incident` skips the other
+    candidates without calling this, so a new way to match must be allowed for there too."""
     if not incident.is_open or incident.ward != event.ward:
         return None
     if event.group_key is not None and event.group_key == incident.group_key:
