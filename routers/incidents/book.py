@@ -635,6 +635,7 @@ class IncidentBook:
 
     def _set_open(self, incident: Incident, now: datetime) -> None:
         """Keep the ward's open/closed lists in step with ``incident`` (written only on a change)."""
+        before = self.wards.get(incident.ward)
         book = self._ward(incident.ward)
         listed = incident.id in book["open"]
         if incident.is_open and not listed:
@@ -646,6 +647,26 @@ class IncidentBook:
         else:
             return
         self.wards[incident.ward] = book
+        if incident.is_open:
+            self._list_opened(incident, before, book)
+
+    def _list_opened(self, incident: Incident, before: Any, after: Any) -> None:
+        """Append an incident just listed open to its ward's cached open list, which was read from
+        ``before`` (the ward's book), so that it stays valid for ``after``. Without this, the next
+        event of the ward read every open incident of it anew: O(open incidents) per incident
+        opened, which grew with the ward's open list (docs/performance.md, session 17)."""
+        ward = incident.ward
+        cached = self._open.get(ward)
+        if cached is None or before is None or cached.book is not before:
+            return  # read anew when next asked, as before
+        key = table_key(ward, incident.id)
+        if key in cached.places:  # listed before under that id: read anew
+            del self._open[ward]
+            return
+        places = dict(cached.places)  # new containers, not edits: a caller may be iterating the old ones
+        places[key] = (len(cached.incidents), len(cached.bodies))
+        self._open[ward] = _OpenList(after, [*cached.incidents, incident], [*cached.bodies, (key, self.incidents.get(key))],
+                                     places)
 
     def on_routed(self, event: RoutedEvent, now: datetime, path: str = "routed") -> Effects:
         """Fold a routed event into an open incident or open one; a redelivery changes nothing.

@@ -220,3 +220,32 @@ def test_an_inhibited_report_without_a_point_joins_the_alert_covering_its_ward(b
     assert [o.kind for o in effects.outbound if o.channel == "ward"] == ["vn.ioc.incident.updated"]
     held = book.on_routed(routed_event("rep-10", point=None, suppressed="quiet_window"), T0 + minutes(6))
     assert held.outbound == [] and "rep-10" not in book.open_in(WARD)[0].report_ids
+
+
+def test_the_cached_open_list_is_what_a_fresh_read_of_the_tables_gives() -> None:
+    """Openings extend the ward's cached open list in place of reading it anew; after every step of
+    a mixed run (openings, joins, resolutions, reopenings, batches) it lists what the tables hold."""
+    import random
+
+    rng = random.Random(17)
+    book = IncidentBook({}, {}, {})
+    kinds = ("flooding", "fallen_tree", "traffic_congestion", "fire")
+    resolved: list[str] = []
+    for step in range(400):
+        if step % 25 == 0:
+            book.end_batch()
+            book.begin_batch()
+        cached, at = book.open_in(WARD), T0 + minutes(step)
+        if cached and rng.random() < 0.15:
+            target = rng.choice(cached).id
+            book.on_update(upd(step, Status.ACKNOWLEDGED, target), at)
+            book.on_update(upd(10_000 + step, Status.RESOLVED, target, outcome="fixed", summary="done"), at)
+            resolved.append(target)
+        elif resolved and rng.random() < 0.05:
+            book.on_update(upd(step, Status.REOPENED, resolved.pop(rng.randrange(len(resolved)))), at)
+        else:
+            point = offset(rng.choice((0, 400, 900, 3000)), rng.choice((0, 700, 2500)))
+            book.on_routed(routed_event(f"rep-{step}", kind=rng.choice(kinds), point=point, at=at), at)
+        fresh = IncidentBook(book.incidents, book.wards, book.seen)
+        assert [(i.id, i.version) for i in book.open_in(WARD)] == [(i.id, i.version) for i in fresh.open_in(WARD)]
+    assert len(book.open_in(WARD)) > 10 and len(resolved) > 5  # the run did build a long list
