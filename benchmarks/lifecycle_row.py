@@ -54,9 +54,10 @@ from streams.simulator.places import CITIES
 LIFECYCLE_NAME = "incident lifecycle (ioc worker --role lifecycle)"
 INPUT_KINDS = ("routed", "update", "skipped", "malformed")
 # How often the ward stand-in looks for incidents to acknowledge and for its acknowledgements
-# applied. It runs on the worker's machine, which a ward system would not: at every 20 ms it read
-# and decoded each waiting incident 50 times a second (8-10 % of a core, and Valkey's time to
-# answer). A delay it measures is late by at most this much, never early.
+# applied. It runs on the worker's machine, which a ward system would not: polling every 20 ms, it
+# read and decoded each waiting incident's document 50 times a second (8-10 % of a core, and
+# Valkey's time to answer; docs/performance.md, session 17). A delay it measures is late by at most
+# this much, never early.
 POLL_S = 0.1
 
 
