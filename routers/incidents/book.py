@@ -455,8 +455,9 @@ class IncidentBook:
                        f"{body['version']}, {body['status']}) and its state is no longer in the serving index "
                        f"({found})")
 
-    def _ward(self, ward: str) -> dict[str, Any]:
-        book = self.wards.get(ward)
+    @staticmethod
+    def _editable(book: Any) -> dict[str, Any]:
+        """A copy of a ward's stored book (None: none yet) to change and store anew."""
         if not book:
             return {"open": [], "closed": []}
         return {"open": list(book["open"]), "closed": list(book["closed"])}
@@ -636,7 +637,7 @@ class IncidentBook:
     def _set_open(self, incident: Incident, now: datetime) -> None:
         """Keep the ward's open/closed lists in step with ``incident`` (written only on a change)."""
         before = self.wards.get(incident.ward)
-        book = self._ward(incident.ward)
+        book = self._editable(before)
         listed = incident.id in book["open"]
         if incident.is_open and not listed:
             book["open"].append(incident.id)
@@ -659,10 +660,7 @@ class IncidentBook:
         cached = self._open.get(ward)
         if cached is None or before is None or cached.book is not before:
             return  # read anew when next asked, as before
-        key = table_key(ward, incident.id)
-        if key in cached.places:  # listed before under that id: read anew
-            del self._open[ward]
-            return
+        key = table_key(ward, incident.id)  # not in cached.places: those are the ids ``before`` lists
         places = dict(cached.places)  # new containers, not edits: a caller may be iterating the old ones
         places[key] = (len(cached.incidents), len(cached.bodies))
         self._open[ward] = _OpenList(after, [*cached.incidents, incident], [*cached.bodies, (key, self.incidents.get(key))],
@@ -782,7 +780,7 @@ class IncidentBook:
 
     def on_housekeeping(self, ward: str, now: datetime) -> Housekeeping:
         """Forget the stubs of ``ward``'s incidents closed more than ``retention_s`` ago."""
-        book = self._ward(ward)
+        book = self._editable(self.wards.get(ward))
         horizon = now.timestamp() - self.retention_s
         done = Housekeeping()
         for incident_id_, closed_at in book["closed"]:
