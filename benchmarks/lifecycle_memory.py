@@ -86,11 +86,11 @@ def routed_reports(n: int) -> list[bytes]:
 
 
 def _alive(before: tracemalloc.Snapshot) -> int:
-    from routers.incidents.timeutil import _formatted
+    from routers.incidents.timeutil import forget_formatted
 
     # the formatted-time cache is bounded (4,096 strings, ~1 MB at most, whatever the state): not
     # the state's, so it is emptied before each measurement
-    _formatted.cache_clear()
+    forget_formatted()
     gc.collect()
     return sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
 

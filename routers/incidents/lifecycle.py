@@ -17,8 +17,8 @@ from sys import intern
 
 from routers.exceptions import Rejected
 from routers.incidents.correlation import incident_id
-from routers.incidents.model import Evidence, HistoryEntry, Incident, evolve
-from routers.incidents.report_ids import NO_REPORTS, ReportIds
+from routers.incidents.model import Evidence, HistoryEntry, Incident, evolve, new_incident
+from routers.incidents.report_ids import NO_REPORTS
 from routers.incidents.routed import RoutedEvent
 from routers.incidents.status import Status, check_transition
 from routers.incidents.tracked import fold_tracked
@@ -26,6 +26,7 @@ from routers.incidents.updates import StatusUpdate
 
 SYSTEM_ACTOR = "ioc-router"
 _PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
+_PRIORITIES = frozenset(_PRIORITY_ORDER)
 # The evidence an incident keeps in the worker's table: its first item and the latest
 # EVIDENCE_WINDOW. Every item is written once to the serving index's evidence list (Redis) and
 # published once in the ward notice that adds it; the table, ioc.incidents and the notices carry
@@ -52,29 +53,24 @@ def _entry(incident: Incident, status: Status, now: datetime, actor: str = SYSTE
 
 
 def open_incident(event: RoutedEvent, now: datetime) -> Incident:
-    """A new incident for an event that matched none; routed to its ward at ``now``."""
+    """A new incident for an event that matched none; routed to its ward at ``now``: its history
+    holds the two transitions, ``new`` and ``routed``, made at once."""
     if event.suppressed:
         raise Rejected("suppressed", f"a suppressed event ({event.suppressed}) does not open an incident")
-    base = Incident(
-        id=incident_id(event.event_id), ward=event.ward, ward_name=event.ward_name,
+    ward = event.ward
+    history = (HistoryEntry(1, now, Status.NEW, None, ward, SYSTEM_ACTOR, f"opened by event {event.event_id}"),
+               HistoryEntry(2, now, Status.ROUTED, Status.NEW, ward, SYSTEM_ACTOR, _routed_note(ward)))
+    return new_incident(
+        id=incident_id(event.event_id), ward=ward, ward_name=event.ward_name,
         province_code=event.province_code, family=event.family, kind=event.kind, priority=event.priority,
-        status=Status.NEW, targets=event.targets, sla=event.sla, created_at=now,
+        status=Status.ROUTED, targets=event.targets, sla=event.sla, created_at=now,
         first_seen=event.occurred_at, last_seen=event.occurred_at, lat=event.lat, lon=event.lon,
-        group_key=event.group_key, evidence=(_evidence(event),),
-        report_ids=ReportIds.of((event.event_id,)) if event.source == "report" else NO_REPORTS,
+        group_key=event.group_key, evidence=(_evidence(event),), history=history,
+        ack_due=now + timedelta(seconds=event.sla.ack_s), resolve_due=now + timedelta(seconds=event.sla.resolve_s),
+        version=1, updated_at=now,
+        report_ids=NO_REPORTS.append(event.event_id) if event.source == "report" else NO_REPORTS,
         device_ids=(event.device_id,) if event.device_id is not None else (),
     )
-    created = evolve(base, history=(_entry(base, Status.NEW, now, note=f"opened by event {event.event_id}"),))
-    routed = evolve(
-        created,
-        status=Status.ROUTED,
-        history=(*created.history, _entry(created, Status.ROUTED, now, note=_routed_note(event.ward))),
-        ack_due=now + timedelta(seconds=event.sla.ack_s),
-        resolve_due=now + timedelta(seconds=event.sla.resolve_s),
-        version=1,
-        updated_at=now,
-    )
-    return routed
 
 
 def _routed_note(ward: str) -> str:
@@ -112,16 +108,19 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime, marked: 
             return incident
         return evolve(incident, evidence=folded, last_seen=max(incident.last_seen, event.occurred_at),
                        version=incident.version + 1, updated_at=now)
-    priority = min(incident.priority, event.priority, key=_PRIORITY_ORDER.index) \
-        if {incident.priority, event.priority} <= set(_PRIORITY_ORDER) else incident.priority
+    priority = incident.priority
+    if event.priority != priority and not event.suppressed and {priority, event.priority} <= _PRIORITIES:
+        priority = min(priority, event.priority, key=_PRIORITY_ORDER.index)
     ack_due, resolve_due = incident.ack_due, incident.resolve_due
-    if priority != incident.priority and not event.suppressed:
+    if priority != incident.priority:
         routed_at = max((h.at for h in incident.history if h.status == Status.ROUTED), default=incident.created_at)
         if incident.acknowledged_at is None and ack_due is not None:
             ack_due = min(ack_due, routed_at + timedelta(seconds=event.sla.ack_s))
         if incident.resolved_at is None and resolve_due is not None:
             resolve_due = min(resolve_due, incident.created_at + timedelta(seconds=event.sla.resolve_s))
-    targets = incident.targets + tuple(t for t in event.targets if t not in incident.targets and not event.suppressed)
+    targets = incident.targets
+    if event.targets != targets and not event.suppressed:  # most events of an incident name its targets
+        targets += tuple(t for t in event.targets if t not in incident.targets)
     evidence = window((*incident.evidence, item))
     return evolve(
         incident,
@@ -131,7 +130,7 @@ def add_evidence(incident: Incident, event: RoutedEvent, now: datetime, marked: 
         device_ids=_devices(incident.device_ids, event.device_id),
         first_seen=min(incident.first_seen, event.occurred_at),
         last_seen=max(incident.last_seen, event.occurred_at),
-        priority=priority if not event.suppressed else incident.priority,
+        priority=priority,
         targets=targets,
         ack_due=ack_due,
         resolve_due=resolve_due,

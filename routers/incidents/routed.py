@@ -17,7 +17,7 @@ from typing import Any
 from routers.categories import family_of
 from routers.decision import Sla, shared_sla
 from routers.exceptions import Rejected
-from routers.incidents.timeutil import parse_time
+from routers.incidents.timeutil import parse_wire_time
 from routers.incidents.tracked import details_of
 
 
@@ -69,13 +69,21 @@ def _intern_text(value: Any) -> Any:
 
 
 def _interned(values: Any) -> tuple[Any, ...]:
-    return tuple(map(_intern_text, values)) if isinstance(values, list | tuple) else tuple(values)
+    if not isinstance(values, list | tuple):
+        return tuple(values)
+    try:
+        return tuple(map(intern, values))  # in C: the rule and target names are text
+    except TypeError:
+        return tuple(map(_intern_text, values))
+
+
+_ABSENT = object()
 
 
 def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(obj, dict) or key not in obj:
+    value = obj.get(key, _ABSENT) if isinstance(obj, dict) else _ABSENT  # one lookup: ~14 a routed event
+    if value is _ABSENT:
         raise Rejected("malformed_routed", f"{where}.{key} is missing")
-    value = obj[key]
     if not isinstance(value, kind):
         raise Rejected("malformed_routed", f"{where}.{key} has the wrong type ({type(value).__name__})")
     return value
@@ -121,7 +129,7 @@ def routed_from_envelope(envelope: Any) -> RoutedEvent:
             source=source,
             kind=kind,
             family=family_of(source, kind),
-            occurred_at=parse_time(_need(event, "occurred_at", str, "data.event")),
+            occurred_at=parse_wire_time(_need(event, "occurred_at", str, "data.event")),
             lat=None if lat is None else float(lat),
             lon=None if lon is None else float(lon),
             ward=intern(_need(ward, "code", str, "data.location.ward")),

@@ -222,14 +222,22 @@ def test_an_inhibited_report_without_a_point_joins_the_alert_covering_its_ward(b
     assert held.outbound == [] and "rep-10" not in book.open_in(WARD)[0].report_ids
 
 
+def _matching_ids(book: IncidentBook, kind: str, group_key: str | None) -> list[str]:
+    probe = routed_event("probe", kind=kind, group_key=group_key)
+    return sorted(i.id for i in book._matching(probe))
+
+
 def test_the_cached_open_list_is_what_a_fresh_read_of_the_tables_gives() -> None:
     """Openings extend the ward's cached open list in place of reading it anew; after every step of
-    a mixed run (openings, joins, resolutions, reopenings, batches) it lists what the tables hold."""
+    a mixed run (openings, joins, resolutions, reopenings, batches) it lists what the tables hold,
+    and the incidents an event may correlate with (its family's, its rule group's) are those a
+    fresh read finds."""
     import random
 
     rng = random.Random(17)
     book = IncidentBook({}, {}, {})
     kinds = ("flooding", "fallen_tree", "traffic_congestion", "fire")
+    groups = (None, None, "storm|ward=27142", "corridor-7")  # a rule group may span families
     resolved: list[str] = []
     for step in range(400):
         if step % 25 == 0:
@@ -245,7 +253,16 @@ def test_the_cached_open_list_is_what_a_fresh_read_of_the_tables_gives() -> None
             book.on_update(upd(step, Status.REOPENED, resolved.pop(rng.randrange(len(resolved)))), at)
         else:
             point = offset(rng.choice((0, 400, 900, 3000)), rng.choice((0, 700, 2500)))
-            book.on_routed(routed_event(f"rep-{step}", kind=rng.choice(kinds), point=point, at=at), at)
+            book.on_routed(routed_event(f"rep-{step}", kind=rng.choice(kinds), point=point, at=at,
+                                        group_key=rng.choice(groups)), at)
         fresh = IncidentBook(book.incidents, book.wards, book.seen)
         assert [(i.id, i.version) for i in book.open_in(WARD)] == [(i.id, i.version) for i in fresh.open_in(WARD)]
+        for kind in kinds:
+            for group in groups:
+                family = routed_event("probe", kind=kind).family
+                wanted = sorted(i.id for i in fresh.open_in(WARD)
+                                if i.family == family or (group is not None and i.group_key == group))
+                assert _matching_ids(book, kind, group) == wanted
     assert len(book.open_in(WARD)) > 10 and len(resolved) > 5  # the run did build a long list
+    cross = [i for i in book.open_in(WARD) if i.group_key == "corridor-7"]
+    assert len({i.family for i in cross}) > 1  # a group's incidents of other families were looked up too
