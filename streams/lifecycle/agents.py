@@ -88,13 +88,14 @@ HOUSEKEEPING_INTERVAL_S = 60.0
 GAUGE_INTERVAL_S = 2.0  # ioc_open_incidents is refreshed this often (Prometheus scrapes every 15 s)
 PRIORITIES = ("P1", "P2", "P3", "P4")
 # Batches flushed after 200 ms at low rates (then they hold ~200 inputs at 1,000 events/s). Up to
-# 4,000 when behind: a batch coalesces what a later change of the same incident supersedes, and
-# the bench's catch-up had 43 % fewer output bytes and 8 % less CPU per input than at 1,000
-# (docs/performance.md). 200 ms, not 50: a camera or gauge feeding its incident several times a
+# 8,000 when behind: a batch coalesces what a later change of the same incident supersedes. At
+# 4,000 the bench's catch-up had 43 % fewer output bytes and 8 % less CPU per input than at 1,000;
+# at 8,000, 29 % fewer output messages than at 4,000 and 4 % less CPU per input in the worker
+# (docs/performance.md, session 18). 200 ms, not 50: a camera or gauge feeding its incident several times a
 # second, and the redelivery mark of each ward, are then written once per batch instead of per
 # event, and a routed event reaching its incident 150 ms later matters to nobody. Status updates
 # are few; their batches are flushed after 10 ms, so a ward's update waits for nothing.
-BATCH_MAX = 4000
+BATCH_MAX = 8000
 BATCH_WITHIN_S = 0.2
 STATUS_BATCH_WITHIN_S = 0.01
 # What a lifecycle behind its input holds in memory, bounded by design: the stream buffer pauses
