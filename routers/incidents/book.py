@@ -164,9 +164,9 @@ class _OpenList(NamedTuple):
 
     def matching(self, family: str, group_key: str | None) -> list[Incident]:
         """The open incidents of ``family`` or of the rule group ``group_key``: the only ones an
-        event of them can correlate with. Scanning every open incident of the ward for them was a
-        fifth of the lifecycle's time per routed event, with the ward's 20-odd open incidents of a
-        bench round's end (docs/performance.md, session 18)."""
+        event of them can correlate with. Each routed event scanned every open incident of its
+        ward for them: the list grows while nothing resolves (dozens in a bench round, more in a
+        soak's first minutes), and the scan with it (docs/performance.md, session 18)."""
         incidents = self.incidents
         found = [incidents[i] for i in self.families.get(family, ())]
         if group_key is not None and self.groups.get(group_key, family) != family:  # rare: a group across families

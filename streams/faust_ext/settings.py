@@ -47,7 +47,7 @@ def app_settings(settings: Settings) -> dict[str, Any]:
         # wait to be consumed, and Tansu answers a fetch after up to fetch_max_wait. With Faust's
         # 1 MiB a partition, one fetch of the four ioc.routed partitions carried ~2,900 routed
         # copies (~1.4 kB each), less than one lifecycle batch of 4,000, and the lifecycle waited
-        # between fetches. 8 MiB lets one partition's fetch carry ~5,700 copies, and two
+        # between fetches. 8 MiB lets one partition's fetch carry ~5,600 copies, and two
         # partitions' fetch a whole batch of 8,000 (a backlog of ward-keyed copies spans every
         # partition; 8 MiB measured, session 18). The buffers
         # above still bound what a worker holds (fetching pauses when they fill), and aiokafka's
