@@ -206,6 +206,37 @@ def test_evolve_is_dataclasses_replace(book: IncidentBook) -> None:
         evolve(incident, colour="red")
 
 
+def test_new_incident_is_the_constructor(book: IncidentBook) -> None:
+    import dataclasses
+
+    from routers.incidents.model import Incident, new_incident
+
+    book.on_routed(routed_event("rep-1"), T0)
+    [incident] = book.open_in(WARD)
+    given = {f.name: getattr(incident, f.name) for f in dataclasses.fields(Incident)
+             if f.name not in ("moved_to", "resolutions", "breaches")}  # defaults left out
+    assert new_incident(**given) == Incident(**given) == incident
+    with pytest.raises(TypeError, match="missing: \\['ward'\\]"):
+        new_incident(**{k: v for k, v in given.items() if k != "ward"})
+    with pytest.raises(TypeError, match="unknown: \\['colour'\\]"):
+        new_incident(**given, colour="red")
+    with pytest.raises(TypeError, match="missing: \\['ward'\\]; unknown: \\['colour'\\]"):
+        new_incident(**{k: v for k, v in given.items() if k != "ward"}, colour="red")
+
+
+def test_a_routed_time_in_the_wire_shape_is_formatted_as_it_came() -> None:
+    from routers.envelope import iso
+    from routers.incidents.timeutil import fmt, forget_formatted, parse_wire_time
+
+    for raw in ("2026-06-12T09:00:00.123Z", "2026-W24-5T09:00:00.123Z", "2026-06-12T16:00:00.123+07:00",
+                "2026-06-12T09:00:00Z"):
+        forget_formatted()
+        moment = parse_wire_time(raw)
+        assert fmt(moment) == iso(moment)  # a week date or an offset is not taken as the formatting
+    forget_formatted()
+    assert fmt(parse_wire_time("2026-06-12T09:00:00.123Z")) is fmt(parse_wire_time("2026-06-12T09:00:00.123Z"))
+
+
 def test_an_inhibited_report_without_a_point_joins_the_alert_covering_its_ward(book: IncidentBook) -> None:
     """The default rules' ward-flood-alert: a gauge in severe flooding holds back single flooding
     reports in its ward. A report located by its address alone (no point) still joins the gauge's
